@@ -1,0 +1,16 @@
+export type { DType, TypedArray, DTypeArrays } from './dtype';
+export type { Backend, BackendBuffer, BufferInfo, OutputInfo } from './backend';
+export type { Prim, BackendPrim, PrimParams, Im2ColParams, UnaryPrim, BinaryPrim, BitwisePrim, ComparePrim } from './primitives';
+export { UNARY_PRIMS, BINARY_PRIMS, BITWISE_PRIMS, COMPARE_PRIMS } from './primitives';
+export { Tensor, registerBackend, setBackend, getBackend, getBackendName, resetBackend, tidy, keep, dispose, memoryStats } from './tensor';
+export type { TensorTree } from './tensor';
+export { bind, vjp, grad, valueAndGrad, stopGradient, isTracing } from './trace';
+export type { GradOptions, Pullback } from './trace';
+export * from './ops';
+export { key, keyFromWords, isKey, split, foldIn, randomBits, uniform, normal, bernoulli, randint, permutation, threefry2x32Block } from './random';
+export type { Key } from './random';
+export { treeMap, treeZipMap, treeLeaves, treeFlatten, treeUnflatten, treeSize } from './tree';
+export type { Tree } from './tree';
+export { broadcastShapes, broadcastStrides, sizeOf, stridesOf, shapeEq, normalizeAxes, normalizeAxis } from './shape';
+export type { Shape } from './shape';
+export { makeTypedArray, bytesPerElement } from './dtype';

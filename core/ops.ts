@@ -1,0 +1,580 @@
+/**
+ * The user-facing ops. Each is a short function that binds primitives (see `primitives.ts`); the
+ * derivative of each primitive lives in `rules.ts`, so every op here is differentiable for free.
+ */
+import { bytesPerElement, makeTypedArray, type DType, type TypedArray } from './dtype';
+import type { Im2ColParams, PrimParams } from './primitives';
+import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape';
+import { getBackend, newStorage, Tensor } from './tensor';
+import { bind } from './trace';
+
+export type NestedArray = number | boolean | readonly NestedArray[];
+export type TensorLike = Tensor | number;
+
+// ---------------------------------------------------------------- creation
+
+function inferShape(values: NestedArray): number[] {
+  const shape: number[] = [];
+  let v: NestedArray = values;
+  while (Array.isArray(v)) {
+    shape.push(v.length);
+    v = v[0] as NestedArray;
+  }
+  return shape;
+}
+
+function flatten(values: NestedArray, out: number[], shape: readonly number[], depth: number): void {
+  if (Array.isArray(values)) {
+    if (values.length !== shape[depth]) throw new Error(`tensor: ragged nested array: expected ${shape[depth]} entries at depth ${depth}, got ${values.length}`);
+    for (const x of values) flatten(x, out, shape, depth + 1);
+  } else {
+    if (depth !== shape.length) throw new Error('tensor: ragged nested array');
+    out.push(typeof values === 'boolean' ? Number(values) : (values as number));
+  }
+}
+
+/** Make a tensor from host values on the current backend. */
+export function fromArray(data: TypedArray, shape: Shape, dtype: DType): Tensor {
+  assertShape('tensor', shape);
+  if (data.length !== sizeOf(shape)) throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${sizeOf(shape)} elements)`);
+  const backend = getBackend();
+  const buffer = backend.upload(data, dtype);
+  return new Tensor(newStorage(backend, buffer, data.length, dtype), shape, dtype);
+}
+
+/**
+ * `tensor(values, shape?, dtype?)`: from a number, a nested array or a typed array. The dtype
+ * defaults to the typed array's, float32 for numbers, bool for booleans.
+ */
+export function tensor(values: NestedArray | TypedArray, shape?: Shape, dtype?: DType): Tensor {
+  if (ArrayBuffer.isView(values)) {
+    const d: DType = dtype ?? (values instanceof Int32Array ? 'int32' : values instanceof Uint32Array ? 'uint32' : values instanceof Uint8Array ? 'bool' : 'float32');
+    const arr = makeTypedArray(d, values.length);
+    arr.set(values as ArrayLike<number>);
+    return fromArray(arr, shape ?? [values.length], d);
+  }
+  const inferred = inferShape(values as NestedArray);
+  const flat: number[] = [];
+  flatten(values as NestedArray, flat, inferred, 0);
+  let leaf: NestedArray = values as NestedArray;
+  while (Array.isArray(leaf)) leaf = leaf[0] as NestedArray;
+  const d: DType = dtype ?? (typeof leaf === 'boolean' ? 'bool' : 'float32');
+  const arr = makeTypedArray(d, flat.length);
+  for (let i = 0; i < flat.length; i++) arr[i] = flat[i]!;
+  return fromArray(arr, shape ?? inferred, d);
+}
+
+export function scalar(value: number, dtype: DType = 'float32'): Tensor {
+  const arr = makeTypedArray(dtype, 1);
+  arr[0] = value;
+  return fromArray(arr, [], dtype);
+}
+
+export function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
+  assertShape('full', shape);
+  return bind('broadcast', [scalar(value, dtype)], { shape: [...shape] });
+}
+
+export const zeros = (shape: Shape, dtype: DType = 'float32'): Tensor => full(shape, 0, dtype);
+export const ones = (shape: Shape, dtype: DType = 'float32'): Tensor => full(shape, 1, dtype);
+export const zerosLike = (x: Tensor): Tensor => full(x.shape, 0, x.dtype);
+export const onesLike = (x: Tensor): Tensor => full(x.shape, 1, x.dtype);
+
+/** `arange(n)` or `arange(start, stop, step?)`, float32 unless a dtype is given. */
+export function arange(startOrN: number, stop?: number, step = 1, dtype: DType = 'float32'): Tensor {
+  const [start, end] = stop === undefined ? [0, startOrN] : [startOrN, stop];
+  if (step === 0) throw new Error('arange: step must not be 0');
+  const n = Math.max(0, Math.ceil((end - start) / step));
+  const arr = makeTypedArray(dtype, n);
+  for (let i = 0; i < n; i++) arr[i] = start + i * step;
+  return fromArray(arr, [n], dtype);
+}
+
+export function linspace(start: number, stop: number, num: number): Tensor {
+  const arr = new Float32Array(num);
+  for (let i = 0; i < num; i++) arr[i] = num === 1 ? start : start + ((stop - start) * i) / (num - 1);
+  return fromArray(arr, [num], 'float32');
+}
+
+export function eye(n: number): Tensor {
+  const arr = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) arr[i * n + i] = 1;
+  return fromArray(arr, [n, n], 'float32');
+}
+
+/** Values of a tensor, flattened. */
+export function toArray(t: Tensor): Promise<TypedArray> {
+  return t.toArray();
+}
+
+/** A nested-array copy of the values, shaped like the tensor (numbers, or booleans for bool). */
+export async function toNested(t: Tensor): Promise<NestedArray> {
+  const flat = await t.toArray();
+  const build = (depth: number, offset: number): NestedArray => {
+    if (depth === t.rank) return t.dtype === 'bool' ? flat[offset] !== 0 : flat[offset]!;
+    const stride = sizeOf(t.shape.slice(depth + 1));
+    return Array.from({ length: t.shape[depth]! }, (_, i) => build(depth + 1, offset + i * stride));
+  };
+  return build(0, 0);
+}
+
+/** Copy a tensor to another backend's memory. */
+export async function toBackend(t: Tensor, backendName: string): Promise<Tensor> {
+  const { setBackend, getBackendName } = await import('./tensor');
+  const prev = getBackendName();
+  const data = await t.toArray();
+  await setBackend(backendName);
+  try {
+    return fromArray(data, t.shape, t.dtype);
+  } finally {
+    await setBackend(prev);
+  }
+}
+
+// ---------------------------------------------------------------- element-wise
+
+function lift(x: TensorLike, like: Tensor): Tensor {
+  return x instanceof Tensor ? x : scalar(x, like.dtype);
+}
+
+function binaryOp(prim: 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'mod' | 'bitand' | 'bitor' | 'bitxor' | 'shl' | 'shr' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', a: TensorLike, b: TensorLike): Tensor {
+  if (!(a instanceof Tensor) && !(b instanceof Tensor)) return bind(prim, [scalar(a), scalar(b)], {});
+  const ta = a instanceof Tensor ? a : lift(a, b as Tensor);
+  const tb = b instanceof Tensor ? b : lift(b, ta);
+  return bind(prim, [ta, tb], {});
+}
+
+export const add = (a: TensorLike, b: TensorLike): Tensor => binaryOp('add', a, b);
+export const sub = (a: TensorLike, b: TensorLike): Tensor => binaryOp('sub', a, b);
+export const mul = (a: TensorLike, b: TensorLike): Tensor => binaryOp('mul', a, b);
+export const div = (a: TensorLike, b: TensorLike): Tensor => binaryOp('div', a, b);
+export const maximum = (a: TensorLike, b: TensorLike): Tensor => binaryOp('max', a, b);
+export const minimum = (a: TensorLike, b: TensorLike): Tensor => binaryOp('min', a, b);
+export const pow = (a: TensorLike, b: TensorLike): Tensor => binaryOp('pow', a, b);
+/** Floored modulo (sign of the divisor), as Python and NumPy. */
+export const mod = (a: TensorLike, b: TensorLike): Tensor => binaryOp('mod', a, b);
+export const bitwiseAnd = (a: TensorLike, b: TensorLike): Tensor => binaryOp('bitand', a, b);
+export const bitwiseOr = (a: TensorLike, b: TensorLike): Tensor => binaryOp('bitor', a, b);
+export const bitwiseXor = (a: TensorLike, b: TensorLike): Tensor => binaryOp('bitxor', a, b);
+export const shiftLeft = (a: TensorLike, b: TensorLike): Tensor => binaryOp('shl', a, b);
+export const shiftRight = (a: TensorLike, b: TensorLike): Tensor => binaryOp('shr', a, b);
+export const equal = (a: TensorLike, b: TensorLike): Tensor => binaryOp('eq', a, b);
+export const notEqual = (a: TensorLike, b: TensorLike): Tensor => binaryOp('ne', a, b);
+export const less = (a: TensorLike, b: TensorLike): Tensor => binaryOp('lt', a, b);
+export const lessEqual = (a: TensorLike, b: TensorLike): Tensor => binaryOp('le', a, b);
+export const greater = (a: TensorLike, b: TensorLike): Tensor => binaryOp('gt', a, b);
+export const greaterEqual = (a: TensorLike, b: TensorLike): Tensor => binaryOp('ge', a, b);
+
+export const logicalAnd = (a: Tensor, b: Tensor): Tensor => binaryOp('bitand', a, b);
+export const logicalOr = (a: Tensor, b: Tensor): Tensor => binaryOp('bitor', a, b);
+export const logicalNot = (a: Tensor): Tensor => equal(a, scalar(0, 'bool'));
+
+export const neg = (x: Tensor): Tensor => bind('neg', [x], {});
+export const exp = (x: Tensor): Tensor => bind('exp', [x], {});
+export const log = (x: Tensor): Tensor => bind('log', [x], {});
+/** exp(x) − 1 without cancellation near 0. */
+export const expm1 = (x: Tensor): Tensor => bind('expm1', [x], {});
+/** log(1 + x) without cancellation near 0. */
+export const log1p = (x: Tensor): Tensor => bind('log1p', [x], {});
+export const sin = (x: Tensor): Tensor => bind('sin', [x], {});
+export const cos = (x: Tensor): Tensor => bind('cos', [x], {});
+export const tanh = (x: Tensor): Tensor => bind('tanh', [x], {});
+export const sqrt = (x: Tensor): Tensor => bind('sqrt', [x], {});
+export const erf = (x: Tensor): Tensor => bind('erf', [x], {});
+export const erfinv = (x: Tensor): Tensor => bind('erfinv', [x], {});
+export const floor = (x: Tensor): Tensor => bind('floor', [x], {});
+export const abs = (x: Tensor): Tensor => bind('abs', [x], {});
+export const sign = (x: Tensor): Tensor => bind('sign', [x], {});
+export const sigmoid = (x: Tensor): Tensor => bind('sigmoid', [x], {});
+export const square = (x: Tensor): Tensor => mul(x, x);
+export const reciprocal = (x: Tensor): Tensor => div(1, x);
+export const rsqrt = (x: Tensor): Tensor => reciprocal(sqrt(x));
+export const ceil = (x: Tensor): Tensor => neg(floor(neg(x)));
+
+/** ReLU with derivative 0 at 0 (PyTorch's convention). */
+export const relu = (x: Tensor): Tensor => where(greater(x, 0), x, 0);
+/** The exact GELU, x Φ(x) = x (1 + erf(x/√2)) / 2 (PyTorch's default `approximate='none'`). */
+export const gelu = (x: Tensor): Tensor => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+/** The tanh approximation of GELU (`approximate='tanh'`). */
+export const geluTanh = (x: Tensor): Tensor =>
+  mul(mul(x, 0.5), add(tanh(mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1));
+export const silu = (x: Tensor): Tensor => mul(x, sigmoid(x));
+/** log(1 + eˣ), written max(x, 0) + log1p(e^−|x|) so it neither overflows nor loses small values. */
+export const softplus = (x: Tensor): Tensor => add(maximum(x, 0), log1p(exp(neg(abs(x)))));
+export const logSigmoid = (x: Tensor): Tensor => neg(softplus(neg(x)));
+
+export function clip(x: Tensor, lo: number, hi: number): Tensor {
+  if (lo > hi) throw new Error(`clip: lower bound ${lo} exceeds upper bound ${hi}`);
+  return minimum(maximum(x, lo), hi);
+}
+
+/** where(cond, a, b): `a` where cond is true, else `b`; all three broadcast. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const like = a instanceof Tensor ? a : b instanceof Tensor ? b : null;
+  const ta = a instanceof Tensor ? a : like ? lift(a, like) : scalar(a);
+  const tb = b instanceof Tensor ? b : lift(b, ta);
+  return bind('where', [cond, ta, tb], {});
+}
+
+export function cast(x: Tensor, dtype: DType): Tensor {
+  return x.dtype === dtype ? x : bind('cast', [x], { dtype });
+}
+
+export function bitcast(x: Tensor, dtype: DType): Tensor {
+  if (bytesPerElement(x.dtype) !== 4 || bytesPerElement(dtype) !== 4) throw new Error(`bitcast: only between 32-bit dtypes, got ${x.dtype} → ${dtype}`);
+  return x.dtype === dtype ? x : bind('bitcast', [x], { dtype });
+}
+
+/** NaN test on the bits (exponent all ones, mantissa non-zero), so it behaves the same on every backend. */
+export function isNaN(x: Tensor): Tensor {
+  const bits = bitwiseAnd(bitcast(x, 'uint32'), scalar(0x7fffffff, 'uint32'));
+  return greater(bits, scalar(0x7f800000, 'uint32'));
+}
+
+/** Finite test on the bits: the exponent is not all ones. */
+export function isFinite(x: Tensor): Tensor {
+  const bits = bitwiseAnd(bitcast(x, 'uint32'), scalar(0x7f800000, 'uint32'));
+  return notEqual(bits, scalar(0x7f800000, 'uint32'));
+}
+
+// ---------------------------------------------------------------- reductions
+
+function reduceResult(op: string, r: Tensor, x: Tensor, axes: number[], keepDims: boolean): Tensor {
+  void op;
+  return keepDims ? reshape(r, x.shape.map((d, i) => (axes.includes(i) ? 1 : d))) : r;
+}
+
+/** Sum over `axes` (all by default). */
+export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes('sum', axes, x.rank);
+  const src = x.dtype === 'bool' ? cast(x, 'int32') : x;
+  return reduceResult('sum', ax.length ? bind('sum', [src], { axes: ax }) : src, x, ax, keepDims);
+}
+
+export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes('mean', axes, x.rank);
+  const count = ax.reduce((n, a) => n * x.shape[a]!, 1);
+  return div(sum(x, ax, keepDims), count);
+}
+
+export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes('max', axes, x.rank);
+  for (const a of ax) if (x.shape[a] === 0) throw new Error(`max: axis ${a} of ${fmt(x.shape)} is empty`);
+  return reduceResult('max', ax.length ? bind('reduceMax', [x], { axes: ax }) : x, x, ax, keepDims);
+}
+
+export function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  return neg(max(neg(x), axes, keepDims));
+}
+
+/** Variance (population, ddof = 0) over `axes`. */
+export function variance(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const mu = mean(x, axes, true);
+  return mean(square(sub(x, mu)), axes, keepDims);
+}
+
+export function argmax(x: Tensor, axis = -1): Tensor {
+  return bind('argmax', [x], { axis: normalizeAxis('argmax', axis, x.rank) });
+}
+
+export function argmin(x: Tensor, axis = -1): Tensor {
+  return argmax(neg(x), axis);
+}
+
+/** log Σ exp(x), shifted by the (gradient-free) maximum so it cannot overflow. */
+export function logSumExp(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  const ax = normalizeAxes('logSumExp', axes, x.rank);
+  const m = stopGrad(max(x, ax, true));
+  const safe = where(isFinite(m), m, 0);
+  const r = add(log(sum(exp(sub(x, safe)), ax, true)), safe);
+  return keepDims ? r : reshape(r, x.shape.filter((_, i) => !ax.includes(i)));
+}
+
+export function cumsum(x: Tensor, axis = -1, options: { reverse?: boolean } = {}): Tensor {
+  return bind('cumsum', [x], { axis: normalizeAxis('cumsum', axis, x.rank), reverse: options.reverse ?? false });
+}
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const m = stopGrad(max(x, axis, true));
+  const e = exp(sub(x, m));
+  return div(e, sum(e, axis, true));
+}
+
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  return sub(x, logSumExp(x, axis, true));
+}
+
+function stopGrad(x: Tensor): Tensor {
+  // A gradient-free copy of a value used only for numerical shifting (max subtraction).
+  return new Tensor(x.live('stopGradient'), x.shape, x.dtype);
+}
+
+// ---------------------------------------------------------------- shapes
+
+export function reshape(x: Tensor, shape: Shape): Tensor {
+  const s = [...shape];
+  const infer = s.indexOf(-1);
+  if (infer >= 0) {
+    if (s.lastIndexOf(-1) !== infer) throw new Error(`reshape: only one -1 allowed in ${fmt(shape)}`);
+    const known = s.reduce((n, d, i) => (i === infer ? n : n * d), 1);
+    if (known === 0 || x.size % known !== 0) throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
+    s[infer] = x.size / known;
+  }
+  if (s.length === x.rank && s.every((d, i) => d === x.shape[i])) return x;
+  return bind('reshape', [x], { shape: s });
+}
+
+export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
+  const p = perm ? perm.map((a) => normalizeAxis('transpose', a, x.rank)) : x.shape.map((_, i) => x.rank - 1 - i);
+  if (p.every((v, i) => v === i)) return x;
+  return bind('transpose', [x], { perm: p });
+}
+
+/** Swap the last two axes. */
+export function matrixTranspose(x: Tensor): Tensor {
+  const p = x.shape.map((_, i) => i);
+  p[x.rank - 1] = x.rank - 2;
+  p[x.rank - 2] = x.rank - 1;
+  return transpose(x, p);
+}
+
+export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  if (shape.length === x.rank && shape.every((d, i) => d === x.shape[i])) return x;
+  return bind('broadcast', [x], { shape: [...shape] });
+}
+
+export function expandDims(x: Tensor, axis: number): Tensor {
+  const a = normalizeAxis('expandDims', axis, x.rank + 1);
+  const s = [...x.shape];
+  s.splice(a, 0, 1);
+  return reshape(x, s);
+}
+
+export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+  const ax = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes('squeeze', axes, x.rank);
+  for (const a of ax) if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${fmt(x.shape)} has size ${x.shape[a]}, not 1`);
+  return reshape(x, x.shape.filter((_, i) => !ax.includes(i)));
+}
+
+/** `slice(x, begin, size)`; a size of -1 takes the rest of that axis; negative begins count from the end. */
+export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
+  if (begin.length > x.rank) throw new Error(`slice: ${begin.length} begins for a tensor of rank ${x.rank} ${fmt(x.shape)}`);
+  const b = x.shape.map((d, i) => {
+    const v = begin[i] ?? 0;
+    return v < 0 ? v + d : v;
+  });
+  const s = x.shape.map((d, i) => {
+    const v = size?.[i] ?? -1;
+    return v === -1 ? d - b[i]! : v;
+  });
+  if (b.every((v) => v === 0) && s.every((v, i) => v === x.shape[i])) return x;
+  return bind('slice', [x], { begin: b, size: s });
+}
+
+/** Take `[start, stop)` along one axis. */
+export function sliceAxis(x: Tensor, axis: number, start: number, stop: number): Tensor {
+  const a = normalizeAxis('sliceAxis', axis, x.rank);
+  const begin = x.shape.map((_, i) => (i === a ? start : 0));
+  const size = x.shape.map((d, i) => (i === a ? stop - start : d));
+  return slice(x, begin, size);
+}
+
+export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw new Error('concat: needs at least one tensor');
+  const a = normalizeAxis('concat', axis, xs[0]!.rank);
+  if (xs.length === 1) return xs[0]!;
+  return bind('concat', xs, { axis: a });
+}
+
+export function stack(xs: readonly Tensor[], axis = 0): Tensor {
+  if (xs.length === 0) throw new Error('stack: needs at least one tensor');
+  const a = normalizeAxis('stack', axis, xs[0]!.rank + 1);
+  for (const x of xs) {
+    if (x.rank !== xs[0]!.rank || x.shape.some((d, i) => d !== xs[0]!.shape[i])) {
+      throw new Error(`stack: shapes differ: ${xs.map((t) => fmt(t.shape)).join(', ')}`);
+    }
+  }
+  return concat(xs.map((x) => expandDims(x, a)), a);
+}
+
+/** Split into pieces of the given sizes (or `n` equal pieces) along an axis. */
+export function split(x: Tensor, sizesOrCount: number | readonly number[], axis = 0): Tensor[] {
+  const a = normalizeAxis('split', axis, x.rank);
+  const d = x.shape[a]!;
+  let sizes: number[];
+  if (typeof sizesOrCount === 'number') {
+    if (d % sizesOrCount !== 0) throw new Error(`split: axis ${a} of size ${d} does not divide into ${sizesOrCount} pieces`);
+    sizes = new Array(sizesOrCount).fill(d / sizesOrCount);
+  } else sizes = [...sizesOrCount];
+  if (sizes.reduce((s, v) => s + v, 0) !== d) throw new Error(`split: sizes [${sizes}] do not add up to ${d}`);
+  let off = 0;
+  return sizes.map((s) => {
+    const r = sliceAxis(x, a, off, off + s);
+    off += s;
+    return r;
+  });
+}
+
+/** Pad with a constant: `paddings[i] = [before, after]` for each axis. */
+export function pad(x: Tensor, paddings: readonly (readonly [number, number])[], value = 0): Tensor {
+  if (paddings.length !== x.rank) throw new Error(`pad: need ${x.rank} [before, after] pairs for ${fmt(x.shape)}, got ${paddings.length}`);
+  return padPrim(x, paddings.map((p) => p[0]), paddings.map((p) => p[1]), value);
+}
+
+/** @internal */
+export function padPrim(x: Tensor, before: readonly number[], after: readonly number[], value: number): Tensor {
+  if (before.every((v) => v === 0) && after.every((v) => v === 0)) return x;
+  return bind('pad', [x], { before: [...before], after: [...after], value });
+}
+
+export function flip(x: Tensor, axes?: number | readonly number[]): Tensor {
+  const ax = normalizeAxes('flip', axes, x.rank);
+  return ax.length ? bind('flip', [x], { axes: ax }) : x;
+}
+
+/** Gather along an axis with int32 indices of any shape (NumPy's `take`). Indices must be in range. */
+export function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
+  const a = normalizeAxis('take', axis, x.rank);
+  return bind('gather', [x, cast(indices, 'int32')], { axis: a });
+}
+
+/** @internal the adjoint of take. */
+export function scatterAddPrim(g: Tensor, indices: Tensor, axis: number, size: number): Tensor {
+  return bind('scatterAdd', [g, indices], { axis, size });
+}
+
+/** Scatter-add `updates` into zeros of length `size` along `axis` (the adjoint of take). */
+export function scatterAdd(updates: Tensor, indices: Tensor, size: number, axis = 0): Tensor {
+  return scatterAddPrim(updates, cast(indices, 'int32'), normalizeAxis('scatterAdd', axis, updates.rank), size);
+}
+
+export function oneHot(indices: Tensor, depth: number): Tensor {
+  return cast(equal(expandDims(cast(indices, 'int32'), -1), arange(0, depth, 1, 'int32')), 'float32');
+}
+
+export function tile(x: Tensor, reps: readonly number[]): Tensor {
+  if (reps.length !== x.rank) throw new Error(`tile: need ${x.rank} repetitions for ${fmt(x.shape)}`);
+  // Interleave a new axis of each repetition count before every axis, broadcast, and merge.
+  const expanded = reshape(x, x.shape.flatMap((d) => [1, d]));
+  const b = broadcastTo(expanded, x.shape.flatMap((d, i) => [reps[i]!, d]));
+  return reshape(b, x.shape.map((d, i) => d * reps[i]!));
+}
+
+/** Repeat each element `n` times along an axis (nearest-neighbour upsampling uses this). */
+export function repeat(x: Tensor, n: number, axis: number): Tensor {
+  const a = normalizeAxis('repeat', axis, x.rank);
+  const s = [...x.shape];
+  const e = expandDims(x, a + 1);
+  const bs = [...e.shape];
+  bs[a + 1] = n;
+  s[a] = s[a]! * n;
+  return reshape(broadcastTo(e, bs), s);
+}
+
+// ---------------------------------------------------------------- linear algebra
+
+/** @internal the rank-3 primitive with transpose flags. */
+export function matmulPrim(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  return bind('matmul', [a, b], { transA, transB });
+}
+
+/**
+ * Matrix product with NumPy semantics: `[..., M, K] @ [..., K, N]`, leading axes broadcast; a rank-1
+ * operand is a row (left) or column (right) vector.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have rank ≥ 1, got ${fmt(a.shape)} @ ${fmt(b.shape)}`);
+  const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]!]) : a;
+  const b2 = b.rank === 1 ? reshape(b, [b.shape[0]!, 1]) : b;
+  const [m, k] = a2.shape.slice(-2) as [number, number];
+  const [k2, n] = b2.shape.slice(-2) as [number, number];
+  if (k !== k2) throw new Error(`matmul: inner dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)}`);
+  const aLead = a2.shape.slice(0, -2);
+  const bLead = b2.shape.slice(0, -2);
+  let out: Tensor;
+  let lead: number[];
+  if (bLead.length === 0) {
+    // The common layer case: fold every leading axis of a into M.
+    lead = aLead;
+    out = matmulPrim(reshape(a2, [1, sizeOf(aLead) * m, k]), reshape(b2, [1, k, n]), false, false);
+  } else {
+    lead = broadcastShapes('matmul', aLead, bLead);
+    const batch = sizeOf(lead);
+    const as3 = sizeOf(aLead) === batch && aLead.length === lead.length ? reshape(a2, [batch, m, k]) : sizeOf(aLead) === 1 ? reshape(a2, [1, m, k]) : reshape(broadcastTo(a2, [...lead, m, k]), [batch, m, k]);
+    const bs3 = sizeOf(bLead) === batch && bLead.length === lead.length ? reshape(b2, [batch, k, n]) : sizeOf(bLead) === 1 ? reshape(b2, [1, k, n]) : reshape(broadcastTo(b2, [...lead, k, n]), [batch, k, n]);
+    out = matmulPrim(as3, bs3, false, false);
+  }
+  const shape = [...lead, m, n];
+  if (a.rank === 1) shape.splice(shape.length - 2, 1);
+  if (b.rank === 1) shape.splice(shape.length - 1, 1);
+  return reshape(out, shape);
+}
+
+export function dot(a: Tensor, b: Tensor): Tensor {
+  return matmul(a, b);
+}
+
+export type Padding = 'same' | 'valid' | number | readonly [number, number] | readonly [readonly [number, number], readonly [number, number]];
+
+export interface Conv2dOptions {
+  stride?: number | readonly [number, number];
+  padding?: Padding;
+  dilation?: number | readonly [number, number];
+}
+
+function pair(v: number | readonly [number, number]): [number, number] {
+  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
+}
+
+/** Resolve a padding spec into [top, bottom, left, right] (TensorFlow's rule for 'same'). */
+export function resolvePadding(padding: Padding, h: number, w: number, kh: number, kw: number, sh: number, sw: number, dh = 1, dw = 1): [number, number, number, number] {
+  if (padding === 'valid') return [0, 0, 0, 0];
+  if (padding === 'same') {
+    const ekh = (kh - 1) * dh + 1;
+    const ekw = (kw - 1) * dw + 1;
+    const ph = Math.max((Math.ceil(h / sh) - 1) * sh + ekh - h, 0);
+    const pw = Math.max((Math.ceil(w / sw) - 1) * sw + ekw - w, 0);
+    return [Math.floor(ph / 2), ph - Math.floor(ph / 2), Math.floor(pw / 2), pw - Math.floor(pw / 2)];
+  }
+  if (typeof padding === 'number') return [padding, padding, padding, padding];
+  if (typeof padding[0] === 'number') {
+    const [ph, pw] = padding as readonly [number, number];
+    return [ph, ph, pw, pw];
+  }
+  const [[t, b], [l, r]] = padding as readonly [readonly [number, number], readonly [number, number]];
+  return [t, b, l, r];
+}
+
+/** @internal */
+export function im2colPrim(x: Tensor, p: Im2ColParams): Tensor {
+  return bind('im2col', [x], p);
+}
+
+/** @internal */
+export function col2imPrim(x: Tensor, p: PrimParams['col2im']): Tensor {
+  return bind('col2im', [x], p);
+}
+
+/**
+ * 2-D convolution (cross-correlation, as in every framework): `x` is NHWC, `w` is HWIO
+ * ([kernelHeight, kernelWidth, inChannels, outChannels]). Computed as im2col followed by one matmul.
+ */
+export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
+  if (x.rank !== 4) throw new Error(`conv2d: input must be NHWC (rank 4), got ${fmt(x.shape)}`);
+  if (w.rank !== 4) throw new Error(`conv2d: weights must be HWIO (rank 4), got ${fmt(w.shape)}`);
+  const [n, h, wd, c] = x.shape as [number, number, number, number];
+  const [kh, kw, ci, co] = w.shape as [number, number, number, number];
+  if (ci !== c) throw new Error(`conv2d: input has ${c} channels but the weights expect ${ci}: ${fmt(x.shape)} * ${fmt(w.shape)}`);
+  const [sh, sw] = pair(options.stride ?? 1);
+  const [dh, dw] = pair(options.dilation ?? 1);
+  const [pt, pb, pl, pr] = resolvePadding(options.padding ?? 'valid', h, wd, kh, kw, sh, sw, dh, dw);
+  const outHeight = Math.floor((h + pt + pb - ((kh - 1) * dh + 1)) / sh) + 1;
+  const outWidth = Math.floor((wd + pl + pr - ((kw - 1) * dw + 1)) / sw) + 1;
+  if (outHeight <= 0 || outWidth <= 0) throw new Error(`conv2d: kernel ${kh}×${kw} does not fit input ${h}×${wd} with this padding`);
+  const cols =
+    kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && pb === 0 && pr === 0
+      ? x
+      : im2colPrim(x, { kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop: pt, padLeft: pl, outHeight, outWidth, dilationHeight: dh, dilationWidth: dw });
+  const y = matmulPrim(reshape(cols, [1, n * outHeight * outWidth, kh * kw * c]), reshape(w, [1, kh * kw * c, co]), false, false);
+  return reshape(y, [n, outHeight, outWidth, co]);
+}

@@ -1,0 +1,87 @@
+/**
+ * The primitive set: every op in `ops.ts` is a composition of these. A backend implements exactly
+ * these (except `reshape`, which only relabels a buffer and never reaches a backend). The tables in
+ * `rules.ts` and in each backend are typed `{ [P in ...]: ... }`, so a primitive without a rule or a
+ * kernel is a compile error.
+ */
+import type { DType } from './dtype';
+
+export const UNARY_PRIMS = [
+  'neg', 'exp', 'log', 'expm1', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'erf', 'erfinv', 'floor', 'abs', 'sign', 'sigmoid',
+] as const;
+export type UnaryPrim = (typeof UNARY_PRIMS)[number];
+
+/** Arithmetic with NumPy broadcasting; inputs share a dtype, the output has it too. */
+export const BINARY_PRIMS = ['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'mod'] as const;
+export type BinaryPrim = (typeof BINARY_PRIMS)[number];
+
+/** Bit operations on `uint32`/`int32` (shifts are logical for uint32, arithmetic `>>` for int32). */
+export const BITWISE_PRIMS = ['bitand', 'bitor', 'bitxor', 'shl', 'shr'] as const;
+export type BitwisePrim = (typeof BITWISE_PRIMS)[number];
+
+export const COMPARE_PRIMS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+export type ComparePrim = (typeof COMPARE_PRIMS)[number];
+
+/** Parameters of each primitive. Shapes are passed explicitly so backends need no shape logic. */
+export interface PrimParams {
+  neg: {}; exp: {}; log: {}; expm1: {}; log1p: {}; sin: {}; cos: {}; tanh: {}; sqrt: {}; erf: {}; erfinv: {};
+  floor: {}; abs: {}; sign: {}; sigmoid: {};
+  add: {}; sub: {}; mul: {}; div: {}; max: {}; min: {}; pow: {}; mod: {};
+  bitand: {}; bitor: {}; bitxor: {}; shl: {}; shr: {};
+  eq: {}; ne: {}; lt: {}; le: {}; gt: {}; ge: {};
+  /** where(cond: bool, a, b), broadcasting all three. */
+  where: {};
+  /** Value conversion (float → int truncates toward zero). */
+  cast: { dtype: DType };
+  /** Reinterpret the 32 bits (float32 ↔ uint32 ↔ int32). */
+  bitcast: { dtype: DType };
+  /** Reductions over sorted, distinct axes; the output drops them. */
+  sum: { axes: number[] };
+  reduceMax: { axes: number[] };
+  /** Index of the first maximum along one axis (int32); the axis is dropped. */
+  argmax: { axis: number };
+  cumsum: { axis: number; reverse: boolean };
+  /**
+   * Batched matrix product of rank-3 operands: op(a)[b] @ op(b)[b] where op transposes the last two
+   * axes when the flag is set. A batch of 1 broadcasts against the other operand's batch.
+   */
+  matmul: { transA: boolean; transB: boolean };
+  /** NHWC patches: x [N,H,W,C] → [N,Ho,Wo,kh·kw·C] (kernel row, kernel column, channel order). */
+  im2col: Im2ColParams;
+  /** The adjoint of im2col: scatters-and-adds patches back into [N,H,W,C]. */
+  col2im: Im2ColParams & { height: number; width: number };
+  transpose: { perm: number[] };
+  /** Materialise a broadcast to `shape`. */
+  broadcast: { shape: number[] };
+  slice: { begin: number[]; size: number[] };
+  pad: { before: number[]; after: number[]; value: number };
+  concat: { axis: number };
+  flip: { axes: number[] };
+  /** take along `axis` with int32 indices of any shape: out = x.shape[:axis] + idx.shape + x.shape[axis+1:]. */
+  gather: { axis: number };
+  /** The adjoint of gather: out has `size` along `axis`, entries with the same index add up. */
+  scatterAdd: { axis: number; size: number };
+  /**
+   * Threefry-2x32 with 20 rounds (Salmon et al. 2011, Random123), elementwise over broadcast uint32
+   * inputs (k0, k1, x0, x1). The output has a new leading axis of 2: [y0, y1].
+   */
+  threefry2x32: {};
+  /** Shares the input's buffer under a new shape (never reaches a backend). */
+  reshape: { shape: number[] };
+}
+
+export interface Im2ColParams {
+  kernelHeight: number;
+  kernelWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+  outHeight: number;
+  outWidth: number;
+  dilationHeight: number;
+  dilationWidth: number;
+}
+
+export type Prim = keyof PrimParams;
+export type BackendPrim = Exclude<Prim, 'reshape'>;

@@ -1,0 +1,136 @@
+/**
+ * Counter-based randomness: Threefry-2x32 with 20 rounds (Salmon et al. 2011), used the way JAX
+ * uses it, so `split(key(0))` gives JAX's `random.split(PRNGKey(0))` bit for bit.
+ *
+ * Keys are small host values (two uint32 words), never tensors: deriving keys allocates nothing and
+ * cannot leak. Bulk random bits come from the `threefry2x32` primitive on the current backend, so
+ * every backend produces the same bits.
+ */
+import { arange, bitcast, cast, erfinv, fromArray, less, maximum, mul, reshape, scalar, shiftRight, bitwiseOr, sub, add, slice } from './ops';
+import { sizeOf, type Shape } from './shape';
+import type { Tensor } from './tensor';
+import { bind } from './trace';
+
+export interface Key {
+  readonly kind: 'prng-key';
+  readonly words: readonly [number, number];
+}
+
+const ROTATIONS = [13, 15, 26, 6, 17, 29, 16, 24] as const;
+
+function rotl(x: number, r: number): number {
+  return ((x << r) | (x >>> (32 - r))) >>> 0;
+}
+
+/** Threefry-2x32, 20 rounds, on one block: the reference every backend kernel must match. */
+export function threefry2x32Block(k0: number, k1: number, x0: number, x1: number): [number, number] {
+  const ks = [k0 >>> 0, k1 >>> 0, (0x1bd11bda ^ k0 ^ k1) >>> 0];
+  let a = (x0 + ks[0]!) >>> 0;
+  let b = (x1 + ks[1]!) >>> 0;
+  for (let i = 0; i < 5; i++) {
+    const rot = i % 2 === 0 ? 0 : 4;
+    for (let j = 0; j < 4; j++) {
+      a = (a + b) >>> 0;
+      b = rotl(b, ROTATIONS[rot + j]!);
+      b = (b ^ a) >>> 0;
+    }
+    a = (a + ks[(i + 1) % 3]!) >>> 0;
+    b = (b + ks[(i + 2) % 3]! + i + 1) >>> 0;
+  }
+  return [a, b];
+}
+
+function makeKey(w0: number, w1: number): Key {
+  return Object.freeze({ kind: 'prng-key' as const, words: Object.freeze([w0 >>> 0, w1 >>> 0]) as readonly [number, number] });
+}
+
+export function isKey(x: unknown): x is Key {
+  return typeof x === 'object' && x !== null && (x as Key).kind === 'prng-key';
+}
+
+/** `key(seed)`: as JAX's `PRNGKey(seed)`, the words are the high and low 32 bits of the seed. */
+export function key(seed: number): Key {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`key: the seed must be a non-negative safe integer, got ${seed}`);
+  return makeKey(Math.floor(seed / 2 ** 32), seed % 2 ** 32);
+}
+
+/** A key from its two words (e.g. read back from a checkpoint). */
+export function keyFromWords(w0: number, w1: number): Key {
+  return makeKey(w0, w1);
+}
+
+/** JAX's `threefry_2x32(key, count)` on host: the counts are split in halves that form the two lanes. */
+function threefryCounts(k: Key, counts: readonly number[]): number[] {
+  const padded = counts.length % 2 ? [...counts, 0] : [...counts];
+  const half = padded.length / 2;
+  const y0: number[] = [];
+  const y1: number[] = [];
+  for (let i = 0; i < half; i++) {
+    const [a, b] = threefry2x32Block(k.words[0], k.words[1], padded[i]!, padded[half + i]!);
+    y0.push(a);
+    y1.push(b);
+  }
+  return [...y0, ...y1].slice(0, counts.length);
+}
+
+/** `n` new independent keys (JAX's `random.split`). */
+export function split(k: Key, n = 2): Key[] {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`split: n must be a positive integer, got ${n}`);
+  const out = threefryCounts(k, Array.from({ length: 2 * n }, (_, i) => i));
+  return Array.from({ length: n }, (_, i) => makeKey(out[2 * i]!, out[2 * i + 1]!));
+}
+
+/** A key derived from `k` and an integer (JAX's `random.fold_in`). */
+export function foldIn(k: Key, data: number): Key {
+  if (!Number.isInteger(data)) throw new Error(`foldIn: data must be an integer, got ${data}`);
+  const out = threefryCounts(k, [0, data >>> 0]);
+  return makeKey(out[0]!, out[1]!);
+}
+
+/** `size` uint32 random words (JAX's `threefry_random_bits` for 32-bit draws). */
+export function randomBits(k: Key, shape: Shape): Tensor {
+  const n = sizeOf(shape);
+  const padded = n + (n % 2);
+  const half = padded / 2;
+  const counts = arange(0, padded, 1, 'uint32');
+  const x0 = slice(counts, [0], [half]);
+  const x1 = slice(counts, [half], [half]);
+  const y = bind('threefry2x32', [scalar(k.words[0], 'uint32'), scalar(k.words[1], 'uint32'), x0, x1], {});
+  const flat = reshape(y, [padded]);
+  return reshape(n === padded ? flat : slice(flat, [0], [n]), shape);
+}
+
+/** Uniform float32 in [minval, maxval) from the top 23 bits of each word (JAX's construction). */
+export function uniform(k: Key, shape: Shape, minval = 0, maxval = 1): Tensor {
+  const bits = randomBits(k, shape);
+  const mantissa = bitwiseOr(shiftRight(bits, scalar(9, 'uint32')), scalar(0x3f800000, 'uint32'));
+  const unit = sub(bitcast(mantissa, 'float32'), 1);
+  return maximum(add(mul(unit, maxval - minval), minval), minval);
+}
+
+/** Standard normal draws, √2 · erfinv(u) with u uniform in (−1, 1) (JAX's construction). */
+export function normal(k: Key, shape: Shape): Tensor {
+  const lo = -0.99999994039535522; // nextafter(-1, 0) in float32
+  return mul(erfinv(uniform(k, shape, lo, 1)), Math.SQRT2);
+}
+
+/** Bernoulli draws (bool): true with probability `p` (a number or a tensor broadcasting to `shape`). */
+export function bernoulli(k: Key, p: number | Tensor, shape: Shape): Tensor {
+  return less(uniform(k, shape), p);
+}
+
+/** Uniform integers in [lo, hi). */
+export function randint(k: Key, shape: Shape, lo: number, hi: number): Tensor {
+  const u = uniform(k, shape);
+  const r = cast(add(mul(u, hi - lo), lo), 'int32');
+  return r;
+}
+
+/** A random permutation of 0..n-1 (int32), by sorting random keys on the host. */
+export function permutation(k: Key, n: number): Tensor {
+  const [a, b] = [k.words[0], k.words[1]];
+  const scores = Array.from({ length: n }, (_, i) => threefry2x32Block(a, b, i, 0x9e3779b9)[0]);
+  const idx = Array.from({ length: n }, (_, i) => i).sort((i, j) => scores[i]! - scores[j]! || i - j);
+  return fromArray(Int32Array.from(idx), [n], 'int32');
+}
+

@@ -1,0 +1,241 @@
+/**
+ * Immutable tensors, the backend registry and memory scopes.
+ *
+ * A tensor owns a reference to a backend buffer (a `Storage`, shared by reshapes and aliases and freed
+ * when its last tensor is disposed). `tidy(fn)` frees every tensor made inside `fn` that `fn` does not
+ * return; `dispose(tree)` frees a pytree. `tidy` cannot span an `await`: tensors made after the await
+ * belong to whatever scope is open then. Keep reads (`toArray`) outside `tidy`.
+ */
+import type { Backend, BackendBuffer } from './backend';
+import { bytesPerElement, type DType, type TypedArray } from './dtype';
+import { fmt, sizeOf, type Shape } from './shape';
+
+export interface Storage {
+  readonly buffer: BackendBuffer;
+  readonly backend: Backend;
+  readonly bytes: number;
+  refs: number;
+}
+
+let nextId = 1;
+let liveTensors = 0;
+let liveBytes = 0;
+
+export class Tensor {
+  readonly id: number;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly size: number;
+  /** @internal null once disposed. */
+  storage: Storage | null;
+
+  /** @internal use the creation functions in `ops.ts`. */
+  constructor(storage: Storage, shape: Shape, dtype: DType) {
+    this.id = nextId++;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = sizeOf(shape);
+    this.storage = storage;
+    storage.refs++;
+    liveTensors++;
+    track(this);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.storage === null;
+  }
+
+  get backend(): Backend {
+    return this.live('backend').backend;
+  }
+
+  /** @internal the storage, or an error naming this tensor when it was disposed. */
+  live(op: string): Storage {
+    if (this.storage === null) {
+      throw new Error(`${op}: tensor #${this.id} (${this.dtype}${fmt(this.shape)}) was disposed; keep it alive (return it from tidy, or dispose it later)`);
+    }
+    return this.storage;
+  }
+
+  /** Values, flattened in row-major order. */
+  toArray(): Promise<TypedArray> {
+    const s = this.live('toArray');
+    return s.backend.read(s.buffer, this.dtype, this.size);
+  }
+
+  /** Synchronous read; only backends whose memory is on the host (cpu, wasm) support it. */
+  toArraySync(): TypedArray {
+    const s = this.live('toArraySync');
+    if (!s.backend.readSync) throw new Error(`toArraySync: the ${s.backend.name} backend reads asynchronously; use await toArray(t)`);
+    return s.backend.readSync(s.buffer, this.dtype, this.size);
+  }
+
+  dispose(): void {
+    const s = this.storage;
+    if (s === null) return;
+    this.storage = null;
+    liveTensors--;
+    untrack(this);
+    if (--s.refs === 0) {
+      liveBytes -= s.bytes;
+      s.backend.free(s.buffer);
+    }
+  }
+
+  toString(): string {
+    return `Tensor#${this.id}(${this.dtype}${fmt(this.shape)})`;
+  }
+}
+
+/** @internal a fresh storage around a buffer a backend just made. */
+export function newStorage(backend: Backend, buffer: BackendBuffer, size: number, dtype: DType): Storage {
+  const bytes = size * bytesPerElement(dtype);
+  liveBytes += bytes;
+  return { buffer, backend, bytes, refs: 0 };
+}
+
+// ---------------------------------------------------------------- backends
+
+const registry = new Map<string, () => Backend | Promise<Backend>>();
+const instances = new Map<string, Backend>();
+let current: Backend | null = null;
+let currentName = '';
+
+/** Make a backend available to `setBackend(name)`; the factory runs on first use. */
+export function registerBackend(name: string, factory: () => Backend | Promise<Backend>): void {
+  registry.set(name, factory);
+}
+
+/**
+ * Choose the backend new tensors are made on. Returns a promise (backends such as WebGPU start
+ * asynchronously); for synchronous backends the switch has happened when the call returns.
+ */
+export function setBackend(name: string): Promise<Backend> {
+  const have = instances.get(name);
+  if (have) {
+    current = have;
+    currentName = name;
+    return Promise.resolve(have);
+  }
+  const factory = registry.get(name);
+  if (!factory) {
+    throw new Error(`setBackend: unknown backend '${name}'; registered: ${[...registry.keys()].join(', ') || 'none'} (import the package's index.ts, which registers them)`);
+  }
+  const made = factory();
+  if (made instanceof Promise) {
+    return made.then((b) => {
+      instances.set(name, b);
+      current = b;
+      currentName = name;
+      return b;
+    });
+  }
+  instances.set(name, made);
+  current = made;
+  currentName = name;
+  return Promise.resolve(made);
+}
+
+/** Forget a backend instance (e.g. a lost GPU device) so the next `setBackend(name)` starts a new one. */
+export function resetBackend(name: string): void {
+  const b = instances.get(name);
+  instances.delete(name);
+  if (b && current === b) {
+    current = null;
+    currentName = '';
+  }
+}
+
+export function getBackend(): Backend {
+  if (current === null) {
+    const fallback = registry.has('cpu') ? 'cpu' : [...registry.keys()][0];
+    if (fallback === undefined) throw new Error('getBackend: no backend registered; import the package index.ts');
+    const made = registry.get(fallback)!();
+    if (made instanceof Promise) throw new Error(`getBackend: backend '${fallback}' starts asynchronously; await setBackend('${fallback}') first`);
+    instances.set(fallback, made);
+    current = made;
+    currentName = fallback;
+  }
+  return current;
+}
+
+export function getBackendName(): string {
+  getBackend();
+  return currentName;
+}
+
+// ---------------------------------------------------------------- scopes and memory
+
+const scopes: Set<Tensor>[] = [];
+
+function track(t: Tensor): void {
+  const top = scopes[scopes.length - 1];
+  if (top) top.add(t);
+}
+
+function untrack(t: Tensor): void {
+  const top = scopes[scopes.length - 1];
+  if (top) top.delete(t);
+}
+
+export type TensorTree = Tensor | number | string | boolean | null | undefined | readonly TensorTree[] | { readonly [k: string]: TensorTree };
+
+export function treeTensors(tree: unknown, out: Tensor[] = []): Tensor[] {
+  if (tree instanceof Tensor) out.push(tree);
+  else if (Array.isArray(tree)) for (const x of tree) treeTensors(x, out);
+  else if (tree !== null && typeof tree === 'object' && Object.getPrototypeOf(tree) === Object.prototype) {
+    for (const k of Object.keys(tree)) treeTensors((tree as Record<string, unknown>)[k], out);
+  }
+  return out;
+}
+
+/**
+ * Run `fn` in a memory scope: every tensor created inside and not returned is disposed when it ends.
+ * Returned tensors move to the enclosing scope. `fn` must be synchronous (a scope cannot span an
+ * `await`; passing an async function is an error).
+ */
+export function tidy<T>(fn: () => T): T {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const t of scope) t.dispose();
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    for (const t of scope) t.dispose();
+    throw new Error('tidy: the function returned a Promise; a scope cannot span an await. Read values outside tidy.');
+  }
+  const keep = new Set(treeTensors(result));
+  const parent = scopes[scopes.length - 1];
+  for (const t of scope) {
+    if (keep.has(t)) {
+      if (parent) parent.add(t);
+    } else t.dispose();
+  }
+  return result;
+}
+
+/** Take tensors out of the current scope so the enclosing `tidy` does not free them. */
+export function keep<T>(tree: T): T {
+  const top = scopes[scopes.length - 1];
+  if (top) for (const t of treeTensors(tree)) top.delete(t);
+  return tree;
+}
+
+/** Free every tensor in a pytree. Disposing twice is harmless. */
+export function dispose(tree: unknown): void {
+  for (const t of treeTensors(tree)) t.dispose();
+}
+
+export function memoryStats(): { tensors: number; bytes: number } {
+  return { tensors: liveTensors, bytes: liveBytes };
+}
