@@ -7,7 +7,7 @@ export type { TensorTree } from './tensor';
 export { bind, vjp, grad, valueAndGrad, stopGradient, isTracing } from './trace';
 export type { GradOptions, Pullback } from './trace';
 export * from './ops';
-export { key, keyFromWords, isKey, split, foldIn, randomBits, uniform, normal, bernoulli, randint, permutation, threefry2x32Block } from './random';
+export { key, keyFromWords, isKey, split, foldIn, randomBits, uniform, uniformHost, normal, bernoulli, randint, permutation, threefry2x32Block } from './random';
 export type { Key } from './random';
 export { treeMap, treeZipMap, treeLeaves, treeFlatten, treeUnflatten, treeSize } from './tree';
 export type { Tree } from './tree';

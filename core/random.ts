@@ -100,6 +100,27 @@ export function randomBits(k: Key, shape: Shape): Tensor {
   return reshape(n === padded ? flat : slice(flat, [0], [n]), shape);
 }
 
+/**
+ * `n` uniform numbers in [0, 1) computed on the host, bit-identical to `uniform(k, [n])`: for the
+ * few scalars a step needs (diffusion times, Bernoulli choices) without a device round trip.
+ */
+export function uniformHost(k: Key, n: number): number[] {
+  const padded = n + (n % 2);
+  const half = padded / 2;
+  const words = new Array<number>(padded);
+  for (let i = 0; i < half; i++) {
+    const [y0, y1] = threefry2x32Block(k.words[0], k.words[1], i, half + i);
+    words[i] = y0;
+    words[half + i] = y1;
+  }
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  return words.slice(0, n).map((w) => {
+    u32[0] = (w >>> 9) | 0x3f800000;
+    return Math.max(Math.fround(f32[0]! - 1), 0);
+  });
+}
+
 /** Uniform float32 in [minval, maxval) from the top 23 bits of each word (JAX's construction). */
 export function uniform(k: Key, shape: Shape, minval = 0, maxval = 1): Tensor {
   const bits = randomBits(k, shape);

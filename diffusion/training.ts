@@ -1,0 +1,104 @@
+/**
+ * Algorithm 1 (Rolling Diffusion: Training) as a pure loss function `(params, key, batch) → loss`,
+ * to be wrapped in `valueAndGrad`, and the same for the standard-diffusion baseline.
+ */
+import { normal, split, uniformHost, type Key, type Tensor } from '../core';
+import { initLocalTimes, linearLocalTimes, rescaledInitLocalTimes, type LocalTimes } from './localTime';
+import { windowLoss, windowLossWeights } from './loss';
+import type { LossWeightingName } from './lossWeighting';
+import { diffuse, logSnrTensor, vFromXEps } from './process';
+import type { Schedule } from './schedule';
+
+/** A denoiser: given the noisy window z [B, W, H, W, C] and a logSNR per frame [B, W], predict v. */
+export type Model<P> = (params: P, z: Tensor, logSnr: Tensor) => Tensor;
+
+export interface RollingConfig {
+  /** W: frames in the sliding window, clean conditioning frames included. */
+  window: number;
+  /** n_cln: clean conditioning frames at the start of the window. */
+  cleanFrames: number;
+  schedule: Schedule;
+  /**
+   * Probability that a training example uses the linear local times t^lin (Eq. 22) rather than the
+   * boundary schedule. This is the paper's β as used in Section 3.3 ("we oversample the t^lin schedule
+   * based on a Bernoulli rate β"), Section 5 and Table 10 ("β = 0.9 to account for the high number of
+   * test-time steps"). Algorithm 1 literally draws y ~ B(β) and picks t^init when y = 1, i.e. its β is
+   * 1 − linearProbability; the name here removes the ambiguity. Default 0.8 ("slightly oversampling
+   * t^lin yields the best result", Appendix H).
+   */
+  linearProbability?: number;
+  /** The boundary schedule co-trained with t^lin: Eq. 23 ('init', default) or Eq. 37 ('rescaled'). */
+  initSchedule?: 'init' | 'rescaled';
+  /** a(t_k) of Eq. 26; 'v' (x-loss with SNR + 1 weighting, the paper's) by default. */
+  weighting?: LossWeightingName;
+}
+
+export function checkRollingConfig(c: RollingConfig): void {
+  if (!Number.isInteger(c.window) || c.window < 1) throw new Error(`rolling config: window must be an integer ≥ 1, got ${c.window}`);
+  if (!Number.isInteger(c.cleanFrames) || c.cleanFrames < 0 || c.cleanFrames >= c.window) {
+    throw new Error(`rolling config: cleanFrames must be an integer in [0, window − 1] = [0, ${c.window - 1}], got ${c.cleanFrames}`);
+  }
+  const p = c.linearProbability ?? 0.8;
+  if (!(p >= 0 && p <= 1)) throw new Error(`rolling config: linearProbability must be in [0, 1], got ${p}`);
+}
+
+export function boundaryLocalTimes(c: RollingConfig): LocalTimes {
+  const opts = { window: c.window, cleanFrames: c.cleanFrames };
+  return (c.initSchedule ?? 'init') === 'rescaled' ? rescaledInitLocalTimes(opts) : initLocalTimes(opts);
+}
+
+/** Standard diffusion in the same window: clean frames at 0, every generated frame at the same t. */
+export function standardLocalTimes({ window, cleanFrames = 0 }: { window: number; cleanFrames?: number }): LocalTimes {
+  return (t) => Array.from({ length: window }, (_, w) => (w < cleanFrames ? 0 : t));
+}
+
+/** The host-side draws of Algorithm 1 for a batch: t ~ U(0, 1), the schedule choice, local times. */
+export function sampleTrainingTimes(k: Key, batch: number, c: RollingConfig): { t: number[]; linear: boolean[]; localTimes: number[][] } {
+  checkRollingConfig(c);
+  const [kt, ky] = split(k, 2) as [Key, Key];
+  const t = uniformHost(kt, batch);
+  const p = c.linearProbability ?? 0.8;
+  const linear = uniformHost(ky, batch).map((u) => u < p);
+  const lin = linearLocalTimes({ window: c.window, cleanFrames: c.cleanFrames });
+  const init = boundaryLocalTimes(c);
+  return { t, linear, localTimes: t.map((ti, i) => (linear[i] ? lin(ti) : init(ti))) };
+}
+
+function lossFromLocalTimes<P>(model: Model<P>, params: P, k: Key, x: Tensor, localTimes: number[][], c: { schedule: Schedule; weighting?: LossWeightingName; window: number; cleanFrames: number }): Tensor {
+  if (x.rank < 2 || x.shape[1] !== c.window) throw new Error(`training loss: the batch must be [batch, ${c.window} frames, …], got [${x.shape}]`);
+  const logSnr = logSnrTensor(localTimes.map((row) => row.map((t) => c.schedule.logSnr(t))));
+  const eps = normal(k, x.shape);
+  const z = diffuse(x, logSnr, eps); // Eq. 24
+  const vHat = model(params, z, logSnr);
+  const v = vFromXEps(x, eps, logSnr);
+  const weights = windowLossWeights(localTimes, { schedule: c.schedule, weighting: c.weighting });
+  return windowLoss(v, vHat, weights, c.window - c.cleanFrames); // Eq. 26
+}
+
+/**
+ * Algorithm 1: t ~ U(0, 1); with probability `linearProbability` the linear local times (Eq. 22),
+ * else the boundary ones (Eq. 23 or 37); z_t from Eq. 24; the loss of Eq. 26 with v-prediction.
+ * Pure: the same (params, key, batch) gives the same loss.
+ */
+export function trainStep<P>(model: Model<P>, config: RollingConfig): (params: P, key: Key, batch: Tensor) => Tensor {
+  checkRollingConfig(config);
+  return (params, k, x) => {
+    const [kt, keps] = split(k, 2) as [Key, Key];
+    const { localTimes } = sampleTrainingTimes(kt, x.shape[0]!, config);
+    return lossFromLocalTimes(model, params, keps, x, localTimes, config);
+  };
+}
+
+/** The standard-diffusion baseline's loss: n_cln clean frames, the rest all at one t ~ U(0, 1). */
+export function standardTrainStep<P>(
+  model: Model<P>,
+  config: { window: number; cleanFrames: number; schedule: Schedule; weighting?: LossWeightingName },
+): (params: P, key: Key, batch: Tensor) => Tensor {
+  checkRollingConfig({ ...config });
+  const local = standardLocalTimes(config);
+  return (params, k, x) => {
+    const [kt, keps] = split(k, 2) as [Key, Key];
+    const localTimes = uniformHost(kt, x.shape[0]!).map((t) => local(t));
+    return lossFromLocalTimes(model, params, keps, x, localTimes, config);
+  };
+}

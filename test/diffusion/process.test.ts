@@ -1,0 +1,122 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as r from '../../index';
+import {
+  cosineSchedule, diffuse, epsFromV, lossWeighting, logSnrTensor, perFrameMse, trainStep, vFromXEps, windowLoss,
+  windowLossWeights, xFromV, sampleTrainingTimes, linearLocalTimes, type Model,
+} from '../../diffusion';
+
+const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
+const schedule = cosineSchedule();
+
+async function values(t: r.Tensor): Promise<number[]> {
+  return Array.from(await t.toArray());
+}
+
+function video(seed: number, shape: number[]): r.Tensor {
+  return r.normal(r.key(seed), shape);
+}
+
+describe('forward process and parameterizations (tensor level)', () => {
+  it('conversions round-trip: x and ε recovered from z and v at any per-frame noise level', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(time, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 1000 }), async (times, seed) => {
+        const shape = [2, times.length, 3, 2, 1];
+        const x = video(seed, shape);
+        const eps = video(seed + 1, shape);
+        const logSnr = logSnrTensor([times.map(schedule.logSnr), times.map(schedule.logSnr)]);
+        const z = diffuse(x, logSnr, eps);
+        const v = vFromXEps(x, eps, logSnr);
+        const [xs, es, xr, er] = await Promise.all([x, eps, xFromV(z, v, logSnr), epsFromV(z, v, logSnr)].map(values));
+        xs!.forEach((xv, i) => expect(xr![i]).toBeCloseTo(xv, 4));
+        es!.forEach((ev, i) => expect(er![i]).toBeCloseTo(ev, 4));
+        r.dispose([x, eps, logSnr, z, v]);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('diffuse uses each frame\'s own noise level: a frame at t = 0 is (almost) x, at t = 1 (almost) ε', async () => {
+    const x = video(1, [1, 2, 4, 4, 1]);
+    const eps = video(2, [1, 2, 4, 4, 1]);
+    const z = diffuse(x, logSnrTensor([[schedule.logSnr(0), schedule.logSnr(1)]]), eps);
+    const [xs, es, zs] = await Promise.all([x, eps, z].map(values));
+    // The truncated schedule keeps σ(0) = α(1) = √sigmoid(−15) ≈ 5.5e-4, not 0: the bound is that residue.
+    const residue = Math.sqrt(1 / (1 + Math.exp(15)));
+    for (let i = 0; i < 16; i++) expect(Math.abs(zs![i]! - xs![i]!)).toBeLessThanOrEqual(residue * Math.abs(es![i]!) + 1e-6);
+    for (let i = 16; i < 32; i++) expect(Math.abs(zs![i]! - es![i]!)).toBeLessThanOrEqual(residue * Math.abs(xs![i]!) + 1e-6);
+  });
+
+  it('loss identities: ‖v − v̂‖² = (1 + SNR)‖x − x̂‖² and ‖ε − ε̂‖² = SNR‖x − x̂‖², frame by frame', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.double({ min: -8, max: 8, noNaN: true }), { minLength: 1, maxLength: 3 }), fc.integer({ min: 0, max: 999 }), async (lambdas, seed) => {
+        const shape = [1, lambdas.length, 4, 4, 1];
+        const z = video(seed, shape);
+        const v = video(seed + 1, shape);
+        const vHat = video(seed + 2, shape);
+        const logSnr = logSnrTensor([lambdas]);
+        const dv = await values(perFrameMse(v, vHat));
+        const dx = await values(perFrameMse(xFromV(z, v, logSnr), xFromV(z, vHat, logSnr)));
+        const de = await values(perFrameMse(epsFromV(z, v, logSnr), epsFromV(z, vHat, logSnr)));
+        lambdas.forEach((l, k) => {
+          expect(dv[k]! / ((1 + Math.exp(l)) * dx[k]!)).toBeCloseTo(1, 3);
+          expect(de[k]! / (Math.exp(l) * dx[k]!)).toBeCloseTo(1, 3);
+        });
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('the window loss gives clean conditioning frames and pure-noise frames no weight', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), time, (window, t) => {
+        const cleanFrames = window - 1;
+        const w = windowLossWeights([linearLocalTimes({ window, cleanFrames })(t)], { schedule })[0]!;
+        for (let k = 0; k < cleanFrames; k++) expect(w[k]).toBe(0);
+        const weights = windowLossWeights([[0, 1, 0.5]], { schedule, weighting: 'v' })[0]!;
+        expect(weights).toEqual([0, 0, lossWeighting('v').vWeight(schedule.logSnr(0.5))]);
+      }),
+    );
+  });
+
+  it('the window loss is zero for an oracle model that returns the true v', async () => {
+    const x = video(3, [2, 4, 4, 4, 1]);
+    const eps = video(4, [2, 4, 4, 4, 1]);
+    const times = [[0, 0.25, 0.5, 1], [0.1, 0.2, 0.3, 0.4]];
+    const logSnr = logSnrTensor(times.map((row) => row.map(schedule.logSnr)));
+    const v = vFromXEps(x, eps, logSnr);
+    const loss = windowLoss(v, v, windowLossWeights(times, { schedule }), 4);
+    expect((await values(loss))[0]).toBe(0);
+  });
+
+  it('Algorithm 1: the training loss is pure (same key, same loss) and differentiable', async () => {
+    type P = { w: r.Tensor };
+    const model: Model<P> = (p, z) => r.mul(z, p.w);
+    const step = trainStep(model, { window: 4, cleanFrames: 1, schedule, linearProbability: 0.5 });
+    const x = video(5, [3, 4, 4, 4, 1]);
+    const params = { w: r.scalar(0.3) };
+    const a = await values(step(params, r.key(7), x));
+    const b = await values(step(params, r.key(7), x));
+    const c = await values(step(params, r.key(8), x));
+    expect(a).toEqual(b);
+    expect(a).not.toEqual(c);
+    const [, g] = r.valueAndGrad((p: P) => step(p, r.key(7), x))(params);
+    expect(Number.isFinite((await values(g.w))[0])).toBe(true);
+  });
+
+  it('Algorithm 1 picks the linear local times at the rate linearProbability', () => {
+    const config = { window: 4, cleanFrames: 0, schedule, linearProbability: 0.8 };
+    const { linear } = sampleTrainingTimes(r.key(11), 4000, config);
+    const rate = linear.filter(Boolean).length / linear.length;
+    // Binomial standard error √(0.8·0.2/4000) ≈ 0.0063; five of them.
+    expect(Math.abs(rate - 0.8)).toBeLessThan(0.032);
+    expect(sampleTrainingTimes(r.key(11), 50, { ...config, linearProbability: 1 }).linear.every(Boolean)).toBe(true);
+    expect(sampleTrainingTimes(r.key(11), 50, { ...config, linearProbability: 0 }).linear.some(Boolean)).toBe(false);
+  });
+
+  it('rejects a window whose frames do not match the config', () => {
+    const step = trainStep((_p: null, z) => z, { window: 4, cleanFrames: 0, schedule });
+    expect(() => step(null, r.key(0), r.zeros([1, 3, 2, 2, 1]))).toThrow(/4 frames/);
+    expect(() => trainStep((_p: null, z) => z, { window: 4, cleanFrames: 4, schedule })).toThrow(/cleanFrames/);
+  });
+});
