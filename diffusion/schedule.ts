@@ -90,17 +90,17 @@ function makeSchedule(
   logSnrMax: number,
   rawLogSnr: (t: number) => number,
 ): Schedule {
-  const logSnr = (t: number): number => {
-    checkTime(`${name}.logSnr`, t);
+  const logSnrAt = (where: string, t: number): number => {
+    checkTime(`${name}.${where}`, t);
     if (t === 0) return logSnrMax;
     if (t === 1) return logSnrMin;
     return Math.min(logSnrMax, Math.max(logSnrMin, rawLogSnr(t)));
   };
   return {
     name,
-    logSnr,
-    alpha: (t) => alphaFromLogSnr(logSnr(t)),
-    sigma: (t) => sigmaFromLogSnr(logSnr(t)),
+    logSnr: (t) => logSnrAt('logSnr', t),
+    alpha: (t) => alphaFromLogSnr(logSnrAt('alpha', t)),
+    sigma: (t) => sigmaFromLogSnr(logSnrAt('sigma', t)),
     logSnrMin,
     logSnrMax,
   };

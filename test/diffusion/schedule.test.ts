@@ -233,8 +233,8 @@ describe('schedules', () => {
     const cosine = cosineSchedule();
     for (const bad of [-0.1, 1.1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => cosine.logSnr(bad)).toThrow(/cosine.*logSnr.*\[0, 1\]/);
-      expect(() => cosine.alpha(bad)).toThrow(String(bad));
-      expect(() => cosine.sigma(bad)).toThrow(String(bad));
+      expect(() => cosine.alpha(bad)).toThrow(`cosine(logSnrMin=-15, logSnrMax=15).alpha: t must be a number in [0, 1], got ${bad}`);
+      expect(() => cosine.sigma(bad)).toThrow(/\.sigma: .*got/);
     }
     expect(() => linearLogSnrSchedule().logSnr(2)).toThrow(/linearLogSnr.*got 2/);
   });
