@@ -1,0 +1,148 @@
+/**
+ * Video data sets as the trainer sees them: a list of clips of frames [T, H, W, C] scaled to [−1, 1],
+ * and a batch sampler that is a pure function of (seed, step). Because a batch depends on nothing
+ * else, training resumed from a checkpoint at step k sees exactly the batches an uninterrupted run
+ * would have seen.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { foldIn, key, tensor, uniformHost, type Tensor } from '../core';
+import { bairVideos } from './bair';
+import { simulateKolmogorov } from './kolmogorov';
+import { readNpy, writeNpy } from './npy';
+import { movingShapes } from './shapes';
+
+export interface VideoDataset {
+  readonly name: string;
+  /** [height, width, channels] of every frame. */
+  readonly frameShape: readonly [number, number, number];
+  /** Each clip: frames × H × W × C floats in [−1, 1], row-major. */
+  readonly clips: readonly Float32Array[];
+  /** Frames per clip. */
+  readonly clipLength: number;
+  /** How a value in [−1, 1] maps back to the data's units (for pictures and metrics). */
+  readonly describe: string;
+}
+
+function frameSize(d: VideoDataset): number {
+  return d.frameShape[0] * d.frameShape[1] * d.frameShape[2];
+}
+
+/**
+ * A batch [batch, window, H, W, C]: clip and start frame drawn from the host PRNG keyed by
+ * foldIn(key(seed), step), so the same (seed, step) always gives the same batch.
+ */
+export function sampleBatch(d: VideoDataset, seed: number, step: number, batch: number, window: number): Tensor {
+  if (window > d.clipLength) throw new Error(`sampleBatch: window ${window} is longer than the ${d.clipLength}-frame clips of ${d.name}`);
+  const u = uniformHost(foldIn(key(seed), step), 2 * batch);
+  const fs = frameSize(d);
+  const out = new Float32Array(batch * window * fs);
+  for (let b = 0; b < batch; b++) {
+    const clip = d.clips[Math.min(Math.floor(u[2 * b]! * d.clips.length), d.clips.length - 1)]!;
+    const start = Math.min(Math.floor(u[2 * b + 1]! * (d.clipLength - window + 1)), d.clipLength - window);
+    out.set(clip.subarray(start * fs, (start + window) * fs), b * window * fs);
+  }
+  return tensor(out, [batch, window, ...d.frameShape]);
+}
+
+/** The first `frames` frames of clip `index` as [1, frames, H, W, C]. */
+export function clipTensor(d: VideoDataset, index: number, frames: number): Tensor {
+  const clip = d.clips[index % d.clips.length]!;
+  if (frames > d.clipLength) throw new Error(`clipTensor: ${frames} frames asked of ${d.clipLength}-frame clips`);
+  return tensor(clip.slice(0, frames * frameSize(d)), [1, frames, ...d.frameShape]);
+}
+
+/** Bouncing shapes: needs nothing, generated from a seed. Pixels in [0, 1] map to [−1, 1]. */
+export function movingShapesDataset(opts: { clips?: number; frames?: number; size?: number; count?: number; seed?: number; channels?: number } = {}): VideoDataset {
+  const clips = opts.clips ?? 256;
+  const frames = opts.frames ?? 32;
+  const size = opts.size ?? 32;
+  const channels = opts.channels ?? 1;
+  const seed = opts.seed ?? 0;
+  const list: Float32Array[] = [];
+  for (let i = 0; i < clips; i++) {
+    const v = movingShapes({ frames, size, count: opts.count ?? 2, seed: seed * 100_003 + i, channels });
+    for (let j = 0; j < v.length; j++) v[j] = v[j]! * 2 - 1;
+    list.push(v);
+  }
+  return { name: 'shapes', frameShape: [size, size, channels], clips: list, clipLength: frames, describe: 'intensity in [0, 1] as 2x − 1' };
+}
+
+/** Velocity scale of Kolmogorov clips: the initial field's maximum speed (Table 7), so values stay in about [−1, 1]. */
+export const KOLMOGOROV_VELOCITY_SCALE = 7;
+
+/** Kolmogorov flow simulated in memory (slow for many clips: prefer `rolling data kolmogorov` shards). */
+export function kolmogorovDataset(opts: { clips?: number; frames?: number; size?: number; seed?: number } = {}): VideoDataset {
+  const clips = opts.clips ?? 8;
+  const frames = opts.frames ?? 32;
+  const size = opts.size ?? 32;
+  const list: Float32Array[] = [];
+  for (let i = 0; i < clips; i++) {
+    const clip = simulateKolmogorov({ frames, size, seed: (opts.seed ?? 0) * 100_003 + i });
+    list.push(clip.frames.map((v) => v / KOLMOGOROV_VELOCITY_SCALE));
+  }
+  return { name: 'kolmogorov', frameShape: [size, size, 2], clips: list, clipLength: frames, describe: `velocity (u, v) divided by ${KOLMOGOROV_VELOCITY_SCALE}` };
+}
+
+/** Shards `kolmogorov-*.npy`, each float32 [clips, frames, n, n, 2] in solver units, as written by `rolling data kolmogorov`. */
+export async function kolmogorovShards(dir: string): Promise<VideoDataset> {
+  const names = (await readdir(dir)).filter((f) => /^kolmogorov-\d+\.npy$/.test(f)).sort();
+  if (names.length === 0) throw new Error(`kolmogorovShards: no kolmogorov-*.npy shards in ${dir}; write some with \`rolling data kolmogorov --out ${dir}\``);
+  const list: Float32Array[] = [];
+  let shape: number[] = [];
+  for (const n of names) {
+    const a = await readNpy(join(dir, n));
+    if (a.shape.length !== 5 || a.shape[4] !== 2) throw new Error(`kolmogorovShards: ${n} has shape [${a.shape}], expected [clips, frames, n, n, 2]`);
+    shape = [...a.shape];
+    const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
+    const data = Float32Array.from(a.data as ArrayLike<number>, (v) => v / KOLMOGOROV_VELOCITY_SCALE);
+    for (let c = 0; c < a.shape[0]!; c++) list.push(data.slice(c * per, (c + 1) * per));
+  }
+  return { name: 'kolmogorov', frameShape: [shape[2]!, shape[3]!, 2], clips: list, clipLength: shape[1]!, describe: `velocity (u, v) divided by ${KOLMOGOROV_VELOCITY_SCALE}` };
+}
+
+export async function writeKolmogorovShard(path: string, clips: readonly Float32Array[], frames: number, size: number): Promise<void> {
+  const data = new Float32Array(clips.length * frames * size * size * 2);
+  clips.forEach((c, i) => data.set(c, i * c.length));
+  await writeNpy(path, { shape: [clips.length, frames, size, size, 2], data });
+}
+
+/** BAIR robot pushing from TFRecords (a file or a folder of traj_*.tfrecords); uint8 pixels map to [−1, 1]. */
+export async function bairDataset(path: string, opts: { limit?: number; view?: 'aux1' | 'main' } = {}): Promise<VideoDataset> {
+  const list: Float32Array[] = [];
+  let length = 0;
+  for await (const v of bairVideos(path, { view: opts.view })) {
+    const clip = Float32Array.from(v.frames, (p) => p / 127.5 - 1);
+    length = v.frames.length / (64 * 64 * 3);
+    list.push(clip);
+    if (opts.limit && list.length >= opts.limit) break;
+  }
+  if (list.length === 0) throw new Error(`bairDataset: no videos in ${path}`);
+  return { name: 'bair', frameShape: [64, 64, 3], clips: list, clipLength: length, describe: 'uint8 RGB as x/127.5 − 1' };
+}
+
+/** A `.npy` of videos [N, T, H, W, C] (or one video [T, H, W, C]); uint8 maps to [−1, 1], floats are taken as they are. */
+export async function npyDataset(path: string): Promise<VideoDataset> {
+  const a = await readNpy(path);
+  const shape = a.shape.length === 4 ? [1, ...a.shape] : [...a.shape];
+  if (shape.length !== 5) throw new Error(`npyDataset: ${path} has shape [${a.shape}]; expected [N, T, H, W, C] or [T, H, W, C]`);
+  const per = shape.slice(1).reduce((x, y) => x * y, 1);
+  const isBytes = a.data instanceof Uint8Array;
+  const all = Float32Array.from(a.data as ArrayLike<number>, (v) => (isBytes ? v / 127.5 - 1 : v));
+  const list = Array.from({ length: shape[0]! }, (_, i) => all.slice(i * per, (i + 1) * per));
+  return { name: path, frameShape: [shape[2]!, shape[3]!, shape[4]!], clips: list, clipLength: shape[1]!, describe: isBytes ? 'uint8 as x/127.5 − 1' : 'as stored' };
+}
+
+/** Frames in [−1, 1] → uint8 pixels for pictures (the first three channels; 2 channels show as a 3rd of zeros). */
+export function toBytes(frames: ArrayLike<number>, channels: number): { data: Uint8Array; channels: 1 | 3 } {
+  const n = frames.length / channels;
+  const outC: 1 | 3 = channels === 1 ? 1 : 3;
+  const out = new Uint8Array(n * outC);
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < outC; c++) {
+      const v = c < channels ? frames[i * channels + c]! : -1;
+      out[i * outC + c] = Math.max(0, Math.min(255, Math.round((v + 1) * 127.5)));
+    }
+  }
+  return { data: out, channels: outC };
+}

@@ -1,0 +1,63 @@
+/**
+ * Generation from a trained checkpoint: rolling (Algorithm 3 then Algorithm 2) or the standard
+ * block-autoregressive baseline, at the same budget of model evaluations per generated frame.
+ */
+import { dispose, foldIn, sliceAxis, tidy, type Key, type Tensor } from '../core';
+import { collectFrames, cosineSchedule, rollout, sampleBoundary, standardRollout, type Denoiser as Sampler } from '../diffusion';
+import type { Denoiser } from './model';
+import type { Preset } from './presets';
+
+export interface GenerateOptions {
+  model: Denoiser;
+  params: unknown;
+  preset: Preset;
+  mode: 'rolling' | 'standard';
+  /** Conditioning frames [batch, ≥ n_cln, H, W, C]; the last n_cln are used. */
+  context: Tensor;
+  frames: number;
+  stepsPerFrame: number;
+  key: Key;
+  sampler?: 'ddpm' | 'ddim';
+  onFrame?: (index: number) => void;
+}
+
+/** Frames in [−1, 1] data: x̂ is clipped there before each posterior step (shapes, BAIR). */
+function clipRange(preset: Preset): readonly [number, number] | null {
+  return preset.data === 'kolmogorov' ? null : [-1, 1];
+}
+
+/**
+ * Generated frames [batch, frames, H, W, C]. Budget: rolling spends `stepsPerFrame` evaluations per
+ * frame in the rollout and stepsPerFrame · (W − n_cln) in the boundary phase (Algorithm 3 fills a
+ * window of W − n_cln new frames); standard spends stepsPerFrame · (W − n_cln) per block of
+ * W − n_cln frames. Both therefore cost stepsPerFrame evaluations per generated frame.
+ */
+export async function generate(o: GenerateOptions): Promise<Tensor> {
+  const { window, cleanFrames } = o.preset;
+  const denoiser: Sampler = (z, logSnr) => o.model.apply(o.params, z, logSnr);
+  const cfg = { schedule: cosineSchedule(), sampler: o.sampler ?? 'ddpm', eta: 0, clipX: clipRange(o.preset), window, cleanFrames } as const;
+  const n = o.context.shape[1]!;
+  if (n < cleanFrames) throw new Error(`generate: ${n} context frames given, the model conditions on ${cleanFrames}`);
+  const context = tidy(() => sliceAxis(o.context, 1, n - cleanFrames, n));
+  let count = 0;
+  const counted = async function* (frames: AsyncIterable<Tensor>): AsyncGenerator<Tensor> {
+    for await (const f of frames) {
+      o.onFrame?.(++count);
+      yield f;
+    }
+  };
+  try {
+    if (o.mode === 'standard') {
+      return await collectFrames(counted(standardRollout(denoiser, { ...cfg, context, batch: o.context.shape[0]!, frameShape: o.context.shape.slice(2), frames: o.frames, evaluationsPerFrame: o.stepsPerFrame, key: o.key })));
+    }
+    const state = sampleBoundary(denoiser, { ...cfg, context, batch: o.context.shape[0]!, frameShape: o.context.shape.slice(2), steps: o.stepsPerFrame * (window - cleanFrames), key: foldIn(o.key, 1) });
+    try {
+      return await collectFrames(counted(rollout(denoiser, { ...cfg, state, frames: o.frames, stepsPerFrame: o.stepsPerFrame, key: foldIn(o.key, 2) })));
+    } finally {
+      state.dispose();
+    }
+  } finally {
+    // sliceAxis returns its input when nothing is cut: never free the caller's tensor.
+    if (context !== o.context) dispose(context);
+  }
+}

@@ -1,0 +1,22 @@
+/** The denoiser a preset trains: the U-ViT of nn/uvit.ts sized by the preset and the data's channels. */
+import type { Key, Tensor } from '../core';
+import { uvit, uvitPresets } from '../nn';
+import type { Preset } from './presets';
+
+export interface Denoiser {
+  init(key: Key): unknown;
+  apply(params: unknown, z: Tensor, logSnr: Tensor): Tensor;
+}
+
+/**
+ * Dropout is not applied during training here (the `small` preset's 0.1 is left to the layer's
+ * inference mode): the training loss of diffusion/training.ts takes no dropout key. A recorded
+ * simplification, not a claim about the paper's setting.
+ */
+export function buildModel(preset: Preset, frameShape: readonly [number, number, number]): Denoiser {
+  const net = uvit({ ...uvitPresets[preset.model], inChannels: frameShape[2] });
+  return {
+    init: (k) => net.init(k),
+    apply: (params, z, logSnr) => net.apply(params as ReturnType<typeof net.init>, z, logSnr),
+  };
+}

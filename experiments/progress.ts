@@ -1,0 +1,51 @@
+/** A terminal progress bar for long loops: step, bar, named figures, rate and ETA on one line. */
+
+export interface Progress {
+  update(step: number, figures?: Record<string, number | string>): void;
+  done(message?: string): void;
+}
+
+function duration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+}
+
+function format(v: number | string): string {
+  if (typeof v === 'string') return v;
+  return Math.abs(v) >= 1000 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4);
+}
+
+/**
+ * On a TTY the line is redrawn in place; elsewhere (CI, pipes) a line is printed every `logEvery`
+ * steps so logs stay readable.
+ */
+export function progressBar(label: string, total: number, opts: { stream?: NodeJS.WriteStream; logEvery?: number; startStep?: number } = {}): Progress {
+  const stream = opts.stream ?? process.stderr;
+  const tty = Boolean(stream.isTTY);
+  const start = Date.now();
+  const first = opts.startStep ?? 0;
+  const logEvery = opts.logEvery ?? Math.max(1, Math.round(total / 10));
+  const line = (step: number, figures: Record<string, number | string>): string => {
+    const elapsed = (Date.now() - start) / 1000;
+    const rate = (step - first) / Math.max(elapsed, 1e-9);
+    const eta = (total - step) / rate;
+    const width = 24;
+    const filled = Math.round((width * step) / Math.max(total, 1));
+    const bar = '='.repeat(Math.max(filled - 1, 0)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
+    const figs = Object.entries(figures).map(([k, v]) => `${k} ${format(v)}`).join(' | ');
+    return `${label} ${step}/${total} [${bar}] ${figs}${figs ? ' | ' : ''}${rate.toFixed(2)} it/s | ETA ${duration(eta)}`;
+  };
+  return {
+    update(step, figures = {}) {
+      if (tty) stream.write(`\r${line(step, figures)}\x1b[K`);
+      else if (step % logEvery === 0 || step === total) stream.write(`${line(step, figures)}\n`);
+    },
+    done(message) {
+      if (tty) stream.write('\n');
+      if (message) stream.write(`${message}\n`);
+    },
+  };
+}

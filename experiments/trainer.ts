@@ -1,0 +1,161 @@
+/**
+ * The training loop of `rolling train`: Algorithm 1 (or the standard-diffusion baseline) with Adam,
+ * gradient clipping, an EMA of the weights, atomic checkpoints and exact resume.
+ *
+ * Exactness of resume: the batch and the noise of step k are functions of (seed, k) alone, and a
+ * checkpoint holds the parameters, the optimizer state (its step count included) and the EMA, all
+ * float32 stored bit-exactly. So 10 steps + resume + 10 steps equals 20 steps straight.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { foldIn, key, keep, memoryStats, tidy, valueAndGrad, type Key, type Tensor } from '../core';
+import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion';
+import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, saveSafetensors, warmupCosineDecaySchedule } from '../nn';
+import { writeFileAtomic } from './atomicWrite';
+import { sampleBatch, type VideoDataset } from './datasets';
+import { buildModel, type Denoiser } from './model';
+import type { Preset } from './presets';
+
+export type TrainMode = 'rolling' | 'standard';
+
+export interface TrainOptions {
+  preset: Preset;
+  dataset: VideoDataset;
+  /** Directory for checkpoint.safetensors and train-log.json. */
+  out: string;
+  seed: number;
+  mode: TrainMode;
+  /** Total steps (defaults to the preset's). */
+  steps?: number;
+  /** Continue from out/checkpoint.safetensors when it exists. */
+  resume?: boolean;
+  checkpointEvery?: number;
+  /** Called after every step. */
+  onStep?: (step: number, loss: number, stepsPerSecond: number) => void;
+}
+
+export interface TrainState {
+  params: unknown;
+  opt: unknown;
+  ema: { step: Tensor; average: unknown };
+  step: number;
+}
+
+export interface TrainLog {
+  losses: number[];
+  seconds: number;
+}
+
+export const CHECKPOINT = 'checkpoint.safetensors';
+export const LOG = 'train-log.json';
+
+export function optimizerFor(preset: Preset, steps: number) {
+  const schedule = warmupCosineDecaySchedule({ init: 0, peak: preset.learningRate, warmupSteps: Math.min(preset.warmupSteps, steps), decaySteps: Math.max(steps, preset.warmupSteps + 1), end: preset.learningRate * 0.1 });
+  return chain(clipByGlobalNorm(1), adam({ learningRate: schedule }));
+}
+
+export function lossFor(model: Denoiser, preset: Preset, mode: TrainMode): (params: unknown, k: Key, batch: Tensor) => Tensor {
+  const schedule = cosineSchedule();
+  const apply: Model<unknown> = (p, z, l) => model.apply(p, z, l);
+  return mode === 'rolling'
+    ? trainStep(apply, { window: preset.window, cleanFrames: preset.cleanFrames, schedule, linearProbability: preset.linearProbability })
+    : standardTrainStep(apply, { window: preset.window, cleanFrames: preset.cleanFrames, schedule });
+}
+
+export function checkpointMetadata(o: { preset: Preset; mode: TrainMode; seed: number; step: number; steps: number; dataset: VideoDataset }): Record<string, string> {
+  return {
+    format: 'rolling-diffusion/checkpoint@1',
+    step: String(o.step),
+    steps: String(o.steps),
+    seed: String(o.seed),
+    mode: o.mode,
+    preset: JSON.stringify(o.preset),
+    data: o.dataset.name,
+    frameShape: JSON.stringify(o.dataset.frameShape),
+  };
+}
+
+export async function train(o: TrainOptions): Promise<{ state: TrainState; log: TrainLog; model: Denoiser }> {
+  const steps = o.steps ?? o.preset.steps;
+  const every = o.checkpointEvery ?? o.preset.checkpointEvery;
+  await mkdir(o.out, { recursive: true });
+  const model = buildModel(o.preset, o.dataset.frameShape);
+  const optimizer = optimizerFor(o.preset, steps);
+  const averager = ema({ decay: o.preset.emaDecay, warmup: true });
+  const path = join(o.out, CHECKPOINT);
+  let state: TrainState;
+  let log: TrainLog = { losses: [], seconds: 0 };
+  const resumed = o.resume ? await tryLoad(path, o) : null;
+  if (resumed) {
+    state = resumed.state;
+    log = resumed.log;
+  } else {
+    const params = model.init(foldIn(key(o.seed), 0x1417));
+    state = keep({ params, opt: optimizer.init(params), ema: averager.init(params), step: 0 });
+  }
+  const lossFn = lossFor(model, o.preset, o.mode);
+  const vg = valueAndGrad(lossFn);
+  const stepKeys = foldIn(key(o.seed), 0x57e9);
+  const started = Date.now();
+  const secondsBefore = log.seconds;
+  for (let step = state.step; step < steps; step++) {
+    const prev = state;
+    const next = tidy(() => {
+      const batch = sampleBatch(o.dataset, o.seed, step, o.preset.batch, o.preset.window);
+      const [loss, grads] = vg(prev.params, foldIn(stepKeys, step), batch);
+      const { updates, state: opt } = optimizer.update(grads, prev.opt as never, prev.params);
+      const params = applyUpdates(prev.params, updates);
+      return { params, opt, ema: averager.update(params, prev.ema), loss };
+    });
+    const lossValue = (await next.loss.toArray())[0]!;
+    next.loss.dispose();
+    if (!Number.isFinite(lossValue)) throw new Error(`train: the loss became ${lossValue} at step ${step}; lower --lr or check the data`);
+    state = { params: next.params, opt: next.opt, ema: next.ema as TrainState['ema'], step: step + 1 };
+    disposeStale({ params: prev.params, opt: prev.opt, ema: prev.ema }, { params: state.params, opt: state.opt, ema: state.ema });
+    log.losses.push(lossValue);
+    log.seconds = secondsBefore + (Date.now() - started) / 1000;
+    o.onStep?.(state.step, lossValue, (state.step - (resumed?.state.step ?? 0)) / Math.max((Date.now() - started) / 1000, 1e-9));
+    if (state.step % every === 0 || state.step === steps) await saveCheckpoint(o.out, state, log, { ...o, steps });
+  }
+  void memoryStats;
+  return { state, log, model };
+}
+
+export async function saveCheckpoint(out: string, state: TrainState, log: TrainLog, o: { preset: Preset; mode: TrainMode; seed: number; steps: number; dataset: VideoDataset }): Promise<void> {
+  await saveSafetensors(join(out, CHECKPOINT), { params: state.params, opt: state.opt, ema: state.ema }, checkpointMetadata({ ...o, step: state.step }));
+  await writeFileAtomic(join(out, LOG), JSON.stringify(log));
+}
+
+async function tryLoad(path: string, o: TrainOptions): Promise<{ state: TrainState; log: TrainLog } | null> {
+  let loaded;
+  try {
+    loaded = await loadSafetensors<{ params: unknown; opt: unknown; ema: TrainState['ema'] }>(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+  const m = loaded.metadata;
+  if (m.mode !== o.mode) throw new Error(`train --resume: ${path} was trained in ${m.mode} mode, not ${o.mode}`);
+  if (m.preset !== JSON.stringify(o.preset)) throw new Error(`train --resume: ${path} was trained with a different preset (${m.preset}); use the same --preset`);
+  if (m.seed !== String(o.seed)) throw new Error(`train --resume: ${path} was trained with --seed ${m.seed}, not ${o.seed}`);
+  let log: TrainLog = { losses: [], seconds: 0 };
+  try {
+    log = JSON.parse(await readFile(path.replace(CHECKPOINT, LOG), 'utf8')) as TrainLog;
+  } catch {
+    // A checkpoint without its log still resumes exactly; only the loss history before it is lost.
+  }
+  const step = Number(m.step);
+  log.losses = log.losses.slice(0, step);
+  const t = loaded.tree;
+  return { state: keep({ params: t.params, opt: t.opt, ema: t.ema, step }), log };
+}
+
+/** The EMA weights (what sampling uses) and the model of a checkpoint. */
+export async function loadForSampling(path: string): Promise<{ params: unknown; model: Denoiser; preset: Preset; mode: TrainMode; frameShape: [number, number, number]; metadata: Record<string, string> }> {
+  const loaded = await loadSafetensors<{ params: unknown; ema: { average: unknown } }>(path);
+  const m = loaded.metadata;
+  if (!m.preset || !m.frameShape) throw new Error(`${path}: not a rolling checkpoint (no preset in its metadata); train one with \`rolling train\``);
+  const preset = JSON.parse(m.preset) as Preset;
+  const frameShape = JSON.parse(m.frameShape) as [number, number, number];
+  return { params: loaded.tree.ema.average, model: buildModel(preset, frameShape), preset, mode: m.mode as TrainMode, frameShape, metadata: { ...m } };
+}
