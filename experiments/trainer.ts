@@ -25,8 +25,13 @@ export interface TrainOptions {
   out: string;
   seed: number;
   mode: TrainMode;
-  /** Total steps (defaults to the preset's). */
+  /**
+   * Total steps (defaults to the preset's). It is also the horizon of the learning-rate schedule,
+   * so a resumed run continues exactly only with the same `steps`.
+   */
   steps?: number;
+  /** Stop (with a checkpoint) after this step, as an interruption would; the schedule still spans `steps`. */
+  stopAt?: number;
   /** Continue from out/checkpoint.safetensors when it exists. */
   resume?: boolean;
   checkpointEvery?: number;
@@ -98,7 +103,8 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
   const stepKeys = foldIn(key(o.seed), 0x57e9);
   const started = Date.now();
   const secondsBefore = log.seconds;
-  for (let step = state.step; step < steps; step++) {
+  const last = Math.min(steps, o.stopAt ?? steps);
+  for (let step = state.step; step < last; step++) {
     const prev = state;
     const next = tidy(() => {
       const batch = sampleBatch(o.dataset, o.seed, step, o.preset.batch, o.preset.window);
@@ -115,7 +121,7 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
     log.losses.push(lossValue);
     log.seconds = secondsBefore + (Date.now() - started) / 1000;
     o.onStep?.(state.step, lossValue, (state.step - (resumed?.state.step ?? 0)) / Math.max((Date.now() - started) / 1000, 1e-9));
-    if (state.step % every === 0 || state.step === steps) await saveCheckpoint(o.out, state, log, { ...o, steps });
+    if (state.step % every === 0 || state.step === last) await saveCheckpoint(o.out, state, log, { ...o, steps });
   }
   void memoryStats;
   return { state, log, model };
@@ -138,6 +144,10 @@ async function tryLoad(path: string, o: TrainOptions): Promise<{ state: TrainSta
   if (m.mode !== o.mode) throw new Error(`train --resume: ${path} was trained in ${m.mode} mode, not ${o.mode}`);
   if (m.preset !== JSON.stringify(o.preset)) throw new Error(`train --resume: ${path} was trained with a different preset (${m.preset}); use the same --preset`);
   if (m.seed !== String(o.seed)) throw new Error(`train --resume: ${path} was trained with --seed ${m.seed}, not ${o.seed}`);
+  const steps = o.steps ?? o.preset.steps;
+  if (m.steps !== String(steps)) {
+    process.stderr.write(`train --resume: ${path} was started with --steps ${m.steps}; continuing to ${steps} changes the learning-rate schedule, so this run will not equal an uninterrupted one\n`);
+  }
   let log: TrainLog = { losses: [], seconds: 0 };
   try {
     log = JSON.parse(await readFile(path.replace(CHECKPOINT, LOG), 'utf8')) as TrainLog;
