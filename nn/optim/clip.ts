@@ -1,0 +1,26 @@
+/**
+ * Gradient clipping by the global norm (Pascanu et al. 2013; optax `clip_by_global_norm`): if
+ * ‖g‖ = √(Σ over every leaf of Σ g²) exceeds `maxNorm`, every leaf is scaled by maxNorm/‖g‖.
+ */
+import { add, maximum, mul, scalar, sqrt, square, sum, div, treeLeaves, treeMap, type Tensor } from '../../core';
+import type { GradientTransformation } from './transform';
+
+export type ClipState = Record<string, never>;
+
+/** ‖g‖ over every tensor of a pytree, as a scalar tensor. */
+export function globalNorm(tree: unknown): Tensor {
+  return sqrt(treeLeaves(tree).reduce<Tensor>((acc, g) => add(acc, sum(square(g))), scalar(0)));
+}
+
+export function clipByGlobalNorm(maxNorm: number): GradientTransformation<ClipState> {
+  if (!(maxNorm > 0)) throw new Error(`clipByGlobalNorm: maxNorm must be positive, got ${maxNorm}`);
+  return {
+    init(): ClipState {
+      return {};
+    },
+    update<T>(grads: T, state: ClipState): { updates: T; state: ClipState } {
+      const factor = div(maxNorm, maximum(globalNorm(grads), maxNorm));
+      return { updates: treeMap(grads, (g) => mul(g, factor)), state };
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as r from '../../index';
+import * as nn from '../../nn';
+import { values } from './helpers';
+
+const finite = (min: number, max: number) => fc.double({ min, max, noNaN: true, noDefaultInfinity: true });
+const vector = fc.array(finite(-3, 3), { minLength: 1, maxLength: 6 });
+
+function expectClose(actual: number[], expected: number[], rel = 1e-5, abs = 1e-7): void {
+  expect(actual.length).toBe(expected.length);
+  actual.forEach((a, i) => {
+    const e = expected[i]!;
+    if (!(Math.abs(a - e) <= abs + rel * Math.abs(e))) throw new Error(`entry ${i}: got ${a}, expected ${e}`);
+  });
+}
+
+/** Values exactly representable in float32, so host references start from the same numbers. */
+const f32 = (xs: number[]) => Array.from(Float32Array.from(xs));
+
+async function scalarOf(t: r.Tensor): Promise<number> {
+  return (await t.toArray())[0]!;
+}
+
+describe('optimizers', () => {
+  it('one Adam step equals the closed form: m̂ = g, v̂ = g², update = −η g/(|g| + ε)', async () => {
+    await fc.assert(
+      fc.asyncProperty(vector, finite(1e-4, 1e-1), finite(0.5, 0.99), finite(0.9, 0.9999), async (g0, lr, b1, b2) => {
+        const g = f32(g0);
+        const params = { w: r.tensor(g.map(() => 1)) };
+        const opt = nn.adam({ learningRate: lr, b1, b2, eps: 1e-8 });
+        const state = opt.init(params);
+        const { updates, state: next } = opt.update({ w: r.tensor(g) }, state, params);
+        // m̂ = g and v̂ = g² after one step, whatever β₁ and β₂ are.
+        expectClose(await values(updates.w), g.map((v) => (-lr * v) / (Math.abs(v) + 1e-8)), 1e-4, 1e-9);
+        expect(await scalarOf(next.step)).toBe(1);
+        expectClose(await values((next.mu as { w: r.Tensor }).w), g.map((v) => (1 - b1) * v), 1e-5, 1e-9);
+        expectClose(await values((next.nu as { w: r.Tensor }).w), g.map((v) => (1 - b2) * v * v), 1e-5, 1e-9);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('Adam over three steps matches a float64 host implementation', async () => {
+    const grads = [[0.5, -1, 2], [0.1, 0.3, -0.2], [-2, 0.7, 0.05]].map(f32);
+    const [lr, b1, b2, eps] = [1e-2, 0.9, 0.999, 1e-8];
+    const opt = nn.adam({ learningRate: lr });
+    let params = { w: r.tensor([1, 2, 3]) };
+    let state = opt.init(params);
+    const host = { w: [1, 2, 3], m: [0, 0, 0], v: [0, 0, 0] };
+    for (let t = 1; t <= 3; t++) {
+      const g = grads[t - 1]!;
+      const out = opt.update({ w: r.tensor(g) }, state, params);
+      params = nn.applyUpdates(params, out.updates);
+      state = out.state;
+      host.m = host.m.map((m, i) => b1 * m + (1 - b1) * g[i]!);
+      host.v = host.v.map((v, i) => b2 * v + (1 - b2) * g[i]! ** 2);
+      host.w = host.w.map((w, i) => w - (lr * (host.m[i]! / (1 - b1 ** t))) / (Math.sqrt(host.v[i]! / (1 - b2 ** t)) + eps));
+    }
+    expectClose(await values(params.w), host.w, 1e-5);
+  });
+
+  it('AdamW adds the decoupled decay λθ, scaled by the learning rate only', async () => {
+    const params = { w: r.tensor([2, -4]) };
+    const opt = nn.adamw({ learningRate: 0.1, weightDecay: 0.5 });
+    const { updates } = opt.update({ w: r.tensor([3, 0.5]) }, opt.init(params), params);
+    expectClose(await values(updates.w), [-0.1 * (3 / (3 + 1e-8) + 0.5 * 2), -0.1 * (0.5 / (0.5 + 1e-8) + 0.5 * -4)]);
+    expect(() => opt.update({ w: r.tensor([1, 1]) }, opt.init(params))).toThrow(/weight decay needs the parameters/);
+  });
+
+  it('SGD: plain, heavy-ball momentum and Nesterov follow optax', async () => {
+    const g1 = [1, -2];
+    const g2 = [0.5, 0.5];
+    const run = async (config: nn.SgdConfig) => {
+      const opt = nn.sgd(config);
+      const params = { w: r.tensor([0, 0]) };
+      const a = opt.update({ w: r.tensor(g1) }, opt.init(params), params);
+      const b = opt.update({ w: r.tensor(g2) }, a.state, params);
+      return [await values(a.updates.w), await values(b.updates.w)];
+    };
+    expect(await run({ learningRate: 0.1 })).toEqual([f32([-0.1, 0.2]), f32([-0.05, -0.05])]);
+    const [m1, m2] = await run({ learningRate: 0.1, momentum: 0.9 });
+    expectClose(m1!, [-0.1, 0.2]);
+    expectClose(m2!, [-0.1 * (0.5 + 0.9 * 1), -0.1 * (0.5 + 0.9 * -2)]);
+    const [n1] = await run({ learningRate: 0.1, momentum: 0.9, nesterov: true });
+    expectClose(n1!, [-0.1 * (1 + 0.9), -0.1 * (-2 - 1.8)]);
+  });
+
+  it('clipByGlobalNorm rescales to the max norm only when the norm exceeds it', async () => {
+    await fc.assert(
+      fc.asyncProperty(vector, vector, finite(0.1, 5), async (a0, b0, maxNorm) => {
+        const [a, b] = [f32(a0), f32(b0)];
+        const norm = Math.sqrt([...a, ...b].reduce((s, v) => s + v * v, 0));
+        const clip = nn.clipByGlobalNorm(maxNorm);
+        const { updates } = clip.update({ a: r.tensor(a), nested: [r.tensor(b)] }, clip.init({}));
+        const factor = norm > maxNorm ? maxNorm / norm : 1;
+        expectClose(await values(updates.a), a.map((v) => v * factor), 1e-5, 1e-6);
+        expectClose(await values(updates.nested[0]!), b.map((v) => v * factor), 1e-5, 1e-6);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('chain threads the updates through each transformation and keeps a state each', async () => {
+    const opt = nn.chain(nn.clipByGlobalNorm(1), nn.sgd({ learningRate: 2 }));
+    const params = { w: r.tensor([0, 0]) };
+    const state = opt.init(params);
+    expect(state.length).toBe(2);
+    const { updates, state: next } = opt.update({ w: r.tensor([3, 4]) }, state, params);
+    expectClose(await values(updates.w), [-2 * 0.6, -2 * 0.8]);
+    expect(await scalarOf((next[1] as nn.SgdState).step)).toBe(1);
+  });
+
+  it('a schedule as learning rate is read at the step count before the update (optax)', async () => {
+    const opt = nn.sgd({ learningRate: nn.warmupSchedule({ peak: 1, warmupSteps: 4 }) });
+    const params = { w: r.tensor([0]) };
+    let state = opt.init(params);
+    const seen: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const out = opt.update({ w: r.tensor([-1]) }, state, params);
+      seen.push((await values(out.updates.w))[0]!);
+      state = out.state;
+    }
+    expect(seen).toEqual([0, 0.25, 0.5, 0.75, 1, 1]);
+  });
+});
+
+describe('learning-rate schedules', () => {
+  const at = async (s: nn.LearningRateSchedule, step: number) => scalarOf(s(step));
+
+  it('constant, warmup, cosine decay and warmup-cosine match the optax formulas', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 300 }), finite(1e-4, 1), fc.integer({ min: 1, max: 50 }), fc.integer({ min: 1, max: 200 }), finite(0, 0.5), async (step, peak, warmup, decay, alpha) => {
+        expect(await at(nn.constantSchedule(peak), step)).toBeCloseTo(peak, 6);
+        expect(await at(nn.warmupSchedule({ init: 0.1 * peak, peak, warmupSteps: warmup }), step)).toBeCloseTo(0.1 * peak + (0.9 * peak * Math.min(step, warmup)) / warmup, 5);
+        const cosine = (s: number, d: number) => 0.5 * (1 + Math.cos((Math.PI * Math.min(s, d)) / d));
+        expect(await at(nn.cosineDecaySchedule({ init: peak, decaySteps: decay, alpha }), step)).toBeCloseTo(peak * ((1 - alpha) * cosine(step, decay) + alpha), 5);
+        const end = alpha * peak;
+        const wc = nn.warmupCosineDecaySchedule({ peak, warmupSteps: warmup, decaySteps: warmup + decay, end });
+        const expected = step < warmup ? (peak * step) / warmup : end + (peak - end) * cosine(step - warmup, decay);
+        expect(await at(wc, step)).toBeCloseTo(expected, 5);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('schedules run on the int32 step tensor an optimizer state holds', async () => {
+    const s = nn.cosineDecaySchedule({ init: 2, decaySteps: 10 });
+    expect(await scalarOf(s(r.scalar(5, 'int32')))).toBeCloseTo(1, 6);
+  });
+});
+
+describe('EMA', () => {
+  it('after n steps the average equals dⁿ θ₀ + (1 − d) Σₖ dⁿ⁻ᵏ θₖ', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(vector.map(f32), { minLength: 1, maxLength: 6 }), finite(0.5, 0.999), async (seq, decay) => {
+        const width = seq[0]!.length;
+        const thetas = seq.map((v) => Array.from({ length: width }, (_, i) => v[i % v.length]!));
+        const e = nn.ema({ decay });
+        const theta0 = thetas[0]!;
+        let state = e.init({ w: r.tensor(theta0) });
+        for (const th of thetas.slice(1)) state = e.update({ w: r.tensor(th) }, state);
+        const n = thetas.length - 1;
+        const expected = theta0.map((v, i) => decay ** n * v + thetas.slice(1).reduce((s, th, k) => s + (1 - decay) * decay ** (n - 1 - k) * th[i]!, 0));
+        expectClose(await values(state.average.w), expected, 1e-4, 1e-5);
+        expect(await scalarOf(state.step)).toBe(n);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('with warmup the decay is min(d, (1 + t)/(10 + t)); the default decay is 0.9999', async () => {
+    const e = nn.ema({ decay: 0.99, warmup: true });
+    let state = e.init({ w: r.tensor([0]) });
+    state = e.update({ w: r.tensor([1]) }, state);
+    expectClose(await values(state.average.w), [1 - 1 / 10]);
+    const plain = nn.ema();
+    const s2 = plain.update({ w: r.tensor([1]) }, plain.init({ w: r.tensor([0]) }));
+    expectClose(await values(s2.average.w), [1e-4], 1e-3);
+  });
+
+  it('the average survives disposing the parameters it started from', async () => {
+    const params = { w: r.tensor([1, 2]) };
+    const state = nn.ema({ decay: 0.5 }).init(params);
+    r.dispose(params);
+    expect(await values(state.average.w)).toEqual([1, 2]);
+  });
+});
+
+describe('memory', () => {
+  it('memoryStats stays flat over many tidy training steps that dispose the previous state', async () => {
+    const layer = nn.mlp({ inFeatures: 4, hiddenFeatures: 8 });
+    const optimizer = nn.chain(nn.clipByGlobalNorm(1), nn.adamw({ learningRate: nn.warmupCosineDecaySchedule({ peak: 1e-2, warmupSteps: 5, decaySteps: 50 }) }));
+    const averager = nn.ema({ decay: 0.9 });
+    const x = r.normal(r.key(0), [16, 4]);
+    const y = r.sin(x);
+    const params = layer.init(r.key(1));
+    let state = { params, opt: optimizer.init(params), avg: averager.init(params), loss: r.scalar(0) };
+    const lossFn = (p: nn.MlpParams) => r.mean(r.square(r.sub(layer.apply(p, x), y)));
+    const initialLoss = await scalarOf(r.tidy(() => lossFn(params)));
+    const counts: number[] = [];
+    const bytes: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      const next = r.tidy(() => {
+        const [loss, grads] = r.valueAndGrad(lossFn)(state.params);
+        const { updates, state: opt } = optimizer.update(grads, state.opt, state.params);
+        const newParams = nn.applyUpdates(state.params, updates);
+        return { params: newParams, opt, avg: averager.update(newParams, state.avg), loss };
+      });
+      nn.disposeStale(state, next);
+      state = next;
+      counts.push(r.memoryStats().tensors);
+      bytes.push(r.memoryStats().bytes);
+    }
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    expect(new Set(bytes.slice(1)).size).toBe(1);
+    expect(await scalarOf(state.loss)).toBeLessThan(initialLoss);
+  });
+
+  it('disposeStale keeps the tensors the next state still holds', () => {
+    const shared = r.tensor([1]);
+    const old = r.tensor([2]);
+    nn.disposeStale({ a: shared, b: old }, { a: shared });
+    expect(shared.disposed).toBe(false);
+    expect(old.disposed).toBe(true);
+  });
+});
