@@ -6,9 +6,9 @@
  * checkpoint holds the parameters, the optimizer state (its step count included) and the EMA, all
  * float32 stored bit-exactly. So 10 steps + resume + 10 steps equals 20 steps straight.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { foldIn, key, keep, memoryStats, tidy, valueAndGrad, type Key, type Tensor } from '../core';
+import { dispose, foldIn, key, keep, tidy, valueAndGrad, type Key, type Tensor } from '../core';
 import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion';
 import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, saveSafetensors, warmupCosineDecaySchedule } from '../nn';
 import { writeFileAtomic } from './atomicWrite';
@@ -90,7 +90,11 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
   const path = join(o.out, CHECKPOINT);
   let state: TrainState;
   let log: TrainLog = { losses: [], seconds: 0 };
-  const resumed = o.resume ? await tryLoad(path, o) : null;
+  const resumed = o.resume ? await tryLoad(path, o, () => {
+    // The expected structure and shapes, so a checkpoint of another model is refused by name.
+    const params = model.init(foldIn(key(o.seed), 0x1417));
+    return { params, opt: optimizer.init(params), ema: averager.init(params) };
+  }) : null;
   if (resumed) {
     state = resumed.state;
     log = resumed.log;
@@ -123,7 +127,6 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
     o.onStep?.(state.step, lossValue, (state.step - (resumed?.state.step ?? 0)) / Math.max((Date.now() - started) / 1000, 1e-9));
     if (state.step % every === 0 || state.step === last) await saveCheckpoint(o.out, state, log, { ...o, steps });
   }
-  void memoryStats;
   return { state, log, model };
 }
 
@@ -132,13 +135,18 @@ export async function saveCheckpoint(out: string, state: TrainState, log: TrainL
   await writeFileAtomic(join(out, LOG), JSON.stringify(log));
 }
 
-async function tryLoad(path: string, o: TrainOptions): Promise<{ state: TrainState; log: TrainLog } | null> {
+async function tryLoad(path: string, o: TrainOptions, template: () => { params: unknown; opt: unknown; ema: TrainState['ema'] }): Promise<{ state: TrainState; log: TrainLog } | null> {
+  try {
+    await access(path);
+  } catch {
+    return null;
+  }
+  const like = template();
   let loaded;
   try {
-    loaded = await loadSafetensors<{ params: unknown; opt: unknown; ema: TrainState['ema'] }>(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+    loaded = await loadSafetensors(path, { like });
+  } finally {
+    dispose(like);
   }
   const m = loaded.metadata;
   if (m.mode !== o.mode) throw new Error(`train --resume: ${path} was trained in ${m.mode} mode, not ${o.mode}`);
@@ -167,5 +175,8 @@ export async function loadForSampling(path: string): Promise<{ params: unknown; 
   if (!m.preset || !m.frameShape) throw new Error(`${path}: not a rolling checkpoint (no preset in its metadata); train one with \`rolling train\``);
   const preset = JSON.parse(m.preset) as Preset;
   const frameShape = JSON.parse(m.frameShape) as [number, number, number];
-  return { params: loaded.tree.ema.average, model: buildModel(preset, frameShape), preset, mode: m.mode as TrainMode, frameShape, metadata: { ...m } };
+  const tree = loaded.tree as { params: unknown; opt?: unknown; ema: { step?: Tensor; average: unknown } };
+  // Sampling uses the EMA weights only; the rest of the checkpoint is freed at once.
+  dispose([tree.params, tree.opt, tree.ema.step]);
+  return { params: tree.ema.average, model: buildModel(preset, frameShape), preset, mode: m.mode as TrainMode, frameShape, metadata: { ...m } };
 }
