@@ -7,3 +7,5 @@ export * from './loss';
 export * from './training';
 export * from './sampling';
 export * from './oracle';
+export * from './laws';
+export * from './golden';

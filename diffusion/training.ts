@@ -33,11 +33,15 @@ export interface RollingConfig {
   weighting?: LossWeightingName;
 }
 
-export function checkRollingConfig(c: RollingConfig): void {
-  if (!Number.isInteger(c.window) || c.window < 1) throw new Error(`rolling config: window must be an integer ≥ 1, got ${c.window}`);
-  if (!Number.isInteger(c.cleanFrames) || c.cleanFrames < 0 || c.cleanFrames >= c.window) {
-    throw new Error(`rolling config: cleanFrames must be an integer in [0, window − 1] = [0, ${c.window - 1}], got ${c.cleanFrames}`);
+function checkWindow(where: string, window: number, cleanFrames: number): void {
+  if (!Number.isInteger(window) || window < 1) throw new Error(`${where}: window must be an integer ≥ 1, got ${window}`);
+  if (!Number.isInteger(cleanFrames) || cleanFrames < 0 || cleanFrames >= window) {
+    throw new Error(`${where}: cleanFrames must be an integer in [0, window − 1] = [0, ${window - 1}], got ${cleanFrames}`);
   }
+}
+
+export function checkRollingConfig(c: RollingConfig): void {
+  checkWindow('rolling config', c.window, c.cleanFrames);
   const p = c.linearProbability ?? 0.8;
   if (!(p >= 0 && p <= 1)) throw new Error(`rolling config: linearProbability must be in [0, 1], got ${p}`);
 }
@@ -49,7 +53,11 @@ export function boundaryLocalTimes(c: RollingConfig): LocalTimes {
 
 /** Standard diffusion in the same window: clean frames at 0, every generated frame at the same t. */
 export function standardLocalTimes({ window, cleanFrames = 0 }: { window: number; cleanFrames?: number }): LocalTimes {
-  return (t) => Array.from({ length: window }, (_, w) => (w < cleanFrames ? 0 : t));
+  checkWindow('standardLocalTimes', window, cleanFrames);
+  return (t) => {
+    if (!(t >= 0 && t <= 1)) throw new RangeError(`standardLocalTimes: t must be a number in [0, 1], got ${String(t)}`);
+    return Array.from({ length: window }, (_, w) => (w < cleanFrames ? 0 : t));
+  };
 }
 
 /** The host-side draws of Algorithm 1 for a batch: t ~ U(0, 1), the schedule choice, local times. */

@@ -120,3 +120,15 @@ describe('forward process and parameterizations (tensor level)', () => {
     expect(() => trainStep((_p: null, z) => z, { window: 4, cleanFrames: 4, schedule })).toThrow(/cleanFrames/);
   });
 });
+
+describe('standard local times', () => {
+  it('hold clean frames at 0, put every generated frame at t, and reject bad inputs', async () => {
+    const { standardLocalTimes } = await import('../../diffusion');
+    fc.assert(fc.property(fc.integer({ min: 1, max: 8 }), time, (window, t) => {
+      const cleanFrames = window - 1;
+      expect(standardLocalTimes({ window, cleanFrames })(t)).toEqual([...new Array(cleanFrames).fill(0), t]);
+    }));
+    expect(() => standardLocalTimes({ window: 3, cleanFrames: 1 })(1.5)).toThrow(/t must be a number in \[0, 1\]/);
+    expect(() => standardLocalTimes({ window: 2, cleanFrames: 5 })).toThrow(/cleanFrames/);
+  });
+});

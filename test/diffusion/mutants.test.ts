@@ -1,0 +1,372 @@
+/**
+ * Mutation check of the conformance kit (diffusion/laws.ts): deliberately broken variants of our own
+ * functions, one per schedule bug seen in public implementations (and more), each of which must be
+ * killed, i.e. fail at least one law. The kill table (mutant → the laws that caught it) is printed
+ * and attached to the test report as markdown.
+ *
+ * Every mutant is our implementation with exactly one thing changed, so a kill is the bug's doing;
+ * the sampler mutants re-implement one reverse step, and the unmutated re-implementation is checked
+ * to pass every law first.
+ */
+import { describe, expect, it } from 'vitest';
+import * as r from '../../index';
+import {
+  checkLaws, clipToUnitInterval, cosineSchedule, ddimFromLogSnr, embeddingLaws, frameCategories, initLocalTimes, localTimeLaws, lossLaws,
+  lossWeighting, logSnrTensor, ourLocalTimeImpl, ourProcessImpl, ourScheduleImpl,
+  posteriorFromLogSnr, posteriorLaws, processLaws, samplerLaws, scheduleLaws, shiftedCosineSchedule, sigmaFromLogSnr, alphaFromLogSnr,
+  stableSigmoid, resolutionShift, stepCoefficients, tensorEmbeddingImpl, vFromXEps, weightingLaws, windowLoss, xFromV,
+  type PosteriorCoefficients, type Denoiser, type ElementwiseFn, type Law, type LocalTimeMap, type LossImpl, type PosteriorImpl, type SamplerImpl,
+  type Schedule, type WeightingImpl,
+} from '../../diffusion';
+import { fourierFeatures } from '../../nn/layers/fourierFeatures';
+
+/** Fixed so that the kill table is reproducible; set LAWS_SEED to try others. */
+const SEED = Number(process.env.LAWS_SEED ?? 20240601);
+const cosine = cosineSchedule();
+
+// ------------------------------------------------------------------------------------------------
+// Helpers to build mutants from our pieces
+// ------------------------------------------------------------------------------------------------
+
+/** A local-time map from a per-frame rule (w, t, W, n_cln) → local time, with no checks. */
+const mapOf =
+  (rule: (w: number, t: number, window: number, cleanFrames: number) => number): LocalTimeMap =>
+  ({ window, cleanFrames }) =>
+  (t) =>
+    Array.from({ length: window }, (_, w) => rule(w, t, window, cleanFrames));
+
+const withShift = (schedule: Schedule) => ourScheduleImpl(schedule, (imageSize, referenceSize) => shiftedCosineSchedule({ imageSize, referenceSize }));
+
+/** Eqs. 11-15 around a given Eq. 3. */
+function posteriorImplFrom(posterior: PosteriorImpl['posterior'], ddim: PosteriorImpl['ddim'] = ddimFromLogSnr): PosteriorImpl {
+  return {
+    posterior,
+    ddim,
+    framePosterior: {
+      logSnr: cosine.logSnr,
+      coefficients: (s, t) => {
+        const { clean, noise } = frameCategories(s, t);
+        return t.map((tk, k) =>
+          clean.includes(k) ? { zCoef: 1, xCoef: 0, variance: 0 } : noise.includes(k) ? { zCoef: 0, xCoef: 0, variance: 1 } : posterior(cosine.logSnr(s[k]!), cosine.logSnr(tk)),
+        );
+      },
+    },
+  };
+}
+
+function elementwise(f: (a: r.Tensor, b: r.Tensor, logSnr: r.Tensor) => r.Tensor): ElementwiseFn {
+  return async (a, b, l) => {
+    const row = (values: readonly number[]) => r.tensor(Float32Array.from(values), [1, values.length]);
+    const out = r.tidy(() => f(row(a), row(b), row(l)));
+    const data = Array.from(await out.toArray());
+    out.dispose();
+    return data;
+  };
+}
+
+function weightingFrom(name: WeightingImpl['name'], xWeight: (l: number) => number): WeightingImpl {
+  return { name, xWeight, epsWeight: (l) => xWeight(l) * Math.exp(-l), vWeight: (l) => xWeight(l) * stableSigmoid(-l) };
+}
+
+/**
+ * A tensor loss built like ours (`windowLoss` on the whole batch) but with the frame weights, the
+ * regression target or the normalisation swapped for a broken one.
+ */
+function brokenLoss(options: {
+  weight?: (t: number, logSnr: number) => number;
+  target?: 'v' | 'eps';
+  normaliseOverBatch?: boolean;
+}): LossImpl {
+  const good = lossWeighting('v');
+  const weight = options.weight ?? ((t, l) => (t > 0 && t < 1 ? good.vWeight(l) : 0));
+  return {
+    logSnr: cosine.logSnr,
+    weighting: 'v',
+    perExampleLoss: async ({ window, cleanFrames, localTimes, x, eps, vHat }) => {
+      const frames = (a: readonly (readonly (readonly number[])[])[]) =>
+        r.tensor(Float32Array.from(a.flat(2)), [a.length, a[0]!.length, a[0]![0]!.length]);
+      const weights = localTimes.map((row) => row.map((t) => weight(t, cosine.logSnr(t))));
+      const total = weights.flat().reduce((s, w) => s + w, 0);
+      const losses: number[] = [];
+      for (let b = 0; b < x.length; b++) {
+        const only = weights.map((row, i) => row.map((w) => (i === b ? w : 0)));
+        const out = r.tidy(() => {
+          const logSnr = logSnrTensor(localTimes.map((row) => row.map((t) => cosine.logSnr(t))));
+          const target = options.target === 'eps' ? frames(eps) : vFromXEps(frames(x), frames(eps), logSnr);
+          const perExample = r.mul(windowLoss(target, frames(vHat), only, window - cleanFrames), x.length);
+          // A "weighted mean over the batch": divided by the whole batch's weight instead of the example's frames.
+          return options.normaliseOverBatch ? r.mul(perExample, (window - cleanFrames) / Math.max(total, 1e-12)) : perExample;
+        });
+        losses.push((await out.toArray())[0]!);
+        out.dispose();
+      }
+      return losses;
+    },
+  };
+}
+
+/** The U-ViT's conditioning features of each frame's logSNR, optionally with a broken normalisation. */
+const features = fourierFeatures({ dim: 16 });
+
+/**
+ * Algorithm 3 re-implemented from our parts with one reverse step open to mutation: `coefficients`
+ * may change the per-frame (zCoef, xCoef, variance) and `readX` how x̂ is read off v̂.
+ */
+function boundarySampler(
+  mutate: { coefficients?: (c: PosteriorCoefficients, s: number, t: number) => PosteriorCoefficients; readX?: (z: r.Tensor, vHat: r.Tensor, logSnr: r.Tensor) => r.Tensor } = {},
+  steps = 100,
+): SamplerImpl {
+  const coefficients = mutate.coefficients ?? ((c) => c);
+  const readX = mutate.readX ?? xFromV;
+  const step = (model: Denoiser, z: r.Tensor, s: readonly number[], t: readonly number[], k: r.Key): r.Tensor => {
+    const logSnr = logSnrTensor(Array.from({ length: z.shape[0]! }, () => t.map((tk) => cosine.logSnr(tk))));
+    const cs = stepCoefficients(s, t, { schedule: cosine }).map((c, i) => coefficients(c, s[i]!, t[i]!));
+    const column = (values: number[]) => r.reshape(r.tensor(Float32Array.from(values), [1, values.length]), [1, values.length, ...new Array<number>(z.rank - 2).fill(1)]);
+    const xHat = readX(z, model(z, logSnr), logSnr);
+    return r.add(
+      r.add(r.mul(column(cs.map((c) => c.zCoef)), z), r.mul(column(cs.map((c) => c.xCoef)), xHat)),
+      r.mul(column(cs.map((c) => Math.sqrt(c.variance))), r.normal(k, z.shape)),
+    );
+  };
+  return {
+    logSnr: cosine.logSnr,
+    sampleBoundary: (model, { window, cleanFrames, context, batch, frameShape, key }) => {
+      const local = initLocalTimes({ window, cleanFrames });
+      const [kn, kd] = r.split(key, 2) as [r.Key, r.Key];
+      const keys = r.split(kd, steps);
+      let z = r.tidy(() => {
+        const noise = r.normal(kn, [batch, window - cleanFrames, ...frameShape]);
+        return context ? r.concat([context, noise], 1) : noise;
+      });
+      for (let i = steps; i >= 1; i--) {
+        const prev = z;
+        z = r.tidy(() => step(model, prev, local((i - 1) / steps), local(i / steps), keys[steps - i]!));
+        prev.dispose();
+      }
+      return z;
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// The mutants
+// ------------------------------------------------------------------------------------------------
+
+interface Mutant {
+  readonly name: string;
+  /** Which part of the kit is expected to catch it. */
+  readonly family: string;
+  readonly laws: () => Law[];
+}
+
+const mutants: Mutant[] = [
+  // Local times and frame categories.
+  {
+    name: 'linear local times shifted by one frame (1-based w in Eq. 22)',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, linearLocalTimes: mapOf((w, t, W, n) => clipToUnitInterval((w - n + 1 + t) / (W - n))) }),
+  },
+  {
+    name: 'clip missing in Eq. 22',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, linearLocalTimes: mapOf((w, t, W, n) => (w - n + t) / (W - n)) }),
+  },
+  {
+    name: 't and 1 − t swapped in Eq. 22',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, linearLocalTimes: mapOf((w, t, W, n) => clipToUnitInterval((w - n + 1 - t) / (W - n))) }),
+  },
+  {
+    name: 'init local times: clean frames not held at 0 (clip only)',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, initLocalTimes: mapOf((w, t, W, n) => clipToUnitInterval((w - n) / (W - n) + t)) }),
+  },
+  {
+    name: 'init local times on the whole window (W instead of W − n_cln)',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, initLocalTimes: mapOf((w, t, W, n) => (w < n ? 0 : clipToUnitInterval(w / W + t))) }),
+  },
+  {
+    name: 'frame categories: a frame at t_k = 1 counted as noise even when it leaves it',
+    family: 'localTimeLaws',
+    laws: () =>
+      localTimeLaws({
+        ...ourLocalTimeImpl,
+        frameCategories: (s, t) => ({
+          clean: t.flatMap((tk, k) => (tk === 0 ? [k] : [])),
+          noise: t.flatMap((tk, k) => (tk === 1 ? [k] : [])),
+          window: t.flatMap((tk, k) => (tk !== 0 && tk !== 1 ? [k] : [])),
+        }),
+      }),
+  },
+  // Schedules.
+  {
+    name: 'schedule evaluated at 1 − t',
+    family: 'scheduleLaws',
+    laws: () => {
+      const flipped = { ...cosine, logSnr: (t: number) => cosine.logSnr(1 - t), alpha: (t: number) => cosine.alpha(1 - t), sigma: (t: number) => cosine.sigma(1 - t) };
+      return scheduleLaws(ourScheduleImpl(flipped, (d, ref) => {
+        const s = shiftedCosineSchedule({ imageSize: d, referenceSize: ref });
+        return { ...s, logSnr: (t: number) => s.logSnr(1 - t) };
+      }));
+    },
+  },
+  {
+    name: 'resolution shift applied twice',
+    family: 'scheduleLaws',
+    laws: () =>
+      scheduleLaws(ourScheduleImpl(cosine, (d, ref) => {
+        const s = shiftedCosineSchedule({ imageSize: d, referenceSize: ref });
+        return { ...s, logSnr: (t: number) => s.logSnr(t) + resolutionShift(d, ref) };
+      })),
+  },
+  {
+    name: 'resolution shift with the wrong sign (2 log(d / d_ref))',
+    family: 'scheduleLaws',
+    laws: () => scheduleLaws(ourScheduleImpl(cosine, (d, ref) => shiftedCosineSchedule({ imageSize: ref, referenceSize: d }))),
+  },
+  {
+    name: 'α = sigmoid(λ) without the square root (not variance preserving)',
+    family: 'scheduleLaws',
+    laws: () => scheduleLaws({ ...withShift(cosine), alpha: (t) => stableSigmoid(cosine.logSnr(t)), sigma: (t) => stableSigmoid(-cosine.logSnr(t)) }),
+  },
+  // Posterior and DDIM.
+  {
+    name: 'posterior variance without the σ_s² factor',
+    family: 'posteriorLaws',
+    laws: () =>
+      posteriorLaws(posteriorImplFrom((ls, lt) => {
+        const c = posteriorFromLogSnr(ls, lt);
+        return { ...c, variance: c.variance / sigmaFromLogSnr(ls) ** 2 };
+      })),
+  },
+  {
+    name: 'posterior mean with c and 1 − c swapped',
+    family: 'posteriorLaws',
+    laws: () =>
+      posteriorLaws(posteriorImplFrom((ls, lt) => {
+        const c = -Math.expm1(lt - ls);
+        const alphaS = alphaFromLogSnr(ls);
+        return { zCoef: (alphaS * c) / alphaFromLogSnr(lt), xCoef: alphaS * (1 - c), variance: c * sigmaFromLogSnr(ls) ** 2 };
+      })),
+  },
+  {
+    name: 'DDIM variance not scaled by η²',
+    family: 'posteriorLaws',
+    laws: () => posteriorLaws(posteriorImplFrom(posteriorFromLogSnr, (ls, lt, eta) => ({ ...ddimFromLogSnr(ls, lt, eta), variance: posteriorFromLogSnr(ls, lt).variance }))),
+  },
+  // Forward process.
+  {
+    name: 'wrong sign in v (v = σ x − α ε)',
+    family: 'processLaws',
+    laws: () => processLaws({ ...ourProcessImpl, vFromXEps: elementwise((x, eps, l) => r.neg(vFromXEps(x, eps, l))) }),
+  },
+  // Loss weightings.
+  {
+    name: 'SNR weighting inverted (ε-loss weighted by 1/SNR)',
+    family: 'weightingLaws',
+    laws: () => weightingLaws(weightingFrom('eps', (l) => Math.exp(-l))),
+  },
+  {
+    name: 'min-SNR written as a max (max(SNR, γ))',
+    family: 'weightingLaws',
+    laws: () => weightingLaws({ ...weightingFrom('minSnr', (l) => Math.max(Math.exp(l), 5)), gamma: 5 }),
+  },
+  // The window loss.
+  {
+    name: 'clean conditioning frames included in the loss',
+    family: 'lossLaws',
+    laws: () => lossLaws(brokenLoss({ weight: (t, l) => (t < 1 ? lossWeighting('v').vWeight(l) : 0) })),
+  },
+  {
+    name: 'ε-loss and v-loss confused (v̂ regressed onto ε)',
+    family: 'lossLaws',
+    laws: () => lossLaws(brokenLoss({ target: 'eps' })),
+  },
+  {
+    name: 'ε-loss and v-loss confused (the ε-form weight on the v-error)',
+    family: 'lossLaws',
+    laws: () => lossLaws(brokenLoss({ weight: (t, l) => (t > 0 && t < 1 ? lossWeighting('v').epsWeight(l) : 0) })),
+  },
+  {
+    name: 'loss normalised by the whole batch\'s weight',
+    family: 'lossLaws',
+    laws: () => lossLaws(brokenLoss({ normaliseOverBatch: true })),
+  },
+  // Conditioning.
+  {
+    name: 'time embedding normalised by the batch maximum',
+    family: 'embeddingLaws',
+    laws: () => embeddingLaws(tensorEmbeddingImpl((logSnr) => features.apply({}, r.div(r.mul(logSnr, 15), r.max(r.abs(logSnr)))))),
+  },
+  // Samplers.
+  {
+    name: 'sampler: posterior variance without the σ_s² factor',
+    family: 'samplerLaws',
+    laws: () =>
+      samplerLaws(boundarySampler({ coefficients: (c, s, t) => (s === t ? c : { ...c, variance: c.variance / sigmaFromLogSnr(cosine.logSnr(s)) ** 2 }) })),
+  },
+  {
+    name: 'sampler: x̂ read off v̂ with the wrong sign (x̂ = α z + σ v̂)',
+    family: 'samplerLaws',
+    laws: () => samplerLaws(boundarySampler({ readX: (z, vHat, l) => xFromV(z, r.neg(vHat), l) })),
+  },
+];
+
+// ------------------------------------------------------------------------------------------------
+// Run them
+// ------------------------------------------------------------------------------------------------
+
+interface Kill {
+  readonly mutant: string;
+  readonly family: string;
+  readonly laws: number;
+  readonly killedBy: string[];
+  readonly example?: string;
+}
+const kills: Kill[] = [];
+
+function killTable(rows: readonly Kill[]): string {
+  const escape = (s: string) => s.replace(/\|/g, '\\|');
+  return [
+    '| mutant | laws run | killed by |',
+    '|---|---|---|',
+    ...rows.map((k) => `| ${escape(k.mutant)} | ${k.family} (${k.laws}) | ${k.killedBy.length ? k.killedBy.map(escape).join('<br>') : '**SURVIVED**'} |`),
+  ].join('\n');
+}
+
+describe('the laws catch the known bugs (mutation check)', () => {
+  it('our unmutated pieces pass the laws the mutants are built from (controls)', async () => {
+    const controls: Law[] = [
+      ...lossLaws(brokenLoss({})),
+      ...samplerLaws(boundarySampler()),
+      ...posteriorLaws(posteriorImplFrom(posteriorFromLogSnr)),
+      ...embeddingLaws(tensorEmbeddingImpl((logSnr) => features.apply({}, logSnr))),
+      ...weightingLaws(weightingFrom('minSnr', (l) => Math.min(Math.exp(l), 5))),
+      ...weightingLaws(weightingFrom('eps', (l) => Math.exp(l))),
+    ];
+    const failed = (await checkLaws(controls, { seed: SEED })).filter((res) => !res.ok);
+    expect(failed).toEqual([]);
+  });
+
+  it('there are at least ten mutants, one per bug in the issue', () => {
+    expect(mutants.length).toBeGreaterThanOrEqual(10);
+  });
+
+  for (const mutant of mutants) {
+    it(`kills: ${mutant.name}`, async () => {
+      const laws = mutant.laws();
+      const results = await checkLaws(laws, { seed: SEED });
+      const failed = results.filter((res) => !res.ok);
+      kills.push({ mutant: mutant.name, family: mutant.family, laws: laws.length, killedBy: failed.map((f) => f.name), example: failed[0]?.error });
+      expect(failed.length, `${mutant.name} survived all ${laws.length} laws of ${mutant.family}`).toBeGreaterThan(0);
+    });
+  }
+
+  it('kill table', async ({ annotate }) => {
+    const table = killTable(kills);
+    console.log(`\nKill table (${kills.filter((k) => k.killedBy.length).length} of ${kills.length} mutants killed):\n\n${table}\n`);
+    await annotate('kill table', { contentType: 'text/markdown', body: table });
+    expect(kills.every((k) => k.killedBy.length > 0)).toBe(true);
+  });
+});
