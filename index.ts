@@ -8,5 +8,6 @@ import { registerBackend } from './core';
 import { createCpuBackend } from './backends/cpu';
 
 registerBackend('cpu', createCpuBackend);
+registerBackend('wasm', async () => (await import('./backends/wasm')).createWasmBackend());
 
 export * from './core';

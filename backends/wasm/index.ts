@@ -1,0 +1,426 @@
+/**
+ * The WebAssembly backend. Tensors live in one `WebAssembly.Memory` (see `heap.ts`); the kernels are
+ * wasm generated at start-up by the assembler in `assembler.ts`:
+ * - a packed, register-blocked SIMD matmul (`matmul.ts`), batched, transposes absorbed by packing;
+ * - float `add sub mul div max min`, comparisons, `where`, `neg abs sqrt floor exp`, all with
+ *   broadcasting read through strides (`elementwise.ts`), and sum/max over contiguous axis blocks;
+ * - im2col and col2im (`layout.ts`), so conv2d is wasm end to end.
+ * The remaining primitives (most transcendental functions, integer and bit ops, layout ops, gathers,
+ * random bits) run the CPU backend's kernels directly on typed-array views of the heap: the same code
+ * as the reference backend, so they agree with it bit for bit. The table at the bottom says which is
+ * which.
+ *
+ * With `threads > 1` (and shared memory available) large matmuls are split into output chunks that
+ * worker threads sharing the heap claim (`threads.ts`); every element is summed in the same order
+ * whichever thread computes it, so the bits do not depend on the number of threads.
+ */
+import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, OutputInfo, PrimParams, TypedArray } from '../../core';
+import { broadcastStrides, bytesPerElement, makeTypedArray, sizeOf } from '../../core';
+import { kernels as cpuKernels, type HostTensor, type Kernel as CpuKernel } from '../cpu/kernels';
+import { collapse } from '../cpu/elementwise';
+import { Heap, type HeapStats } from './heap';
+import { DEFAULT_MATMUL, matmulScratchBytes, type MatmulConfig } from './matmul';
+import { buildKernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module';
+import { ThreadPool } from './threads';
+import { mapName, type FloatBinary, type FloatCompare, type FloatUnary } from './elementwise';
+
+export interface WasmBuffer {
+  /** Byte address in the heap. */
+  readonly ptr: number;
+  /** The block's size class in bytes. */
+  readonly size: number;
+}
+
+export interface WasmBackendOptions {
+  /** Worker threads including the calling one; default: the machine's parallelism (at most 8). 1 turns threads off. */
+  threads?: number;
+  /** The heap's limit in bytes (default 2 GiB). */
+  maxBytes?: number;
+  /** The heap's starting size in bytes (default 16 MiB). */
+  initialBytes?: number;
+  /** Use relaxed SIMD (fused multiply-add) where the engine supports it; default true. */
+  relaxedSimd?: boolean;
+  /** Matmul blocking parameters (for tuning experiments). */
+  matmul?: Partial<MatmulConfig>;
+  /** A matmul with fewer multiply-adds than this runs on one thread (default 2^20). */
+  parallelThreshold?: number;
+  /**
+   * Fall back to the calling thread for a while when workers keep it waiting (a machine busier than
+   * its cores); default true. Off, every large enough matmul is split (tests use this).
+   */
+  adaptive?: boolean;
+}
+
+export interface WasmFeatures {
+  simd: boolean;
+  relaxedSimd: boolean;
+  sharedMemory: boolean;
+}
+
+export interface WasmBackend extends Backend {
+  readonly name: 'wasm';
+  readonly features: WasmFeatures;
+  /** Threads used by kernels (1 = the calling thread only). */
+  readonly threads: number;
+  readonly heap: Heap;
+  stats(): HeapStats;
+}
+
+export function wasmFeatures(): WasmFeatures {
+  return { simd: hasSimd(), relaxedSimd: hasRelaxedSimd(), sharedMemory: hasSharedMemory() };
+}
+
+interface Context {
+  readonly heap: Heap;
+  readonly fns: Readonly<Record<string, KernelFn>>;
+  readonly fnIndex: ReadonlyMap<string, number>;
+  readonly pool: ThreadPool | null;
+  /** The calling thread's scratch block (packing panels); each worker has its own. */
+  readonly scratch: number;
+  readonly parallelThreshold: number;
+  readonly adaptive: boolean;
+}
+
+type WasmKernel<P extends BackendPrim> = (ctx: Context, out: WasmBuffer, inputs: readonly BufferInfo[], params: PrimParams[P], info: OutputInfo) => void;
+
+const ptrOf = (b: BackendBuffer): number => (b as WasmBuffer).ptr;
+
+function view(heap: Heap, dtype: DType, ptr: number, length: number): TypedArray {
+  const buf = heap.memory.buffer;
+  switch (dtype) {
+    case 'float32': return new Float32Array(buf, ptr, length);
+    case 'int32': return new Int32Array(buf, ptr, length);
+    case 'uint32': return new Uint32Array(buf, ptr, length);
+    case 'bool': return new Uint8Array(buf, ptr, length);
+  }
+}
+
+// ---------------------------------------------------------------- kernels borrowed from the CPU backend
+
+/** Run the CPU backend's kernel on views of the heap. */
+function viaCpu<P extends BackendPrim>(prim: P): WasmKernel<P> {
+  const kernel = cpuKernels[prim] as CpuKernel<P>;
+  return (ctx, out, inputs, params, info) => {
+    const hosts: HostTensor[] = inputs.map((i) => ({ data: view(ctx.heap, i.dtype, ptrOf(i.buffer), sizeOf(i.shape)), shape: i.shape, dtype: i.dtype }));
+    kernel(view(ctx.heap, info.dtype, out.ptr, sizeOf(info.shape)), hosts, params, info.shape, info.dtype);
+  };
+}
+
+// ---------------------------------------------------------------- element-wise
+
+/**
+ * Run the generated kernel `op_<modes>` over broadcast inputs. Returns false when the layout does not
+ * suit it (the caller then uses the CPU kernel).
+ */
+function mapKernel(ctx: Context, op: string, out: WasmBuffer, outBytes: number, inputs: readonly BufferInfo[], outShape: readonly number[]): boolean {
+  const n = sizeOf(outShape);
+  if (n === 0) return true;
+  const c = collapse(outShape, inputs.map((i) => broadcastStrides(i.shape, outShape)));
+  const dims = c.shape.length ? c.shape : [1];
+  const strides = c.shape.length ? c.strides : inputs.map(() => [0]);
+  const rank = dims.length;
+  const inner = dims[rank - 1]!;
+  const modes = strides.map((s) => (s[rank - 1] === 1 || inner === 1 ? 'v' : 's')).join('');
+  const fn = ctx.fns[mapName(op, modes)];
+  if (!fn) return false;
+  const sizes = inputs.map((i) => bytesPerElement(i.dtype));
+  const ptrs = inputs.map((i) => ptrOf(i.buffer));
+  const rows = rank >= 2 ? dims[rank - 2]! : 1;
+  const rowStrides = strides.map((s, k) => (rank >= 2 ? s[rank - 2]! : 0) * sizes[k]!);
+  if (rank <= 2) {
+    fn(out.ptr, ...ptrs, rows, inner, ...rowStrides);
+    return true;
+  }
+  // Higher rank: one call per 2-D block, unless the blocks are too small to pay for the calls.
+  const blocks = n / (rows * inner);
+  if (rows * inner < 64 && blocks > 16) return false;
+  const lead = dims.slice(0, rank - 2);
+  const idx = new Array<number>(lead.length).fill(0);
+  const offsets = new Array<number>(inputs.length).fill(0);
+  const args = new Array<number>(1 + 2 * inputs.length + 2);
+  for (let b = 0; b < blocks; b++) {
+    args[0] = out.ptr + b * rows * inner * outBytes;
+    for (let k = 0; k < inputs.length; k++) args[1 + k] = ptrs[k]! + offsets[k]! * sizes[k]!;
+    args[1 + inputs.length] = rows;
+    args[2 + inputs.length] = inner;
+    for (let k = 0; k < inputs.length; k++) args[3 + inputs.length + k] = rowStrides[k]!;
+    fn(...args);
+    for (let ax = lead.length - 1; ax >= 0; ax--) {
+      idx[ax]!++;
+      for (let k = 0; k < inputs.length; k++) offsets[k] = offsets[k]! + strides[k]![ax]!;
+      if (idx[ax]! < lead[ax]!) break;
+      for (let k = 0; k < inputs.length; k++) offsets[k] = offsets[k]! - strides[k]![ax]! * lead[ax]!;
+      idx[ax] = 0;
+    }
+  }
+  return true;
+}
+
+function floatBinary<P extends FloatBinary>(prim: P): WasmKernel<P> {
+  const fallback = viaCpu(prim);
+  return (ctx, out, inputs, params, info) => {
+    if (info.dtype !== 'float32' || !mapKernel(ctx, prim, out, 4, inputs, info.shape)) fallback(ctx, out, inputs, params, info);
+  };
+}
+
+function floatCompare<P extends FloatCompare>(prim: P): WasmKernel<P> {
+  const fallback = viaCpu(prim);
+  return (ctx, out, inputs, params, info) => {
+    if (inputs[0]!.dtype !== 'float32' || !mapKernel(ctx, prim, out, 1, inputs, info.shape)) fallback(ctx, out, inputs, params, info);
+  };
+}
+
+function floatUnary<P extends FloatUnary>(prim: P): WasmKernel<P> {
+  const fallback = viaCpu(prim);
+  return (ctx, out, inputs, params, info) => {
+    if (info.dtype !== 'float32' || !mapKernel(ctx, prim, out, 4, inputs, info.shape)) fallback(ctx, out, inputs, params, info);
+  };
+}
+
+const whereKernel: WasmKernel<'where'> = (() => {
+  const fallback = viaCpu('where');
+  return (ctx, out, inputs, params, info) => {
+    if (bytesPerElement(info.dtype) !== 4 || !mapKernel(ctx, 'where', out, 4, inputs, info.shape)) fallback(ctx, out, inputs, params, info);
+  };
+})();
+
+// ---------------------------------------------------------------- reductions
+
+/**
+ * Sum or max over `axes` when they form one contiguous block: x viewed as [outer, reduced, inner].
+ * Size-1 axes are ignored; other layouts go to the CPU kernel.
+ */
+function reduceKernel(op: 'sum' | 'max'): WasmKernel<'sum' | 'reduceMax'> {
+  const fallback = op === 'sum' ? viaCpu('sum') : viaCpu('reduceMax');
+  return (ctx, out, inputs, params, info) => {
+    const x = inputs[0]!;
+    if (x.dtype !== 'float32') return fallback(ctx, out, inputs, params as never, info);
+    const axes = (params as { axes: number[] }).axes;
+    let outer = 1;
+    let len = 1;
+    let inner = 1;
+    let phase = 0; // 0: before the reduced block, 1: in it, 2: after it
+    for (let d = 0; d < x.shape.length; d++) {
+      const size = x.shape[d]!;
+      if (size === 1) continue;
+      const reduced = axes.includes(d);
+      if (reduced) {
+        if (phase === 2) return fallback(ctx, out, inputs, params as never, info);
+        phase = 1;
+        len *= size;
+      } else if (phase === 0) outer *= size;
+      else {
+        phase = 2;
+        inner *= size;
+      }
+    }
+    const n = sizeOf(x.shape);
+    if (n === 0) return fallback(ctx, out, inputs, params as never, info);
+    if (inner === 1) ctx.fns[`${op}_rows`]!(out.ptr, ptrOf(x.buffer), outer, len);
+    else ctx.fns[`${op}_cols`]!(out.ptr, ptrOf(x.buffer), outer, len, inner);
+  };
+}
+
+// ---------------------------------------------------------------- im2col / col2im
+
+const im2colKernel: WasmKernel<'im2col'> = (() => {
+  const fallback = viaCpu('im2col');
+  return (ctx, out, inputs, p, info) => {
+    const x = inputs[0]!;
+    if (bytesPerElement(x.dtype) !== 4) return fallback(ctx, out, inputs, p, info);
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    ctx.fns.im2col!(out.ptr, ptrOf(x.buffer), n, h, w, c, p.kernelHeight, p.kernelWidth, p.strideHeight, p.strideWidth, p.padTop, p.padLeft, p.outHeight, p.outWidth, p.dilationHeight, p.dilationWidth);
+  };
+})();
+
+const col2imKernel: WasmKernel<'col2im'> = (() => {
+  const fallback = viaCpu('col2im');
+  return (ctx, out, inputs, p, info) => {
+    const cols = inputs[0]!;
+    if (cols.dtype !== 'float32') return fallback(ctx, out, inputs, p, info);
+    const n = cols.shape[0]!;
+    const c = cols.shape[3]! / (p.kernelHeight * p.kernelWidth);
+    ctx.fns.col2im!(out.ptr, ptrOf(cols.buffer), n, p.height, p.width, c, p.kernelHeight, p.kernelWidth, p.strideHeight, p.strideWidth, p.padTop, p.padLeft, p.outHeight, p.outWidth, p.dilationHeight, p.dilationWidth);
+  };
+})();
+
+// ---------------------------------------------------------------- matmul
+
+const matmulKernel: WasmKernel<'matmul'> = (ctx, out, [a, b], { transA, transB }, info) => {
+  const [batch, m, n] = info.shape as [number, number, number];
+  const k = transA ? a!.shape[1]! : a!.shape[2]!;
+  if (batch * m * n === 0) return;
+  if (k === 0) {
+    view(ctx.heap, 'float32', out.ptr, batch * m * n).fill(0);
+    return;
+  }
+  const strideA = a!.shape[0] === 1 ? 0 : m * k * 4;
+  const strideB = b!.shape[0] === 1 ? 0 : k * n * 4;
+  const flags = (transA ? 1 : 0) | (transB ? 2 : 0);
+  const args = [ptrOf(a!.buffer), ptrOf(b!.buffer), out.ptr, strideA, strideB, 0, batch, m, n, k, flags, 0, m, 0, n, ctx.scratch];
+  const fn = ctx.fns.matmul!;
+  if (!ctx.pool || batch * m * n * k < ctx.parallelThreshold || (ctx.adaptive && !ctx.pool.worthIt)) {
+    fn(...args);
+    return;
+  }
+  const plan = matmulPlan(batch, m, n, ctx.pool.size + 1);
+  ctx.pool.run({ fn: ctx.fnIndex.get('matmul')!, args, rangeArg: plan.rangeArg, unit: plan.unit, extent: plan.extent, scratchArg: 15 }, fn, ctx.scratch);
+};
+
+/**
+ * How threads share a batched matmul: chunks of batches when there are enough of them, else chunks
+ * of the longer of rows and columns, whole multiples of 16 (the micro-tiles), about four chunks per
+ * thread so a late thread costs little. `rangeArg` is the position of the range in the kernel's
+ * arguments (t0 = 5, i0 = 11, j0 = 13).
+ */
+export function matmulPlan(batch: number, m: number, n: number, threads: number): { rangeArg: number; unit: number; extent: number } {
+  const chunks = 4 * threads;
+  if (batch >= 2 * threads) return { rangeArg: 5, unit: Math.ceil(batch / chunks), extent: batch };
+  const alongN = n >= m;
+  const len = alongN ? n : m;
+  const unit = Math.max(32, Math.ceil(len / chunks / 16) * 16);
+  return { rangeArg: alongN ? 13 : 11, unit, extent: len };
+}
+
+// ---------------------------------------------------------------- the table
+
+const wasmKernels: { [P in BackendPrim]: WasmKernel<P> } = {
+  neg: floatUnary('neg'), exp: floatUnary('exp'), log: viaCpu('log'), expm1: viaCpu('expm1'), log1p: viaCpu('log1p'),
+  sin: viaCpu('sin'), cos: viaCpu('cos'), tanh: viaCpu('tanh'), sqrt: floatUnary('sqrt'), erf: viaCpu('erf'),
+  erfinv: viaCpu('erfinv'), floor: floatUnary('floor'), abs: floatUnary('abs'), sign: viaCpu('sign'), sigmoid: viaCpu('sigmoid'),
+  add: floatBinary('add'), sub: floatBinary('sub'), mul: floatBinary('mul'), div: floatBinary('div'), max: floatBinary('max'),
+  min: floatBinary('min'), pow: viaCpu('pow'), mod: viaCpu('mod'),
+  bitand: viaCpu('bitand'), bitor: viaCpu('bitor'), bitxor: viaCpu('bitxor'), shl: viaCpu('shl'), shr: viaCpu('shr'),
+  eq: floatCompare('eq'), ne: floatCompare('ne'), lt: floatCompare('lt'), le: floatCompare('le'), gt: floatCompare('gt'), ge: floatCompare('ge'),
+  where: whereKernel,
+  cast: viaCpu('cast'),
+  bitcast: viaCpu('bitcast'),
+  sum: reduceKernel('sum'),
+  reduceMax: reduceKernel('max'),
+  argmax: viaCpu('argmax'),
+  cumsum: viaCpu('cumsum'),
+  matmul: matmulKernel,
+  im2col: im2colKernel,
+  col2im: col2imKernel,
+  transpose: viaCpu('transpose'),
+  broadcast: viaCpu('broadcast'),
+  slice: viaCpu('slice'),
+  pad: viaCpu('pad'),
+  concat: viaCpu('concat'),
+  flip: viaCpu('flip'),
+  gather: viaCpu('gather'),
+  scatterAdd: viaCpu('scatterAdd'),
+  threefry2x32: viaCpu('threefry2x32'),
+};
+
+// ---------------------------------------------------------------- the backend
+
+const PAGE = 65536;
+
+function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly string[], pool: ThreadPool | null, scratch: number, features: WasmFeatures, options: WasmBackendOptions): WasmBackend {
+  const threads = pool ? pool.size + 1 : 1;
+  const ctx: Context = {
+    heap,
+    fns,
+    fnIndex: new Map(names.map((n, i) => [n, i])),
+    pool,
+    scratch,
+    parallelThreshold: options.parallelThreshold ?? 2 ** 20,
+    adaptive: options.adaptive ?? true,
+  };
+  // The scratch blocks are the backend's own; they do not count as tensors.
+  const base = heap.stats();
+  const buffer = (b: BackendBuffer): WasmBuffer => b as WasmBuffer;
+  let disposed = false;
+  return {
+    name: 'wasm',
+    features,
+    threads,
+    heap,
+    upload(values: TypedArray, dtype: DType): BackendBuffer {
+      const block = heap.alloc(values.length * bytesPerElement(dtype));
+      view(heap, dtype, block.ptr, values.length).set(values);
+      return block;
+    },
+    free(b: BackendBuffer): void {
+      const { ptr, size } = buffer(b);
+      heap.free(ptr, size);
+    },
+    read(b: BackendBuffer, dtype: DType, size: number): Promise<TypedArray> {
+      return Promise.resolve(this.readSync!(b, dtype, size));
+    },
+    readSync(b: BackendBuffer, dtype: DType, size: number): TypedArray {
+      const out = makeTypedArray(dtype, size);
+      out.set(view(heap, dtype, buffer(b).ptr, size) as never);
+      return out;
+    },
+    run<P extends BackendPrim>(prim: P, inputs: readonly BufferInfo[], params: PrimParams[P], info: OutputInfo): BackendBuffer {
+      if (disposed) throw new Error('wasm backend: used after dispose()');
+      const block = heap.alloc(sizeOf(info.shape) * bytesPerElement(info.dtype));
+      try {
+        (wasmKernels[prim] as WasmKernel<P>)(ctx, block, inputs, params, info);
+      } catch (e) {
+        heap.free(block.ptr, block.size);
+        throw e;
+      }
+      return block;
+    },
+    stats(): HeapStats {
+      const s = heap.stats();
+      return { ...s, buffers: s.buffers - base.buffers, bytes: s.bytes - base.bytes };
+    },
+    dispose(): void {
+      disposed = true;
+      void pool?.dispose();
+    },
+  };
+}
+
+function setup(options: WasmBackendOptions, threads: number): { heap: Heap; cfg: MatmulConfig; features: WasmFeatures; build: () => ReturnType<typeof buildKernelModule> } {
+  const features = wasmFeatures();
+  if (!features.simd) throw new Error('wasm backend: this engine has no WebAssembly 128-bit SIMD (Node ≥ 16.4 and every current browser do)');
+  const shared = threads > 1 && features.sharedMemory;
+  const heap = new Heap({ maxBytes: options.maxBytes, initialBytes: options.initialBytes, shared });
+  const cfg: MatmulConfig = { ...DEFAULT_MATMUL, ...options.matmul, relaxed: (options.relaxedSimd ?? true) && features.relaxedSimd };
+  const build = () => buildKernelModule({ initialPages: heap.memory.buffer.byteLength / PAGE, maximumPages: heap.maxBytes / PAGE, shared, matmul: cfg });
+  return { heap, cfg, features, build };
+}
+
+/** A single-threaded wasm backend, made synchronously. */
+export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
+  const { heap, cfg, features, build } = setup(options, 1);
+  const k = build();
+  const scratch = heap.alloc(matmulScratchBytes(cfg)).ptr;
+  return makeBackend(heap, instantiate(k, heap.memory), k.names, null, scratch, features, options);
+}
+
+async function defaultThreads(): Promise<number> {
+  try {
+    const os = await import('node:os');
+    return Math.min(8, os.availableParallelism?.() ?? os.cpus().length);
+  } catch {
+    return 1;
+  }
+}
+
+/**
+ * The wasm backend with worker threads (Node). Falls back to one thread where shared memory or
+ * `worker_threads` is unavailable.
+ */
+export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+  const wanted = Math.max(1, Math.floor(options.threads ?? (await defaultThreads())));
+  const { heap, cfg, features, build } = setup(options, wanted);
+  const k = build();
+  const fns = instantiate(k, heap.memory);
+  const scratch = heap.alloc(matmulScratchBytes(cfg)).ptr;
+  let pool: ThreadPool | null = null;
+  if (wanted > 1 && heap.shared) {
+    const workerScratch = Array.from({ length: wanted - 1 }, () => heap.alloc(matmulScratchBytes(cfg)).ptr);
+    try {
+      pool = await ThreadPool.start(k.module, heap.memory, k.names, workerScratch);
+    } catch {
+      pool = null;
+    }
+  }
+  return makeBackend(heap, fns, k.names, pool, scratch, features, options);
+}

@@ -1,0 +1,388 @@
+/**
+ * The matmul kernel, generated as wasm: GotoBLAS/BLIS blocking with packing, written out by the
+ * assembler. B is packed into column panels NR wide and A into row panels MR tall; `transA`/`transB`
+ * are absorbed by the packing (the strided cases go through 4×4 register transposes), so the micro-
+ * kernel always streams two contiguous panels. The micro-kernel keeps an MR×NR tile of C in
+ * MR·NR/4 v128 accumulators: per step of k it loads NR/4 vectors of B, splats MR values of A and does
+ * MR·NR/4 multiply-adds (relaxed `f32x4.relaxed_madd` where the engine has it, `mul` + `add`
+ * otherwise).
+ *
+ * One call computes rows [i0, i1) × columns [j0, j1) of every batch in [t0, t1): threads split the
+ * output into such tiles. Blocking of k always starts at 0, so every element is summed in the same
+ * order whatever the split: threads on or off give the same bits.
+ */
+import type { Code, Local, ModuleBuilder } from './assembler';
+
+export interface MatmulConfig {
+  /** Rows of the micro-tile. */
+  mr: number;
+  /** Columns of the micro-tile (a multiple of 4). */
+  nr: number;
+  /** Depth of a packed block (A block MC×KC in L2, B micro-panel KC×NR in L1). */
+  kc: number;
+  mc: number;
+  nc: number;
+  /** Unroll the micro-kernel's k loop this many times (kc must be a multiple). */
+  unroll: number;
+  relaxed: boolean;
+}
+
+export const DEFAULT_MATMUL: MatmulConfig = { mr: 2, nr: 16, kc: 384, mc: 64, nc: 1024, unroll: 1, relaxed: false };
+
+/** Bytes of per-thread scratch the kernel needs: packed A, packed B and one edge tile. */
+export function matmulScratchBytes(cfg: MatmulConfig): number {
+  return 4 * (cfg.mc * cfg.kc + cfg.kc * cfg.nc + cfg.mr * cfg.nr) + 64;
+}
+
+/** Lane indices of an i8x16.shuffle picking 32-bit lanes (0–3 from the first operand, 4–7 from the second). */
+function lanes32(l: readonly number[]): number[] {
+  return l.flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]);
+}
+
+/** Transpose four v128 locals in place (rows → columns), using four temporaries. */
+function transpose4(c: Code, r: readonly Local[], t: readonly Local[]): void {
+  const [r0, r1, r2, r3] = r as [Local, Local, Local, Local];
+  const [t0, t1, t2, t3] = t as [Local, Local, Local, Local];
+  c.localGet(r0).localGet(r1).i8x16Shuffle(lanes32([0, 4, 1, 5])).localSet(t0);
+  c.localGet(r0).localGet(r1).i8x16Shuffle(lanes32([2, 6, 3, 7])).localSet(t1);
+  c.localGet(r2).localGet(r3).i8x16Shuffle(lanes32([0, 4, 1, 5])).localSet(t2);
+  c.localGet(r2).localGet(r3).i8x16Shuffle(lanes32([2, 6, 3, 7])).localSet(t3);
+  c.localGet(t0).localGet(t2).i8x16Shuffle(lanes32([0, 1, 4, 5])).localSet(r0);
+  c.localGet(t0).localGet(t2).i8x16Shuffle(lanes32([2, 3, 6, 7])).localSet(r1);
+  c.localGet(t1).localGet(t3).i8x16Shuffle(lanes32([0, 1, 4, 5])).localSet(r2);
+  c.localGet(t1).localGet(t3).i8x16Shuffle(lanes32([2, 3, 6, 7])).localSet(r3);
+}
+
+/**
+ * Pack `rows` (≤ P) strided rows into a panel of P interleaved lanes:
+ * dst[p·P + r] = src[r·rowStride + p·4] for p < depth, zero for r ≥ rows.
+ * Used for A (rows of A, P = MR) and for Bᵀ (rows of Bᵀ, P = NR). `transposed` reading (P contiguous
+ * values per p at src + p·pStride) is the other case.
+ */
+function emitPanelPack(m: ModuleBuilder, lanes: number): number {
+  // pack(dst, src, depth, rows, rowStride(bytes), pStride(bytes), contiguousLanes)
+  // contiguousLanes = 1: dst[p][r] = src[p·pStride + 4r] (lanes are contiguous in memory);
+  // contiguousLanes = 0: dst[p][r] = src[r·rowStride + 4p] (lanes are rows, p contiguous).
+  return m.func(null, { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, dst, src, depth, rows, rowStride, pStride, contiguous) => {
+    const p = c.local('i32');
+    const r = c.local('i32');
+    const s = c.local('i32');
+    const d = c.local('i32');
+    const v = [c.local('v128'), c.local('v128'), c.local('v128'), c.local('v128')];
+    const t = [c.local('v128'), c.local('v128'), c.local('v128'), c.local('v128')];
+    const rowBytes = lanes * 4;
+    // Full panel, lanes contiguous: straight vector copies.
+    c.localGet(contiguous).localGet(rows).i32Const(lanes).i32Eq().i32And();
+    c.if(() => {
+      c.localGet(src).localSet(s).localGet(dst).localSet(d);
+      c.forRange(p, { const: 0 }, depth, 1, () => {
+        const whole = Math.floor(lanes / 4);
+        for (let q = 0; q < whole; q++) c.localGet(d).localGet(s).v128Load(16 * q).v128Store(16 * q);
+        for (let q = whole * 4; q < lanes; q++) c.localGet(d).localGet(s).f32Load(4 * q).f32Store(4 * q);
+        c.localGet(s).localGet(pStride).i32Add().localSet(s);
+        c.localGet(d).i32Const(rowBytes).i32Add().localSet(d);
+      });
+      c.return();
+    });
+    // Full panel, lanes are rows, in groups of four rows: 4×4 transposes, four p at a time.
+    if (lanes % 4 === 0) {
+      c.localGet(contiguous).i32Eqz().localGet(rows).i32Const(lanes).i32Eq().i32And();
+      c.if(() => {
+        for (let g = 0; g < lanes / 4; g++) {
+          // rows 4g..4g+3: s walks p in steps of 4
+          c.localGet(src).localGet(rowStride).i32Const(4 * g).i32Mul().i32Add().localSet(s);
+          c.localGet(dst).i32Const(16 * g).i32Add().localSet(d);
+          c.i32Const(0).localSet(p);
+          c.block((exit) => {
+            c.loop((top) => {
+              c.localGet(p).i32Const(4).i32Add().localGet(depth).i32GtS().brIf(exit);
+              for (let q = 0; q < 4; q++) {
+                c.localGet(s);
+                if (q > 0) c.localGet(rowStride).i32Const(q).i32Mul().i32Add();
+                c.v128Load().localSet(v[q]!);
+              }
+              transpose4(c, v, t);
+              for (let q = 0; q < 4; q++) c.localGet(d).localGet(v[q]!).v128Store(q * rowBytes);
+              c.localGet(s).i32Const(16).i32Add().localSet(s);
+              c.localGet(d).i32Const(4 * rowBytes).i32Add().localSet(d);
+              c.localGet(p).i32Const(4).i32Add().localSet(p).br(top);
+            });
+          });
+          // the last depth % 4 values of these rows, one by one
+          c.block((exit) => {
+            c.loop((top) => {
+              c.localGet(p).localGet(depth).i32GeS().brIf(exit);
+              for (let q = 0; q < 4; q++) {
+                c.localGet(d).i32Const(4 * q).i32Add();
+                c.localGet(s);
+                if (q > 0) c.localGet(rowStride).i32Const(q).i32Mul().i32Add();
+                c.f32Load().f32Store();
+              }
+              c.localGet(s).i32Const(4).i32Add().localSet(s);
+              c.localGet(d).i32Const(rowBytes).i32Add().localSet(d);
+              c.localGet(p).i32Const(1).i32Add().localSet(p).br(top);
+            });
+          });
+        }
+        c.return();
+      });
+    }
+    // Two rows (MR = 2): interleave four p at a time with two shuffles.
+    if (lanes === 2) {
+      c.localGet(contiguous).i32Eqz().localGet(rows).i32Const(2).i32Eq().i32And();
+      c.if(() => {
+        c.localGet(src).localSet(s).localGet(dst).localSet(d);
+        c.i32Const(0).localSet(p);
+        c.block((exit) => {
+          c.loop((top) => {
+            c.localGet(p).i32Const(4).i32Add().localGet(depth).i32GtS().brIf(exit);
+            c.localGet(s).v128Load().localSet(v[0]!);
+            c.localGet(s).localGet(rowStride).i32Add().v128Load().localSet(v[1]!);
+            c.localGet(d).localGet(v[0]!).localGet(v[1]!).i8x16Shuffle(lanes32([0, 4, 1, 5])).v128Store();
+            c.localGet(d).localGet(v[0]!).localGet(v[1]!).i8x16Shuffle(lanes32([2, 6, 3, 7])).v128Store(16);
+            c.localGet(s).i32Const(16).i32Add().localSet(s);
+            c.localGet(d).i32Const(32).i32Add().localSet(d);
+            c.localGet(p).i32Const(4).i32Add().localSet(p).br(top);
+          });
+        });
+        c.block((exit) => {
+          c.loop((top) => {
+            c.localGet(p).localGet(depth).i32GeS().brIf(exit);
+            c.localGet(d).localGet(s).f32Load().f32Store();
+            c.localGet(d).localGet(s).localGet(rowStride).i32Add().f32Load().f32Store(4);
+            c.localGet(s).i32Const(4).i32Add().localSet(s);
+            c.localGet(d).i32Const(8).i32Add().localSet(d);
+            c.localGet(p).i32Const(1).i32Add().localSet(p).br(top);
+          });
+        });
+        c.return();
+      });
+    }
+    // Edge panel (rows < lanes) or odd lane counts: element by element, zero past `rows`.
+    c.forRange(r, { const: 0 }, { const: lanes }, 1, () => {
+      c.localGet(dst).localGet(r).i32Const(4).i32Mul().i32Add().localSet(d);
+      c.localGet(r).localGet(rows).i32GeS();
+      c.if(
+        () => {
+          c.forRange(p, { const: 0 }, depth, 1, () => {
+            c.localGet(d).f32Const(0).f32Store();
+            c.localGet(d).i32Const(rowBytes).i32Add().localSet(d);
+          });
+        },
+        () => {
+          // s = src + r·(contiguous ? 4 : rowStride); step = contiguous ? pStride : 4
+          c.localGet(src).localGet(r).i32Const(4).localGet(rowStride).localGet(contiguous).select().i32Mul().i32Add().localSet(s);
+          c.forRange(p, { const: 0 }, depth, 1, () => {
+            c.localGet(d).localGet(s).f32Load().f32Store();
+            c.localGet(d).i32Const(rowBytes).i32Add().localSet(d);
+            c.localGet(s).localGet(pStride).i32Const(4).localGet(contiguous).select().i32Add().localSet(s);
+          });
+        },
+      );
+    });
+  });
+}
+
+function emitMicroKernel(m: ModuleBuilder, cfg: MatmulConfig): number {
+  const { mr, nr, relaxed, unroll } = cfg;
+  const nv = nr / 4;
+  // micro(kc, ap, bp, c, ldc(bytes), rows, cols, accumulate, tmp)
+  return m.func(null, { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, kc, ap, bp, cp, ldc, rows, cols, accumulate, tmp) => {
+    const acc = Array.from({ length: mr }, () => Array.from({ length: nv }, () => c.local('v128')));
+    const b = Array.from({ length: nv }, () => c.local('v128'));
+    const a = c.local('v128');
+    const bEnd = c.local('i32');
+    const row = c.local('i32');
+    const r = c.local('i32');
+    const j = c.local('i32');
+    for (const rowAcc of acc) for (const x of rowAcc) c.f32x4Const(0).localSet(x);
+    c.localGet(bp).localGet(kc).i32Const(nr * 4).i32Mul().i32Add().localSet(bEnd);
+    const step = (u: number): void => {
+      for (let v = 0; v < nv; v++) c.localGet(bp).v128Load(u * nr * 4 + 16 * v).localSet(b[v]!);
+      for (let i = 0; i < mr; i++) {
+        c.localGet(ap).v128Load32Splat(u * mr * 4 + 4 * i).localSet(a);
+        for (let v = 0; v < nv; v++) {
+          if (relaxed) c.localGet(a).localGet(b[v]!).localGet(acc[i]![v]!).f32x4RelaxedMadd();
+          else c.localGet(acc[i]![v]!).localGet(a).localGet(b[v]!).f32x4Mul().f32x4Add();
+          c.localSet(acc[i]![v]!);
+        }
+      }
+    };
+    // The remainder kc % unroll first, one step at a time, then unrolled steps.
+    if (unroll > 1) {
+      c.block((exit) => {
+        c.loop((top) => {
+          c.localGet(bEnd).localGet(bp).i32Sub().i32Const(nr * 4 * unroll).i32RemU().i32Eqz().brIf(exit);
+          step(0);
+          c.localGet(ap).i32Const(mr * 4).i32Add().localSet(ap);
+          c.localGet(bp).i32Const(nr * 4).i32Add().localSet(bp);
+          c.br(top);
+        });
+      });
+    }
+    c.block((exit) => {
+      c.loop((top) => {
+        c.localGet(bp).localGet(bEnd).i32GeU().brIf(exit);
+        for (let u = 0; u < unroll; u++) step(u);
+        c.localGet(ap).i32Const(mr * 4 * unroll).i32Add().localSet(ap);
+        c.localGet(bp).i32Const(nr * 4 * unroll).i32Add().localSet(bp);
+        c.br(top);
+      });
+    });
+    // Full tile: write (or add) the accumulators straight into C.
+    c.localGet(rows).i32Const(mr).i32Eq().localGet(cols).i32Const(nr).i32Eq().i32And();
+    c.if(() => {
+      c.localGet(cp).localSet(row);
+      for (let i = 0; i < mr; i++) {
+        for (let v = 0; v < nv; v++) {
+          c.localGet(row);
+          c.localGet(accumulate);
+          c.if(() => c.localGet(row).v128Load(16 * v).localGet(acc[i]![v]!).f32x4Add(), () => c.localGet(acc[i]![v]!), 'v128');
+          c.v128Store(16 * v);
+        }
+        if (i < mr - 1) c.localGet(row).localGet(ldc).i32Add().localSet(row);
+      }
+      c.return();
+    });
+    // Edge tile: spill to tmp and copy the valid part.
+    for (let i = 0; i < mr; i++) for (let v = 0; v < nv; v++) c.localGet(tmp).localGet(acc[i]![v]!).v128Store((i * nr + 4 * v) * 4);
+    c.forRange(r, { const: 0 }, rows, 1, () => {
+      c.localGet(cp).localGet(r).localGet(ldc).i32Mul().i32Add().localSet(row);
+      c.forRange(j, { const: 0 }, cols, 1, () => {
+        const tile = (): void => {
+          c.localGet(tmp).localGet(r).i32Const(nr).i32Mul().localGet(j).i32Add().i32Const(4).i32Mul().i32Add().f32Load();
+        };
+        c.localGet(row).localGet(j).i32Const(4).i32Mul().i32Add();
+        c.localGet(accumulate);
+        c.if(
+          () => {
+            c.localGet(row).localGet(j).i32Const(4).i32Mul().i32Add().f32Load();
+            tile();
+            c.f32Add();
+          },
+          tile,
+          'f32',
+        );
+        c.f32Store();
+      });
+    });
+  });
+}
+
+/**
+ * Export `matmul(a, b, c, strideA, strideB, t0, t1, m, n, k, flags, i0, i1, j0, j1, scratch)`:
+ * pointers and batch strides in bytes; flags bit 0 = transA, bit 1 = transB; k ≥ 1.
+ */
+export function emitMatmul(m: ModuleBuilder, cfg: MatmulConfig): void {
+  const { mr, nr, kc: KC, mc: MC, nc: NC } = cfg;
+  const packA = emitPanelPack(m, mr);
+  const packB = emitPanelPack(m, nr);
+  const micro = emitMicroKernel(m, cfg);
+  const sig = { params: Array.from({ length: 16 }, () => 'i32' as const) };
+  m.func('matmul', sig, (c, a, b, cp, strideA, strideB, t0, t1, mm, n, k, flags, i0, i1, j0, j1, scratch) => {
+    const t = c.local('i32');
+    const aT = c.local('i32');
+    const bT = c.local('i32');
+    const cT = c.local('i32');
+    const jc = c.local('i32');
+    const nc = c.local('i32');
+    const pc = c.local('i32');
+    const kc = c.local('i32');
+    const ic = c.local('i32');
+    const mc = c.local('i32');
+    const jr = c.local('i32');
+    const ir = c.local('i32');
+    const ap = c.local('i32');
+    const bp = c.local('i32');
+    const tmp = c.local('i32');
+    const transA = c.local('i32');
+    const transB = c.local('i32');
+    const ldc = c.local('i32');
+    const limit = c.local('i32');
+    const kstep = c.local('i32');
+    c.localGet(flags).i32Const(1).i32And().localSet(transA);
+    c.localGet(flags).i32Const(2).i32And().i32Const(1).i32ShrU().localSet(transB);
+    c.localGet(scratch).localSet(ap);
+    c.localGet(scratch).i32Const(MC * KC * 4).i32Add().localSet(bp);
+    c.localGet(bp).i32Const(KC * NC * 4).i32Add().localSet(tmp);
+    c.localGet(n).i32Const(4).i32Mul().localSet(ldc);
+    // Blocks of k as equal as possible (576 → 3 × 192, not 256 + 256 + 64), a multiple of 4, ≤ KC.
+    c.localGet(k).i32Const(KC - 1).i32Add().i32Const(KC).i32DivU().localSet(limit); // blocks
+    c.localGet(k).localGet(limit).i32Add().i32Const(1).i32Sub().localGet(limit).i32DivU(); // ⌈k / blocks⌉
+    c.i32Const(3).i32Add().i32Const(-4).i32And().localSet(kstep);
+    const min = (x: Local | { const: number }, y: Local, into: Local): void => {
+      // (x < y ? x : y)
+      c.get(x).localGet(y).get(x).localGet(y).i32LtS().select().localSet(into);
+    };
+    c.forRange(t, t0, t1, 1, () => {
+      c.localGet(a).localGet(t).localGet(strideA).i32Mul().i32Add().localSet(aT);
+      c.localGet(b).localGet(t).localGet(strideB).i32Mul().i32Add().localSet(bT);
+      c.localGet(cp).localGet(t).localGet(mm).i32Mul().localGet(ldc).i32Mul().i32Add().localSet(cT);
+      c.forRange(jc, j0, j1, NC, () => {
+        c.localGet(j1).localGet(jc).i32Sub().localSet(limit);
+        min({ const: NC }, limit, nc);
+        c.forRange(pc, { const: 0 }, k, { local: kstep }, () => {
+          c.localGet(k).localGet(pc).i32Sub().localSet(limit);
+          min(kstep, limit, kc);
+          // Pack B[pc:pc+kc, jc:jc+nc] into NR-wide panels.
+          c.forRange(jr, { const: 0 }, nc, nr, () => {
+            c.localGet(bp).localGet(jr).localGet(kc).i32Mul().i32Const(4).i32Mul().i32Add(); // dst
+            // src = bT + (transB ? (jc+jr)·k + pc : pc·n + jc + jr)·4
+            c.localGet(bT);
+            c.localGet(jc).localGet(jr).i32Add().localGet(k).i32Mul().localGet(pc).i32Add();
+            c.localGet(pc).localGet(n).i32Mul().localGet(jc).i32Add().localGet(jr).i32Add();
+            c.localGet(transB).select().i32Const(4).i32Mul().i32Add();
+            c.localGet(kc); // depth
+            c.localGet(nc).localGet(jr).i32Sub().localSet(limit);
+            min({ const: nr }, limit, limit);
+            c.localGet(limit); // rows (lanes present)
+            c.localGet(k).i32Const(4).i32Mul(); // rowStride (transB: rows of Bᵀ)
+            c.localGet(ldc); // pStride (not transposed: rows of B)
+            c.localGet(transB).i32Eqz(); // contiguous lanes unless transposed
+            c.call(packB);
+          });
+          c.forRange(ic, i0, i1, MC, () => {
+            c.localGet(i1).localGet(ic).i32Sub().localSet(limit);
+            min({ const: MC }, limit, mc);
+            // Pack A[ic:ic+mc, pc:pc+kc] into MR-tall panels.
+            c.forRange(ir, { const: 0 }, mc, mr, () => {
+              c.localGet(ap).localGet(ir).localGet(kc).i32Mul().i32Const(4).i32Mul().i32Add(); // dst
+              // src = aT + (transA ? pc·m + ic + ir : (ic+ir)·k + pc)·4
+              c.localGet(aT);
+              c.localGet(pc).localGet(mm).i32Mul().localGet(ic).i32Add().localGet(ir).i32Add();
+              c.localGet(ic).localGet(ir).i32Add().localGet(k).i32Mul().localGet(pc).i32Add();
+              c.localGet(transA).select().i32Const(4).i32Mul().i32Add();
+              c.localGet(kc);
+              c.localGet(mc).localGet(ir).i32Sub().localSet(limit);
+              min({ const: mr }, limit, limit);
+              c.localGet(limit);
+              c.localGet(k).i32Const(4).i32Mul(); // rowStride (rows of A)
+              c.localGet(mm).i32Const(4).i32Mul(); // pStride (transA: rows of Aᵀ)
+              c.localGet(transA);
+              c.call(packA);
+            });
+            c.forRange(jr, { const: 0 }, nc, nr, () => {
+              c.forRange(ir, { const: 0 }, mc, mr, () => {
+                c.localGet(kc);
+                c.localGet(ap).localGet(ir).localGet(kc).i32Mul().i32Const(4).i32Mul().i32Add();
+                c.localGet(bp).localGet(jr).localGet(kc).i32Mul().i32Const(4).i32Mul().i32Add();
+                // &C[ic+ir, jc+jr]
+                c.localGet(cT).localGet(ic).localGet(ir).i32Add().localGet(ldc).i32Mul().i32Add().localGet(jc).localGet(jr).i32Add().i32Const(4).i32Mul().i32Add();
+                c.localGet(ldc);
+                c.localGet(mc).localGet(ir).i32Sub().localSet(limit);
+                min({ const: mr }, limit, limit);
+                c.localGet(limit);
+                c.localGet(nc).localGet(jr).i32Sub().localSet(limit);
+                min({ const: nr }, limit, limit);
+                c.localGet(limit);
+                c.localGet(pc).i32Const(0).i32GtS();
+                c.localGet(tmp);
+                c.call(micro);
+              });
+            });
+          });
+        });
+      });
+    });
+  });
+}

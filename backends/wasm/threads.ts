@@ -1,0 +1,216 @@
+/**
+ * Worker threads over one shared `WebAssembly.Memory`. Each worker instantiates the same kernel
+ * module on the same memory and sleeps on a small shared control block. A parallel job is one kernel
+ * call split into chunks along one range argument (a range of batches, rows or columns): the main
+ * thread writes the job, wakes the workers, and then every thread, the main one included, claims
+ * chunks with a compare-and-swap until none are left. The main thread returns when all chunks are
+ * done, so `run` stays synchronous, as the Backend interface wants.
+ *
+ * Claiming chunks (rather than handing each thread a fixed share) matters on shared machines: a
+ * worker that is not scheduled in time simply gets fewer chunks, and the main thread never waits
+ * for a worker that has not started. The claim word carries the job's id, so a worker that wakes
+ * late cannot take a chunk of a later job with an earlier job's arguments.
+ *
+ * Node's `worker_threads` only; where it or shared memory is missing the backend runs on one thread.
+ */
+
+// control block (Int32Array indices)
+const SEQ = 0; // bumped to wake workers; −1 in FN means quit
+const FN = 1;
+const NARGS = 2;
+const RANGE_ARG = 3; // args[RANGE_ARG], args[RANGE_ARG + 1] get each chunk's [lo, hi)
+const UNIT = 4;
+const EXTENT = 5;
+const CHUNKS = 6;
+const CLAIM = 7; // (job id << 16) | next chunk
+const DONE = 8; // chunks finished
+const FAILED = 9;
+const SCRATCH_ARG = 10; // args[SCRATCH_ARG] gets each thread's scratch block (−1: none)
+const ARGS = 16;
+const MAX_ARGS = 32;
+const WORDS = ARGS + MAX_ARGS;
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { module, memory, names, control, scratch, spin } = workerData;
+const instance = new WebAssembly.Instance(module, { env: { memory } });
+const fns = names.map((n) => instance.exports[n]);
+const c = new Int32Array(control);
+let seen = 0;
+parentPort.postMessage('ready');
+for (;;) {
+  for (let i = 0; i < spin && Atomics.load(c, ${SEQ}) === seen; i++);
+  if (Atomics.load(c, ${SEQ}) === seen) Atomics.wait(c, ${SEQ}, seen);
+  const seq = Atomics.load(c, ${SEQ});
+  if (seq === seen) continue;
+  seen = seq;
+  const fnIndex = c[${FN}];
+  if (fnIndex < 0) break;
+  const job = Atomics.load(c, ${CLAIM}) >>> 16;
+  const n = c[${NARGS}];
+  const args = new Array(n);
+  for (let i = 0; i < n; i++) args[i] = c[${ARGS} + i];
+  const rangeArg = c[${RANGE_ARG}], unit = c[${UNIT}], extent = c[${EXTENT}], chunks = c[${CHUNKS}], scratchArg = c[${SCRATCH_ARG}];
+  if (scratchArg >= 0) args[scratchArg] = scratch;
+  const fn = fns[fnIndex];
+  for (;;) {
+    const v = Atomics.load(c, ${CLAIM});
+    const idx = v & 0xffff;
+    if (v >>> 16 !== job || idx >= chunks) break;
+    if (Atomics.compareExchange(c, ${CLAIM}, v, v + 1) !== v) continue;
+    args[rangeArg] = idx * unit;
+    args[rangeArg + 1] = Math.min(extent, (idx + 1) * unit);
+    try { fn(...args); } catch (e) { Atomics.store(c, ${FAILED}, 1); }
+    if (Atomics.add(c, ${DONE}, 1) + 1 === chunks) Atomics.notify(c, ${DONE});
+  }
+}
+`;
+
+interface NodeWorker {
+  terminate(): Promise<number>;
+  unref(): void;
+  once(event: 'message', cb: (m: unknown) => void): void;
+  once(event: 'error', cb: (e: Error) => void): void;
+}
+
+/** One parallel kernel call: `fn(...args)` with args[rangeArg], args[rangeArg+1] = each chunk's [lo, hi). */
+export interface ParallelJob {
+  fn: number;
+  args: number[];
+  rangeArg: number;
+  /** Chunk length along the range; the range is [0, extent). */
+  unit: number;
+  extent: number;
+  /** Index of the argument that takes the running thread's scratch block, or −1. */
+  scratchArg: number;
+}
+
+export class ThreadPool {
+  private readonly c: Int32Array;
+  private seq = 0;
+  private job = 0;
+  /** Moving average of the share of a job's time the calling thread spent waiting for stragglers. */
+  private waitShare = 0;
+  /** Jobs left to run on the calling thread alone, after workers kept it waiting. */
+  private coolDown = 0;
+
+  private constructor(
+    private readonly workers: NodeWorker[],
+    control: SharedArrayBuffer,
+  ) {
+    this.c = new Int32Array(control);
+  }
+
+  /**
+   * Start `scratch.length` workers running `module` on `memory`; worker i uses scratch block
+   * `scratch[i]`. They can call the exports named in `names` (by index).
+   */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], scratch: readonly number[], spin = 20000): Promise<ThreadPool> {
+    const { Worker } = await import('node:worker_threads');
+    const control = new SharedArrayBuffer(WORDS * 4);
+    const workers: NodeWorker[] = [];
+    const ready: Promise<void>[] = [];
+    for (const s of scratch) {
+      // Workers run plain JS: no loader hooks (tsx, vitest) from the parent's execArgv.
+      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, names: [...names], control, scratch: s, spin } });
+      w.unref();
+      workers.push(w);
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          w.once('message', () => resolve());
+          w.once('error', reject);
+        }),
+      );
+    }
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw e;
+    }
+    return new ThreadPool(workers, control);
+  }
+
+  /** Worker threads (the calling thread comes on top). */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * Whether the next job should go to the workers. On a machine busier than its core count a worker
+   * can be descheduled in the middle of a chunk and the calling thread then waits for it; when that
+   * has cost more than half of recent jobs' time, jobs run on the calling thread alone for a while
+   * (the bits are the same either way), then the workers are tried again.
+   */
+  get worthIt(): boolean {
+    if (this.coolDown > 0) {
+      this.coolDown--;
+      if (this.coolDown === 0) this.waitShare = 0;
+      return false;
+    }
+    return true;
+  }
+
+  /** Run a job on the workers and the calling thread (which uses `fn` and `scratch`); returns when every chunk is done. */
+  run(job: ParallelJob, fn: (...args: number[]) => void, scratch: number): void {
+    const c = this.c;
+    const chunks = Math.ceil(job.extent / job.unit);
+    if (chunks > 0xffff) throw new Error(`thread pool: ${chunks} chunks is too many (at most 65535)`);
+    if (job.args.length > MAX_ARGS) throw new Error(`thread pool: at most ${MAX_ARGS} arguments, got ${job.args.length}`);
+    this.job = (this.job % 0x7fff) + 1;
+    const id = this.job;
+    c[FN] = job.fn;
+    c[NARGS] = job.args.length;
+    for (let i = 0; i < job.args.length; i++) c[ARGS + i] = job.args[i]! | 0;
+    c[RANGE_ARG] = job.rangeArg;
+    c[UNIT] = job.unit;
+    c[EXTENT] = job.extent;
+    c[CHUNKS] = chunks;
+    c[SCRATCH_ARG] = job.scratchArg;
+    c[FAILED] = 0;
+    Atomics.store(c, DONE, 0);
+    Atomics.store(c, CLAIM, id << 16);
+    this.seq = (this.seq + 1) | 0;
+    Atomics.store(c, SEQ, this.seq);
+    Atomics.notify(c, SEQ);
+    const args = [...job.args];
+    if (job.scratchArg >= 0) args[job.scratchArg] = scratch;
+    const start = performance.now();
+    let error: unknown = null;
+    for (;;) {
+      const v = Atomics.load(c, CLAIM);
+      const idx = v & 0xffff;
+      if (idx >= chunks) break;
+      if (Atomics.compareExchange(c, CLAIM, v, v + 1) !== v) continue;
+      args[job.rangeArg] = idx * job.unit;
+      args[job.rangeArg + 1] = Math.min(job.extent, (idx + 1) * job.unit);
+      try {
+        fn(...args);
+      } catch (e) {
+        error = e;
+      }
+      Atomics.add(c, DONE, 1);
+    }
+    const mine = performance.now();
+    for (let spins = 0; ; spins++) {
+      const done = Atomics.load(c, DONE);
+      if (done >= chunks) break;
+      if (spins > 1000) Atomics.wait(c, DONE, done, 50);
+    }
+    const end = performance.now();
+    if (end > start) {
+      this.waitShare = 0.8 * this.waitShare + 0.2 * ((end - mine) / (end - start));
+      if (this.waitShare > 0.5) this.coolDown = 64;
+    }
+    if (error) throw error;
+    if (c[FAILED]) throw new Error('wasm backend: a kernel trapped on a worker thread (out-of-bounds memory access?)');
+  }
+
+  async dispose(): Promise<void> {
+    const c = this.c;
+    c[FN] = -1;
+    Atomics.store(c, SEQ, (this.seq + 1) | 0);
+    Atomics.notify(c, SEQ);
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

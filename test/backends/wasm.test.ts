@@ -1,0 +1,679 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  bind, getBackendName, key, matmul, mean, memoryStats, normal, registerBackend, relu, setBackend, sum, tensor, tidy, valueAndGrad,
+  type BackendPrim, type DType, type PrimParams, type Tensor, type TypedArray,
+} from '../../index';
+import { Code, ModuleBuilder, signedLEB128, unsignedLEB128 } from '../../backends/wasm/assembler';
+import { Heap, sizeClass } from '../../backends/wasm/heap';
+import { createWasmBackend, createWasmBackendSync, matmulPlan, wasmFeatures, type WasmBackend } from '../../backends/wasm';
+import { hasRelaxedSimd } from '../../backends/wasm/module';
+import * as core from '../../index';
+
+// ---------------------------------------------------------------- the assembler
+
+function decodeUnsigned(bytes: readonly number[]): number {
+  let v = 0;
+  let scale = 1;
+  for (const b of bytes) {
+    v += (b & 0x7f) * scale;
+    scale *= 128;
+  }
+  return v;
+}
+
+function decodeSigned(bytes: readonly number[]): number {
+  let v = 0;
+  let shift = 0;
+  for (const b of bytes) {
+    v |= (b & 0x7f) << shift;
+    shift += 7;
+  }
+  const last = bytes[bytes.length - 1]!;
+  if (shift < 32 && last & 0x40) v |= -1 << shift;
+  return v | 0;
+}
+
+function instantiate(m: ModuleBuilder, memory?: WebAssembly.Memory): Record<string, (...args: number[]) => number> {
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), memory ? { env: { memory } } : {});
+  return inst.exports as unknown as Record<string, (...args: number[]) => number>;
+}
+
+describe('wasm assembler', () => {
+  it('LEB128: the encodings from the spec and the DWARF examples', () => {
+    expect(unsignedLEB128(0)).toEqual([0x00]);
+    expect(unsignedLEB128(127)).toEqual([0x7f]);
+    expect(unsignedLEB128(128)).toEqual([0x80, 0x01]);
+    expect(unsignedLEB128(624485)).toEqual([0xe5, 0x8e, 0x26]);
+    expect(unsignedLEB128(2 ** 32 - 1)).toEqual([0xff, 0xff, 0xff, 0xff, 0x0f]);
+    expect(signedLEB128(0)).toEqual([0x00]);
+    expect(signedLEB128(-1)).toEqual([0x7f]);
+    expect(signedLEB128(63)).toEqual([0x3f]);
+    expect(signedLEB128(64)).toEqual([0xc0, 0x00]);
+    expect(signedLEB128(-64)).toEqual([0x40]);
+    expect(signedLEB128(-65)).toEqual([0xbf, 0x7f]);
+    expect(signedLEB128(-123456)).toEqual([0xc0, 0xbb, 0x78]);
+    expect(signedLEB128(2 ** 31 - 1)).toEqual([0xff, 0xff, 0xff, 0xff, 0x07]);
+    expect(signedLEB128(-(2 ** 31))).toEqual([0x80, 0x80, 0x80, 0x80, 0x78]);
+    expect(() => unsignedLEB128(-1)).toThrow(/non-negative/);
+  });
+
+  it('LEB128: decoding an encoding gives the number back, in the fewest bytes', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (n) => {
+        const b = unsignedLEB128(n);
+        expect(decodeUnsigned(b)).toBe(n);
+        expect(b.length).toBe(Math.max(1, Math.ceil(Math.log2(n + 1) / 7)));
+        expect(b.slice(0, -1).every((x) => x & 0x80)).toBe(true);
+        return (b[b.length - 1]! & 0x80) === 0;
+      }),
+    );
+    fc.assert(fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (n) => decodeSigned(signedLEB128(n)) === n));
+  });
+
+  it('a module adding two i32s validates and runs, wrapping like i32', () => {
+    const m = new ModuleBuilder();
+    m.func('add', { params: ['i32', 'i32'], results: ['i32'] }, (c, a, b) => void c.localGet(a).localGet(b).i32Add());
+    expect(WebAssembly.validate(m.encode())).toBe(true);
+    const { add } = instantiate(m);
+    expect(add!(2, 40)).toBe(42);
+    fc.assert(fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (a, b) => add!(a, b) === ((a + b) | 0)));
+  });
+
+  it('i32.const round-trips every i32 through the signed LEB128 immediate', () => {
+    const values = [0, 1, -1, 63, 64, -64, -65, 2 ** 31 - 1, -(2 ** 31), 123456789];
+    const m = new ModuleBuilder();
+    values.forEach((v, i) => m.func(`c${i}`, { params: [], results: ['i32'] }, (c) => void c.i32Const(v)));
+    const fns = instantiate(m);
+    values.forEach((v, i) => expect(fns[`c${i}`]!()).toBe(v));
+  });
+
+  it('structured control: forRange with labels sums 0..n-1, nested loops count n·m', () => {
+    const m = new ModuleBuilder();
+    m.func('tri', { params: ['i32'], results: ['i32'] }, (c, n) => {
+      const i = c.local('i32');
+      const s = c.local('i32');
+      c.forRange(i, { const: 0 }, n!, 1, () => void c.localGet(s).localGet(i).i32Add().localSet(s));
+      c.localGet(s);
+    });
+    m.func('grid', { params: ['i32', 'i32'], results: ['i32'] }, (c, n, k) => {
+      const i = c.local('i32');
+      const j = c.local('i32');
+      const s = c.local('i32');
+      c.forRange(i, { const: 0 }, n!, 1, () => {
+        c.forRange(j, { const: 0 }, k!, 1, ({ next }) => {
+          // skip odd j with a branch to the loop's `next` label
+          c.localGet(j).i32Const(1).i32And().brIf(next);
+          c.localGet(s).i32Const(1).i32Add().localSet(s);
+        });
+      });
+      c.localGet(s);
+    });
+    const { tri, grid } = instantiate(m);
+    fc.assert(fc.property(fc.integer({ min: 0, max: 300 }), (n) => tri!(n) === (n * (n - 1)) / 2));
+    expect(grid!(7, 9)).toBe(7 * 5);
+    expect(grid!(0, 9)).toBe(0);
+  });
+
+  it('SIMD: v128.load/store, f32x4.add/mul, f32x4.splat and i32x4 ops on memory', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const m = new ModuleBuilder().importMemory({ module: 'env', name: 'memory', initial: 1 });
+    // out = (a + b) * splat(s)
+    m.func('axpy', { params: ['i32', 'i32', 'i32', 'f32'] }, (c, out, a, b, s) => {
+      c.localGet(out!).localGet(a!).v128Load().localGet(b!).v128Load().f32x4Add().localGet(s!).f32x4Splat().f32x4Mul().v128Store();
+    });
+    // out = (a << 3) - a·b, as i32x4
+    m.func('ints', { params: ['i32', 'i32', 'i32'] }, (c, out, a, b) => {
+      c.localGet(out!).localGet(a!).v128Load().i32Const(3).i32x4Shl().localGet(a!).v128Load().localGet(b!).v128Load().i32x4Mul().i32x4Sub().v128Store(16);
+    });
+    const { axpy, ints } = instantiate(m, memory);
+    const f = new Float32Array(memory.buffer);
+    f.set([1, 2, 3, 4, 10, 20, 30, 40]);
+    axpy!(64, 0, 16, 0.5);
+    expect([...f.subarray(16, 20)]).toEqual([5.5, 11, 16.5, 22]);
+    const i32 = new Int32Array(memory.buffer);
+    i32.set([1, -2, 3, 1 << 29, 5, 6, -7, 8]);
+    ints!(64, 0, 16);
+    expect([...i32.subarray(20, 24)]).toEqual([8 - 5, -16 + 12, 24 + 21, ((1 << 29) * 8 - (1 << 29) * 8) | 0]);
+  });
+
+  it('an i8x16.shuffle 4×4 transpose and lane extracts behave as specified', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const m = new ModuleBuilder().importMemory({ module: 'env', name: 'memory', initial: 1 });
+    m.func('interleave', { params: ['i32', 'i32', 'i32'] }, (c, out, a, b) => {
+      const lanes = [0, 4, 1, 5].flatMap((x) => [4 * x, 4 * x + 1, 4 * x + 2, 4 * x + 3]);
+      c.localGet(out!).localGet(a!).v128Load().localGet(b!).v128Load().i8x16Shuffle(lanes).v128Store();
+    });
+    m.func('lane2', { params: ['i32'], results: ['f32'] }, (c, a) => void c.localGet(a!).v128Load().f32x4ExtractLane(2));
+    const { interleave, lane2 } = instantiate(m, memory);
+    const f = new Float32Array(memory.buffer);
+    f.set([1, 2, 3, 4, 5, 6, 7, 8]);
+    interleave!(64, 0, 16);
+    expect([...f.subarray(16, 20)]).toEqual([1, 5, 2, 6]);
+    expect(lane2!(0)).toBe(3);
+    expect(lane2!(64)).toBe(2);
+  });
+
+  it('refuses a branch to a closed label, a shared memory without maximum, bad shuffles', () => {
+    const c = new Code([], []);
+    let outer: { depth: number } | null = null;
+    c.block((l) => void (outer = l));
+    expect(() => c.br(outer!)).toThrow(/no longer open/);
+    expect(() => new ModuleBuilder().importMemory({ module: 'env', name: 'memory', initial: 1, shared: true })).toThrow(/maximum/);
+    expect(() => new Code([], []).i8x16Shuffle([0, 1])).toThrow(/16 lane/);
+  });
+
+  it('feature probes: relaxed SIMD is detected exactly when a relaxed_madd module validates', () => {
+    const m = new ModuleBuilder();
+    m.func('f', { params: [], results: ['v128'] }, (c) => void c.f32x4Const(1).f32x4Const(2).f32x4Const(3).f32x4RelaxedMadd());
+    expect(hasRelaxedSimd()).toBe(WebAssembly.validate(m.encode()));
+    expect(wasmFeatures().simd).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------- the heap
+
+describe('wasm heap', () => {
+  it('size classes cover the request, stay 64-byte multiples and waste under half', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 28 }), (n) => {
+        const s = sizeClass(n);
+        expect(s).toBeGreaterThanOrEqual(n);
+        expect(s % 64).toBe(0);
+        expect(s < Math.max(128, 2 * n)).toBe(true);
+      }),
+    );
+  });
+
+  it('blocks are aligned, freed blocks are reused, stats count live and pooled bytes', () => {
+    const heap = new Heap({ initialBytes: 1 << 16, maxBytes: 1 << 24 });
+    const a = heap.alloc(100);
+    const b = heap.alloc(1000);
+    expect(a.ptr % 64).toBe(0);
+    expect(b.ptr % 64).toBe(0);
+    expect(a.ptr).toBeGreaterThan(0);
+    expect(heap.stats()).toMatchObject({ buffers: 2, bytes: a.size + b.size, pooledBytes: 0 });
+    heap.free(a.ptr, a.size);
+    expect(heap.stats()).toMatchObject({ buffers: 1, bytes: b.size, pooledBytes: a.size });
+    const c = heap.alloc(90);
+    expect(c.ptr).toBe(a.ptr);
+    expect(heap.stats().pooledBytes).toBe(0);
+  });
+
+  it('grows the memory on demand and keeps its typed-array view current', () => {
+    const heap = new Heap({ initialBytes: 1 << 16, maxBytes: 1 << 26 });
+    const before = heap.stats().heapBytes;
+    const big = heap.alloc(4 << 20);
+    expect(heap.stats().heapBytes).toBeGreaterThan(before);
+    heap.f32()[(big.ptr >> 2) + (1 << 20) - 1] = 7;
+    expect(heap.f32().length * 4).toBe(heap.stats().heapBytes);
+  });
+
+  it('growing past the maximum is a clear error that says what to do', () => {
+    const heap = new Heap({ initialBytes: 1 << 16, maxBytes: 1 << 21 });
+    heap.alloc(1 << 20);
+    expect(() => heap.alloc(3 << 20)).toThrow(/out of memory.*maximum of 2\.0 MiB.*maxBytes/s);
+  });
+});
+
+// ---------------------------------------------------------------- primitives against the CPU backend
+
+let wasm: WasmBackend;
+let wasmOne: WasmBackend;
+let defaultBackend = '';
+
+beforeAll(async () => {
+  defaultBackend = getBackendName();
+  await setBackend('cpu');
+  wasm = (await setBackend('wasm')) as WasmBackend;
+  wasmOne = createWasmBackendSync();
+  registerBackend('wasm-1', () => wasmOne);
+  await setBackend('wasm-1');
+  await setBackend('cpu');
+});
+
+afterAll(() => {
+  wasmOne.dispose?.();
+});
+
+interface InputSpec {
+  shape: number[];
+  dtype: DType;
+  /** Values drawn uniformly from [lo, hi) (integers for integer dtypes). */
+  lo?: number;
+  hi?: number;
+}
+
+interface Case<P extends BackendPrim> {
+  inputs: InputSpec[];
+  params: PrimParams[P];
+  seed: number;
+}
+
+function xorshift(seed: number): () => number {
+  let s = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+}
+
+function values(spec: InputSpec, rand: () => number): TypedArray {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const lo = spec.lo ?? -3;
+  const hi = spec.hi ?? 3;
+  switch (spec.dtype) {
+    case 'float32': return Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());
+    case 'int32': return Int32Array.from({ length: n }, () => Math.floor(lo + (hi - lo) * rand()));
+    case 'uint32': return Uint32Array.from({ length: n }, () => Math.floor(rand() * 2 ** 32));
+    case 'bool': return Uint8Array.from({ length: n }, () => (rand() < 0.5 ? 1 : 0));
+  }
+}
+
+/** Run one primitive on a backend with the same host values; the output as a host array. */
+function runOn<P extends BackendPrim>(backend: string, prim: P, c: Case<P>, transform?: (x: number) => number): TypedArray {
+  void setBackend(backend);
+  expect(getBackendName()).toBe(backend);
+  const rand = xorshift(c.seed);
+  return tidy(() => {
+    const ts = c.inputs.map((s) => {
+      const v = values(s, rand);
+      if (transform && s.dtype === 'float32') for (let i = 0; i < v.length; i++) v[i] = transform(v[i]!);
+      return tensor(v, s.shape, s.dtype);
+    });
+    const out = bind(prim, ts, c.params);
+    return out.toArraySync();
+  });
+}
+
+/** Primitives whose wasm kernels sum in another order or approximate (exp); the rest must match bit for bit. */
+const APPROX = new Set<BackendPrim>(['exp', 'sum', 'matmul', 'reduceMax']);
+
+function sameBits(a: TypedArray, b: TypedArray): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i]) && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return false;
+  return true;
+}
+
+function checkPrim<P extends BackendPrim>(prim: P, c: Case<P>, backend = 'wasm'): void {
+  const ref = runOn('cpu', prim, c);
+  const got = runOn(backend, prim, c);
+  expect(got.constructor).toBe(ref.constructor);
+  expect(got.length).toBe(ref.length);
+  if (!APPROX.has(prim)) {
+    if (!sameBits(got, ref)) {
+      const i = [...ref].findIndex((v, j) => !Object.is(v, got[j]) && !(Number.isNaN(v) && Number.isNaN(got[j])));
+      expect.fail(`${prim}: element ${i} differs: cpu ${ref[i]} vs ${backend} ${got[i]} (shapes ${JSON.stringify(c.inputs.map((x) => x.shape))}, params ${JSON.stringify(c.params)})`);
+    }
+    return;
+  }
+  // Sums in another order: bound the error by the same computation on absolute values.
+  const scale = prim === 'sum' || prim === 'matmul' ? runOn('cpu', prim, c, Math.abs) : null;
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i]!;
+    const g = got[i]!;
+    if (g === r) continue;
+    if (Number.isNaN(r) || Number.isNaN(g)) {
+      expect(Number.isNaN(g), `${prim} element ${i}`).toBe(Number.isNaN(r));
+      continue;
+    }
+    const tol = prim === 'exp' ? 4e-7 * Math.abs(r) + 1e-37 : 2e-6 * (1 + Math.abs(scale ? scale[i]! : r));
+    if (!(Math.abs(g - r) <= tol)) expect.fail(`${prim}: element ${i}: cpu ${r} vs ${backend} ${g} (tolerance ${tol}); shapes ${JSON.stringify(c.inputs.map((x) => x.shape))} params ${JSON.stringify(c.params)}`);
+  }
+}
+
+// shapes: odd sizes, sizes not divisible by the SIMD width or tiles, and size 1
+const dim = fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 7 }) }, { weight: 1, arbitrary: fc.constantFrom(1, 4, 5, 15, 16, 17, 33) });
+const shapeArb = (minRank = 0, maxRank = 4) => fc.array(dim, { minLength: minRank, maxLength: maxRank });
+const seedArb = fc.integer({ min: 1, max: 2 ** 31 - 1 });
+
+/** `n` shapes that broadcast (to `out` or to a shape with some of its axes 1): each axis kept or set to 1, leading axes maybe dropped. */
+const broadcastShapes = (n: number) =>
+  shapeArb(0, 4).chain((out) =>
+    fc
+      .array(fc.tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: out.length, maxLength: out.length })), { minLength: n, maxLength: n })
+      .map((specs) => ({ out, shapes: specs.map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i + drop] ? 1 : d))) })),
+  );
+const broadcastPair = (n = 2) => broadcastShapes(n).map((x) => x.shapes);
+
+const float = (shape: number[], lo?: number, hi?: number): InputSpec => ({ shape, dtype: 'float32', lo, hi });
+
+const UNARY_DOMAIN: Partial<Record<BackendPrim, [number, number]>> = {
+  log: [0.01, 50], sqrt: [0, 50], log1p: [-0.99, 50], erfinv: [-0.999, 0.999], exp: [-110, 95], expm1: [-20, 20],
+};
+
+const unaryCase = <P extends BackendPrim>(prim: P): fc.Arbitrary<Case<P>> =>
+  fc.record({ shape: shapeArb(), seed: seedArb }).map(({ shape, seed }) => {
+    const [lo, hi] = UNARY_DOMAIN[prim] ?? [-6, 6];
+    return { inputs: [float(shape, lo, hi)], params: {} as PrimParams[P], seed };
+  });
+
+const binaryCase = <P extends BackendPrim>(prim: P, dtype: DType = 'float32'): fc.Arbitrary<Case<P>> =>
+  fc.record({ shapes: broadcastPair(2), seed: seedArb }).map(({ shapes, seed }) => {
+    const [lo, hi] = prim === 'pow' ? [0.1, 3] : prim === 'shl' || prim === 'shr' ? [0, 31] : [-6, 6];
+    const spec = (s: number[], k: number): InputSpec => ({ shape: s, dtype, lo: k === 1 && (prim === 'div' || prim === 'mod') && dtype !== 'float32' ? 1 : lo, hi });
+    return { inputs: shapes.map(spec), params: {} as PrimParams[P], seed };
+  });
+
+const reduceCase = <P extends 'sum' | 'reduceMax'>(): fc.Arbitrary<Case<P>> =>
+  shapeArb(1, 4).chain((shape) =>
+    fc.record({
+      axes: fc.subarray(shape.map((_, i) => i), { minLength: 1 }),
+      seed: seedArb,
+    }).map(({ axes, seed }) => ({ inputs: [float(shape)], params: { axes: [...axes].sort((a, b) => a - b) } as PrimParams[P], seed })),
+  );
+
+const axisCase = <P extends 'argmax' | 'cumsum'>(prim: P): fc.Arbitrary<Case<P>> =>
+  shapeArb(1, 4).chain((shape) =>
+    fc.record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), reverse: fc.boolean(), seed: seedArb }).map(({ axis, reverse, seed }) => ({
+      inputs: [float(shape)],
+      params: (prim === 'argmax' ? { axis } : { axis, reverse }) as PrimParams[P],
+      seed,
+    })),
+  );
+
+const matmulCase: fc.Arbitrary<Case<'matmul'>> = fc
+  .record({
+    batch: fc.integer({ min: 1, max: 3 }),
+    broadcast: fc.constantFrom('none', 'a', 'b'),
+    m: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constantFrom(1, 2, 16, 17, 33, 130)),
+    n: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constantFrom(1, 15, 16, 17, 31, 33, 70)),
+    k: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.constantFrom(1, 3, 4, 255, 257, 385, 800)),
+    transA: fc.boolean(),
+    transB: fc.boolean(),
+    seed: seedArb,
+  })
+  .map(({ batch, broadcast, m, n, k, transA, transB, seed }) => ({
+    inputs: [float([broadcast === 'a' ? 1 : batch, ...(transA ? [k, m] : [m, k])]), float([broadcast === 'b' ? 1 : batch, ...(transB ? [n, k] : [k, n])])],
+    params: { transA, transB },
+    seed,
+  }));
+
+const convGeometry = fc
+  .record({
+    n: fc.integer({ min: 1, max: 2 }),
+    h: fc.integer({ min: 1, max: 9 }),
+    w: fc.integer({ min: 1, max: 9 }),
+    c: fc.integer({ min: 1, max: 5 }),
+    kh: fc.integer({ min: 1, max: 3 }),
+    kw: fc.integer({ min: 1, max: 3 }),
+    sh: fc.integer({ min: 1, max: 2 }),
+    sw: fc.integer({ min: 1, max: 2 }),
+    dh: fc.integer({ min: 1, max: 2 }),
+    dw: fc.integer({ min: 1, max: 2 }),
+    padTop: fc.integer({ min: 0, max: 2 }),
+    padLeft: fc.integer({ min: 0, max: 2 }),
+    seed: seedArb,
+  })
+  .map((g) => {
+    const outHeight = Math.floor((g.h + 2 * g.padTop - ((g.kh - 1) * g.dh + 1)) / g.sh) + 1;
+    const outWidth = Math.floor((g.w + 2 * g.padLeft - ((g.kw - 1) * g.dw + 1)) / g.sw) + 1;
+    const params = { kernelHeight: g.kh, kernelWidth: g.kw, strideHeight: g.sh, strideWidth: g.sw, padTop: g.padTop, padLeft: g.padLeft, outHeight, outWidth, dilationHeight: g.dh, dilationWidth: g.dw };
+    return { g, params, ok: outHeight > 0 && outWidth > 0 };
+  })
+  .filter((x) => x.ok);
+
+const permutation = (n: number) => fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n });
+
+const CASES: { [P in BackendPrim]: fc.Arbitrary<Case<P>> } = {
+  neg: unaryCase('neg'), exp: unaryCase('exp'), log: unaryCase('log'), expm1: unaryCase('expm1'), log1p: unaryCase('log1p'),
+  sin: unaryCase('sin'), cos: unaryCase('cos'), tanh: unaryCase('tanh'), sqrt: unaryCase('sqrt'), erf: unaryCase('erf'),
+  erfinv: unaryCase('erfinv'), floor: unaryCase('floor'), abs: unaryCase('abs'), sign: unaryCase('sign'), sigmoid: unaryCase('sigmoid'),
+  add: binaryCase('add'), sub: binaryCase('sub'), mul: binaryCase('mul'), div: binaryCase('div'), max: binaryCase('max'),
+  min: binaryCase('min'), pow: binaryCase('pow'), mod: binaryCase('mod'),
+  bitand: binaryCase('bitand', 'uint32'), bitor: binaryCase('bitor', 'uint32'), bitxor: binaryCase('bitxor', 'uint32'),
+  shl: binaryCase('shl', 'int32'), shr: binaryCase('shr', 'int32'),
+  eq: binaryCase('eq'), ne: binaryCase('ne'), lt: binaryCase('lt'), le: binaryCase('le'), gt: binaryCase('gt'), ge: binaryCase('ge'),
+  where: fc.record({ shapes: broadcastPair(3), seed: seedArb }).map(({ shapes, seed }) => ({
+    inputs: [{ shape: shapes[0]!, dtype: 'bool' }, float(shapes[1]!), float(shapes[2]!)],
+    params: {},
+    seed,
+  })),
+  cast: fc.record({ shape: shapeArb(), dtype: fc.constantFrom<DType>('int32', 'bool', 'uint32'), seed: seedArb }).map(({ shape, dtype, seed }) => ({ inputs: [float(shape, -100, 100)], params: { dtype }, seed })),
+  bitcast: fc.record({ shape: shapeArb(), seed: seedArb }).map(({ shape, seed }) => ({ inputs: [float(shape)], params: { dtype: 'uint32' }, seed })),
+  sum: reduceCase<'sum'>(),
+  reduceMax: reduceCase<'reduceMax'>(),
+  argmax: axisCase('argmax'),
+  cumsum: axisCase('cumsum'),
+  matmul: matmulCase,
+  im2col: convGeometry.map(({ g, params }) => ({ inputs: [float([g.n, g.h, g.w, g.c])], params, seed: g.seed })),
+  col2im: convGeometry.map(({ g, params }) => ({
+    inputs: [float([g.n, params.outHeight, params.outWidth, g.kh * g.kw * g.c])],
+    params: { ...params, height: g.h, width: g.w },
+    seed: g.seed,
+  })),
+  transpose: shapeArb(1, 5).chain((shape) => fc.record({ perm: permutation(shape.length), seed: seedArb }).map(({ perm, seed }) => ({ inputs: [float(shape)], params: { perm }, seed }))),
+  broadcast: fc.record({ b: broadcastShapes(1), seed: seedArb }).map(({ b, seed }) => ({ inputs: [float(b.shapes[0]!)], params: { shape: b.out }, seed })),
+  slice: shapeArb(1, 4).chain((shape) =>
+    fc.record({
+      cuts: fc.tuple(...shape.map((d) => fc.tuple(fc.integer({ min: 0, max: d - 1 }), fc.integer({ min: 1, max: d })).map(([b, s]) => [b, Math.min(s, d - b)] as const))),
+      seed: seedArb,
+    }).map(({ cuts, seed }) => ({ inputs: [float(shape)], params: { begin: cuts.map((c) => c[0]), size: cuts.map((c) => c[1]) }, seed })),
+  ),
+  pad: shapeArb(1, 4).chain((shape) =>
+    fc.record({
+      before: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: shape.length, maxLength: shape.length }),
+      after: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: shape.length, maxLength: shape.length }),
+      value: fc.constantFrom(0, -1.5),
+      seed: seedArb,
+    }).map(({ before, after, value, seed }) => ({ inputs: [float(shape)], params: { before, after, value }, seed })),
+  ),
+  concat: shapeArb(1, 4).chain((shape) =>
+    fc.record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), sizes: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 3 }), seed: seedArb }).map(({ axis, sizes, seed }) => ({
+      inputs: sizes.map((s) => float(shape.map((d, i) => (i === axis ? s : d)))),
+      params: { axis },
+      seed,
+    })),
+  ),
+  flip: shapeArb(1, 4).chain((shape) => fc.record({ axes: fc.subarray(shape.map((_, i) => i)), seed: seedArb }).map(({ axes, seed }) => ({ inputs: [float(shape)], params: { axes }, seed }))),
+  gather: shapeArb(1, 3).chain((shape) =>
+    fc.record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), idx: shapeArb(0, 2), seed: seedArb }).map(({ axis, idx, seed }) => ({
+      inputs: [float(shape), { shape: idx, dtype: 'int32', lo: 0, hi: shape[axis]! }],
+      params: { axis },
+      seed,
+    })),
+  ),
+  scatterAdd: shapeArb(1, 3).chain((shape) =>
+    fc.record({ axis: fc.integer({ min: 0, max: shape.length - 1 }), size: fc.integer({ min: 1, max: 6 }), seed: seedArb }).map(({ axis, size, seed }) => ({
+      inputs: [float(shape), { shape: [shape[axis]!], dtype: 'int32', lo: 0, hi: size }],
+      params: { axis, size },
+      seed,
+    })),
+  ),
+  threefry2x32: broadcastPair(4).map((shapes) => ({ inputs: shapes.map((s) => ({ shape: s, dtype: 'uint32' as DType })), params: {}, seed: 7 })),
+};
+
+describe('wasm backend: every primitive equals the CPU backend', () => {
+  for (const prim of Object.keys(CASES) as BackendPrim[]) {
+    it(`${prim}${APPROX.has(prim) ? ' (within rounding of the summation order)' : ' (bit for bit)'}`, () => {
+      fc.assert(fc.property(CASES[prim] as fc.Arbitrary<Case<typeof prim>>, (c) => checkPrim(prim, c)), { numRuns: prim === 'matmul' ? 120 : 60 });
+    });
+  }
+
+  it('integer and comparison variants go through the same kernels correctly', () => {
+    for (const prim of ['add', 'sub', 'mul', 'div', 'max', 'min', 'mod'] as const) {
+      fc.assert(fc.property(binaryCase(prim, 'int32'), (c) => checkPrim(prim, c)), { numRuns: 15 });
+    }
+    fc.assert(fc.property(binaryCase('gt', 'int32'), (c) => checkPrim('gt', c)), { numRuns: 15 });
+    // where on 32-bit integers goes through the float kernel as bits
+    fc.assert(
+      fc.property(fc.record({ shapes: broadcastPair(3), seed: seedArb }), ({ shapes, seed }) =>
+        checkPrim('where', { inputs: [{ shape: shapes[0]!, dtype: 'bool' }, { shape: shapes[1]!, dtype: 'uint32' }, { shape: shapes[2]!, dtype: 'uint32' }], params: {}, seed }),
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  it('special values: exp overflows to Inf, underflows to 0 and subnormals, keeps NaN; add/max propagate NaN', () => {
+    const special = [0, -0, 1, -1, 88.72, 88.73, 89, 100, Infinity, -Infinity, NaN, -87, -87.5, -100, -103.9, -104, -200, 1e-8, 10.5];
+    const run = (backend: string, f: (x: Tensor) => Tensor): TypedArray => {
+      void setBackend(backend);
+      return tidy(() => f(tensor(new Float32Array(special))).toArraySync());
+    };
+    const e = run('wasm', core.exp);
+    const r = run('cpu', core.exp);
+    special.forEach((x, i) => {
+      if (Number.isNaN(r[i]!)) expect(e[i]).toBeNaN();
+      else if (!Number.isFinite(r[i]!)) expect(e[i]).toBe(r[i]);
+      else expect(Math.abs(e[i]! - r[i]!), `exp(${x}) = ${r[i]} vs ${e[i]}`).toBeLessThanOrEqual(4e-7 * Math.abs(r[i]!) + 1e-44);
+    });
+    expect(sameBits(run('wasm', (x) => core.maximum(x, core.flip(x))), run('cpu', (x) => core.maximum(x, core.flip(x))))).toBe(true);
+    expect(sameBits(run('wasm', (x) => core.add(x, core.flip(x))), run('cpu', (x) => core.add(x, core.flip(x))))).toBe(true);
+  });
+
+  it('the single-threaded instance agrees with the CPU too', () => {
+    fc.assert(fc.property(matmulCase, (c) => checkPrim('matmul', c, 'wasm-1')), { numRuns: 30 });
+    fc.assert(fc.property(binaryCase('add'), (c) => checkPrim('add', c, 'wasm-1')), { numRuns: 30 });
+  });
+});
+
+// ---------------------------------------------------------------- matmul
+
+describe('wasm matmul', () => {
+  const shapes: [number, number, number][] = [[1, 1, 1], [2, 16, 3], [17, 33, 5], [64, 64, 64], [130, 70, 300], [3, 1030, 2], [129, 257, 513], [65, 47, 1100]];
+  for (const transA of [false, true]) {
+    for (const transB of [false, true]) {
+      it(`transA=${transA} transB=${transB} on tile edges and block boundaries`, () => {
+        shapes.forEach(([m, n, k], i) => {
+          checkPrim('matmul', { inputs: [float(transA ? [1, k, m] : [1, m, k]), float(transB ? [1, n, k] : [1, k, n])], params: { transA, transB }, seed: 11 + i });
+          checkPrim('matmul', { inputs: [float(transA ? [2, k, m] : [2, m, k]), float(transB ? [1, n, k] : [1, k, n])], params: { transA, transB }, seed: 21 + i });
+        });
+      });
+    }
+  }
+
+  it('k = 0 gives zeros; empty outputs are fine', () => {
+    checkPrim('matmul', { inputs: [float([1, 3, 0]), float([1, 0, 4])], params: { transA: false, transB: false }, seed: 1 });
+    checkPrim('matmul', { inputs: [float([1, 0, 5]), float([1, 5, 4])], params: { transA: false, transB: false }, seed: 1 });
+  });
+
+  it('thread chunks cover the output exactly once, whole micro-tiles but the last', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 2, max: 8 }), (batch, m, n, threads) => {
+        const { rangeArg, unit, extent } = matmulPlan(batch, m, n, threads);
+        expect(extent).toBe(rangeArg === 5 ? batch : rangeArg === 11 ? m : n);
+        if (rangeArg !== 5) expect(unit % 16).toBe(0);
+        expect(Math.ceil(extent / unit)).toBeLessThanOrEqual(Math.max(4 * threads, Math.ceil(extent / 32)));
+      }),
+    );
+  });
+
+  it('threads on and off give the same bits', async () => {
+    if (!wasmFeatures().sharedMemory) return;
+    const two = await createWasmBackend({ threads: 2, parallelThreshold: 1, adaptive: false });
+    const one = createWasmBackendSync();
+    registerBackend('wasm-t2', () => two);
+    registerBackend('wasm-t1', () => one);
+    await setBackend('wasm-t2');
+    await setBackend('wasm-t1');
+    expect(two.threads).toBe(2);
+    try {
+      for (const [batch, m, n, k, tA, tB] of [[1, 300, 200, 260, false, false], [3, 40, 50, 60, true, false], [1, 5, 700, 33, false, true], [2, 129, 17, 513, true, true]] as const) {
+        const c: Case<'matmul'> = { inputs: [float(tA ? [batch, k, m] : [batch, m, k]), float(tB ? [1, n, k] : [1, k, n])], params: { transA: tA, transB: tB }, seed: m + n };
+        expect(sameBits(runOn('wasm-t1', 'matmul', c), runOn('wasm-t2', 'matmul', c))).toBe(true);
+      }
+    } finally {
+      two.dispose?.();
+      await setBackend('cpu');
+    }
+  });
+});
+
+// ---------------------------------------------------------------- end to end
+
+function mlpLoss(params: { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor }, x: Tensor, y: Tensor): Tensor {
+  const h = relu(core.add(matmul(x, params.w1), params.b1));
+  const logits = core.add(matmul(h, params.w2), params.b2);
+  return mean(core.neg(sum(core.mul(core.logSoftmax(logits, -1), y), -1)));
+}
+
+function mlpSetup(): { params: { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor }; x: Tensor; y: Tensor } {
+  const k = key(3);
+  const [k1, k2, k3, k4] = core.split(k, 4) as [core.Key, core.Key, core.Key, core.Key];
+  const params = { w1: core.mul(normal(k1, [37, 50]), 0.2), b1: core.mul(normal(k2, [50]), 0.1), w2: core.mul(normal(k3, [50, 10]), 0.2), b2: core.zeros([10]) };
+  const x = normal(k4, [19, 37]);
+  const y = core.oneHot(core.randint(core.foldIn(k, 9), [19], 0, 10), 10);
+  return { params, x, y };
+}
+
+describe('wasm backend end to end', () => {
+  it('setBackend("wasm") works through the package index; cpu stays the default', async () => {
+    expect(defaultBackend).toBe('cpu');
+    const b = await setBackend('wasm');
+    expect(b.name).toBe('wasm');
+    expect(getBackendName()).toBe('wasm');
+    await setBackend('cpu');
+  });
+
+  it('valueAndGrad of a small MLP agrees with the CPU backend', async () => {
+    const run = async (backend: string) => {
+      await setBackend(backend);
+      const { params, x, y } = mlpSetup();
+      const [loss, grads] = valueAndGrad(mlpLoss)(params, x, y);
+      return { loss: (await loss.toArray())[0]!, grads: await Promise.all([grads.w1, grads.b1, grads.w2, grads.b2].map((g) => g.toArray())) };
+    };
+    const cpu = await run('cpu');
+    const w = await run('wasm');
+    expect(Math.abs(w.loss - cpu.loss)).toBeLessThan(1e-5 * (1 + Math.abs(cpu.loss)));
+    cpu.grads.forEach((g, i) => {
+      const scale = Math.max(...[...g].map(Math.abs));
+      for (let j = 0; j < g.length; j++) expect(Math.abs(w.grads[i]![j]! - g[j]!)).toBeLessThan(1e-5 * (scale + 1e-3));
+    });
+    await setBackend('cpu');
+  });
+
+  it('conv2d forward and backward agree with the CPU backend', async () => {
+    const run = async (backend: string) => {
+      await setBackend(backend);
+      const k = key(5);
+      const x = normal(k, [2, 9, 8, 3]);
+      const w = normal(core.foldIn(k, 1), [3, 3, 3, 5]);
+      const f = (w: Tensor, x: Tensor) => sum(core.square(core.conv2d(x, w, { stride: 2, padding: 'same' })));
+      const [v, g] = valueAndGrad(f)(w, x);
+      return [await v.toArray(), await g.toArray()];
+    };
+    const cpu = await run('cpu');
+    const w = await run('wasm');
+    cpu.forEach((a, i) => a.forEach((v, j) => expect(Math.abs(w[i]![j]! - v)).toBeLessThan(1e-4 * (1 + Math.abs(v)))));
+    await setBackend('cpu');
+  });
+
+  it('memory stays flat over many tidy training steps', async () => {
+    await setBackend('wasm');
+    let { params } = mlpSetup();
+    const { x, y } = mlpSetup();
+    const step = () =>
+      tidy(() => {
+        const [, g] = valueAndGrad(mlpLoss)(params, x, y);
+        const next = { w1: core.sub(params.w1, core.mul(g.w1, 0.1)), b1: core.sub(params.b1, core.mul(g.b1, 0.1)), w2: core.sub(params.w2, core.mul(g.w2, 0.1)), b2: core.sub(params.b2, core.mul(g.b2, 0.1)) };
+        core.dispose(params);
+        return next;
+      });
+    for (let i = 0; i < 5; i++) params = step();
+    const before = { backend: wasm.stats(), core: memoryStats() };
+    for (let i = 0; i < 60; i++) params = step();
+    const after = { backend: wasm.stats(), core: memoryStats() };
+    expect(after.core).toEqual(before.core);
+    expect(after.backend.buffers).toBe(before.backend.buffers);
+    expect(after.backend.bytes).toBe(before.backend.bytes);
+    expect(after.backend.heapBytes).toBe(before.backend.heapBytes);
+    core.dispose([params, x, y]);
+    await setBackend('cpu');
+  });
+
+  it('a tensor past the heap maximum is a clear error and leaves the backend usable', async () => {
+    const small = createWasmBackendSync({ maxBytes: 4 << 20, initialBytes: 1 << 20 });
+    registerBackend('wasm-small', () => small);
+    await setBackend('wasm-small');
+    try {
+      expect(() => core.zeros([2 << 20])).toThrow(/out of memory.*maxBytes/s);
+      const t = core.add(core.ones([1000]), 1);
+      expect((await t.toArray())[999]).toBe(2);
+      t.dispose();
+    } finally {
+      await setBackend('cpu');
+    }
+  });
+});
