@@ -7,6 +7,8 @@ export type { TensorTree } from './tensor';
 export { bind, vjp, grad, valueAndGrad, stopGradient, isTracing } from './trace';
 export type { GradOptions, Pullback } from './trace';
 export * from './ops';
+// `split` is the PRNG's (JAX's random.split); the tensor split of ops.ts is exported as splitTensor.
+export { split as splitTensor } from './ops';
 export { key, keyFromWords, isKey, split, foldIn, randomBits, uniform, uniformHost, normal, bernoulli, randint, permutation, threefry2x32Block } from './random';
 export type { Key } from './random';
 export { treeMap, treeZipMap, treeLeaves, treeFlatten, treeUnflatten, treeSize } from './tree';

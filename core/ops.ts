@@ -72,7 +72,11 @@ export function scalar(value: number, dtype: DType = 'float32'): Tensor {
 
 export function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
   assertShape('full', shape);
-  return bind('broadcast', [scalar(value, dtype)], { shape: [...shape] });
+  // The scalar is spent at once (no tape tracks it), so `zeros`/`ones` outside tidy leave only their result.
+  const s = scalar(value, dtype);
+  const out = bind('broadcast', [s], { shape: [...shape] });
+  s.dispose();
+  return out;
 }
 
 export const zeros = (shape: Shape, dtype: DType = 'float32'): Tensor => full(shape, 0, dtype);
@@ -295,13 +299,19 @@ export function cumsum(x: Tensor, axis = -1, options: { reverse?: boolean } = {}
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
+  axis = normalizeAxis('softmax', axis, x.rank);
   const m = stopGrad(max(x, axis, true));
   const e = exp(sub(x, m));
   return div(e, sum(e, axis, true));
 }
 
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  return sub(x, logSumExp(x, axis, true));
+  // (x − m) − log Σ exp(x − m), shifting first as JAX does: x − logSumExp(x) would cancel two numbers
+  // of the logits' size, losing ~|x|·2⁻²⁴ (6e-5 at logits of 1000) of a result near 0.
+  axis = normalizeAxis('logSoftmax', axis, x.rank);
+  const m = stopGrad(max(x, axis, true));
+  const shifted = sub(x, where(isFinite(m), m, 0));
+  return sub(shifted, log(sum(exp(shifted), axis, true)));
 }
 
 function stopGrad(x: Tensor): Tensor {
@@ -326,12 +336,14 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
 
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm ? perm.map((a) => normalizeAxis('transpose', a, x.rank)) : x.shape.map((_, i) => x.rank - 1 - i);
-  if (p.every((v, i) => v === i)) return x;
+  // (A shorter identity prefix such as [0] for a matrix must reach the shape rule, which rejects it.)
+  if (p.length === x.rank && p.every((v, i) => v === i)) return x;
   return bind('transpose', [x], { perm: p });
 }
 
 /** Swap the last two axes. */
 export function matrixTranspose(x: Tensor): Tensor {
+  if (x.rank < 2) throw new Error(`matrixTranspose: needs rank ≥ 2, got ${fmt(x.shape)}`);
   const p = x.shape.map((_, i) => i);
   p[x.rank - 1] = x.rank - 2;
   p[x.rank - 2] = x.rank - 1;
@@ -374,8 +386,16 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
 /** Take `[start, stop)` along one axis. */
 export function sliceAxis(x: Tensor, axis: number, start: number, stop: number): Tensor {
   const a = normalizeAxis('sliceAxis', axis, x.rank);
-  const begin = x.shape.map((_, i) => (i === a ? start : 0));
-  const size = x.shape.map((d, i) => (i === a ? stop - start : d));
+  // Python's [start:stop], negative bounds counting from the end. (Passing stop − start on as a size
+  // would turn a reversed range into slice's "−1 = the rest of the axis".)
+  const d = x.shape[a]!;
+  const from = start < 0 ? start + d : start;
+  const to = stop < 0 ? stop + d : stop;
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to < from || to > d) {
+    throw new Error(`sliceAxis: [${start}, ${stop}) is not a range within axis ${a} of ${fmt(x.shape)}`);
+  }
+  const begin = x.shape.map((_, i) => (i === a ? from : 0));
+  const size = x.shape.map((n, i) => (i === a ? to - from : n));
   return slice(x, begin, size);
 }
 
@@ -403,9 +423,11 @@ export function split(x: Tensor, sizesOrCount: number | readonly number[], axis 
   const d = x.shape[a]!;
   let sizes: number[];
   if (typeof sizesOrCount === 'number') {
+    if (!Number.isInteger(sizesOrCount) || sizesOrCount < 1) throw new Error(`split: the number of pieces must be a positive integer, got ${sizesOrCount}`);
     if (d % sizesOrCount !== 0) throw new Error(`split: axis ${a} of size ${d} does not divide into ${sizesOrCount} pieces`);
     sizes = new Array(sizesOrCount).fill(d / sizesOrCount);
   } else sizes = [...sizesOrCount];
+  if (sizes.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`split: sizes [${sizes}] must be non-negative integers`);
   if (sizes.reduce((s, v) => s + v, 0) !== d) throw new Error(`split: sizes [${sizes}] do not add up to ${d}`);
   let off = 0;
   return sizes.map((s) => {
@@ -445,7 +467,9 @@ export function scatterAddPrim(g: Tensor, indices: Tensor, axis: number, size: n
 
 /** Scatter-add `updates` into zeros of length `size` along `axis` (the adjoint of take). */
 export function scatterAdd(updates: Tensor, indices: Tensor, size: number, axis = 0): Tensor {
-  return scatterAddPrim(updates, cast(indices, 'int32'), normalizeAxis('scatterAdd', axis, updates.rank), size);
+  // `axis` names an axis of the result (as `take`'s names one of its input), whose rank is
+  // updates.rank − indices.rank + 1: a scalar index adds an axis.
+  return scatterAddPrim(updates, cast(indices, 'int32'), normalizeAxis('scatterAdd', axis, updates.rank - indices.rank + 1), size);
 }
 
 export function oneHot(indices: Tensor, depth: number): Tensor {
@@ -462,6 +486,7 @@ export function tile(x: Tensor, reps: readonly number[]): Tensor {
 
 /** Repeat each element `n` times along an axis (nearest-neighbour upsampling uses this). */
 export function repeat(x: Tensor, n: number, axis: number): Tensor {
+  if (!Number.isInteger(n) || n < 0) throw new Error(`repeat: n must be a non-negative integer, got ${n}`);
   const a = normalizeAxis('repeat', axis, x.rank);
   const s = [...x.shape];
   const e = expandDims(x, a + 1);
@@ -498,7 +523,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     lead = aLead;
     out = matmulPrim(reshape(a2, [1, sizeOf(aLead) * m, k]), reshape(b2, [1, k, n]), false, false);
   } else {
-    lead = broadcastShapes('matmul', aLead, bLead);
+    lead = broadcastShapes(`matmul: batch dimensions of ${fmt(a.shape)} @ ${fmt(b.shape)}`, aLead, bLead);
     const batch = sizeOf(lead);
     const as3 = sizeOf(aLead) === batch && aLead.length === lead.length ? reshape(a2, [batch, m, k]) : sizeOf(aLead) === 1 ? reshape(a2, [1, m, k]) : reshape(broadcastTo(a2, [...lead, m, k]), [batch, m, k]);
     const bs3 = sizeOf(bLead) === batch && bLead.length === lead.length ? reshape(b2, [batch, k, n]) : sizeOf(bLead) === 1 ? reshape(b2, [1, k, n]) : reshape(broadcastTo(b2, [...lead, k, n]), [batch, k, n]);
@@ -567,6 +592,9 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
   if (ci !== c) throw new Error(`conv2d: input has ${c} channels but the weights expect ${ci}: ${fmt(x.shape)} * ${fmt(w.shape)}`);
   const [sh, sw] = pair(options.stride ?? 1);
   const [dh, dw] = pair(options.dilation ?? 1);
+  for (const [what, v] of [['stride', sh], ['stride', sw], ['dilation', dh], ['dilation', dw]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`conv2d: ${what} must be a positive integer, got ${v}`);
+  }
   const [pt, pb, pl, pr] = resolvePadding(options.padding ?? 'valid', h, wd, kh, kw, sh, sw, dh, dw);
   const outHeight = Math.floor((h + pt + pb - ((kh - 1) * dh + 1)) / sh) + 1;
   const outWidth = Math.floor((wd + pl + pr - ((kw - 1) * dw + 1)) / sw) + 1;

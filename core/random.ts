@@ -6,7 +6,7 @@
  * cannot leak. Bulk random bits come from the `threefry2x32` primitive on the current backend, so
  * every backend produces the same bits.
  */
-import { arange, bitcast, cast, erfinv, fromArray, less, maximum, mul, reshape, scalar, shiftRight, bitwiseOr, sub, add, slice } from './ops';
+import { arange, bitcast, cast, erfinv, floor, fromArray, less, maximum, minimum, mul, reshape, scalar, shiftRight, bitwiseOr, sub, add, slice } from './ops';
 import { sizeOf, type Shape } from './shape';
 import type { Tensor } from './tensor';
 import { bind } from './trace';
@@ -142,9 +142,11 @@ export function bernoulli(k: Key, p: number | Tensor, shape: Shape): Tensor {
 
 /** Uniform integers in [lo, hi). */
 export function randint(k: Key, shape: Shape, lo: number, hi: number): Tensor {
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) throw new Error(`randint: need integers lo < hi, got [${lo}, ${hi})`);
   const u = uniform(k, shape);
-  const r = cast(add(mul(u, hi - lo), lo), 'int32');
-  return r;
+  // floor, not the cast's truncation toward zero: with lo < 0 truncation maps (−1, 1) to 0 (twice as
+  // likely) and lo itself almost never comes out. The min guards float32 rounding u·(hi−lo) up to hi−lo.
+  return cast(minimum(floor(add(mul(u, hi - lo), lo)), hi - 1), 'int32');
 }
 
 /** A random permutation of 0..n-1 (int32), by sorting random keys on the host. */

@@ -7,7 +7,7 @@
 import type { DType } from './dtype';
 import * as o from './ops';
 import type { Prim, PrimParams } from './primitives';
-import { broadcastShapes, fmt, shapeEq, sizeOf, type Shape } from './shape';
+import { assertShape, broadcastShapes, fmt, shapeEq, sizeOf, type Shape } from './shape';
 import type { Tensor } from './tensor';
 
 export interface ShapeDType {
@@ -261,6 +261,7 @@ export const rules: Rules = {
   },
   broadcast: {
     shape: ([x], { shape }) => {
+      assertShape('broadcastTo', shape);
       const b = broadcastShapes('broadcastTo', x!.shape, shape);
       if (!shapeEq(b, shape)) throw new Error(`broadcastTo: cannot broadcast ${fmt(x!.shape)} to ${fmt(shape)}`);
       return { shape: [...shape], dtype: x!.dtype };
@@ -328,6 +329,9 @@ export const rules: Rules = {
     shape: ([x, idx], { axis, size }) => {
       if (idx!.dtype !== 'int32') throw new Error(`scatterAdd: indices must be int32, got ${idx!.dtype}`);
       const r = idx!.rank;
+      if (axis < 0 || axis + r > x!.rank || !shapeEq(x!.shape.slice(axis, axis + r), idx!.shape)) {
+        throw new Error(`scatterAdd: updates ${fmt(x!.shape)} must have the indices' shape ${fmt(idx!.shape)} at axis ${axis}`);
+      }
       return { shape: [...x!.shape.slice(0, axis), size, ...x!.shape.slice(axis + r)], dtype: x!.dtype };
     },
     vjp: (g, [, idx], _out, { axis }) => [() => o.take(g, idx!, axis), null],
@@ -340,6 +344,8 @@ export const rules: Rules = {
   },
   reshape: {
     shape: ([x], { shape }) => {
+      // Without this, [-2, -3] would pass for 6 elements and make a tensor with negative dimensions.
+      assertShape('reshape', shape);
       if (sizeOf(shape) !== x!.size) throw new Error(`reshape: cannot reshape ${fmt(x!.shape)} (${x!.size} elements) to ${fmt(shape)}`);
       return { shape: [...shape], dtype: x!.dtype };
     },

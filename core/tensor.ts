@@ -172,6 +172,13 @@ export function getBackendName(): string {
 
 const scopes: Set<Tensor>[] = [];
 
+/**
+ * @internal Set by `trace.ts`: whether a tape that is still recording needs this tensor for its
+ * backward pass. `tidy` hands such tensors to the enclosing scope instead of freeing them, so a
+ * `tidy` inside a function being differentiated cannot free what its gradient will read.
+ */
+export const tapeNeeds: { has: (t: Tensor) => boolean } = { has: () => false };
+
 function track(t: Tensor): void {
   const top = scopes[scopes.length - 1];
   if (top) top.add(t);
@@ -217,7 +224,7 @@ export function tidy<T>(fn: () => T): T {
   const keep = new Set(treeTensors(result));
   const parent = scopes[scopes.length - 1];
   for (const t of scope) {
-    if (keep.has(t)) {
+    if (keep.has(t) || tapeNeeds.has(t)) {
       if (parent) parent.add(t);
     } else t.dispose();
   }

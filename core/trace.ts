@@ -10,7 +10,7 @@
  */
 import type { PrimParams, Prim } from './primitives';
 import { rules } from './rules';
-import { getBackend, newStorage, Tensor, tidy, treeTensors, dispose } from './tensor';
+import { getBackend, newStorage, Tensor, tapeNeeds, tidy, treeTensors, dispose } from './tensor';
 import type { BufferInfo } from './backend';
 
 interface Entry {
@@ -23,9 +23,12 @@ interface Entry {
 class Tape {
   readonly tracked = new Set<number>();
   readonly entries: Entry[] = [];
+  /** Every tensor an entry holds (inputs and outputs): what the backward pass will read. */
+  readonly saved = new Set<Tensor>();
 }
 
 const activeTapes: Tape[] = [];
+tapeNeeds.has = (t) => activeTapes.some((tape) => tape.saved.has(t));
 
 /** True while some `grad`/`vjp` is recording. */
 export function isTracing(): boolean {
@@ -59,6 +62,8 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
     if (inputs.some((t) => tape.tracked.has(t.id))) {
       tape.entries.push({ prim, inputs: [...inputs], output: out, params });
       tape.tracked.add(out.id);
+      for (const t of inputs) tape.saved.add(t);
+      tape.saved.add(out);
     }
   }
   return out;
@@ -200,11 +205,15 @@ export function valueAndGrad<X, R extends unknown[], V>(
 ): (x: X, ...rest: R) => [V, X] {
   const op = 'valueAndGrad';
   const run = (x: X, rest: R): [V, X] => {
-    const [out, pullback] = vjp((xx: X) => f(xx, ...rest), x);
-    const loss = checkScalar(op, options.hasAux ? (out as unknown as unknown[])[0] : out);
+    // Only the loss is pulled back: `aux` gets no cotangent at all (a zero cotangent would still run
+    // its backward pass, and 0 · ∞ there — e.g. aux = sqrt(x) at 0 — would put NaN into the gradient).
+    let out!: V;
+    const [loss, pullback] = vjp((xx: X) => {
+      out = f(xx, ...rest);
+      return checkScalar(op, options.hasAux ? (out as unknown as unknown[])[0] : out);
+    }, x);
     const one = bind('broadcast', [onesScalar(loss)], { shape: [...loss.shape] });
-    const ctTree = options.hasAux ? mapTensors(out, (t) => (t === loss ? one : zerosLikeT(t))) : (one as unknown as V);
-    const [gx] = pullback(ctTree);
+    const [gx] = pullback(one);
     return [out, gx];
   };
   return (x: X, ...rest: R) => (isTracing() ? run(x, rest) : tidy(() => run(x, rest) as never));
@@ -222,10 +231,6 @@ export function grad<X, R extends unknown[]>(f: (x: X, ...rest: R) => unknown, o
 function onesScalar(like: Tensor): Tensor {
   const backend = like.live('ones').backend;
   return new Tensor(newStorage(backend, backend.upload(new Float32Array([1]), 'float32'), 1, 'float32'), [], 'float32');
-}
-
-function zerosLikeT(t: Tensor): Tensor {
-  return bind('broadcast', [zeroScalar(t)], { shape: [...t.shape] });
 }
 
 export { dispose };

@@ -1,0 +1,291 @@
+/**
+ * Counter-based randomness: Threefry-2x32 known answers, JAX's key derivation bit for bit, the device
+ * primitive against the host reference, and the statistics of the samplers.
+ *
+ * Statistical checks use 5-sigma bounds derived from the sample size, so a correct sampler fails one
+ * of them with probability ~6e-7 per check, and the keys are fixed, so the suite is deterministic.
+ */
+import fc from 'fast-check';
+import { expect, it } from 'vitest';
+import * as o from '../../core/ops';
+import {
+  bernoulli,
+  bind,
+  dispose,
+  foldIn,
+  key,
+  keyFromWords,
+  normal,
+  permutation,
+  randint,
+  randomBits,
+  split,
+  threefry2x32Block,
+  tidy,
+  uniform,
+  uniformHost,
+  type Key,
+  type Tensor,
+} from '../../index';
+import { describeBackends, read, upload } from './harness';
+
+async function values(make: () => Tensor): Promise<number[]> {
+  const t = tidy(make);
+  const v = await read(t);
+  dispose(t);
+  return v;
+}
+
+const mean = (xs: readonly number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
+const variance = (xs: readonly number[]) => {
+  const m = mean(xs);
+  return xs.reduce((s, v) => s + (v - m) ** 2, 0) / xs.length;
+};
+function correlation(a: readonly number[], b: readonly number[]): number {
+  const ma = mean(a);
+  const mb = mean(b);
+  let sab = 0;
+  let saa = 0;
+  let sbb = 0;
+  for (let i = 0; i < a.length; i++) {
+    sab += (a[i]! - ma) * (b[i]! - mb);
+    saa += (a[i]! - ma) ** 2;
+    sbb += (b[i]! - mb) ** 2;
+  }
+  return sab / Math.sqrt(saa * sbb);
+}
+
+/** JAX's threefry_2x32(key, counts) on the host: the counts' halves are the two lanes. */
+function hostBits(k: Key, n: number): number[] {
+  const padded = n + (n % 2);
+  const half = padded / 2;
+  const out = new Array<number>(padded);
+  for (let i = 0; i < half; i++) {
+    const [a, b] = threefry2x32Block(k.words[0], k.words[1], i, half + i);
+    out[i] = a;
+    out[half + i] = b;
+  }
+  return out.slice(0, n);
+}
+
+const u32 = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0, 1, 0x7fffffff, 0x80000000, 0xffffffff));
+const N = 100_000;
+
+describeBackends('random', () => {
+  // Random123's known-answer vectors for Threefry-2x32-20 (as JAX's tests use them), /work/shared/MATH.md.
+  const KNOWN: [number[], number[], number[]][] = [
+    [[0x00000000, 0x00000000], [0x00000000, 0x00000000], [0x6b200159, 0x99ba4efe]],
+    [[0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x1cb996fc, 0xbb002be7]],
+    [[0x13198a2e, 0x03707344], [0x243f6a88, 0x85a308d3], [0xc4923a9c, 0x483df7a0]],
+  ];
+
+  it('threefry2x32Block reproduces the Random123 known answers', () => {
+    for (const [[k0, k1], [x0, x1], expected] of KNOWN) expect(threefry2x32Block(k0!, k1!, x0!, x1!)).toEqual(expected);
+  });
+
+  it('the threefry2x32 primitive reproduces the known answers on the backend', async () => {
+    const lane = (j: 0 | 1, part: 0 | 1) => upload({ shape: [3], data: KNOWN.map((row) => row[j]![part]!), dtype: 'uint32' });
+    const out = await values(() => bind('threefry2x32', [lane(0, 0), lane(0, 1), lane(1, 0), lane(1, 1)], {}));
+    expect(out).toEqual([...KNOWN.map((r) => r[2][0]!), ...KNOWN.map((r) => r[2][1]!)]);
+  });
+
+  it('the threefry2x32 primitive equals the host block on random keys and counters (with broadcasting)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.tuple(u32, u32), fc.array(fc.tuple(u32, u32, u32), { minLength: 1, maxLength: 40 }), async ([k0, k1], rows) => {
+        const n = rows.length;
+        // k0 is a broadcast scalar, k1 a per-element lane, counters per element.
+        const out = await values(() =>
+          bind('threefry2x32', [
+            upload({ shape: [], data: [k0], dtype: 'uint32' }),
+            upload({ shape: [n], data: rows.map((r) => (r[0] ^ k1) >>> 0), dtype: 'uint32' }),
+            upload({ shape: [n], data: rows.map((r) => r[1]), dtype: 'uint32' }),
+            upload({ shape: [n], data: rows.map((r) => r[2]), dtype: 'uint32' }),
+          ], {}),
+        );
+        const expected = rows.map((r) => threefry2x32Block(k0, (r[0] ^ k1) >>> 0, r[1], r[2]));
+        expect(out).toEqual([...expected.map((e) => e[0]), ...expected.map((e) => e[1])]);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("split(key(0)) equals JAX's random.split(PRNGKey(0))", () => {
+    expect(split(key(0)).map((k) => [...k.words])).toEqual([
+      [4146024105, 967050713],
+      [2718843009, 1272950319],
+    ]);
+  });
+
+  it('key(seed) holds the high and low 32 bits of the seed, as PRNGKey does', () => {
+    expect(key(0).words).toEqual([0, 0]);
+    expect(key(42).words).toEqual([0, 42]);
+    expect(key(2 ** 32 + 5).words).toEqual([1, 5]);
+    expect(keyFromWords(-1, 2 ** 32 + 3).words).toEqual([0xffffffff, 3]);
+    expect(() => key(-1)).toThrow(/key: the seed must be a non-negative safe integer/);
+  });
+
+  it('split(k, n) follows JAX: the keys are threefry(k, 0..2n) read in pairs', () => {
+    fc.assert(
+      fc.property(fc.tuple(u32, u32), fc.integer({ min: 1, max: 9 }), ([a, b], n) => {
+        const k = keyFromWords(a, b);
+        const bits = hostBits(k, 2 * n);
+        expect(split(k, n).map((s) => [...s.words])).toEqual(Array.from({ length: n }, (_, i) => [bits[2 * i], bits[2 * i + 1]]));
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('randomBits matches the host threefry counter layout (odd and even sizes)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.tuple(u32, u32), fc.integer({ min: 0, max: 50 }), async ([a, b], n) => {
+        const k = keyFromWords(a, b);
+        expect(await values(() => randomBits(k, [n]))).toEqual(hostBits(k, n));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('same key, same numbers; different keys, different numbers', async () => {
+    const k = key(1234);
+    const [a, b] = split(k);
+    expect(await values(() => uniform(k, [64]))).toEqual(await values(() => uniform(k, [64])));
+    expect(await values(() => normal(k, [8, 8]))).toEqual(await values(() => normal(k, [8, 8])));
+    expect(await values(() => uniform(a!, [64]))).not.toEqual(await values(() => uniform(b!, [64])));
+    // The shape does not change the stream: a [2, 32] draw is the [64] draw reshaped.
+    expect(await values(() => uniform(k, [2, 32]))).toEqual(await values(() => uniform(k, [64])));
+  });
+
+  it('split keys give uncorrelated streams (|ρ| < 5/√n), and so do foldIn neighbours', async () => {
+    const ks = split(key(7), 4);
+    const streams = await Promise.all(ks.map((k) => values(() => uniform(k, [N]))));
+    const folded = await Promise.all([0, 1].map((i) => values(() => normal(foldIn(key(7), i), [N]))));
+    const bound = 5 / Math.sqrt(N);
+    for (let i = 0; i < streams.length; i++) for (let j = i + 1; j < streams.length; j++) expect(Math.abs(correlation(streams[i]!, streams[j]!))).toBeLessThan(bound);
+    expect(Math.abs(correlation(folded[0]!, folded[1]!))).toBeLessThan(bound);
+    // Nor is a stream correlated with itself shifted by one (the counter layout does not leak).
+    expect(Math.abs(correlation(streams[0]!.slice(1), streams[0]!.slice(0, -1)))).toBeLessThan(bound);
+  });
+
+  it('normal has mean 0 and variance 1, and is symmetric with Gaussian tails', async () => {
+    const x = await values(() => normal(key(11), [N]));
+    expect(x.every(Number.isFinite)).toBe(true);
+    // SE(mean) = 1/√n, SE(variance) = √(2/n) for a standard normal.
+    expect(Math.abs(mean(x))).toBeLessThan(5 / Math.sqrt(N));
+    expect(Math.abs(variance(x) - 1)).toBeLessThan(5 * Math.sqrt(2 / N));
+    // P(|X| > 2) = 0.0455; its SE is √(p(1−p)/n).
+    const p = x.filter((v) => Math.abs(v) > 2).length / N;
+    expect(Math.abs(p - 0.0455003)).toBeLessThan(5 * Math.sqrt((0.0455 * 0.9545) / N));
+  });
+
+  it('uniform lies in [0, 1) with mean 1/2 and variance 1/12, flat over ten bins', async () => {
+    const x = await values(() => uniform(key(12), [N]));
+    expect(Math.min(...x)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...x)).toBeLessThan(1);
+    expect(Math.abs(mean(x) - 0.5)).toBeLessThan(5 * Math.sqrt(1 / 12 / N));
+    // Var((U − ½)²) = 1/80 − 1/144 = 1/180.
+    expect(Math.abs(variance(x) - 1 / 12)).toBeLessThan(5 * Math.sqrt(1 / 180 / N));
+    const bins = new Array<number>(10).fill(0);
+    for (const v of x) bins[Math.floor(v * 10)]!++;
+    // χ² with 9 degrees of freedom: P(χ² > 45) ≈ 1e-6.
+    const chi2 = bins.reduce((s, c) => s + (c - N / 10) ** 2 / (N / 10), 0);
+    expect(chi2).toBeLessThan(45);
+  });
+
+  it('uniform(minval, maxval) stays in [minval, maxval)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 1000 }), fc.double({ min: -10, max: 10, noNaN: true }), fc.double({ min: 0.01, max: 10, noNaN: true }), async (seed, lo, width) => {
+        const [a, b] = [Math.fround(lo), Math.fround(lo + width)];
+        const x = await values(() => uniform(key(seed), [500], a, b));
+        expect(x.every((v) => v >= a && v < b)).toBe(true);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it('uniform is built from the top 23 bits of each word, and uniformHost reproduces it bit for bit', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.tuple(u32, u32), fc.integer({ min: 1, max: 33 }), async ([a, b], n) => {
+        const k = keyFromWords(a, b);
+        const f = new Float32Array(1);
+        const w = new Uint32Array(f.buffer);
+        const expected = hostBits(k, n).map((bits) => {
+          w[0] = (bits >>> 9) | 0x3f800000;
+          return f[0]! - 1;
+        });
+        expect(await values(() => uniform(k, [n]))).toEqual(expected);
+        expect(uniformHost(k, n)).toEqual(expected);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('bernoulli(p) is true at rate p, with a scalar or a broadcast tensor p', async () => {
+    for (const p of [0.01, 0.3, 0.5, 0.9]) {
+      const x = await values(() => bernoulli(key(13), p, [N]));
+      expect(Math.abs(mean(x) - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / N));
+    }
+    const t = tidy(() => bernoulli(key(14), upload({ shape: [2, 1], data: [0.2, 0.7] }), [2, N / 2]));
+    expect(t.dtype).toBe('bool');
+    const v = await read(t);
+    dispose(t);
+    const [r0, r1] = [mean(v.slice(0, N / 2)), mean(v.slice(N / 2))];
+    expect(Math.abs(r0 - 0.2)).toBeLessThan(5 * Math.sqrt((0.2 * 0.8) / (N / 2)));
+    expect(Math.abs(r1 - 0.7)).toBeLessThan(5 * Math.sqrt((0.7 * 0.3) / (N / 2)));
+    expect(await values(() => bernoulli(key(15), 0, [100]))).toEqual(new Array(100).fill(0));
+    expect(await values(() => bernoulli(key(15), 1, [100]))).toEqual(new Array(100).fill(1));
+  });
+
+  it('foldIn gives a different key for every datum, and deterministically', () => {
+    const k = key(99);
+    const seen = new Set<string>([k.words.join(',')]);
+    for (let i = 0; i < 500; i++) {
+      const f = foldIn(k, i);
+      expect(foldIn(k, i).words).toEqual(f.words);
+      seen.add(f.words.join(','));
+    }
+    expect(seen.size).toBe(501);
+    // foldIn follows JAX: threefry(k, [0, data]).
+    const [a, b] = threefry2x32Block(k.words[0], k.words[1], 0, 17);
+    expect([...foldIn(k, 17).words]).toEqual([a, b]);
+  });
+
+  it('randint covers [lo, hi) uniformly, negative bounds included', async () => {
+    for (const [lo, hi] of [[0, 5], [-3, 2], [-10, -7]] as const) {
+      const x = await values(() => randint(key(16), [N], lo, hi));
+      const n = hi - lo;
+      const counts = new Array<number>(n).fill(0);
+      expect(x.every((v) => Number.isInteger(v) && v >= lo && v < hi)).toBe(true);
+      for (const v of x) counts[v - lo]!++;
+      for (const c of counts) expect(Math.abs(c / N - 1 / n)).toBeLessThan(5 * Math.sqrt((1 / n) * (1 - 1 / n) / N));
+    }
+  });
+
+  it('permutation is a deterministic permutation of 0..n−1', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 60 }), async (seed, n) => {
+        const p = await values(() => permutation(key(seed), n));
+        expect([...p].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+        expect(await values(() => permutation(key(seed), n))).toEqual(p);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('draws of rank 0 and of empty shapes have the requested shape', async () => {
+    for (const shape of [[], [0], [3, 0], [1]]) {
+      const outs = tidy(() => [uniform(key(5), shape), normal(key(5), shape), bernoulli(key(5), 0.5, shape), randomBits(key(5), shape)]);
+      for (const t of outs) expect([...t.shape]).toEqual(shape);
+      dispose(outs);
+    }
+    expect(await values(() => uniform(key(5), []))).toEqual([(await values(() => uniform(key(5), [1])))[0]]);
+  });
+
+  it('random draws allocate nothing that outlives them', async () => {
+    const { memoryStats } = await import('../../index');
+    const before = memoryStats();
+    const t = tidy(() => o.add(normal(key(1), [10]), uniform(key(2), [10])));
+    expect(memoryStats().tensors).toBe(before.tensors + 1);
+    dispose(t);
+    expect(memoryStats()).toEqual(before);
+  });
+});
