@@ -137,7 +137,7 @@ async function rolloutToFiles(o: { checkpoint: string; out: string; frames: numb
   const outC = c === 1 ? 1 : 3;
   await writeGif(join(o.out, 'rollout.gif'), { width: gw, height: h, channels: outC, frames: gifFrames, delayMs: 150 });
   const rows = truth ? [generated, padFrames(truth, truthFrames, o.frames, fs)] : [generated];
-  await writePng(join(o.out, 'rollout.png'), frameGrid(rows, o.frames, h, w, c, h <= 32 ? 2 : 1));
+  await writePng(join(o.out, 'rollout.png'), frameGrid(rows, o.frames, h, w, c, h <= 16 ? 4 : h <= 32 ? 2 : 1));
   await writeNpy(join(o.out, 'rollout.npy'), { shape: [o.frames, h, w, c], data: generated });
   return { generated, truth, frames: o.frames, frameShape };
 }
@@ -243,7 +243,7 @@ async function cmdDemo(flags: Record<string, string>): Promise<void> {
   const seed = o.seed ?? 0;
   const out = resolve(o.out!);
   const steps = o.steps ?? preset.steps;
-  console.log(`demo: training the tiny U-ViT with rolling diffusion on moving shapes (${preset.size}×${preset.size}, window ${preset.window}, ${preset.cleanFrames} clean frames) for ${steps} steps on ${getBackendName()}`);
+  console.log(`demo: training the tiny U-ViT (${preset.patchSize ?? 4}×${preset.patchSize ?? 4} patches) with rolling diffusion on moving shapes (${preset.size}×${preset.size}, window ${preset.window}, ${preset.cleanFrames} clean frames) for ${steps} steps on ${getBackendName()}`);
   const dataset = await loadData(preset, undefined, seed);
   const bar = progressBar('train', steps);
   const started = Date.now();

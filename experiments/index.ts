@@ -1,3 +1,5 @@
+// Registers the backends (experiments may import everything; the root index is where backends are registered).
+import '../index';
 export * from './bair';
 export * from './tfrecord';
 export * from './protobuf';
