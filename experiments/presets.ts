@@ -46,8 +46,8 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     stepsPerFrame: 8, clips: 256, clipLength: 32,
   },
   shapes: {
-    name: 'shapes', model: 'tiny', data: 'shapes', size: 32, window: 8, cleanFrames: 2, batch: 8, steps: 3000,
-    learningRate: 1e-3, warmupSteps: 200, emaDecay: 0.999, linearProbability: 0.8, checkpointEvery: 500,
+    name: 'shapes', model: 'tiny', patchSize: 2, data: 'shapes', size: 16, window: 8, cleanFrames: 2, batch: 8, steps: 800,
+    learningRate: 2e-3, warmupSteps: 80, emaDecay: 0.99, linearProbability: 0.8, checkpointEvery: 500,
     stepsPerFrame: 16, clips: 1024, clipLength: 32,
   },
   kolmogorov: {
