@@ -8,6 +8,7 @@ import { registerBackend } from './core';
 import { createCpuBackend } from './backends/cpu';
 
 registerBackend('cpu', createCpuBackend);
+registerBackend('webgpu', async () => (await import('./backends/webgpu')).createWebGPUBackend());
 registerBackend('wasm', async () => (await import('./backends/wasm')).createWasmBackend());
 
 export * from './core';
