@@ -51,8 +51,11 @@ function median(xs: readonly number[]): number {
 }
 
 /**
- * Warm each contender up (at least 3 runs and 200 ms, so the JIT has settled), then time them in
- * interleaved rounds and return the median and minimum per run.
+ * Warm each contender up (at least 3 runs and 200 ms, so the JIT has settled; a single run when one
+ * run takes seconds), then time them in interleaved rounds and return the median and minimum per run.
+ * All contenders get the same number of samples (as many as the budget allows for the slowest, within
+ * [minSamples, maxSamples]), except one that needs more than the whole budget for a single sample: it
+ * gets at most 3 (1 beyond 10 s).
  */
 export async function race(contenders: readonly Contender[], options: RaceOptions): Promise<Timing[]> {
   const { clock } = options;
@@ -62,19 +65,27 @@ export async function race(contenders: readonly Contender[], options: RaceOption
     let runs = 0;
     let last = 0;
     const start = now(clock);
-    while (runs < 3 || (now(clock) - start < 200 && runs < 200)) {
+    for (;;) {
       const t0 = now(clock);
       c.run();
       last = now(clock) - t0;
       runs++;
+      const elapsed = now(clock) - start;
+      if ((runs >= 3 && elapsed >= 200) || elapsed >= 2000 || runs >= 200) break;
     }
     perRun.push(Math.max(last, 1e-3));
   }
   const reps = perRun.map((t) => Math.max(1, Math.ceil(4 / t)));
-  const samples = Math.min(options.maxSamples, Math.max(options.minSamples, Math.round(options.budgetMs / Math.max(...perRun.map((t, i) => t * reps[i]!)))));
+  const sample = perRun.map((t, i) => t * reps[i]!);
+  const slow = sample.map((t) => t > options.budgetMs);
+  const common = Math.min(options.maxSamples, Math.max(options.minSamples, Math.round(options.budgetMs / Math.max(1e-3, ...sample.filter((_, i) => !slow[i])))));
+  const counts = sample.map((t, i) => (!slow[i] ? common : t > 10_000 ? 1 : Math.min(3, options.minSamples)));
   const times: number[][] = contenders.map(() => []);
-  for (let s = 0; s < samples; s++) {
-    for (let i = 0; i < contenders.length; i++) {
+  for (let s = 0; s < Math.max(...counts); s++) {
+    // Rotate who goes first, so no contender always runs right after the same neighbour.
+    for (let j = 0; j < contenders.length; j++) {
+      const i = (s + j) % contenders.length;
+      if (s >= counts[i]!) continue;
       const c = contenders[i]!;
       await c.before?.();
       const t0 = now(clock);
@@ -82,7 +93,7 @@ export async function race(contenders: readonly Contender[], options: RaceOption
       times[i]!.push((now(clock) - t0) / reps[i]!);
     }
   }
-  return contenders.map((c, i) => ({ name: c.name, medianMs: median(times[i]!), minMs: Math.min(...times[i]!), samples, reps: reps[i]! }));
+  return contenders.map((c, i) => ({ name: c.name, medianMs: median(times[i]!), minMs: Math.min(...times[i]!), samples: counts[i]!, reps: reps[i]! }));
 }
 
 /** A Markdown table; cells are already formatted strings. */

@@ -37,37 +37,62 @@ export function collapse(shape: Shape, strides: number[][]): { shape: number[]; 
   return { shape: dims, strides: st };
 }
 
+/**
+ * Elements per iteration of the unrolled loops. V8 does not unroll, and with one element per
+ * iteration the loop's own bookkeeping costs as much as the element (4 lanes: 1.6× on `a + b`).
+ */
+const LANES = 4;
+
 function generate(arity: number, expr: string): Kernel {
   const names = NAMES.slice(0, arity);
-  const loads = (idx: (k: number) => string) => names.map((v, k) => `const ${v} = x${k}[${idx(k)}];`).join(' ');
+  const each = (f: (k: number) => string, sep = ' ') => names.map((_, k) => f(k)).join(sep);
+  const lanes = Array.from({ length: LANES }, (_, u) => u);
+  /** One element: each operand read at its offset, the expression written at `outIndex`. */
+  const element = (offset: (k: number) => string, outIndex: string) =>
+    `{ ${each((k) => `const ${names[k]} = x${k}[${offset(k)}];`)} out[${outIndex}] = ${expr}; }`;
+  // Rows of the last (collapsed) axis; along a row, operand k steps by s_k (1: contiguous, 0: broadcast).
+  // An odometer over the other axes moves each operand's row start.
   const src = `
     const { erf, erfinv } = H;
-    ${names.map((_, k) => `const x${k} = X[${k}];`).join('\n')}
+    ${each((k) => `const x${k} = X[${k}];`, '\n    ')}
     const n = out.length;
     const rank = shape.length;
-    if (rank === 0) { if (n > 0) { ${loads(() => '0')} out[0] = ${expr}; } return; }
-    if (rank === 1) {
-      ${names.map((_, k) => `const s${k} = S[${k}][0];`).join(' ')}
-      if (${names.map((_, k) => `s${k} === 1`).join(' && ')}) {
-        for (let i = 0; i < n; i++) { ${loads(() => 'i')} out[i] = ${expr}; }
-      } else {
-        ${names.map((_, k) => `let o${k} = 0;`).join(' ')}
-        for (let i = 0; i < n; i++) { ${loads((k) => `o${k}`)} out[i] = ${expr}; ${names.map((_, k) => `o${k} += s${k};`).join(' ')} }
+    if (rank === 0) { if (n > 0) ${element(() => '0', '0')} return; }
+    const inner = shape[rank - 1];
+    ${each((k) => `const s${k} = S[${k}][rank - 1];`)}
+    ${each((k) => `const ${lanes.slice(1).map((u) => `s${k}x${u + 1} = ${u + 1} * s${k}`).join(', ')};`, '\n    ')}
+    const contiguous = ${each((k) => `s${k} === 1`, ' && ')};
+    if (rank === 1 && contiguous) {
+      // Same-shape operands: one index serves every array.
+      let i = 0;
+      for (; i + ${LANES - 1} < n; i += ${LANES}) {
+        ${lanes.map((u) => element(() => (u ? `i + ${u}` : 'i'), u ? `i + ${u}` : 'i')).join('\n        ')}
       }
+      for (; i < n; i++) ${element(() => 'i', 'i')}
       return;
     }
-    const inner = shape[rank - 1];
-    ${names.map((_, k) => `const s${k} = S[${k}][rank - 1];`).join(' ')}
-    const idx = new Array(rank - 1).fill(0);
-    ${names.map((_, k) => `let base${k} = 0;`).join(' ')}
+    const idx = new Array(Math.max(rank - 1, 0)).fill(0);
+    ${each((k) => `let base${k} = 0;`)}
     for (let i = 0; i < n; ) {
-      ${names.map((_, k) => `let o${k} = base${k};`).join(' ')}
-      for (let j = 0; j < inner; j++, i++) { ${loads((k) => `o${k}`)} out[i] = ${expr}; ${names.map((_, k) => `o${k} += s${k};`).join(' ')} }
+      const end = i + inner;
+      ${each((k) => `let o${k} = base${k};`)}
+      if (contiguous) {
+        for (; i + ${LANES - 1} < end; i += ${LANES}) {
+          ${lanes.map((u) => element((k) => (u ? `o${k} + ${u}` : `o${k}`), u ? `i + ${u}` : 'i')).join('\n          ')}
+          ${each((k) => `o${k} += ${LANES};`)}
+        }
+      } else {
+        for (; i + ${LANES - 1} < end; i += ${LANES}) {
+          ${lanes.map((u) => element((k) => (u ? `o${k} + ${u === 1 ? `s${k}` : `s${k}x${u}`}` : `o${k}`), u ? `i + ${u}` : 'i')).join('\n          ')}
+          ${each((k) => `o${k} += s${k}x${LANES};`)}
+        }
+      }
+      for (; i < end; i++) { ${element((k) => `o${k}`, 'i')} ${each((k) => `o${k} += s${k};`)} }
       for (let ax = rank - 2; ax >= 0; ax--) {
         idx[ax]++;
-        ${names.map((_, k) => `base${k} += S[${k}][ax];`).join(' ')}
+        ${each((k) => `base${k} += S[${k}][ax];`)}
         if (idx[ax] < shape[ax]) break;
-        ${names.map((_, k) => `base${k} -= S[${k}][ax] * shape[ax];`).join(' ')}
+        ${each((k) => `base${k} -= S[${k}][ax] * shape[ax];`)}
         idx[ax] = 0;
       }
     }`;
@@ -79,11 +104,60 @@ function generate(arity: number, expr: string): Kernel {
 const sources = new Map<Kernel, string>();
 const cache = new Map<string, Kernel>();
 
-function kernelFor(arity: number, expr: string): Kernel {
-  const key = `${arity}:${expr}`;
+/**
+ * One compiled kernel per expression *and* array types: `a + b` runs on float32, int32 and uint32
+ * arrays, and a single function fed all three becomes polymorphic (V8 then checks the array kind on
+ * every element and boxes uint32 sums), several times slower than one that only ever sees one kind.
+ */
+function kernelFor(arity: number, expr: string, out?: TypedArray, inputs?: readonly TypedArray[]): Kernel {
+  let key = `${arity}:${expr}`;
+  if (out && inputs) {
+    key += `:${out.constructor.name}`;
+    for (const x of inputs) key += x.constructor.name;
+  }
   let k = cache.get(key);
-  if (!k) cache.set(key, (k = generate(arity, expr)));
+  if (!k) {
+    cache.set(key, (k = generate(arity, expr)));
+    if (out && inputs) prime(k, out, inputs);
+  }
   return k;
+}
+
+type ArrayConstructor = new (length: number) => TypedArray;
+
+/** Values that give V8 the feedback real data would: non-integers, and integers whose sums overflow. */
+function sampleValue(a: TypedArray): number {
+  if (a instanceof Float32Array) return 1.5;
+  if (a instanceof Int32Array) return 0x40000001;
+  if (a instanceof Uint32Array) return 0xfffffff1;
+  return 1;
+}
+
+/**
+ * V8 collects a function's type feedback only from its first few calls on, and compiles a long-running
+ * first call in the middle of its loop (on-stack replacement) with the feedback it has by then. Code
+ * that had not run yet (the loop tail, the other paths) then has none, and in Node 20 the cached OSR
+ * code deoptimises there on every later call: an `a + b` over 1M elements as the first call of its
+ * kernel stays 3-4× slower for good. So a new kernel first runs a dozen times on tiny inputs through
+ * every path (rank 0, one contiguous run, contiguous rows, strided rows, loop tails).
+ */
+function prime(k: Kernel, out: TypedArray, inputs: readonly TypedArray[]): void {
+  const make = (like: TypedArray, n: number) => {
+    const a = new (like.constructor as ArrayConstructor)(n);
+    const v = sampleValue(like);
+    for (let i = 0; i < n; i += 2) a[i] = v;
+    return a;
+  };
+  const xs = inputs.map((x) => make(x, 16));
+  const out1 = make(out, 1);
+  const out7 = make(out, 7);
+  const out14 = make(out, 14);
+  for (let r = 0; r < 12; r++) {
+    k(out1, xs, [], xs.map(() => []), helpers);
+    k(out7, xs, [7], xs.map(() => [1]), helpers);
+    k(out14, xs, [2, 7], xs.map(() => [7, 1]), helpers);
+    k(out14, xs, [2, 7], xs.map((_, i) => (i % 2 ? [1, 0] : [0, 1])), helpers);
+  }
 }
 
 /** The generated source of the kernel for an expression (for learners and debugging). */
@@ -95,7 +169,8 @@ export function kernelSource(arity: number, expr: string): string {
 export function mapElements(expr: string, out: TypedArray, inputs: { data: TypedArray; shape: Shape }[], outShape: Shape): void {
   const strides = inputs.map((x) => broadcastStrides(x.shape, outShape));
   const c = collapse(outShape, strides);
-  kernelFor(inputs.length, expr)(out, inputs.map((x) => x.data), c.shape, c.strides, helpers);
+  const data = inputs.map((x) => x.data);
+  kernelFor(inputs.length, expr, out, data)(out, data, c.shape, c.strides, helpers);
 }
 
 export const UNARY_EXPR: Record<string, string> = {

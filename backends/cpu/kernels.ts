@@ -18,51 +18,108 @@ export type Kernel<P extends BackendPrim> = (out: TypedArray, inputs: HostTensor
 const unary = <P extends BackendPrim>(prim: P): Kernel<P> => (out, [x], _p, shape) => mapElements(UNARY_EXPR[prim]!, out, [x!], shape);
 const binary = <P extends BackendPrim>(prim: P): Kernel<P> => (out, [a, b], _p, shape) => mapElements(binaryExpr(prim, a!.dtype), out, [a!, b!], shape);
 
-/** Reduce over trailing contiguous axes after moving the reduced axes last (by a transpose copy if needed). */
+/**
+ * Sum or max over `axes`. Neighbouring axes of the same kind (kept or reduced) merge, and size-1 axes
+ * drop out, so most reductions become `[outer, reduced, inner]` over contiguous memory: with inner = 1
+ * each output is one contiguous row (`sumRow`, `maxRow`); otherwise whole rows of `inner` values are
+ * accumulated, which reads memory in order. Only interleaved patterns such as [reduced, kept, reduced]
+ * first move the reduced axes last with a transposed copy. Sums accumulate in float64.
+ */
 function reduce(out: TypedArray, x: HostTensor, axes: readonly number[], kind: 'sum' | 'max'): void {
-  const rank = x.shape.length;
-  const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
-  const perm = [...kept, ...axes];
-  const inner = axes.reduce((n, a) => n * x.shape[a]!, 1);
-  const outer = out.length;
-  let data = x.data;
-  const trailing = perm.every((p, i) => p === i);
-  if (!trailing) {
-    const leading = axes.every((a, i) => a === i);
-    if (leading && kind === 'sum') {
-      // Accumulate rows in float64: out[j] = Σ_i x[i, j].
-      const acc = scratchF64('reduce.acc', outer);
-      acc.fill(0, 0, outer);
-      for (let i = 0; i < inner; i++) {
-        const base = i * outer;
-        for (let j = 0; j < outer; j++) acc[j] += data[base + j]!;
-      }
-      for (let j = 0; j < outer; j++) out[j] = acc[j]!;
-      return;
-    }
-    const tmp = data instanceof Float32Array ? scratchF32('reduce.t', data.length).subarray(0, data.length) : new (data.constructor as new (n: number) => TypedArray)(data.length);
-    transposeInto(tmp, data, x.shape, perm);
-    data = tmp;
+  const groups: { size: number; reduced: boolean }[] = [];
+  for (let i = 0; i < x.shape.length; i++) {
+    const d = x.shape[i]!;
+    if (d === 1) continue;
+    const reduced = axes.includes(i);
+    const last = groups[groups.length - 1];
+    if (last && last.reduced === reduced) last.size *= d;
+    else groups.push({ size: d, reduced });
   }
-  void rank;
-  if (kind === 'sum') {
-    for (let o = 0; o < outer; o++) {
-      let s = 0;
-      const base = o * inner;
-      for (let i = 0; i < inner; i++) s += data[base + i]!;
-      out[o] = s;
+  const reducedGroups = groups.filter((g) => g.reduced).length;
+  let data = x.data;
+  let outer = 1;
+  let len = 1;
+  let inner = 1;
+  if (reducedGroups <= 1) {
+    let seen = false;
+    for (const g of groups) {
+      if (g.reduced) {
+        len = g.size;
+        seen = true;
+      } else if (seen) inner *= g.size;
+      else outer *= g.size;
     }
   } else {
-    for (let o = 0; o < outer; o++) {
-      let m = -Infinity;
-      const base = o * inner;
-      for (let i = 0; i < inner; i++) {
-        const v = data[base + i]!;
-        if (v > m || v !== v) m = v;
-        if (m !== m) break;
-      }
-      out[o] = m;
-    }
+    const kept = x.shape.map((_, i) => i).filter((i) => !axes.includes(i));
+    const tmp = data instanceof Float32Array ? scratchF32('reduce.t', data.length).subarray(0, data.length) : new (data.constructor as new (n: number) => TypedArray)(data.length);
+    transposeInto(tmp, data, x.shape, [...kept, ...axes]);
+    data = tmp;
+    outer = out.length;
+    len = outer === 0 ? 0 : data.length / outer;
+  }
+  if (outer * inner === 0) return;
+  if (len === 0) {
+    out.fill(kind === 'sum' ? 0 : -Infinity);
+    return;
+  }
+  if (inner === 1) {
+    for (let o = 0; o < outer; o++) out[o] = kind === 'sum' ? sumRow(data, o * len, len) : maxRow(data, o * len, len);
+    return;
+  }
+  const acc = scratchF64('reduce.acc', inner);
+  for (let o = 0; o < outer; o++) {
+    const base = o * len * inner;
+    for (let j = 0; j < inner; j++) acc[j] = data[base + j]!;
+    if (kind === 'sum') for (let r = 1; r < len; r++) addRow(acc, data, base + r * inner, inner);
+    else for (let r = 1; r < len; r++) maxIntoRow(acc, data, base + r * inner, inner);
+    const dst = o * inner;
+    for (let j = 0; j < inner; j++) out[dst + j] = acc[j]!;
+  }
+}
+
+/** Σ d[start .. start+n), in four interleaved float64 partial sums: one running sum waits on the add latency every element. */
+function sumRow(d: TypedArray, start: number, n: number): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = start;
+  const end = start + n;
+  for (; i + 3 < end; i += 4) {
+    s0 += d[i]!;
+    s1 += d[i + 1]!;
+    s2 += d[i + 2]!;
+    s3 += d[i + 3]!;
+  }
+  for (; i < end; i++) s0 += d[i]!;
+  return s0 + s1 + (s2 + s3);
+}
+
+/** max of d[start .. start+n); NaN if any element is NaN. */
+function maxRow(d: TypedArray, start: number, n: number): number {
+  let m = -Infinity;
+  const end = start + n;
+  for (let i = start; i < end; i++) {
+    const v = d[i]!;
+    if (v > m) m = v;
+    else if (v !== v) return NaN;
+  }
+  return m;
+}
+
+function addRow(acc: Float64Array, d: TypedArray, start: number, n: number): void {
+  let j = 0;
+  for (; j + 3 < n; j += 4) {
+    acc[j] += d[start + j]!;
+    acc[j + 1] += d[start + j + 1]!;
+    acc[j + 2] += d[start + j + 2]!;
+    acc[j + 3] += d[start + j + 3]!;
+  }
+  for (; j < n; j++) acc[j] += d[start + j]!;
+}
+
+function maxIntoRow(acc: Float64Array, d: TypedArray, start: number, n: number): void {
+  for (let j = 0; j < n; j++) {
+    const v = d[start + j]!;
+    // Once NaN, a slot stays NaN: every comparison with it is false.
+    if (v > acc[j]! || v !== v) acc[j] = v;
   }
 }
 
@@ -87,7 +144,7 @@ function stridedCopy(out: TypedArray, x: TypedArray, shape: readonly number[], s
   for (let i = 0; i < n; ) {
     let o = base;
     if (s === 1) {
-      out.set(x.subarray(o, o + inner), i);
+      copyRow(out, i, x, o, inner);
       i += inner;
     } else {
       for (let j = 0; j < inner; j++, i++, o += s) out[i] = x[o]!;
@@ -102,25 +159,49 @@ function stridedCopy(out: TypedArray, x: TypedArray, shape: readonly number[], s
   }
 }
 
+/**
+ * Copy n elements. `set(subarray(...))` allocates a view object per call, which costs more than a
+ * plain loop for the short rows that im2col, slices and transposes copy by the hundred thousand.
+ */
+function copyRow(out: TypedArray, o: number, src: TypedArray, s: number, n: number): void {
+  if (n >= 256) {
+    out.set(src.subarray(s, s + n), o);
+    return;
+  }
+  for (let i = 0; i < n; i++) out[o + i] = src[s + i]!;
+}
+
+/**
+ * One output row per output pixel: for each kernel row, the kernelWidth × C patch values. When the
+ * whole kernel row lies inside the image (and is not dilated) they are one contiguous run of the NHWC
+ * input, copied at once.
+ */
 function im2col(out: TypedArray, x: HostTensor, p: PrimParams['im2col']): void {
   const [n, h, w, c] = x.shape as [number, number, number, number];
   const { kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop: pt, padLeft: pl, outHeight: ho, outWidth: wo, dilationHeight: dh, dilationWidth: dw } = p;
   const d = x.data;
+  const run = kw * c;
   let o = 0;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < ho; y++) {
       for (let xo = 0; xo < wo; xo++) {
+        const ix0 = xo * sw - pl;
+        const inside = dw === 1 && ix0 >= 0 && ix0 + kw <= w;
         for (let ky = 0; ky < kh; ky++) {
           const iy = y * sh - pt + ky * dh;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = xo * sw - pl + kx * dw;
-            if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
-              out.fill(0, o, o + c);
-            } else {
-              const src = ((b * h + iy) * w + ix) * c;
-              out.set(d.subarray(src, src + c), o);
+          if (iy < 0 || iy >= h) {
+            out.fill(0, o, o + run);
+            o += run;
+          } else if (inside) {
+            copyRow(out, o, d, ((b * h + iy) * w + ix0) * c, run);
+            o += run;
+          } else {
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ix0 + kx * dw;
+              if (ix < 0 || ix >= w) out.fill(0, o, o + c);
+              else copyRow(out, o, d, ((b * h + iy) * w + ix) * c, c);
+              o += c;
             }
-            o += c;
           }
         }
       }
@@ -128,30 +209,49 @@ function im2col(out: TypedArray, x: HostTensor, p: PrimParams['im2col']): void {
   }
 }
 
+/** The adjoint of im2col: every patch value is added back to the input position it was read from. */
 function col2im(out: TypedArray, cols: HostTensor, p: PrimParams['col2im']): void {
   const { kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop: pt, padLeft: pl, outHeight: ho, outWidth: wo, dilationHeight: dh, dilationWidth: dw, height: h, width: w } = p;
   const n = cols.shape[0]!;
   const c = cols.shape[3]! / (kh * kw);
   out.fill(0);
   const d = cols.data;
+  const run = kw * c;
   let o = 0;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < ho; y++) {
       for (let xo = 0; xo < wo; xo++) {
+        const ix0 = xo * sw - pl;
+        const inside = dw === 1 && ix0 >= 0 && ix0 + kw <= w;
         for (let ky = 0; ky < kh; ky++) {
           const iy = y * sh - pt + ky * dh;
-          for (let kx = 0; kx < kw; kx++) {
-            const ix = xo * sw - pl + kx * dw;
-            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
-              const dst = ((b * h + iy) * w + ix) * c;
-              for (let ch = 0; ch < c; ch++) out[dst + ch] += d[o + ch]!;
+          if (iy < 0 || iy >= h) {
+            o += run;
+          } else if (inside) {
+            addRowInto(out, ((b * h + iy) * w + ix0) * c, d, o, run);
+            o += run;
+          } else {
+            for (let kx = 0; kx < kw; kx++) {
+              const ix = ix0 + kx * dw;
+              if (ix >= 0 && ix < w) addRowInto(out, ((b * h + iy) * w + ix) * c, d, o, c);
+              o += c;
             }
-            o += c;
           }
         }
       }
     }
   }
+}
+
+function addRowInto(out: TypedArray, o: number, src: TypedArray, s: number, n: number): void {
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    out[o + i] += src[s + i]!;
+    out[o + i + 1] += src[s + i + 1]!;
+    out[o + i + 2] += src[s + i + 2]!;
+    out[o + i + 3] += src[s + i + 3]!;
+  }
+  for (; i < n; i++) out[o + i] += src[s + i]!;
 }
 
 function outerInner(shape: Shape, axis: number): [number, number, number] {
@@ -237,7 +337,7 @@ export const kernels: { [P in BackendPrim]: Kernel<P> } = {
     let col = 0;
     for (const x of xs) {
       const row = sizeOf(x.shape.slice(axis));
-      for (let o = 0; o < outer; o++) out.set(x.data.subarray(o * row, (o + 1) * row), o * rowOut + col);
+      for (let o = 0; o < outer; o++) copyRow(out, o * rowOut + col, x.data, o * row, row);
       col += row;
     }
   },
@@ -260,7 +360,7 @@ export const kernels: { [P in BackendPrim]: Kernel<P> } = {
         const k = ind[j]!;
         if (k < 0 || k >= len) throw new Error(`take: index ${k} is out of range for axis ${axis} of size ${len}`);
         const src = (o * len + k) * inner;
-        out.set(x!.data.subarray(src, src + inner), (o * m + j) * inner);
+        copyRow(out, (o * m + j) * inner, x!.data, src, inner);
       }
     }
   },
@@ -311,14 +411,27 @@ function transposeFast(out: TypedArray, x: HostTensor, perm: readonly number[]):
   const c = x.shape[rank - 1]!;
   const batch = sizeOf(x.shape.slice(0, rank - 2));
   const d = x.data;
-  const T = 32;
+  // 64×64 tiles (16 KiB in, 16 KiB out) stay in L1. Each output row of a tile is written in order,
+  // reading a column of the input tile, four rows per iteration.
+  const T = 64;
   for (let b = 0; b < batch; b++) {
     const off = b * r * c;
-    for (let i0 = 0; i0 < r; i0 += T) {
-      const i1 = Math.min(r, i0 + T);
-      for (let j0 = 0; j0 < c; j0 += T) {
-        const j1 = Math.min(c, j0 + T);
-        for (let i = i0; i < i1; i++) for (let j = j0; j < j1; j++) out[off + j * r + i] = d[off + i * c + j]!;
+    for (let j0 = 0; j0 < c; j0 += T) {
+      const j1 = Math.min(c, j0 + T);
+      for (let i0 = 0; i0 < r; i0 += T) {
+        const i1 = Math.min(r, i0 + T);
+        for (let j = j0; j < j1; j++) {
+          let o = off + j * r + i0;
+          let src = off + i0 * c + j;
+          let i = i0;
+          for (; i + 3 < i1; i += 4, o += 4, src += 4 * c) {
+            out[o] = d[src]!;
+            out[o + 1] = d[src + c]!;
+            out[o + 2] = d[src + 2 * c]!;
+            out[o + 3] = d[src + 3 * c]!;
+          }
+          for (; i < i1; i++, o++, src += c) out[o] = d[src]!;
+        }
       }
     }
   }
@@ -336,7 +449,7 @@ function scatterStrided(out: TypedArray, x: TypedArray, shape: Shape, strides: r
   const idx = new Array<number>(rank - 1).fill(0);
   let base = 0;
   for (let i = 0; i < n; i += inner) {
-    out.set(x.subarray(i, i + inner), base);
+    copyRow(out, base, x, i, inner);
     for (let ax = rank - 2; ax >= 0; ax--) {
       idx[ax]!++;
       base += strides[ax]!;
@@ -363,3 +476,45 @@ function flipCopy(out: TypedArray, x: TypedArray, shape: Shape, strides: readonl
     }
   }
 }
+
+/**
+ * Run the hand-written kernels a dozen times on tiny inputs, through their main paths and loop tails,
+ * before any real call. V8 collects type feedback only from a function's first few calls on, and
+ * compiles a long first call mid-loop (on-stack replacement) with what it has by then; in Node 20
+ * that cached code then deoptimises on every later call where it meets a path that had not run (a
+ * sum over 1M elements as the very first call of `sumRow` stays 3-4× slower for good).
+ */
+function primeKernels(): void {
+  const f32 = (shape: number[]): HostTensor => {
+    const data = new Float32Array(sizeOf(shape));
+    for (let i = 0; i < data.length; i++) data[i] = ((i * 7) % 5) - 1.5;
+    return { data, shape, dtype: 'float32' };
+  };
+  const x = f32([3, 5, 7]);
+  const img = f32([1, 5, 6, 3]);
+  const conv = { kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1, padTop: 1, padLeft: 1, outHeight: 5, outWidth: 6, dilationHeight: 1, dilationWidth: 1 };
+  const cols = f32([1, 5, 6, 27]);
+  const a = f32([2, 13, 70]);
+  const b = f32([1, 70, 11]);
+  const at = f32([2, 70, 13]);
+  const bt = f32([1, 11, 70]);
+  for (let r = 0; r < 12; r++) {
+    for (const axes of [[0], [1], [2], [0, 2], [0, 1, 2]]) {
+      const outShape = x.shape.filter((_, i) => !axes.includes(i));
+      kernels.sum(new Float32Array(sizeOf(outShape)), [x], { axes }, outShape, 'float32');
+      kernels.reduceMax(new Float32Array(sizeOf(outShape)), [x], { axes }, outShape, 'float32');
+    }
+    kernels.transpose(new Float32Array(x.data.length), [x], { perm: [0, 2, 1] }, [3, 7, 5], 'float32');
+    kernels.transpose(new Float32Array(x.data.length), [x], { perm: [2, 0, 1] }, [7, 3, 5], 'float32');
+    kernels.broadcast(new Float32Array(2 * x.data.length), [x], { shape: [2, 3, 5, 7] }, [2, 3, 5, 7], 'float32');
+    kernels.slice(new Float32Array(2 * 3 * 5), [x], { begin: [1, 1, 1], size: [2, 3, 5] }, [2, 3, 5], 'float32');
+    kernels.im2col(new Float32Array(cols.data.length), [img], conv, cols.shape, 'float32');
+    kernels.col2im(new Float32Array(img.data.length), [cols], { ...conv, height: 5, width: 6 }, img.shape, 'float32');
+    for (const [p, q, transA, transB] of [[a, b, false, false], [at, b, true, false], [a, bt, false, true], [at, bt, true, true]] as const) {
+      kernels.matmul(new Float32Array(2 * 13 * 11), [p, q], { transA, transB }, [2, 13, 11], 'float32');
+      kernels.matmul(new Float32Array(2 * 13), [p, f32(transB ? [1, 1, 70] : [1, 70, 1])], { transA, transB }, [2, 13, 1], 'float32');
+    }
+  }
+}
+
+primeKernels();
