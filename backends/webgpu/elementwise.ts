@@ -116,7 +116,7 @@ function elementwiseSource(spec: ElementwiseSpec, modes: readonly Mode[], rank: 
 
 const UNARY_FLOAT: Record<string, string> = {
   neg: '-a',
-  exp: 'exp(a)',
+  exp: 'exp_(a)',
   log: 'log_(a)',
   expm1: 'expm1_(a)',
   log1p: 'log1p_(a)',
@@ -129,7 +129,7 @@ const UNARY_FLOAT: Record<string, string> = {
   floor: 'floor(a)',
   abs: 'abs(a)',
   sign: 'sign_(a)',
-  sigmoid: '1.0 / (1.0 + exp(-a))',
+  sigmoid: '1.0 / (1.0 + exp_(-a))',
 };
 
 const UNARY_INT: Record<string, string> = { neg: '-a', abs: 'abs(a)', sign: 'sign(a)' };

@@ -107,14 +107,16 @@ export const HELPERS: Record<string, Helper> = {
     code: 'fn log_(x: f32) -> f32 { if (isnan_(x) || x < 0.0) { return nan_(); } if (x == 0.0) { return -inf_(); } return log(x); }',
   },
   sign_: { deps: ['isnan_'], code: 'fn sign_(x: f32) -> f32 { if (isnan_(x)) { return x; } return sign(x); }' },
+  // WGSL leaves exp(NaN) unspecified (SwiftShader gives +Inf); NaN propagates, as on the CPU.
+  exp_: { deps: ['isnan_'], code: 'fn exp_(x: f32) -> f32 { if (isnan_(x)) { return x; } return exp(x); }' },
   // exp(x) − 1: a Taylor polynomial where exp(x) − 1 would cancel, exp elsewhere.
   expm1_: {
-    deps: [],
+    deps: ['exp_'],
     code: `fn expm1_(x: f32) -> f32 {
   if (abs(x) < 0.5) {
     return x * (1.0 + x / 2.0 * (1.0 + x / 3.0 * (1.0 + x / 4.0 * (1.0 + x / 5.0 * (1.0 + x / 6.0 * (1.0 + x / 7.0 * (1.0 + x / 8.0 * (1.0 + x / 9.0))))))));
   }
-  return exp(x) - 1.0;
+  return exp_(x) - 1.0;
 }`,
   },
   // log(1 + x) = 2 atanh(s), s = x / (2 + x): a series where log(1 + x) would lose x's low bits.
