@@ -13,6 +13,6 @@ export { key, keyFromWords, isKey, split, foldIn, randomBits, uniform, uniformHo
 export type { Key } from './random';
 export { treeMap, treeZipMap, treeLeaves, treeFlatten, treeUnflatten, treeSize } from './tree';
 export type { Tree } from './tree';
-export { broadcastShapes, broadcastStrides, sizeOf, stridesOf, shapeEq, normalizeAxes, normalizeAxis } from './shape';
+export { broadcastShapes, broadcastStrides, collapseStrides, sizeOf, stridesOf, shapeEq, normalizeAxes, normalizeAxis } from './shape';
 export type { Shape } from './shape';
 export { makeTypedArray, bytesPerElement } from './dtype';

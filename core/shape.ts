@@ -75,3 +75,25 @@ export function assertShape(op: string, shape: Shape): void {
     if (!Number.isInteger(d) || d < 0) throw new Error(`${op}: invalid shape ${fmt(shape)}: dimensions must be non-negative integers`);
   }
 }
+
+/**
+ * Merge axes that every operand walks contiguously, and drop size-1 axes: the iteration space of a
+ * strided element-wise kernel, as small as the strides allow (every backend uses it).
+ */
+export function collapseStrides(shape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
+  const dims: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i]!;
+    if (d === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && strides.every((s, k) => st[k]![last] === s[i]! * d)) {
+      dims[last] = dims[last]! * d;
+      strides.forEach((s, k) => (st[k]![last] = s[i]!));
+    } else {
+      dims.push(d);
+      strides.forEach((s, k) => st[k]!.push(s[i]!));
+    }
+  }
+  return { shape: dims, strides: st };
+}

@@ -4,7 +4,7 @@
  * (`a + b`, `Math.exp(a)`) so that each op gets a tight monomorphic loop; the generator below is the
  * whole trick, and reading one generated body (`kernelSource('add')`) shows what runs.
  */
-import { broadcastStrides, type DType, type Shape, type TypedArray } from '../../core';
+import { broadcastStrides, collapseStrides, type DType, type Shape, type TypedArray } from '../../core';
 import { erf, erfinv } from './special';
 
 type Kernel = (out: TypedArray, inputs: TypedArray[], shape: number[], strides: number[][], helpers: Helpers) => void;
@@ -18,24 +18,8 @@ const helpers: Helpers = { erf, erfinv };
 
 const NAMES = ['a', 'b', 'c', 'd'];
 
-/** Merge axes that every operand walks contiguously, and drop size-1 axes. */
-export function collapse(shape: Shape, strides: number[][]): { shape: number[]; strides: number[][] } {
-  const dims: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let i = 0; i < shape.length; i++) {
-    const d = shape[i]!;
-    if (d === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && strides.every((s, k) => st[k]![last] === s[i]! * d)) {
-      dims[last] = dims[last]! * d;
-      strides.forEach((s, k) => (st[k]![last] = s[i]!));
-    } else {
-      dims.push(d);
-      strides.forEach((s, k) => st[k]!.push(s[i]!));
-    }
-  }
-  return { shape: dims, strides: st };
-}
+/** Merge axes that every operand walks contiguously, and drop size-1 axes (core's collapseStrides). */
+export const collapse = collapseStrides;
 
 /**
  * Elements per iteration of the unrolled loops. V8 does not unroll, and with one element per

@@ -7,7 +7,7 @@
  * Expressions are WGSL over typed values `a, b, c, d`; integer and float semantics follow the CPU
  * backend (JavaScript's), see `binaryExpr`.
  */
-import { broadcastStrides, sizeOf, type BackendPrim, type BufferInfo, type DType, type Shape } from '../../core';
+import { broadcastStrides, collapseStrides, sizeOf, type BackendPrim, type BufferInfo, type DType, type Shape } from '../../core';
 import type { Engine, GpuHandle } from './engine';
 import { bindings, fromBits, helpersFor, linearGroups, linearMain, toBits, uniformWords } from './wgsl';
 
@@ -15,24 +15,8 @@ const NAMES = ['a', 'b', 'c', 'd'];
 
 type Mode = 'c' | 's' | 'g';
 
-/** Merge axes that every operand walks contiguously, and drop size-1 axes. */
-export function collapse(shape: Shape, strides: readonly (readonly number[])[]): { shape: number[]; strides: number[][] } {
-  const dims: number[] = [];
-  const st: number[][] = strides.map(() => []);
-  for (let i = 0; i < shape.length; i++) {
-    const d = shape[i]!;
-    if (d === 1) continue;
-    const last = dims.length - 1;
-    if (last >= 0 && strides.every((s, k) => st[k]![last] === s[i]! * d)) {
-      dims[last] = dims[last]! * d;
-      strides.forEach((s, k) => (st[k]![last] = s[i]!));
-    } else {
-      dims.push(d);
-      strides.forEach((s, k) => st[k]!.push(s[i]!));
-    }
-  }
-  return { shape: dims, strides: st };
-}
+/** Merge axes that every operand walks contiguously, and drop size-1 axes (core's collapseStrides). */
+export const collapse = collapseStrides;
 
 export interface ElementwiseSpec {
   /** Names the operation in the pipeline key (with its dtypes). */
