@@ -37,7 +37,7 @@ import type { Schedule } from './schedule';
 /** A named property. `numRuns` overrides the runner's default (the sampler laws are expensive). */
 export interface Law {
   readonly name: string;
-  readonly property: fc.IProperty<any> | fc.IAsyncProperty<any>;
+  readonly property: fc.IProperty<unknown> | fc.IAsyncProperty<unknown>;
   readonly numRuns?: number;
 }
 
