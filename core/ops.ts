@@ -5,7 +5,7 @@
 import { bytesPerElement, makeTypedArray, type DType, type TypedArray } from './dtype';
 import type { Im2ColParams, PrimParams } from './primitives';
 import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape';
-import { getBackend, newStorage, Tensor } from './tensor';
+import { getBackend, getBackendName, newStorage, setBackend, Tensor } from './tensor';
 import { bind } from './trace';
 
 export type NestedArray = number | boolean | readonly NestedArray[];
@@ -124,7 +124,6 @@ export async function toNested(t: Tensor): Promise<NestedArray> {
 
 /** Copy a tensor to another backend's memory. */
 export async function toBackend(t: Tensor, backendName: string): Promise<Tensor> {
-  const { setBackend, getBackendName } = await import('./tensor');
   const prev = getBackendName();
   const data = await t.toArray();
   await setBackend(backendName);

@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
-import { getBackendName, key, setBackend, sliceAxis, tidy, dispose, type Tensor } from '../index';
+import { getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index';
 import { decodeFlags, NonNegativeInt, oneOf, parseArgv, PositiveInt, Probability, BooleanFromString } from './args';
 import { writeFileAtomic } from './atomicWrite';
 import { bairDataset, clipTensor, kolmogorovDataset, kolmogorovShards, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets';
@@ -305,4 +305,3 @@ export async function main(argv: readonly string[]): Promise<number> {
 const invokedDirectly = process.argv[1] !== undefined && /experiments[\\/]cli\.ts$/.test(process.argv[1]);
 if (invokedDirectly) main(process.argv.slice(2)).then((code) => process.exit(code));
 
-export type { Tensor };
