@@ -9,12 +9,10 @@
  * median time per run, GFLOP/s where the work is multiply-adds, and each peer's time divided by ours
  * (above 1×: we are faster).
  */
-import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as r from '../index';
-import { flag, formatMs, formatRatio, gflops, machine, race, table, type Clock, type Contender, type Timing } from './util';
+import { flag, formatMs, formatRatio, gflops, machine, race, table, type Clock, type Contender, type Timing, registerPeerGradients } from './util';
 
 type TF = typeof import('@tensorflow/tfjs-core');
 type TFTensor = import('@tensorflow/tfjs-core').Tensor;
@@ -196,30 +194,6 @@ export const cases: readonly Case[] = [
 interface Peer {
   readonly name: string;
   readonly backend: string;
-}
-
-/**
- * tfjs-core's Node bundle has no gradients (the `@tensorflow/tfjs` umbrella registers them, and its
- * `register_all_gradients` module cannot load under Node's ESM resolver), so register each
- * `dist/gradients/*_grad.js` config ourselves. Those files come from tfjs-core's ESM build, a second
- * copy of the library; its registries and engine live on the global object and tensors are checked
- * by shape, not class, so the copies interoperate.
- */
-async function registerPeerGradients(tf: TF): Promise<void> {
-  const require = createRequire(import.meta.url);
-  const dir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-core/package.json')), 'dist', 'gradients');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('_grad.js'))) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(pathToFileURL(path.join(dir, file)).href)) as Record<string, unknown>;
-    } catch {
-      // A few configs reach the ESM build's `base.js`, which Node cannot load; the cases here need none of them.
-      continue;
-    }
-    for (const v of Object.values(mod)) {
-      if (typeof v === 'object' && v !== null && 'kernelName' in v && 'gradFunc' in v) tf.registerGradient(v as never);
-    }
-  }
 }
 
 /** Load tfjs and the requested backends; returns what could be set up, with a note on each. */

@@ -9,7 +9,11 @@
  * Contenders run in interleaved rounds, so a change of load affects them alike.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export type Clock = 'cpu' | 'wall';
 
@@ -141,4 +145,28 @@ export function flag(argv: readonly string[], name: string): string | undefined 
   if (i >= 0) return argv[i + 1];
   const eq = argv.find((a) => a.startsWith(`--${name}=`));
   return eq?.slice(name.length + 3);
+}
+
+/**
+ * tfjs-core's Node bundle has no gradients (the `@tensorflow/tfjs` umbrella registers them, and its
+ * `register_all_gradients` module cannot load under Node's ESM resolver), so register each
+ * `dist/gradients/*_grad.js` config ourselves. Those files come from tfjs-core's ESM build, a second
+ * copy of the library; its registries and engine live on the global object and tensors are checked
+ * by shape, not class, so the copies interoperate.
+ */
+export async function registerPeerGradients(tf: typeof import('@tensorflow/tfjs-core')): Promise<void> {
+  const require = createRequire(import.meta.url);
+  const dir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-core/package.json')), 'dist', 'gradients');
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('_grad.js'))) {
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(path.join(dir, file)).href)) as Record<string, unknown>;
+    } catch {
+      // A few configs reach the ESM build's `base.js`, which Node cannot load; the cases here need none of them.
+      continue;
+    }
+    for (const v of Object.values(mod)) {
+      if (typeof v === 'object' && v !== null && 'kernelName' in v && 'gradFunc' in v) tf.registerGradient(v as never);
+    }
+  }
 }

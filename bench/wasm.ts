@@ -13,13 +13,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import fs, { readdirSync } from 'node:fs';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import * as r from '../index';
 import { createWasmBackend } from '../backends/wasm';
-import { flag, formatMs, formatRatio, machine, race, table, type Clock, type Contender, type Timing } from './util';
+import { flag, formatMs, formatRatio, machine, race, table, type Clock, type Contender, type Timing, registerPeerGradients } from './util';
 
 type TF = typeof import('@tensorflow/tfjs-core');
 type TFTensor = import('@tensorflow/tfjs-core').Tensor;
@@ -154,26 +154,6 @@ const mlpCase: Case = {
 const cases: Case[] = [matmulCase(256), matmulCase(512), matmulCase(1024), convCase, mlpCase];
 
 // ---------------------------------------------------------------- tfjs-wasm
-
-/**
- * tfjs-core's gradients (its `register_all_gradients` module does not load under Node's ESM
- * resolver): register each `dist/gradients/*_grad.js` config, as bench/cpu.ts does.
- */
-async function registerPeerGradients(tf: TF): Promise<void> {
-  const require = createRequire(import.meta.url);
-  const dir = path.join(path.dirname(require.resolve('@tensorflow/tfjs-core/package.json')), 'dist', 'gradients');
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('_grad.js'))) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(pathToFileURL(path.join(dir, file)).href)) as Record<string, unknown>;
-    } catch {
-      continue;
-    }
-    for (const v of Object.values(mod)) {
-      if (typeof v === 'object' && v !== null && 'kernelName' in v && 'gradFunc' in v) tf.registerGradient(v as never);
-    }
-  }
-}
 
 /**
  * Start tfjs-wasm (SIMD); with `threads > 0`, its threaded build, made to start in Node: emscripten
