@@ -6,7 +6,7 @@ import { bytesPerElement, makeTypedArray, type DType, type TypedArray } from './
 import type { Im2ColParams, PrimParams } from './primitives';
 import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape';
 import { getBackend, getBackendName, newStorage, setBackend, Tensor } from './tensor';
-import { bind } from './trace';
+import { bind, stopGradient } from './trace';
 
 export type NestedArray = number | boolean | readonly NestedArray[];
 export type TensorLike = Tensor | number;
@@ -287,7 +287,7 @@ export function argmin(x: Tensor, axis = -1): Tensor {
 /** log Σ exp(x), shifted by the (gradient-free) maximum so it cannot overflow. */
 export function logSumExp(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes('logSumExp', axes, x.rank);
-  const m = stopGrad(max(x, ax, true));
+  const m = stopGradient(max(x, ax, true));
   const safe = where(isFinite(m), m, 0);
   const r = add(log(sum(exp(sub(x, safe)), ax, true)), safe);
   return keepDims ? r : reshape(r, x.shape.filter((_, i) => !ax.includes(i)));
@@ -299,7 +299,7 @@ export function cumsum(x: Tensor, axis = -1, options: { reverse?: boolean } = {}
 
 export function softmax(x: Tensor, axis = -1): Tensor {
   axis = normalizeAxis('softmax', axis, x.rank);
-  const m = stopGrad(max(x, axis, true));
+  const m = stopGradient(max(x, axis, true));
   const e = exp(sub(x, m));
   return div(e, sum(e, axis, true));
 }
@@ -308,15 +308,11 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   // (x − m) − log Σ exp(x − m), shifting first as JAX does: x − logSumExp(x) would cancel two numbers
   // of the logits' size, losing ~|x|·2⁻²⁴ (6e-5 at logits of 1000) of a result near 0.
   axis = normalizeAxis('logSoftmax', axis, x.rank);
-  const m = stopGrad(max(x, axis, true));
+  const m = stopGradient(max(x, axis, true));
   const shifted = sub(x, where(isFinite(m), m, 0));
   return sub(shifted, log(sum(exp(shifted), axis, true)));
 }
 
-function stopGrad(x: Tensor): Tensor {
-  // A gradient-free copy of a value used only for numerical shifting (max subtraction).
-  return new Tensor(x.live('stopGradient'), x.shape, x.dtype);
-}
 
 // ---------------------------------------------------------------- shapes
 
