@@ -2,13 +2,18 @@
  * rolling-diffusion: a functional deep-learning framework in TypeScript and, on it, a reference
  * implementation of Rolling Diffusion Models (Ruhe et al., ICML 2024).
  *
- * Importing this module registers the backends; the pure-TypeScript CPU backend is the default.
+ * Importing this module registers the backends. The default is the WebAssembly SIMD backend (`wasm`,
+ * with worker threads in Node); where it cannot start synchronously (no SIMD, or a browser's main
+ * thread, which refuses to compile a large module synchronously) the pure-TypeScript reference
+ * backend (`cpu`) is. `await setBackend('cpu' | 'wasm' | 'webgpu')` chooses explicitly.
  */
-import { registerBackend } from './core';
+import { registerBackend, setDefaultBackends } from './core';
 import { createCpuBackend } from './backends/cpu';
+import { createWasmBackendSync } from './backends/wasm';
 
 registerBackend('cpu', createCpuBackend);
 registerBackend('webgpu', async () => (await import('./backends/webgpu')).createWebGPUBackend());
-registerBackend('wasm', async () => (await import('./backends/wasm')).createWasmBackend());
+registerBackend('wasm', () => createWasmBackendSync());
+setDefaultBackends(['wasm', 'cpu']);
 
 export * from './core';

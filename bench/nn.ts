@@ -1,14 +1,15 @@
 /**
- * Training throughput of the tiny U-ViT on the CPU backend: forward + backward + Adam on batches of
+ * Training throughput of the tiny U-ViT on each CPU-side backend (pure TS, wasm on one thread, wasm threaded): forward + backward + Adam on batches of
  * 8 clips × 8 frames × 32×32×1 with a per-frame logSNR, and the peak of `memoryStats().bytes` within
  * a step above what lives between steps. Run alone with `npx tsx bench/nn.ts [steps]`; the last line
  * printed is one JSON object for `npm run bench`.
  *
- * Two rates are reported: by wall clock, and by this process's CPU time. The kernels run on one
- * thread, so on a machine shared with other work the CPU-time rate is what the step costs.
+ * Two rates are reported: by wall clock, and by this process's CPU time (all threads: for the
+ * threaded wasm backend that is the work, not the waiting).
  */
 import * as r from '../index';
 import * as nn from '../nn';
+import { createWasmBackendSync, type WasmBackend } from '../backends/wasm';
 
 export interface NnBenchResult {
   parameters: number;
@@ -83,10 +84,37 @@ export async function benchTinyUvit(steps = 10, config: nn.UViTConfig = nn.uvitP
 
 const isMain = process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isMain) {
-  const res = await benchTinyUvit(Number(process.argv[2] ?? 10));
-  console.log(`tiny U-ViT (${res.parameters} parameters), batch 8×8×32×32×1, forward + backward + Adam, ${r.getBackendName()} backend:`);
-  console.log(`  ${res.stepsPerSecond.toFixed(2)} steps/s by wall clock (median ${res.msPerStep.toFixed(0)} ms/step)`);
-  console.log(`  ${res.cpuStepsPerSecond.toFixed(2)} steps/s by CPU time (median ${res.cpuMsPerStep.toFixed(0)} ms/step)`);
-  console.log(`  peak ${(res.peakBytesPerStep / 2 ** 20).toFixed(1)} MiB of tensors live within a step, above the ${res.liveTensorsBetweenSteps} tensors kept between steps`);
-  console.log(JSON.stringify({ bench: 'nn.tinyUvit', ...res }));
+  // `npx tsx bench/nn.ts [steps] [backends]`: backends is a comma list (default `cpu,wasm-1,wasm`;
+  // `wasm-1` is the wasm backend on one thread). They alternate in rounds, so load on a shared machine
+  // falls on all of them alike; medians over the rounds.
+  const steps = Number(process.argv[2] ?? 12);
+  const names = (process.argv[3] ?? 'cpu,wasm-1,wasm').split(',');
+  r.registerBackend('wasm-1', () => createWasmBackendSync({ threads: 1 }));
+  for (const n of names) {
+    const b = await r.setBackend(n);
+    if (b.name === 'wasm') await (b as WasmBackend).ready();
+  }
+  const rounds = 3;
+  const results = new Map<string, NnBenchResult[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (const n of round % 2 === 0 ? names : [...names].reverse()) {
+      await r.setBackend(n);
+      const res = await benchTinyUvit(Math.max(2, Math.round(steps / rounds)));
+      results.set(n, [...(results.get(n) ?? []), res]);
+    }
+  }
+  const med = (xs: number[]) => [...xs].sort((a, c) => a - c)[Math.floor(xs.length / 2)]!;
+  const summary = names.map((n) => {
+    const rs = results.get(n)!;
+    return { backend: n, ...rs[0]!, msPerStep: med(rs.map((x) => x.msPerStep)), stepsPerSecond: 1000 / med(rs.map((x) => x.msPerStep)), cpuMsPerStep: med(rs.map((x) => x.cpuMsPerStep)), cpuStepsPerSecond: 1000 / med(rs.map((x) => x.cpuMsPerStep)) };
+  });
+  const base = summary[0]!;
+  console.log(`tiny U-ViT (${base.parameters} parameters), batch 8×8×32×32×1, forward + backward + Adam; ${rounds} alternating rounds:`);
+  for (const x of summary) {
+    console.log(
+      `  ${x.backend.padEnd(7)} ${x.stepsPerSecond.toFixed(2)} steps/s wall (${x.msPerStep.toFixed(0)} ms), ${x.cpuMsPerStep.toFixed(0)} ms CPU time/step, ` +
+        `${(base.msPerStep / x.msPerStep).toFixed(2)}× ${base.backend} by wall clock; peak ${(x.peakBytesPerStep / 2 ** 20).toFixed(1)} MiB within a step, ${x.liveTensorsBetweenSteps} tensors between steps`,
+    );
+  }
+  console.log(JSON.stringify({ bench: 'nn.tinyUvit', results: summary }));
 }

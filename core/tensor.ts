@@ -150,15 +150,51 @@ export function resetBackend(name: string): void {
   }
 }
 
+let defaults: readonly string[] = ['cpu'];
+
+/**
+ * The backends `getBackend` starts, in order, when no `setBackend` call chose one: the first whose
+ * factory returns a backend synchronously wins. A factory that throws (an engine without WebAssembly
+ * SIMD, a browser's main thread refusing to compile a large module synchronously) or that is
+ * asynchronous is passed over for the next name. The package index sets `['wasm', 'cpu']`.
+ */
+export function setDefaultBackends(names: readonly string[]): void {
+  if (names.length === 0) throw new Error('setDefaultBackends: give at least one backend name (e.g. [\'cpu\'])');
+  defaults = [...names];
+}
+
 export function getBackend(): Backend {
   if (current === null) {
-    const fallback = registry.has('cpu') ? 'cpu' : [...registry.keys()][0];
-    if (fallback === undefined) throw new Error('getBackend: no backend registered; import the package index.ts');
-    const made = registry.get(fallback)!();
-    if (made instanceof Promise) throw new Error(`getBackend: backend '${fallback}' starts asynchronously; await setBackend('${fallback}') first`);
-    instances.set(fallback, made);
-    current = made;
-    currentName = fallback;
+    const tried: string[] = [];
+    const named = defaults.filter((n) => registry.has(n));
+    const candidates = named.length > 0 ? named : [...registry.keys()];
+    for (const name of candidates) {
+      const have = instances.get(name);
+      if (have) {
+        current = have;
+        currentName = name;
+        return have;
+      }
+      let made: Backend | Promise<Backend>;
+      try {
+        made = registry.get(name)!();
+      } catch (e) {
+        tried.push(`${name}: ${(e as Error).message}`);
+        continue;
+      }
+      if (made instanceof Promise) {
+        // Not usable synchronously; let a later `setBackend(name)` start it properly.
+        made.then((b) => b.dispose?.(), () => undefined);
+        tried.push(`${name}: starts asynchronously (await setBackend('${name}') first)`);
+        continue;
+      }
+      instances.set(name, made);
+      current = made;
+      currentName = name;
+      return made;
+    }
+    if (tried.length === 0) throw new Error('getBackend: no backend registered; import the package index.ts');
+    throw new Error(`getBackend: no default backend could start synchronously (${tried.join('; ')}); await setBackend(name) first`);
   }
   return current;
 }

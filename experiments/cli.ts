@@ -49,7 +49,7 @@ const Mode = oneOf(['rolling', 'standard'] as const);
 const Sampler = oneOf(['ddpm', 'ddim'] as const);
 
 async function useBackend(name: string | undefined): Promise<void> {
-  if (!name || name === 'cpu') return;
+  if (!name) return;
   try {
     await setBackend(name);
   } catch (e) {

@@ -18,9 +18,9 @@ import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, OutputInfo
 import { broadcastStrides, bytesPerElement, makeTypedArray, sizeOf } from '../../core';
 import { kernels as cpuKernels, type HostTensor, type Kernel as CpuKernel } from '../cpu/kernels';
 import { collapse } from '../cpu/elementwise';
-import { Heap, type HeapStats } from './heap';
+import { Heap, sizeClass, type HeapStats } from './heap';
 import { DEFAULT_MATMUL, matmulScratchBytes, type MatmulConfig } from './matmul';
-import { buildKernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module';
+import { buildKernelModule, type KernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module';
 import { ThreadPool } from './threads';
 import { mapName, type FloatBinary, type FloatCompare, type FloatUnary } from './elementwise';
 
@@ -60,8 +60,13 @@ export interface WasmFeatures {
 export interface WasmBackend extends Backend {
   readonly name: 'wasm';
   readonly features: WasmFeatures;
-  /** Threads used by kernels (1 = the calling thread only). */
+  /**
+   * Threads kernels use now (1 = the calling thread only). A backend made synchronously starts its
+   * workers in the background and uses them once they are up; `ready()` waits for that.
+   */
   readonly threads: number;
+  /** Resolves (to the backend) once the worker threads have started or failed to start. */
+  ready(): Promise<WasmBackend>;
   readonly heap: Heap;
   stats(): HeapStats;
 }
@@ -74,7 +79,8 @@ interface Context {
   readonly heap: Heap;
   readonly fns: Readonly<Record<string, KernelFn>>;
   readonly fnIndex: ReadonlyMap<string, number>;
-  readonly pool: ThreadPool | null;
+  /** Attached when the workers have started (they start in the background); null until then, or for one thread. */
+  pool: ThreadPool | null;
   /** The calling thread's scratch block (packing panels); each worker has its own. */
   readonly scratch: number;
   readonly parallelThreshold: number;
@@ -317,26 +323,50 @@ const wasmKernels: { [P in BackendPrim]: WasmKernel<P> } = {
 
 const PAGE = 65536;
 
-function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly string[], pool: ThreadPool | null, scratch: number, features: WasmFeatures, options: WasmBackendOptions): WasmBackend {
-  const threads = pool ? pool.size + 1 : 1;
+function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly string[], pool: ((reserve: (bytes: number) => number, release: (ptr: number, bytes: number) => void) => Promise<ThreadPool | null>) | null, scratch: number, features: WasmFeatures, options: WasmBackendOptions): WasmBackend {
   const ctx: Context = {
     heap,
     fns,
     fnIndex: new Map(names.map((n, i) => [n, i])),
-    pool,
+    pool: null,
     scratch,
     parallelThreshold: options.parallelThreshold ?? 2 ** 20,
     adaptive: options.adaptive ?? true,
   };
-  // The scratch blocks are the backend's own; they do not count as tensors.
-  const base = heap.stats();
+  // Kernels run on the calling thread until the workers are up; the bits are the same either way.
+  // The scratch blocks (ours and the workers') are the backend's own; they do not count as tensors.
+  const base = { ...heap.stats() };
+  const reserve = (bytes: number): number => {
+    const { ptr, size } = heap.alloc(bytes);
+    base.buffers++;
+    base.bytes += size;
+    return ptr;
+  };
+  const release = (ptr: number, bytes: number): void => {
+    const size = sizeClass(Math.max(bytes, 1));
+    heap.free(ptr, size);
+    base.buffers--;
+    base.bytes -= size;
+  };
+  const started: Promise<void> = (pool ? pool(reserve, release) : Promise.resolve(null)).then(
+    (p) => {
+      if (disposed) void p?.dispose();
+      else ctx.pool = p;
+    },
+    () => undefined,
+  );
   const buffer = (b: BackendBuffer): WasmBuffer => b as WasmBuffer;
   let disposed = false;
   return {
     name: 'wasm',
     features,
-    threads,
+    get threads(): number {
+      return ctx.pool ? ctx.pool.size + 1 : 1;
+    },
     heap,
+    ready(): Promise<WasmBackend> {
+      return started.then(() => this as WasmBackend);
+    },
     upload(values: TypedArray, dtype: DType): BackendBuffer {
       const block = heap.alloc(values.length * bytesPerElement(dtype));
       view(heap, dtype, block.ptr, values.length).set(values);
@@ -371,7 +401,8 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
     },
     dispose(): void {
       disposed = true;
-      void pool?.dispose();
+      void ctx.pool?.dispose();
+      ctx.pool = null;
     },
   };
 }
@@ -386,15 +417,7 @@ function setup(options: WasmBackendOptions, threads: number): { heap: Heap; cfg:
   return { heap, cfg, features, build };
 }
 
-/** A single-threaded wasm backend, made synchronously. */
-export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
-  const { heap, cfg, features, build } = setup(options, 1);
-  const k = build();
-  const scratch = heap.alloc(matmulScratchBytes(cfg)).ptr;
-  return makeBackend(heap, instantiate(k, heap.memory), k.names, null, scratch, features, options);
-}
-
-async function defaultThreads(): Promise<number> {
+async function nodeParallelism(): Promise<number> {
   try {
     const os = await import('node:os');
     return Math.min(8, os.availableParallelism?.() ?? os.cpus().length);
@@ -403,24 +426,41 @@ async function defaultThreads(): Promise<number> {
   }
 }
 
+/** Start `threads - 1` workers (`'auto'`: one per core, at most 8, less the calling thread). */
+async function startPool(k: KernelModule, memory: WebAssembly.Memory, cfg: MatmulConfig, threads: number | 'auto', reserve: (bytes: number) => number, release: (ptr: number, bytes: number) => void): Promise<ThreadPool | null> {
+  const count = threads === 'auto' ? await nodeParallelism() : threads;
+  if (count <= 1) return null;
+  const workerScratch = Array.from({ length: count - 1 }, () => reserve(matmulScratchBytes(cfg)));
+  try {
+    return await ThreadPool.start(k.module, memory, k.names, workerScratch);
+  } catch {
+    for (const ptr of workerScratch) release(ptr, matmulScratchBytes(cfg));
+    return null;
+  }
+}
+
+/** Worker threads need `worker_threads`, i.e. Node; in browsers the backend runs on the calling thread. */
+function isNode(): boolean {
+  return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+}
+
 /**
- * The wasm backend with worker threads (Node). Falls back to one thread where shared memory or
- * `worker_threads` is unavailable.
+ * The wasm backend, made synchronously (this is what the package's default backend uses). With more
+ * than one thread (default in Node: one per core, at most 8; elsewhere 1) the worker threads start
+ * in the background and kernels use them once they are up (`ready()` waits); until then, and
+ * wherever shared memory or `worker_threads` is missing, everything runs on the calling thread.
  */
-export async function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-  const wanted = Math.max(1, Math.floor(options.threads ?? (await defaultThreads())));
-  const { heap, cfg, features, build } = setup(options, wanted);
+export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
+  const wanted: number | 'auto' = options.threads !== undefined ? Math.max(1, Math.floor(options.threads)) : isNode() ? 'auto' : 1;
+  const { heap, cfg, features, build } = setup(options, wanted === 'auto' ? 2 : wanted);
   const k = build();
   const fns = instantiate(k, heap.memory);
   const scratch = heap.alloc(matmulScratchBytes(cfg)).ptr;
-  let pool: ThreadPool | null = null;
-  if (wanted > 1 && heap.shared) {
-    const workerScratch = Array.from({ length: wanted - 1 }, () => heap.alloc(matmulScratchBytes(cfg)).ptr);
-    try {
-      pool = await ThreadPool.start(k.module, heap.memory, k.names, workerScratch);
-    } catch {
-      pool = null;
-    }
-  }
+  const pool = wanted !== 1 && heap.shared ? (reserve: (bytes: number) => number, release: (ptr: number, bytes: number) => void) => startPool(k, heap.memory, cfg, wanted, reserve, release) : null;
   return makeBackend(heap, fns, k.names, pool, scratch, features, options);
+}
+
+/** The wasm backend with its worker threads started (see `createWasmBackendSync`). */
+export function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+  return createWasmBackendSync(options).ready();
 }

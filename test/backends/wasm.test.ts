@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -226,7 +227,7 @@ beforeAll(async () => {
   defaultBackend = getBackendName();
   await setBackend('cpu');
   wasm = (await setBackend('wasm')) as WasmBackend;
-  wasmOne = createWasmBackendSync();
+  wasmOne = createWasmBackendSync({ threads: 1 });
   registerBackend('wasm-1', () => wasmOne);
   await setBackend('wasm-1');
   await setBackend('cpu');
@@ -563,7 +564,7 @@ describe('wasm matmul', () => {
   it('threads on and off give the same bits', async () => {
     if (!wasmFeatures().sharedMemory) return;
     const two = await createWasmBackend({ threads: 2, parallelThreshold: 1, adaptive: false });
-    const one = createWasmBackendSync();
+    const one = createWasmBackendSync({ threads: 1 });
     registerBackend('wasm-t2', () => two);
     registerBackend('wasm-t1', () => one);
     await setBackend('wasm-t2');
@@ -599,11 +600,16 @@ function mlpSetup(): { params: { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor 
 }
 
 describe('wasm backend end to end', () => {
-  it('setBackend("wasm") works through the package index; cpu stays the default', async () => {
-    expect(defaultBackend).toBe('cpu');
+  it('the package index makes wasm the default backend; setBackend("cpu") and back work', async () => {
+    expect(defaultBackend).toBe('wasm');
+    await setBackend('cpu');
+    expect(getBackendName()).toBe('cpu');
     const b = await setBackend('wasm');
     expect(b.name).toBe('wasm');
     expect(getBackendName()).toBe('wasm');
+    // Made synchronously, its workers start in the background (Node, shared memory): ready() waits.
+    const w = await (b as WasmBackend).ready();
+    if (wasmFeatures().sharedMemory) expect(w.threads).toBeGreaterThanOrEqual(Math.min(2, availableParallelism()));
     await setBackend('cpu');
   });
 
@@ -664,7 +670,7 @@ describe('wasm backend end to end', () => {
   });
 
   it('a tensor past the heap maximum is a clear error and leaves the backend usable', async () => {
-    const small = createWasmBackendSync({ maxBytes: 4 << 20, initialBytes: 1 << 20 });
+    const small = createWasmBackendSync({ threads: 1, maxBytes: 4 << 20, initialBytes: 1 << 20 });
     registerBackend('wasm-small', () => small);
     await setBackend('wasm-small');
     try {
