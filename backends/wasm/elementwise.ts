@@ -155,7 +155,7 @@ const COMPARE_SIMD: Record<FloatCompare, [number, (c: Code) => void]> = {
   ge: [SIMD.f32x4Ge, (c) => c.f32Ge()],
 };
 
-export const FLOAT_UNARY = ['neg', 'abs', 'sqrt', 'floor', 'exp'] as const;
+export const FLOAT_UNARY = ['neg', 'abs', 'sqrt', 'floor', 'exp', 'sigmoid'] as const;
 export type FloatUnary = (typeof FLOAT_UNARY)[number];
 
 /** Binary modes: which operand is splatted along rows (never both: one operand spans the row). */
@@ -238,7 +238,7 @@ export function emitElementwise(m: ModuleBuilder): void {
       scalar: (c, [cond, a, b]) => c.localGet(a!).localGet(b!).localGet(cond!).select(),
     });
   }
-  const unary: Record<Exclude<FloatUnary, 'exp'>, [number, (c: Code) => void]> = {
+  const unary: Record<Exclude<FloatUnary, 'exp' | 'sigmoid'>, [number, (c: Code) => void]> = {
     neg: [SIMD.f32x4Neg, (c) => c.f32Neg()],
     abs: [SIMD.f32x4Abs, (c) => c.f32Abs()],
     sqrt: [SIMD.f32x4Sqrt, (c) => c.f32Sqrt()],
@@ -255,20 +255,54 @@ export function emitElementwise(m: ModuleBuilder): void {
       },
     });
   }
-  // exp: the scalar tail goes through the same vector code in lane 0, so every element agrees.
-  let temps: { r: Local; n: Local; p: Local; x: Local } | null = null;
-  const tempsOf = (c: Code): { r: Local; n: Local; p: Local; x: Local } => (temps ??= { r: c.local('v128'), n: c.local('v128'), p: c.local('v128'), x: c.local('v128') });
-  emitMap(m, mapName('exp', 'v'), {
-    inputs: operands(['f32'], 'v'),
-    output: 'f32',
-    vec: (c, [a]) => expVec(c, a!, tempsOf(c)),
-    scalar: (c, [a]) => {
-      const t = tempsOf(c);
-      c.localGet(a!).f32x4Splat().localSet(t.x);
-      expVec(c, t.x, t);
-      c.f32x4ExtractLane(0);
-    },
-  });
+  // exp and sigmoid: the scalar tail goes through the same vector code in lane 0, so every element
+  // agrees. Temporaries are locals of the function being emitted, one set per function.
+  const temps = new WeakMap<Code, VecTemps>();
+  const tempsOf = (c: Code): VecTemps => {
+    let t = temps.get(c);
+    if (!t) temps.set(c, (t = { r: c.local('v128'), n: c.local('v128'), p: c.local('v128'), x: c.local('v128'), e: c.local('v128'), s: c.local('v128'), y: c.local('v128') }));
+    return t;
+  };
+  const vectorOnly = (name: string, f: (c: Code, a: Local, t: VecTemps) => void): void =>
+    emitMap(m, mapName(name, 'v'), {
+      inputs: operands(['f32'], 'v'),
+      output: 'f32',
+      vec: (c, [a]) => f(c, a!, tempsOf(c)),
+      scalar: (c, [a]) => {
+        const t = tempsOf(c);
+        c.localGet(a!).f32x4Splat().localSet(t.y);
+        f(c, t.y, t);
+        c.f32x4ExtractLane(0);
+      },
+    });
+  vectorOnly('exp', (c, a, t) => expVec(c, a, t));
+  vectorOnly('sigmoid', sigmoidVec);
+}
+
+interface VecTemps {
+  r: Local;
+  n: Local;
+  p: Local;
+  x: Local;
+  e: Local;
+  s: Local;
+  /** The splatted operand of a scalar tail. */
+  y: Local;
+}
+
+/**
+ * sigmoid(x) = 1 / (1 + e) for x ≥ 0 and e / (1 + e) for x < 0, with e = exp(−|x|) ≤ 1: nothing
+ * overflows, and the tiny results of large negative x come out as exp(x) does (subnormals included).
+ * A NaN stays NaN on both branches. About 2 ulp (exp's 1 ulp, the division, the product).
+ */
+function sigmoidVec(c: Code, a: Local, t: VecTemps): void {
+  c.localGet(a).v(SIMD.f32x4Abs).v(SIMD.f32x4Neg).localSet(t.x);
+  expVec(c, t.x, t);
+  c.localSet(t.e);
+  c.f32x4Const(1).f32x4Const(1).localGet(t.e).f32x4Add().f32x4Div().localSet(t.s);
+  // Lanes whose sign bit is set (x < 0, or −0 where both branches give 1/2) take e·s.
+  c.localGet(t.e).localGet(t.s).f32x4Mul().localGet(t.s);
+  c.localGet(a).i32Const(31).v(SIMD.i32x4ShrS).v128Bitselect();
 }
 
 // ---------------------------------------------------------------- reductions

@@ -15,7 +15,7 @@
  * whichever thread computes it, so the bits do not depend on the number of threads.
  */
 import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, OutputInfo, PrimParams, TypedArray } from '../../core';
-import { broadcastStrides, bytesPerElement, makeTypedArray, sizeOf } from '../../core';
+import { broadcastStrides, bytesPerElement, makeTypedArray, sizeOf, stridesOf } from '../../core';
 import { kernels as cpuKernels, type HostTensor, type Kernel as CpuKernel } from '../cpu/kernels';
 import { collapse } from '../cpu/elementwise';
 import { Heap, sizeClass, type HeapStats } from './heap';
@@ -119,18 +119,31 @@ function viaCpu<P extends BackendPrim>(prim: P): WasmKernel<P> {
  * suit it (the caller then uses the CPU kernel).
  */
 function mapKernel(ctx: Context, op: string, out: WasmBuffer, outBytes: number, inputs: readonly BufferInfo[], outShape: readonly number[]): boolean {
+  return mapStrided(ctx, op, out, outBytes, inputs.map((i) => ({ ptr: ptrOf(i.buffer), bytes: bytesPerElement(i.dtype), strides: broadcastStrides(i.shape, outShape) })), outShape);
+}
+
+/** An operand read through strides: element (i₀, i₁, …) of the output reads `ptr + bytes·Σ iₖ·strides[k]`. */
+interface StridedSource {
+  readonly ptr: number;
+  readonly bytes: number;
+  readonly strides: readonly number[];
+}
+
+/** `mapKernel` over operands with any strides (in elements, one per output axis). */
+function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number, sources: readonly StridedSource[], outShape: readonly number[]): boolean {
   const n = sizeOf(outShape);
   if (n === 0) return true;
-  const c = collapse(outShape, inputs.map((i) => broadcastStrides(i.shape, outShape)));
+  const inputs = sources;
+  const c = collapse(outShape, sources.map((x) => x.strides));
   const dims = c.shape.length ? c.shape : [1];
   const strides = c.shape.length ? c.strides : inputs.map(() => [0]);
   const rank = dims.length;
   const inner = dims[rank - 1]!;
-  const modes = strides.map((s) => (s[rank - 1] === 1 || inner === 1 ? 'v' : 's')).join('');
+  const modes = strides.map((s) => (s[rank - 1] === 1 || inner === 1 ? 'v' : s[rank - 1] === 0 ? 's' : 'g')).join('');
   const fn = ctx.fns[mapName(op, modes)];
   if (!fn) return false;
-  const sizes = inputs.map((i) => bytesPerElement(i.dtype));
-  const ptrs = inputs.map((i) => ptrOf(i.buffer));
+  const sizes = sources.map((x) => x.bytes);
+  const ptrs = sources.map((x) => x.ptr);
   const rows = rank >= 2 ? dims[rank - 2]! : 1;
   const rowStrides = strides.map((s, k) => (rank >= 2 ? s[rank - 2]! : 0) * sizes[k]!);
   if (rank <= 2) {
@@ -190,40 +203,138 @@ const whereKernel: WasmKernel<'where'> = (() => {
   };
 })();
 
+// ---------------------------------------------------------------- layout: broadcast, transpose
+
+/**
+ * out = x read through `strides` (elements, one per output axis), 4-byte elements, by `copy_rows`:
+ * after merging axes, rows along the last axis (contiguous, broadcast or gathered), the outer axes
+ * walked by an odometer in wasm. Its metadata goes into the calling thread's scratch block.
+ */
+function copyRows(ctx: Context, out: WasmBuffer, ptr: number, strides: readonly number[], outShape: readonly number[]): void {
+  if (sizeOf(outShape) === 0) return;
+  const c = collapse(outShape, [strides]);
+  const dims = c.shape.length ? c.shape : [1];
+  const st = c.shape.length ? c.strides[0]! : [0];
+  const rank = dims.length - 1;
+  const meta = new Int32Array(ctx.heap.memory.buffer, ctx.scratch, 3 * rank);
+  for (let k = 0; k < rank; k++) {
+    meta[k] = dims[k]!;
+    meta[rank + k] = 4 * st[k]!;
+  }
+  ctx.fns.copy_rows!(out.ptr, ptr, dims[rank]!, 4 * st[rank]!, rank, ctx.scratch);
+}
+
+const broadcastKernel: WasmKernel<'broadcast'> = (() => {
+  const fallback = viaCpu('broadcast');
+  return (ctx, out, inputs, params, info) => {
+    const x = inputs[0]!;
+    if (bytesPerElement(x.dtype) !== 4) return fallback(ctx, out, inputs, params, info);
+    copyRows(ctx, out, ptrOf(x.buffer), broadcastStrides(x.shape, info.shape), info.shape);
+  };
+})();
+
+/**
+ * Transpose of 4-byte elements. When the output's last axis is contiguous in the input (heads moved
+ * around whole rows), or the blocks below would be small, `copy_rows`. Otherwise the output axis that
+ * walks the input contiguously and the output's last axis form 2-D blocks, each one `transpose32`
+ * call (4×4 register transposes, so both sides are read and written four lanes at a time).
+ */
+const transposeKernel: WasmKernel<'transpose'> = (() => {
+  const fallback = viaCpu('transpose');
+  return (ctx, out, inputs, params, info) => {
+    const x = inputs[0]!;
+    if (bytesPerElement(x.dtype) !== 4) return fallback(ctx, out, inputs, params, info);
+    const inStrides = stridesOf(x.shape);
+    const strides = params.perm.map((p) => inStrides[p]!);
+    const c = collapse(info.shape, [strides]);
+    const dims = c.shape;
+    const st = c.strides[0] ?? [];
+    const rank = dims.length;
+    const a = st.indexOf(1);
+    const rows = dims[a] ?? 1;
+    const cols = dims[rank - 1] ?? 1;
+    if (rank < 2 || a < 0 || a === rank - 1 || rows < 4 || cols < 4 || rows * cols < 64) return copyRows(ctx, out, ptrOf(x.buffer), strides, info.shape);
+    const outStrides = stridesOf(dims);
+    const leadAxes = dims.map((_, k) => k).filter((k) => k !== a && k !== rank - 1);
+    const lead = leadAxes.map((k) => dims[k]!);
+    const blocks = lead.reduce((p, d) => p * d, 1);
+    const fn = ctx.fns.transpose32!;
+    const idx = new Array<number>(lead.length).fill(0);
+    let inOff = 0;
+    let outOff = 0;
+    const xPtr = ptrOf(x.buffer);
+    for (let b = 0; b < blocks; b++) {
+      fn(out.ptr + 4 * outOff, xPtr + 4 * inOff, rows, cols, 4 * st[rank - 1]!, 4 * outStrides[a]!);
+      for (let k = lead.length - 1; k >= 0; k--) {
+        const ax = leadAxes[k]!;
+        idx[k]!++;
+        inOff += st[ax]!;
+        outOff += outStrides[ax]!;
+        if (idx[k]! < lead[k]!) break;
+        inOff -= st[ax]! * lead[k]!;
+        outOff -= outStrides[ax]! * lead[k]!;
+        idx[k] = 0;
+      }
+    }
+  };
+})();
+
 // ---------------------------------------------------------------- reductions
 
 /**
  * Sum or max over `axes` when they form one contiguous block: x viewed as [outer, reduced, inner].
  * Size-1 axes are ignored; other layouts go to the CPU kernel.
  */
+/**
+ * `[size, reduced]` runs of the shape with size-1 axes dropped and neighbours of the same kind merged:
+ * [64, 64, 8, 2] over axes [1, 3] is [[64, false], [64, true], [8, false], [2, true]].
+ */
+export function reductionRuns(shape: readonly number[], axes: readonly number[]): [number, boolean][] {
+  const runs: [number, boolean][] = [];
+  shape.forEach((size, d) => {
+    if (size === 1) return;
+    const reduced = axes.includes(d);
+    const last = runs[runs.length - 1];
+    if (last && last[1] === reduced) last[0] *= size;
+    else runs.push([size, reduced]);
+  });
+  return runs;
+}
+
+/**
+ * Sum or max over any axes. A reduction over one block of adjacent axes is one kernel call
+ * (`[outer, len, inner]`); reduced blocks separated by kept axes (group norm's [n, hw, groups, c/g]
+ * over hw and c/g) are reduced one block at a time from the last, through temporary blocks.
+ */
 function reduceKernel(op: 'sum' | 'max'): WasmKernel<'sum' | 'reduceMax'> {
   const fallback = op === 'sum' ? viaCpu('sum') : viaCpu('reduceMax');
   return (ctx, out, inputs, params, info) => {
     const x = inputs[0]!;
-    if (x.dtype !== 'float32') return fallback(ctx, out, inputs, params as never, info);
-    const axes = (params as { axes: number[] }).axes;
-    let outer = 1;
-    let len = 1;
-    let inner = 1;
-    let phase = 0; // 0: before the reduced block, 1: in it, 2: after it
-    for (let d = 0; d < x.shape.length; d++) {
-      const size = x.shape[d]!;
-      if (size === 1) continue;
-      const reduced = axes.includes(d);
-      if (reduced) {
-        if (phase === 2) return fallback(ctx, out, inputs, params as never, info);
-        phase = 1;
-        len *= size;
-      } else if (phase === 0) outer *= size;
-      else {
-        phase = 2;
-        inner *= size;
+    if (x.dtype !== 'float32' || sizeOf(x.shape) === 0) return fallback(ctx, out, inputs, params as never, info);
+    const runs = reductionRuns(x.shape, (params as { axes: number[] }).axes);
+    let src = ptrOf(x.buffer);
+    let temp: WasmBuffer | null = null;
+    try {
+      for (;;) {
+        const last = runs.map((r) => r[1]).lastIndexOf(true);
+        const outer = runs.slice(0, Math.max(last, 0)).reduce((a, r) => a * r[0], 1);
+        const len = last >= 0 ? runs[last]![0] : 1;
+        const inner = runs.slice(last + 1).reduce((a, r) => a * r[0], 1);
+        const more = runs.slice(0, Math.max(last, 0)).some((r) => r[1]);
+        const dst: WasmBuffer = more ? ctx.heap.alloc(outer * inner * 4) : out;
+        if (inner === 1) ctx.fns[`${op}_rows`]!(dst.ptr, src, outer, len);
+        else ctx.fns[`${op}_cols`]!(dst.ptr, src, outer, len, inner);
+        if (temp) ctx.heap.free(temp.ptr, temp.size);
+        temp = more ? dst : null;
+        if (!more) return;
+        src = dst.ptr;
+        // Drop the reduced run; its kept neighbours merge.
+        runs.splice(last, 1);
+        if (last > 0 && last < runs.length && runs[last - 1]![1] === runs[last]![1]) runs.splice(last - 1, 2, [runs[last - 1]![0] * runs[last]![0], runs[last]![1]]);
       }
+    } finally {
+      if (temp) ctx.heap.free(temp.ptr, temp.size);
     }
-    const n = sizeOf(x.shape);
-    if (n === 0) return fallback(ctx, out, inputs, params as never, info);
-    if (inner === 1) ctx.fns[`${op}_rows`]!(out.ptr, ptrOf(x.buffer), outer, len);
-    else ctx.fns[`${op}_cols`]!(out.ptr, ptrOf(x.buffer), outer, len, inner);
   };
 }
 
@@ -293,7 +404,7 @@ export function matmulPlan(batch: number, m: number, n: number, threads: number)
 const wasmKernels: { [P in BackendPrim]: WasmKernel<P> } = {
   neg: floatUnary('neg'), exp: floatUnary('exp'), log: viaCpu('log'), expm1: viaCpu('expm1'), log1p: viaCpu('log1p'),
   sin: viaCpu('sin'), cos: viaCpu('cos'), tanh: viaCpu('tanh'), sqrt: floatUnary('sqrt'), erf: viaCpu('erf'),
-  erfinv: viaCpu('erfinv'), floor: floatUnary('floor'), abs: floatUnary('abs'), sign: viaCpu('sign'), sigmoid: viaCpu('sigmoid'),
+  erfinv: viaCpu('erfinv'), floor: floatUnary('floor'), abs: floatUnary('abs'), sign: viaCpu('sign'), sigmoid: floatUnary('sigmoid'),
   add: floatBinary('add'), sub: floatBinary('sub'), mul: floatBinary('mul'), div: floatBinary('div'), max: floatBinary('max'),
   min: floatBinary('min'), pow: viaCpu('pow'), mod: viaCpu('mod'),
   bitand: viaCpu('bitand'), bitor: viaCpu('bitor'), bitxor: viaCpu('bitxor'), shl: viaCpu('shl'), shr: viaCpu('shr'),
@@ -308,8 +419,8 @@ const wasmKernels: { [P in BackendPrim]: WasmKernel<P> } = {
   matmul: matmulKernel,
   im2col: im2colKernel,
   col2im: col2imKernel,
-  transpose: viaCpu('transpose'),
-  broadcast: viaCpu('broadcast'),
+  transpose: transposeKernel,
+  broadcast: broadcastKernel,
   slice: viaCpu('slice'),
   pad: viaCpu('pad'),
   concat: viaCpu('concat'),

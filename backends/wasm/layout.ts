@@ -5,6 +5,7 @@
  * overlapping patches add up in the same order and the results agree bit for bit.
  */
 import type { Code, Local, ModuleBuilder } from './assembler';
+import { transpose4 } from './matmul';
 
 /** dst[0..n) = src[0..n) (floats), or dst += src when `add`; pointers advance past the run. */
 function emitRun(c: Code, dst: Local, src: Local, n: Local, i: Local, add: boolean): void {
@@ -101,4 +102,150 @@ export function emitLayout(m: ModuleBuilder): void {
       });
     });
   }
+}
+
+/**
+ * Export `transpose32(out, x, rows, cols, xLd, outLd)` for 4-byte elements:
+ * out[i·outLd + 4j] = x[4i + j·xLd] for i < rows, j < cols (strides in bytes). The output's rows are
+ * the input's columns; 4×4 blocks go through registers (four loads, a register transpose, four
+ * stores), the ragged edges element by element.
+ */
+export function emitTranspose(m: ModuleBuilder): void {
+  m.func('transpose32', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, out, x, rows, cols, xLd, outLd) => {
+    const i = c.local('i32');
+    const j = c.local('i32');
+    const src = c.local('i32');
+    const dst = c.local('i32');
+    const rows4 = c.local('i32');
+    const cols4 = c.local('i32');
+    const r = [c.local('v128'), c.local('v128'), c.local('v128'), c.local('v128')];
+    const t = [c.local('v128'), c.local('v128'), c.local('v128'), c.local('v128')];
+    c.localGet(rows).i32Const(-4).i32And().localSet(rows4);
+    c.localGet(cols).i32Const(-4).i32And().localSet(cols4);
+    // base + a·aStride + b·bStride (a stride is a local or a constant; locals are numbers too, hence the wrapper).
+    type Stride = Local | { const: number };
+    const push = (v: Stride): void => void (typeof v === 'object' ? c.i32Const(v.const) : c.localGet(v));
+    const addr = (base: Local, a: Local, aStride: Stride, b: Local, bStride: Stride): void => {
+      c.localGet(base).localGet(a);
+      push(aStride);
+      c.i32Mul().i32Add().localGet(b);
+      push(bStride);
+      c.i32Mul().i32Add();
+    };
+    const four = { const: 4 };
+    c.forRange(i, { const: 0 }, rows4, 4, () => {
+      c.forRange(j, { const: 0 }, cols4, 4, () => {
+        // r[k] = x[i..i+4, j+k] (contiguous in the input), transposed to r[k] = out row i+k, columns j..j+4.
+        addr(x, i, four, j, xLd);
+        c.localSet(src);
+        for (let k = 0; k < 4; k++) {
+          c.localGet(src).v128Load().localSet(r[k]!);
+          c.localGet(src).localGet(xLd).i32Add().localSet(src);
+        }
+        transpose4(c, r, t);
+        addr(out, i, outLd, j, four);
+        c.localSet(dst);
+        for (let k = 0; k < 4; k++) {
+          c.localGet(dst).localGet(r[k]!).v128Store();
+          c.localGet(dst).localGet(outLd).i32Add().localSet(dst);
+        }
+      });
+    });
+    // Ragged edges: the last rows % 4 rows (all columns), then the last cols % 4 columns of the other rows.
+    const one = (): void => {
+      addr(out, i, outLd, j, four);
+      addr(x, i, four, j, xLd);
+      c.f32Load().f32Store();
+    };
+    c.forRange(i, rows4, rows, 1, () => c.forRange(j, { const: 0 }, cols, 1, one));
+    c.forRange(i, { const: 0 }, rows4, 1, () => c.forRange(j, cols4, cols, 1, one));
+  });
+}
+
+/**
+ * Export `copy_rows(out, x, inner, innerStride, rank, meta)` for 4-byte elements: the output is
+ * contiguous rows of `inner` elements; row r of the output reads `inner` elements of x, `innerStride`
+ * bytes apart, from the row whose outer index (i₀ … i_{rank−1}) is r in row-major order, at byte
+ * offset Σ iₖ·strideₖ. `meta` holds rank dims, then rank byte strides, then rank words of counter
+ * space (i32 each). A contiguous row (stride 4) is copied four lanes at a time; a broadcast one
+ * (stride 0) is a splat; any other stride is gathered element by element.
+ */
+export function emitCopyRows(m: ModuleBuilder): void {
+  m.func('copy_rows', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, out, x, inner, innerStride, rank, meta) => {
+    const src = c.local('i32');
+    const p = c.local('i32');
+    const i = c.local('i32');
+    const k = c.local('i32');
+    const idx = c.local('i32');
+    const v = c.local('v128');
+    const rank4 = c.local('i32');
+    c.localGet(rank).i32Const(4).i32Mul().localSet(rank4);
+    // counters = 0
+    c.forRange(k, { const: 0 }, rank, 1, () => {
+      c.localGet(meta).localGet(rank4).i32Const(2).i32Mul().i32Add().localGet(k).i32Const(4).i32Mul().i32Add().i32Const(0).i32Store();
+    });
+    c.localGet(x).localSet(src);
+    c.block((done) => {
+      c.loop((row) => {
+        c.localGet(src).localSet(p);
+        c.i32Const(0).localSet(i);
+        c.localGet(innerStride).i32Const(4).i32Eq();
+        c.if(
+          () => {
+            c.block((exit) => {
+              c.loop((top) => {
+                c.localGet(i).i32Const(4).i32Add().localGet(inner).i32GtS().brIf(exit);
+                c.localGet(out).localGet(p).v128Load().v128Store();
+                c.localGet(out).i32Const(16).i32Add().localSet(out);
+                c.localGet(p).i32Const(16).i32Add().localSet(p);
+                c.localGet(i).i32Const(4).i32Add().localSet(i).br(top);
+              });
+            });
+          },
+          () => {
+            c.localGet(innerStride).i32Eqz();
+            c.if(() => {
+              c.localGet(p).v128Load32Splat().localSet(v);
+              c.block((exit) => {
+                c.loop((top) => {
+                  c.localGet(i).i32Const(4).i32Add().localGet(inner).i32GtS().brIf(exit);
+                  c.localGet(out).localGet(v).v128Store();
+                  c.localGet(out).i32Const(16).i32Add().localSet(out);
+                  c.localGet(i).i32Const(4).i32Add().localSet(i).br(top);
+                });
+              });
+            });
+          },
+        );
+        // The rest (or every element of a gathered row) one at a time.
+        c.block((exit) => {
+          c.loop((top) => {
+            c.localGet(i).localGet(inner).i32GeS().brIf(exit);
+            c.localGet(out).localGet(p).f32Load().f32Store();
+            c.localGet(out).i32Const(4).i32Add().localSet(out);
+            c.localGet(p).localGet(innerStride).i32Add().localSet(p);
+            c.localGet(i).i32Const(1).i32Add().localSet(i).br(top);
+          });
+        });
+        // Next row: an odometer over the outer axes, last axis fastest.
+        c.localGet(rank).localSet(k);
+        c.loop((carry) => {
+          c.localGet(k).i32Eqz().brIf(done);
+          c.localGet(k).i32Const(1).i32Sub().localSet(k);
+          // idx = meta + 2·rank4 + 4k (the counter's address)
+          c.localGet(meta).localGet(rank4).i32Const(2).i32Mul().i32Add().localGet(k).i32Const(4).i32Mul().i32Add().localSet(idx);
+          c.localGet(idx).localGet(idx).i32Load().i32Const(1).i32Add().i32Store();
+          c.localGet(src).localGet(meta).localGet(rank4).i32Add().localGet(k).i32Const(4).i32Mul().i32Add().i32Load().i32Add().localSet(src);
+          c.localGet(idx).i32Load().localGet(meta).localGet(k).i32Const(4).i32Mul().i32Add().i32Load().i32LtS().brIf(row);
+          // wrapped: src −= stride·dim, counter = 0, carry into the axis before
+          c.localGet(src);
+          c.localGet(meta).localGet(rank4).i32Add().localGet(k).i32Const(4).i32Mul().i32Add().i32Load();
+          c.localGet(meta).localGet(k).i32Const(4).i32Mul().i32Add().i32Load();
+          c.i32Mul().i32Sub().localSet(src);
+          c.localGet(idx).i32Const(0).i32Store();
+          c.br(carry);
+        });
+      });
+    });
+  });
 }

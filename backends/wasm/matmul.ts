@@ -40,7 +40,7 @@ function lanes32(l: readonly number[]): number[] {
 }
 
 /** Transpose four v128 locals in place (rows → columns), using four temporaries. */
-function transpose4(c: Code, r: readonly Local[], t: readonly Local[]): void {
+export function transpose4(c: Code, r: readonly Local[], t: readonly Local[]): void {
   const [r0, r1, r2, r3] = r as [Local, Local, Local, Local];
   const [t0, t1, t2, t3] = t as [Local, Local, Local, Local];
   c.localGet(r0).localGet(r1).i8x16Shuffle(lanes32([0, 4, 1, 5])).localSet(t0);

@@ -4,7 +4,7 @@
  */
 import { ModuleBuilder } from './assembler';
 import { emitElementwise, emitReductions } from './elementwise';
-import { emitLayout } from './layout';
+import { emitCopyRows, emitLayout, emitTranspose } from './layout';
 import { emitMatmul, type MatmulConfig } from './matmul';
 
 export type KernelFn = (...args: number[]) => void;
@@ -28,6 +28,8 @@ export function buildKernelModule(opts: KernelModuleOptions): KernelModule {
   emitElementwise(m);
   emitReductions(m);
   emitLayout(m);
+  emitTranspose(m);
+  emitCopyRows(m);
   const bytes = m.encode();
   const module = new WebAssembly.Module(bytes);
   const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);

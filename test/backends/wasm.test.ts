@@ -7,7 +7,7 @@ import {
 } from '../../index';
 import { Code, ModuleBuilder, signedLEB128, unsignedLEB128 } from '../../backends/wasm/assembler';
 import { Heap, sizeClass } from '../../backends/wasm/heap';
-import { createWasmBackend, createWasmBackendSync, matmulPlan, wasmFeatures, type WasmBackend } from '../../backends/wasm';
+import { createWasmBackend, createWasmBackendSync, matmulPlan, reductionRuns, wasmFeatures, type WasmBackend } from '../../backends/wasm';
 import { hasRelaxedSimd } from '../../backends/wasm/module';
 import * as core from '../../index';
 
@@ -289,8 +289,8 @@ function runOn<P extends BackendPrim>(backend: string, prim: P, c: Case<P>, tran
   });
 }
 
-/** Primitives whose wasm kernels sum in another order or approximate (exp); the rest must match bit for bit. */
-const APPROX = new Set<BackendPrim>(['exp', 'sum', 'matmul', 'reduceMax']);
+/** Primitives whose wasm kernels sum in another order or approximate (exp, sigmoid); the rest must match bit for bit. */
+const APPROX = new Set<BackendPrim>(['exp', 'sigmoid', 'sum', 'matmul', 'reduceMax']);
 
 function sameBits(a: TypedArray, b: TypedArray): boolean {
   if (a.length !== b.length) return false;
@@ -320,7 +320,9 @@ function checkPrim<P extends BackendPrim>(prim: P, c: Case<P>, backend = 'wasm')
       expect(Number.isNaN(g), `${prim} element ${i}`).toBe(Number.isNaN(r));
       continue;
     }
-    const tol = prim === 'exp' ? 4e-7 * Math.abs(r) + 1e-37 : 2e-6 * (1 + Math.abs(scale ? scale[i]! : r));
+    // exp is ~1 ulp and sigmoid ~2 ulp (measured: at most 1.96·2⁻²³·|r| over 2M points in [−110, 110]);
+    // 4e-7·|r| is about 3.4 ulp. Below 1e-37 only an absolute bound makes sense (subnormals).
+    const tol = prim === 'exp' || prim === 'sigmoid' ? 4e-7 * Math.abs(r) + 1e-37 : 2e-6 * (1 + Math.abs(scale ? scale[i]! : r));
     if (!(Math.abs(g - r) <= tol)) expect.fail(`${prim}: element ${i}: cpu ${r} vs ${backend} ${g} (tolerance ${tol}); shapes ${JSON.stringify(c.inputs.map((x) => x.shape))} params ${JSON.stringify(c.params)}`);
   }
 }
@@ -522,6 +524,84 @@ describe('wasm backend: every primitive equals the CPU backend', () => {
     });
     expect(sameBits(run('wasm', (x) => core.maximum(x, core.flip(x))), run('cpu', (x) => core.maximum(x, core.flip(x))))).toBe(true);
     expect(sameBits(run('wasm', (x) => core.add(x, core.flip(x))), run('cpu', (x) => core.add(x, core.flip(x))))).toBe(true);
+  });
+
+  it('sigmoid special values: saturates to 0 and 1 without overflow, ±0 give 1/2, keeps NaN', () => {
+    const special = [0, -0, 1, -1, 20, -20, 88.7, -88.7, 89, -89, 103.9, -103.9, 150, -150, Infinity, -Infinity, NaN, 1e-30, -1e-30];
+    const run = (backend: string): TypedArray => {
+      void setBackend(backend);
+      return tidy(() => core.sigmoid(tensor(new Float32Array(special))).toArraySync());
+    };
+    const [w, r] = [run('wasm'), run('cpu')];
+    special.forEach((x, i) => {
+      if (Number.isNaN(r[i]!)) expect(w[i]).toBeNaN();
+      else expect(Math.abs(w[i]! - r[i]!), `sigmoid(${x}) = ${r[i]} vs ${w[i]}`).toBeLessThanOrEqual(4e-7 * Math.abs(r[i]!) + 1e-37);
+    });
+    expect(w[special.indexOf(Infinity)]).toBe(1);
+    expect(w[special.indexOf(-Infinity)]).toBe(0);
+    expect(w[1]).toBe(0.5);
+  });
+
+  it('transpose and broadcast move 32-bit patterns unchanged (NaN payloads, uint32) through the 4×4 register path', () => {
+    // Shapes from the U-ViT (attention heads, axial time attention) and ragged 4×4 edges.
+    const cases: [number[], number[]][] = [
+      [[64, 16, 2, 32], [0, 2, 3, 1]], [[128, 8, 2, 32], [0, 2, 3, 1]], [[128, 2, 32, 8], [0, 3, 1, 2]], [[8, 8, 4, 4, 64], [0, 2, 3, 1, 4]],
+      [[64, 8, 4, 8, 4, 1], [0, 1, 3, 2, 4, 5]], [[15, 2], [1, 0]], [[33, 17], [1, 0]], [[5, 7, 9], [2, 1, 0]], [[3, 4, 4], [0, 2, 1]],
+    ];
+    const bits = (n: number, seed: number): Uint32Array => {
+      const rand = xorshift(seed);
+      // Include quiet and signalling NaN patterns, infinities and negative zero among random words.
+      const special = [0x7fc00001, 0x7f800001, 0xffc12345, 0x7f800000, 0x80000000];
+      return Uint32Array.from({ length: n }, (_, i) => (i % 7 === 0 ? special[(i / 7) % special.length]! : Math.floor(rand() * 2 ** 32)));
+    };
+    cases.forEach(([shape, perm], k) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const words = bits(n, 100 + k);
+      const on = (backend: string, dtype: DType, w: Uint32Array) => {
+        void setBackend(backend);
+        return tidy(() => core.bitcast(core.transpose(core.bitcast(tensor(w, shape, 'uint32'), dtype), perm), 'uint32').toArraySync());
+      };
+      // The reference is the CPU backend on uint32 (JS integers, exact). As float32, signalling NaNs
+      // are replaced by a quiet one: where wasm hands a layout to the CPU kernel (tiny blocks), that
+      // kernel's float32 → float64 → float32 round trip quiets them, as any JS Float32Array copy does.
+      const quiet = words.map((u) => ((u & 0x7f800000) === 0x7f800000 && (u & 0x7fffff) !== 0 && (u & 0x400000) === 0 ? 0x7fc00000 : u));
+      for (const dtype of ['uint32', 'float32', 'int32'] as const) {
+        const w = dtype === 'float32' ? quiet : words;
+        expect(sameBits(on('wasm', dtype, w), on('cpu', 'uint32', w)), `transpose ${JSON.stringify(shape)} ${JSON.stringify(perm)} ${dtype}`).toBe(true);
+      }
+    });
+    const bcast: [number[], number[]][] = [[[64, 1, 8, 1], [64, 64, 8, 2]], [[8, 8, 4, 4, 1], [8, 8, 4, 4, 64]], [[64, 4, 1, 4, 1, 16], [64, 4, 2, 4, 2, 16]], [[1], [37]], [[5, 1, 3], [5, 6, 3]]];
+    bcast.forEach(([from, to], k) => {
+      const words = bits(from.reduce((a, b) => a * b, 1), 200 + k);
+      const on = (backend: string) => {
+        void setBackend(backend);
+        return tidy(() => core.broadcastTo(tensor(words, from, 'uint32'), to).toArraySync());
+      };
+      expect(sameBits(on('wasm'), on('cpu')), `broadcast ${JSON.stringify(from)} → ${JSON.stringify(to)}`).toBe(true);
+    });
+  });
+
+  it('sums over reduced axes separated by kept ones (group norm) go block by block and free their temporaries', () => {
+    expect(reductionRuns([64, 64, 8, 2], [1, 3])).toEqual([[64, false], [64, true], [8, false], [2, true]]);
+    // size-1 axes vanish, so axes 0 and 2-3 form one block
+    expect(reductionRuns([2, 1, 3, 4], [0, 2, 3])).toEqual([[24, true]]);
+    expect(reductionRuns([3, 4], [])).toEqual([[12, false]]);
+    const wasmStats = (): number => wasm.stats().buffers;
+    void setBackend('wasm');
+    const x = tensor(Float32Array.from({ length: 6 * 5 * 4 * 3 }, (_, i) => Math.sin(i)), [6, 5, 4, 3]);
+    const before = wasmStats();
+    for (const axes of [[0, 2], [1, 3], [0, 1, 3], [0, 3], [0, 2, 3]]) {
+      const ref = (() => {
+        void setBackend('cpu');
+        return tidy(() => core.sum(tensor(x.toArraySync(), [6, 5, 4, 3]), axes).toArraySync());
+      })();
+      void setBackend('wasm');
+      const got = tidy(() => core.sum(x, axes).toArraySync());
+      ref.forEach((v, i) => expect(Math.abs(got[i]! - v)).toBeLessThan(1e-5));
+      expect(wasmStats()).toBe(before);
+    }
+    x.dispose();
+    void setBackend('cpu');
   });
 
   it('the single-threaded instance agrees with the CPU too', () => {
