@@ -41,7 +41,7 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
    * 400 steps at 32×32).
    */
   demo: {
-    name: 'demo', model: 'tiny', patchSize: 2, data: 'shapes', size: 16, window: 8, cleanFrames: 2, batch: 8, steps: 500,
+    name: 'demo', model: 'tiny', patchSize: 2, data: 'shapes', size: 16, window: 8, cleanFrames: 2, batch: 8, steps: 1500,
     learningRate: 2e-3, warmupSteps: 40, emaDecay: 0.99, linearProbability: 0.8, checkpointEvery: 100,
     stepsPerFrame: 8, clips: 256, clipLength: 32,
   },

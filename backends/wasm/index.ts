@@ -141,18 +141,18 @@ function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number,
   const inner = dims[rank - 1]!;
   const modes = strides.map((s) => (s[rank - 1] === 1 || inner === 1 ? 'v' : s[rank - 1] === 0 ? 's' : 'g')).join('');
   const fn = ctx.fns[mapName(op, modes)];
-  if (!fn) return false;
   const sizes = sources.map((x) => x.bytes);
   const ptrs = sources.map((x) => x.ptr);
   const rows = rank >= 2 ? dims[rank - 2]! : 1;
   const rowStrides = strides.map((s, k) => (rank >= 2 ? s[rank - 2]! : 0) * sizes[k]!);
-  if (rank <= 2) {
+  if (fn && rank <= 2) {
     fn(out.ptr, ...ptrs, rows, inner, ...rowStrides);
     return true;
   }
-  // Higher rank: one call per 2-D block, unless the blocks are too small to pay for the calls.
+  // Higher rank: one call per 2-D block, unless the blocks are too small to pay for the calls; then
+  // the strided operands are first copied out contiguously (`copy_rows`) and the map runs flat.
   const blocks = n / (rows * inner);
-  if (rows * inner < 64 && blocks > 16) return false;
+  if (!fn || (rows * inner < 64 && blocks > 16)) return mapDense(ctx, op, out, sources, outShape);
   const lead = dims.slice(0, rank - 2);
   const idx = new Array<number>(lead.length).fill(0);
   const offsets = new Array<number>(inputs.length).fill(0);
@@ -171,6 +171,33 @@ function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number,
       for (let k = 0; k < inputs.length; k++) offsets[k] = offsets[k]! - strides[k]![ax]! * lead[ax]!;
       idx[ax] = 0;
     }
+  }
+  return true;
+}
+
+/**
+ * The map over contiguous copies of the operands that are not already laid out like the output
+ * (4-byte operands only; false otherwise). The same per-element arithmetic, so the same bits.
+ */
+function mapDense(ctx: Context, op: string, out: WasmBuffer, sources: readonly StridedSource[], outShape: readonly number[]): boolean {
+  const fn = ctx.fns[mapName(op, 'v'.repeat(sources.length))];
+  if (!fn) return false;
+  const n = sizeOf(outShape);
+  const dense = stridesOf(outShape);
+  const contiguous = (st: readonly number[]): boolean => st.every((s, k) => outShape[k] === 1 || s === dense[k]);
+  if (sources.some((x) => x.bytes !== 4 && !contiguous(x.strides))) return false;
+  const temps: WasmBuffer[] = [];
+  try {
+    const ptrs = sources.map((x) => {
+      if (contiguous(x.strides)) return x.ptr;
+      const t = ctx.heap.alloc(4 * n);
+      temps.push(t);
+      copyRows(ctx, t, x.ptr, x.strides, outShape);
+      return t.ptr;
+    });
+    fn(out.ptr, ...ptrs, 1, n, ...sources.map(() => 0));
+  } finally {
+    for (const t of temps) ctx.heap.free(t.ptr, t.size);
   }
   return true;
 }

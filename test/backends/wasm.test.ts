@@ -581,6 +581,18 @@ describe('wasm backend: every primitive equals the CPU backend', () => {
     });
   });
 
+  it('element-wise ops over small broadcast blocks (group norm\'s x − mean) run flat on dense copies, bit for bit', () => {
+    const before = wasm.stats().buffers;
+    const cases: [number[], number[]][] = [[[64, 64, 8, 2], [64, 1, 8, 1]], [[9, 5, 3, 2], [1, 5, 1, 2]], [[7, 6, 5, 3], [7, 1, 5, 1]], [[40, 3, 2, 3], [40, 3, 1, 1]]];
+    cases.forEach(([a, b], i) => {
+      for (const prim of ['sub', 'mul', 'div', 'max'] as const) checkPrim(prim, { inputs: [float(a), float(b)], params: {}, seed: 300 + i });
+      checkPrim('add', { inputs: [float(b), float(a)], params: {}, seed: 310 + i });
+      checkPrim('gt', { inputs: [float(a), float(b)], params: {}, seed: 320 + i });
+      checkPrim('where', { inputs: [{ shape: b, dtype: 'bool' }, float(a), float(b)], params: {}, seed: 330 + i });
+    });
+    expect(wasm.stats().buffers).toBe(before);
+  });
+
   it('sums over reduced axes separated by kept ones (group norm) go block by block and free their temporaries', () => {
     expect(reductionRuns([64, 64, 8, 2], [1, 3])).toEqual([[64, false], [64, true], [8, false], [2, true]]);
     // size-1 axes vanish, so axes 0 and 2-3 form one block
