@@ -155,7 +155,7 @@ const COMPARE_SIMD: Record<FloatCompare, [number, (c: Code) => void]> = {
   ge: [SIMD.f32x4Ge, (c) => c.f32Ge()],
 };
 
-export const FLOAT_UNARY = ['neg', 'abs', 'sqrt', 'floor', 'exp', 'sigmoid'] as const;
+export const FLOAT_UNARY = ['neg', 'abs', 'sqrt', 'floor', 'exp', 'sigmoid', 'erf'] as const;
 export type FloatUnary = (typeof FLOAT_UNARY)[number];
 
 /** Binary modes: which operand is splatted along rows (never both: one operand spans the row). */
@@ -238,7 +238,7 @@ export function emitElementwise(m: ModuleBuilder): void {
       scalar: (c, [cond, a, b]) => c.localGet(a!).localGet(b!).localGet(cond!).select(),
     });
   }
-  const unary: Record<Exclude<FloatUnary, 'exp' | 'sigmoid'>, [number, (c: Code) => void]> = {
+  const unary: Record<Exclude<FloatUnary, 'exp' | 'sigmoid' | 'erf'>, [number, (c: Code) => void]> = {
     neg: [SIMD.f32x4Neg, (c) => c.f32Neg()],
     abs: [SIMD.f32x4Abs, (c) => c.f32Abs()],
     sqrt: [SIMD.f32x4Sqrt, (c) => c.f32Sqrt()],
@@ -260,7 +260,10 @@ export function emitElementwise(m: ModuleBuilder): void {
   const temps = new WeakMap<Code, VecTemps>();
   const tempsOf = (c: Code): VecTemps => {
     let t = temps.get(c);
-    if (!t) temps.set(c, (t = { r: c.local('v128'), n: c.local('v128'), p: c.local('v128'), x: c.local('v128'), e: c.local('v128'), s: c.local('v128'), y: c.local('v128') }));
+    if (!t) {
+      const v = (): Local => c.local('v128');
+      temps.set(c, (t = { r: v(), n: v(), p: v(), x: v(), e: v(), s: v(), y: v(), z: v(), q: v() }));
+    }
     return t;
   };
   const vectorOnly = (name: string, f: (c: Code, a: Local, t: VecTemps) => void): void =>
@@ -277,6 +280,7 @@ export function emitElementwise(m: ModuleBuilder): void {
     });
   vectorOnly('exp', (c, a, t) => expVec(c, a, t));
   vectorOnly('sigmoid', sigmoidVec);
+  vectorOnly('erf', erfVec);
 }
 
 interface VecTemps {
@@ -288,6 +292,52 @@ interface VecTemps {
   s: Local;
   /** The splatted operand of a scalar tail. */
   y: Local;
+  z: Local;
+  q: Local;
+}
+
+/** 2/√π · (−1)ⁿ / (n! (2n + 1)): erf(x) = x · Σ cₙ x²ⁿ, the CPU backend's series near 0. */
+const ERF_SERIES = Array.from({ length: 7 }, (_, n) => {
+  let f = 1;
+  for (let k = 2; k <= n; k++) f *= k;
+  return ((n % 2 ? -1 : 1) / (f * (2 * n + 1))) * 1.1283791670955126;
+});
+/** The Chebyshev-fitted exponent of Numerical Recipes' erfc (as backends/cpu/special.ts), highest power first. */
+const ERFC_POLY = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223];
+
+/**
+ * erf as the CPU backend computes it (backends/cpu/special.ts), in float32 lanes: for |x| < 0.5 the
+ * Taylor series (seven terms reach float32 precision there), else ±(1 − erfc(|x|)) with
+ * erfc(z) = t·exp(−z² + P(t)), t = 1 / (1 + z/2). Both are evaluated and the lanes select. Inf gives
+ * ±1 (t = 0), NaN stays NaN (it fails the |x| < 0.5 test and poisons t).
+ */
+function erfVec(c: Code, a: Local, t: VecTemps): void {
+  // z = |x|; q = x² (for the series)
+  c.localGet(a).v(SIMD.f32x4Abs).localSet(t.z);
+  c.localGet(a).localGet(a).f32x4Mul().localSet(t.q);
+  // s = x · Σ cₙ qⁿ (Horner)
+  c.f32x4Const(ERF_SERIES[ERF_SERIES.length - 1]!);
+  for (let n = ERF_SERIES.length - 2; n >= 0; n--) c.localGet(t.q).f32x4Mul().f32x4Const(ERF_SERIES[n]!).f32x4Add();
+  c.localGet(a).f32x4Mul().localSet(t.s);
+  // tt = 1 / (1 + z/2), kept in e
+  c.f32x4Const(1).f32x4Const(1).localGet(t.z).f32x4Const(0.5).f32x4Mul().f32x4Add().f32x4Div().localSet(t.e);
+  // exponent = −z·z + P(tt)
+  c.f32x4Const(ERFC_POLY[0]!);
+  for (const k of ERFC_POLY.slice(1)) c.localGet(t.e).f32x4Mul().f32x4Const(k).f32x4Add();
+  c.localGet(t.z).localGet(t.z).f32x4Mul().f32x4Sub().localSet(t.x);
+  expVec(c, t.x, t);
+  // large = (1 − tt·exp(…)) with x's sign bit
+  c.localGet(t.e).f32x4Mul().localSet(t.q);
+  c.f32x4Const(1).localGet(t.q).f32x4Sub();
+  c.localGet(a).v128Const(lanes32Bits(0x80000000)).v128And().v128Or().localSet(t.q);
+  // |x| < 0.5 takes the series
+  c.localGet(t.s).localGet(t.q).localGet(t.z).f32x4Const(0.5).v(SIMD.f32x4Lt).v128Bitselect();
+}
+
+/** A v128 constant with the same 32-bit word in every lane, as 16 bytes. */
+function lanes32Bits(word: number): number[] {
+  const b = [word & 0xff, (word >>> 8) & 0xff, (word >>> 16) & 0xff, (word >>> 24) & 0xff];
+  return [...b, ...b, ...b, ...b];
 }
 
 /**

@@ -430,7 +430,7 @@ export function matmulPlan(batch: number, m: number, n: number, threads: number)
 
 const wasmKernels: { [P in BackendPrim]: WasmKernel<P> } = {
   neg: floatUnary('neg'), exp: floatUnary('exp'), log: viaCpu('log'), expm1: viaCpu('expm1'), log1p: viaCpu('log1p'),
-  sin: viaCpu('sin'), cos: viaCpu('cos'), tanh: viaCpu('tanh'), sqrt: floatUnary('sqrt'), erf: viaCpu('erf'),
+  sin: viaCpu('sin'), cos: viaCpu('cos'), tanh: viaCpu('tanh'), sqrt: floatUnary('sqrt'), erf: floatUnary('erf'),
   erfinv: viaCpu('erfinv'), floor: floatUnary('floor'), abs: floatUnary('abs'), sign: viaCpu('sign'), sigmoid: floatUnary('sigmoid'),
   add: floatBinary('add'), sub: floatBinary('sub'), mul: floatBinary('mul'), div: floatBinary('div'), max: floatBinary('max'),
   min: floatBinary('min'), pow: viaCpu('pow'), mod: viaCpu('mod'),
