@@ -2,7 +2,10 @@
  * Our WebGPU backend against TF.js's (`@tensorflow/tfjs-backend-webgpu`), side by side in one process
  * on the same Dawn adapter: matmul 256–2048, a conv2d layer, an MLP training step (valueAndGrad).
  *
- *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json npx tsx bench/webgpu.ts [--quick]
+ *   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json npx tsx bench/webgpu.ts [--quick] [--fusion-only]
+ *
+ * First, the before/after of element-wise fusion (backends/webgpu/fusion.ts): the same workloads on
+ * our backend with fusion on and off (`--fusion-only` stops there).
  *
  * Each figure is the median over 3 timed runs of the time per iteration (one run when an iteration
  * takes over 20 s), every run ending with the backend's queue submitted and drained
@@ -10,7 +13,7 @@
  * we are faster).
  */
 import { globals } from 'webgpu';
-import { conv2d as ourConv2d, dispose, key, logSoftmax, matmul as ourMatmul, mean, mul, neg, normal, relu, setBackend, split, sum, tidy, valueAndGrad, add, type Tensor, oneHot, tensor } from '../index';
+import { conv2d as ourConv2d, dispose, gelu, getBackend, key, logSoftmax, matmul as ourMatmul, mean, mul, neg, normal, relu, setBackend, split, sum, tidy, valueAndGrad, add, type Tensor, oneHot, tensor } from '../index';
 import { createWebGPUBackend, dawnGpu, describeAdapter, type WebGPUBackend } from '../backends/webgpu';
 
 interface TfBackendInternals {
@@ -21,6 +24,7 @@ interface TfBackendInternals {
 }
 
 const quick = process.argv.includes('--quick');
+const fusionOnly = process.argv.includes('--fusion-only');
 
 Object.assign(globalThis, globals);
 const gpu = await dawnGpu();
@@ -30,6 +34,97 @@ const ours = (await createWebGPUBackend()) as WebGPUBackend;
 const { registerBackend } = await import('../index');
 registerBackend('webgpu-bench', () => ours);
 await setBackend('webgpu-bench');
+
+// ---------------------------------------------------------------- fusion on/off
+
+/** The MLP of the training-step row below: 784→256→256→10 with relu, softmax cross-entropy. */
+const MLP_SIZES = [784, 256, 256, 10];
+function mlpData(batch: number): { params: Tensor[]; x: Tensor; labels: Tensor; y: Tensor } {
+  const keys = split(key(3), 4);
+  const params: Tensor[] = [];
+  for (let l = 0; l < 3; l++) {
+    params.push(mul(normal(keys[l]!, [MLP_SIZES[l]!, MLP_SIZES[l + 1]!]), 1 / Math.sqrt(MLP_SIZES[l]!)));
+    params.push(tensor(new Float32Array(MLP_SIZES[l + 1]!)));
+  }
+  const x = normal(keys[3]!, [batch, 784]);
+  const labels = tensor(Int32Array.from({ length: batch }, (_, i) => (i * 7) % 10), [batch]);
+  return { params, x, labels, y: oneHot(labels, 10) };
+}
+function mlpLoss(p: Tensor[], xb: Tensor, yb: Tensor): Tensor {
+  let h = xb;
+  for (let l = 0; l < 3; l++) {
+    h = add(ourMatmul(h, p[2 * l]!), p[2 * l + 1]!);
+    if (l < 2) h = relu(h);
+  }
+  return neg(mean(sum(mul(yb, logSoftmax(h, -1)), -1)));
+}
+
+{
+  console.log(`adapter: ${describeAdapter(ours.adapter)}; fusion on vs off`);
+  const unfused = await createWebGPUBackend({ fusion: false, registeredAs: null });
+  registerBackend('webgpu-bench-unfused', () => unfused);
+  const backends = [['webgpu-bench', ours], ['webgpu-bench-unfused', unfused]] as const;
+  /** Dispose results once computed: a fused value freed unread would never be computed at all. */
+  const computed = (t: Tensor | Tensor[] | [Tensor, Tensor[]]): void => {
+    getBackend().flush?.();
+    dispose(t);
+  };
+  /**
+   * ms per iteration (median of 3 rounds, the two backends alternating first, as other jobs share
+   * the machine) and dispatches per iteration of `make()`'s workload on each backend.
+   */
+  const ab = async (workload: string, make: () => { run: () => void; free: () => void }) => {
+    const made = [];
+    for (const [name, b] of backends) {
+      await setBackend(name);
+      const w = make();
+      w.run();
+      await b.sync();
+      const d0 = b.counters.dispatches;
+      w.run();
+      await b.sync();
+      made.push({ name, b, w, dispatches: b.counters.dispatches - d0, times: [] as number[] });
+    }
+    for (let round = 0; round < 3; round++) {
+      for (const m of round % 2 ? [...made].reverse() : made) {
+        await setBackend(m.name);
+        const p0 = m.b.counters.pipelines;
+        m.times.push(await timeIt(m.w.run, () => m.b.sync(), quick ? 200 : 1000));
+        if (m.b.counters.pipelines !== p0) console.log(`  (${m.name}: ${m.b.counters.pipelines - p0} pipelines compiled while timing)`);
+      }
+    }
+    for (const m of made) {
+      await setBackend(m.name);
+      m.w.free();
+    }
+    const [fused, unfusedRow] = made.map((m) => ({ ms: m.times.sort((a, b) => a - b)[1]!, dispatches: m.dispatches }));
+    console.log(`${workload.padEnd(44)} fused ${fused!.ms.toFixed(2).padStart(9)} ms   unfused ${unfusedRow!.ms.toFixed(2).padStart(9)} ms   ratio ${(fused!.ms / unfusedRow!.ms).toFixed(2).padStart(5)}   dispatches ${fused!.dispatches} vs ${unfusedRow!.dispatches}`);
+  };
+  await ab('bias + gelu on 512×512 (element-wise only)', () => {
+    const [ka, kc] = split(key(9), 2);
+    const [a, bias] = tidy(() => [normal(ka!, [512, 512]), normal(kc!, [512])]);
+    return { run: () => computed(tidy(() => gelu(add(a!, bias!)))), free: () => dispose([a!, bias!]) };
+  });
+  for (const n of quick ? [256] : [256, 512]) {
+    await ab(`matmul ${n}×${n} + bias + gelu`, () => {
+      const [ka, kb, kc] = split(key(n), 3);
+      const [a, w, bias] = tidy(() => [normal(ka!, [n, n]), normal(kb!, [n, n]), normal(kc!, [n])]);
+      return { run: () => computed(tidy(() => gelu(add(ourMatmul(a!, w!), bias!)))), free: () => dispose([a!, w!, bias!]) };
+    });
+  }
+  await ab('MLP valueAndGrad 64×784→256→256→10', () => {
+    const { params, x, labels, y } = tidy(() => mlpData(64));
+    const step = valueAndGrad(mlpLoss);
+    return { run: () => computed(tidy(() => step(params, x, y))), free: () => dispose([params, x, labels, y]) };
+  });
+  await setBackend('webgpu-bench');
+  unfused.dispose();
+  console.log('');
+}
+if (fusionOnly) {
+  ours.dispose();
+  process.exit(0);
+}
 
 const tf = await import('@tensorflow/tfjs-core');
 await registerTfGradients();

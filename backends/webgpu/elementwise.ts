@@ -13,7 +13,6 @@ import { bindings, fromBits, helpersFor, linearGroups, linearMain, toBits, unifo
 
 const NAMES = ['a', 'b', 'c', 'd'];
 
-type Mode = 'c' | 's' | 'g';
 
 /** Merge axes that every operand walks contiguously, and drop size-1 axes (core's collapseStrides). */
 export const collapse = collapseStrides;
@@ -28,25 +27,36 @@ export interface ElementwiseSpec {
   readonly outType: DType;
 }
 
-interface Plan {
+export type Mode = 'c' | 's' | 'g';
+
+export interface Layout {
   readonly modes: Mode[];
   readonly rank: number;
   /** [n, rank, ...shape, ...strides of each `g` input]. */
   readonly params: number[];
+}
+
+interface Plan extends Layout {
   readonly words: number;
 }
 
-function plan(inputs: readonly BufferInfo[], outShape: Shape): Plan {
+/** How each input (of `shapes`, broadcast to `outShape`) is read: its mode, and the index parameters. */
+export function layoutOf(shapes: readonly Shape[], outShape: Shape): Layout {
   const n = sizeOf(outShape);
-  const { shape, strides } = collapse(outShape, inputs.map((x) => broadcastStrides(x.shape, outShape)));
-  const modes: Mode[] = inputs.map((x, k) => {
-    if (sizeOf(x.shape) === 1) return 's';
-    const contiguous = sizeOf(x.shape) === n && strides[k]!.every((s, i) => s === sizeOf(shape.slice(i + 1)));
+  const { shape, strides } = collapse(outShape, shapes.map((s) => broadcastStrides(s, outShape)));
+  const modes: Mode[] = shapes.map((s, k) => {
+    if (sizeOf(s) === 1) return 's';
+    const contiguous = sizeOf(s) === n && strides[k]!.every((st, i) => st === sizeOf(shape.slice(i + 1)));
     return contiguous ? 'c' : 'g';
   });
   const general = modes.map((m, k) => (m === 'g' ? k : -1)).filter((k) => k >= 0);
   const params = [n, shape.length, ...shape, ...general.flatMap((k) => strides[k]!)];
-  return { modes, rank: general.length ? shape.length : 0, params, words: uniformWords(params.length) };
+  return { modes, rank: general.length ? shape.length : 0, params };
+}
+
+function plan(inputs: readonly BufferInfo[], outShape: Shape): Plan {
+  const layout = layoutOf(inputs.map((x) => x.shape), outShape);
+  return { ...layout, words: uniformWords(layout.params.length) };
 }
 
 const buffersOf = (inputs: readonly BufferInfo[]): GPUBuffer[] => inputs.map((x) => (x.buffer as GpuHandle).slab.buffer);
@@ -74,7 +84,7 @@ export function elementwise(e: Engine, spec: ElementwiseSpec, inputs: readonly B
  * dynamic indexing into the uniform block is slow on some implementations). Layout: [n, rank,
  * shape[rank], strides of each `g` input [rank]].
  */
-function offsetsSource(modes: readonly Mode[], rank: number): string {
+export function offsetsSource(modes: readonly Mode[], rank: number): string {
   const general = modes.map((m, k) => (m === 'g' ? k : -1)).filter((k) => k >= 0);
   const lines: string[] = [];
   modes.forEach((m, k) => lines.push(`  var o${k} = ${m === 'c' ? 'i' : '0u'};`));

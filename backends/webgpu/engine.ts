@@ -14,6 +14,8 @@
  *   offsets aligned to `minUniformBufferOffsetAlignment`, written once before the submit.
  * - Readback. A copy into a MAP_READ staging buffer (pooled too), then `mapAsync`.
  * - Loss. `device.lost` marks the engine lost; pending reads reject, later calls throw.
+ * - End of task. Work that is recorded lazily (element-wise fusion, `fusion.ts`) registers a hook that
+ *   runs before the end-of-task submit and before `sync`, so it reaches the GPU with the rest.
  */
 import type { AcquiredDevice } from './device';
 
@@ -151,8 +153,15 @@ export class Engine {
   private readonly lostListeners: ((e: DeviceLostError) => void)[] = [];
   private disposed = false;
 
-  /** Counters for tests and benchmarks. */
-  readonly counters = { dispatches: 0, submits: 0, pipelines: 0, buffersCreated: 0 };
+  private endOfTask: (() => void) | null = null;
+
+  /**
+   * Counters for tests and benchmarks. `fusedOps`: element-wise primitives computed inside a fused
+   * kernel (a kernel of k such primitives adds k); `droppedOps`: element-wise results freed before
+   * anything needed them on their own (never computed by themselves; their work may have been inlined
+   * into a consumer's kernel).
+   */
+  readonly counters = { dispatches: 0, submits: 0, pipelines: 0, buffersCreated: 0, fusedOps: 0, droppedOps: 0 };
 
   constructor(acquired: AcquiredDevice, options: EngineOptions = {}) {
     this.acquired = acquired;
@@ -204,6 +213,11 @@ export class Engine {
     return Math.min(sizeClass(bytes), Math.max(limit - (limit % 4), 16));
   }
 
+  /** Throw the buffer-limit error now if a tensor of `bytes` cannot exist on this device. */
+  assertFits(bytes: number): void {
+    this.classFor(bytes);
+  }
+
   /** A buffer of at least `bytes` for a kernel to write. */
   allocOutput(bytes: number): GpuHandle {
     this.check();
@@ -225,6 +239,11 @@ export class Engine {
   alias(h: GpuHandle): GpuHandle {
     h.slab.refs++;
     return { slab: h.slab };
+  }
+
+  /** One more reference on a slab (a lazy value that reads it); `free` gives it back. */
+  retain(slab: Slab): void {
+    slab.refs++;
   }
 
   free(h: GpuHandle): void {
@@ -310,13 +329,20 @@ export class Engine {
     }
   }
 
+  /** Run `hook` before each end-of-task submit and before `sync` (one hook: the fuser's). */
+  setEndOfTask(hook: () => void): void {
+    this.endOfTask = hook;
+  }
+
   /** Submit at the end of the current task, so a burst of synchronous ops becomes one submit. */
-  private scheduleFlush(): void {
+  scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     queueMicrotask(() => {
       this.flushScheduled = false;
-      if (!this.lostError && !this.disposed) this.submit();
+      if (this.lostError || this.disposed) return;
+      this.endOfTask?.();
+      this.submit();
     });
   }
 
@@ -386,6 +412,7 @@ export class Engine {
   /** Submit pending work and wait until the GPU has finished it. */
   async sync(): Promise<void> {
     this.check();
+    this.endOfTask?.();
     this.submit();
     await this.unlessLost(this.device.queue.onSubmittedWorkDone());
   }

@@ -7,17 +7,24 @@
  *
  * Values are bit-compatible with the CPU backend where the CPU's result is exactly defined (integer
  * and bit ops, data movement, comparisons, the PRNG); float math agrees to a few ulp.
+ *
+ * Element-wise primitives (and broadcasts) are fused: they return lazy values that compose into one
+ * generated kernel, computed when something else needs them (`fusion.ts`); `{ fusion: false }`
+ * dispatches each primitive on its own, with the same results bit for bit.
  */
 import { resetBackend, sizeOf, type Backend, type BackendBuffer, type BackendPrim, type BufferInfo, type DType, type OutputInfo, type PrimParams, type TypedArray } from '../../core';
 import { acquireDevice, describeAdapter, type AdapterDescription, type DeviceOptions } from './device';
 import { DeviceLostError, Engine, type EngineOptions, type GpuHandle, type Schedule } from './engine';
-import { kernels, type GpuKernel } from './kernels';
+import type { ElementwiseSpec } from './elementwise';
+import { Fuser, isLazy, type FusionLimits, type Handle } from './fusion';
+import { expressions, isElementwise, kernels, type ExpressionRule, type ElementwisePrim, type GpuKernel } from './kernels';
 
 export { NO_ADAPTER_HELP, describeAdapter, dawnGpu } from './device';
 export type { AdapterDescription } from './device';
 export { DeviceLostError } from './engine';
 export type { Schedule } from './engine';
 export { kernels } from './kernels';
+export type { FusionLimits } from './fusion';
 
 export interface WebGPUBackendOptions extends DeviceOptions, EngineOptions {
   /**
@@ -25,6 +32,11 @@ export interface WebGPUBackendOptions extends DeviceOptions, EngineOptions {
    * called so the next `setBackend(name)` starts a new device. `null` for an unregistered instance.
    */
   registeredAs?: string | null;
+  /**
+   * Element-wise fusion (`fusion.ts`): on by default; `false` gives one dispatch per primitive (the
+   * reference the tests compare fused kernels with); an object sets the bounds on one fused kernel.
+   */
+  fusion?: boolean | Partial<FusionLimits>;
 }
 
 export interface WebGPUBackend extends Backend {
@@ -35,16 +47,21 @@ export interface WebGPUBackend extends Backend {
   readonly lost: DeviceLostError | null;
   /** Which kernels it prefers (see `Schedule`). */
   readonly schedule: Schedule;
-  /** Dispatch/submit/pipeline counters. */
+  /** Dispatch/submit/pipeline/fusion counters. */
   readonly counters: Readonly<Engine['counters']>;
+  /** Whether element-wise primitives are fused. */
+  readonly fusion: boolean;
   /** Submit pending work and wait for the GPU to finish it (for timing). */
   sync(): Promise<void>;
+  /** Compute pending (lazy) values and submit all recorded work. */
   flush(): void;
-  stats(): { buffers: number; bytes: number; pooledBytes: number };
+  /** Live buffers (lazy values hold their inputs' until computed), their bytes, pooled bytes, and element-wise values not computed yet. */
+  stats(): { buffers: number; bytes: number; pooledBytes: number; pending: number };
   dispose(): void;
 }
 
-const handle = (b: BackendBuffer): GpuHandle => b as GpuHandle;
+const handle = (b: BackendBuffer): Handle => b as Handle;
+const COPY: ElementwiseSpec = { name: 'copy', inTypes: ['uint32'], expr: 'a', outType: 'uint32' };
 
 /** Bool is one u32 per element on the GPU. */
 function toWords(values: TypedArray, dtype: DType): Uint32Array | Int32Array | Float32Array {
@@ -66,6 +83,11 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
   const acquired = await acquireDevice(options);
   const engine = new Engine(acquired, options);
   const registeredAs = options.registeredAs === undefined ? 'webgpu' : options.registeredAs;
+  const fuser = options.fusion === false ? null : new Fuser(engine, options.fusion === true ? {} : options.fusion);
+  const materialised = (b: BackendBuffer): GpuHandle => {
+    const h = handle(b);
+    return fuser ? fuser.materialise(h) : (h as GpuHandle);
+  };
   const backend: WebGPUBackend = {
     name: 'webgpu',
     device: acquired.device,
@@ -75,25 +97,39 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
       return engine.lost;
     },
     counters: engine.counters,
+    fusion: fuser !== null,
     upload(values: TypedArray, dtype: DType): BackendBuffer {
-      return engine.upload(toWords(values, dtype));
+      engine.check();
+      const words = toWords(values, dtype);
+      // A scalar stays a constant word until a kernel needs it in a buffer (see fusion.ts).
+      if (fuser && words.length === 1) return fuser.constant(new Uint32Array(words.buffer, words.byteOffset, 1)[0]!);
+      return engine.upload(words);
     },
     free(buffer: BackendBuffer): void {
-      engine.free(handle(buffer));
+      const h = handle(buffer);
+      if (isLazy(h)) fuser!.free(h);
+      else engine.free(h);
     },
     async read(buffer: BackendBuffer, dtype: DType, size: number): Promise<TypedArray> {
-      return fromWords(await engine.readBytes(handle(buffer), size * 4), dtype, size);
+      engine.check();
+      return fromWords(await engine.readBytes(materialised(buffer), size * 4), dtype, size);
     },
     run<P extends BackendPrim>(prim: P, inputs: readonly BufferInfo[], params: PrimParams[P], out: OutputInfo): BackendBuffer {
       engine.check();
       if (sizeOf(out.shape) === 0) return engine.allocOutput(0);
-      return (kernels[prim] as GpuKernel<P>)(engine, inputs, params, out);
+      if (!fuser) return (kernels[prim] as GpuKernel<P>)(engine, inputs, params, out);
+      if (isElementwise(prim)) return fuser.apply((expressions[prim] as ExpressionRule<ElementwisePrim>)(inputs, params as PrimParams[ElementwisePrim], out), inputs, out.shape);
+      // A broadcast is an element-wise copy whose input is read through stride-0 axes.
+      if (prim === 'broadcast') return fuser.apply(COPY, inputs, out.shape);
+      const ready = inputs.map((x) => ({ ...x, buffer: fuser.materialise(handle(x.buffer)) }));
+      return (kernels[prim] as GpuKernel<P>)(engine, ready, params, out);
     },
     flush(): void {
+      if (!engine.lost) fuser?.materialiseAll();
       engine.submit();
     },
     stats() {
-      return engine.stats();
+      return { ...engine.stats(), pending: fuser?.pendingCount ?? 0 };
     },
     sync(): Promise<void> {
       return engine.sync();

@@ -6,7 +6,9 @@
  * columns tx + WX·c, so threads next to each other touch neighbouring words: conflict-free workgroup
  * reads and coalesced stores). The transpose flags only change how tiles are loaded (each variant
  * its own pipeline, loads ordered so neighbouring threads read neighbouring words), so Aᵀ B and A Bᵀ
- * cost what A B costs. A batch of 1 broadcasts (its base offset stays 0).
+ * cost what A B costs. A batch of 1 broadcasts (its base offset stays 0). Where an operand's
+ * contiguous axis is a multiple of 4 its tiles are loaded as `vec4<f32>` (a pipeline variant of its
+ * own, `vec4Loads`): a quarter of the load instructions and bounds checks; other shapes keep scalar loads.
  *
  * Register-blocked (the `cpu` schedule, for CPU-emulated adapters): no workgroup memory and no
  * barriers; each invocation accumulates an RM×RN block reading A and B straight from memory, which
@@ -46,12 +48,63 @@ export function chooseTile(limits: GPUSupportedLimits, batch: number, m: number,
   return fits[fits.length - 1] ?? candidates[2]!;
 }
 
-function matmulSource(t: TileConfig, transA: boolean, transB: boolean): string {
+/**
+ * Which operands the tiled kernel loads as `vec4<f32>`: those whose contiguous axis within a tile row
+ * (K for A and for Bᵀ, M for Aᵀ, N for B) is a multiple of 4, so every vec4 is aligned and lies
+ * inside the matrix (the batch offsets M·K and K·N are multiples of 4 then too).
+ */
+export function vec4Loads(m: number, n: number, k: number, transA: boolean, transB: boolean): { a: boolean; b: boolean } {
+  return { a: (transA ? m : k) % 4 === 0, b: (transB ? k : n) % 4 === 0 };
+}
+
+/** A tile's load loop: `count` loads per workgroup, each thread taking every `threads`-th. */
+function loadLoop(count: number, threads: number, body: string[]): string {
+  return [`    for (var l = li; l < ${count}u; l = l + ${threads}u) {`, ...body.map((b) => `      ${b}`), '    }'].join('\n');
+}
+
+const LANES = ['x', 'y', 'z', 'w'];
+
+/**
+ * Loads of the A tile (TM×TK, into As[k·TM + row]) and the B tile (TK×TN, into Bs[k·TN + col]),
+ * neighbouring threads reading neighbouring words (or vec4s) of memory.
+ */
+function tileLoads(t: TileConfig, threads: number, transA: boolean, transB: boolean, vec: { a: boolean; b: boolean }): string {
+  const out: string[] = [];
+  if (!vec.a) {
+    // A(row, k) is a[row*K + k], or a[k*M + row] when transposed.
+    const a = transA ? { r: `l % ${t.tm}u`, k: `l / ${t.tm}u`, addr: 'aBase + gk * M + gr' } : { r: `l / ${t.tk}u`, k: `l % ${t.tk}u`, addr: 'aBase + gr * K + gk' };
+    out.push(loadLoop(t.tm * t.tk, threads, [`let r = ${a.r}; let kk = ${a.k};`, 'let gr = row0 + r; let gk = k0 + kk;', 'var v = 0.0;', `if (gr < M && gk < K) { v = in0[${a.addr}]; }`, `As[kk * ${t.tm}u + r] = v;`]));
+  } else if (!transA) {
+    // Four consecutive k of one row.
+    const q = t.tk / 4;
+    out.push(loadLoop(t.tm * q, threads, [`let r = l / ${q}u; let kq = (l % ${q}u) * 4u;`, 'let gr = row0 + r; let gk = k0 + kq;', 'var v = vec4<f32>(0.0);', 'if (gr < M && gk < K) { v = in0[(aBase + gr * K + gk) / 4u]; }', ...LANES.map((c, j) => `As[(kq + ${j}u) * ${t.tm}u + r] = v.${c};`)]));
+  } else {
+    // Four consecutive rows of one k.
+    const q = t.tm / 4;
+    out.push(loadLoop(q * t.tk, threads, [`let rq = (l % ${q}u) * 4u; let kk = l / ${q}u;`, 'let gr = row0 + rq; let gk = k0 + kk;', 'var v = vec4<f32>(0.0);', 'if (gr < M && gk < K) { v = in0[(aBase + gk * M + gr) / 4u]; }', ...LANES.map((c, j) => `As[kk * ${t.tm}u + rq + ${j}u] = v.${c};`)]));
+  }
+  if (!vec.b) {
+    // B(k, col) is b[k*N + col], or b[col*K + k] when transposed.
+    const b = transB ? { c: `l / ${t.tk}u`, k: `l % ${t.tk}u`, addr: 'bBase + gc * K + gk' } : { c: `l % ${t.tn}u`, k: `l / ${t.tn}u`, addr: 'bBase + gk * N + gc' };
+    out.push(loadLoop(t.tn * t.tk, threads, [`let c = ${b.c}; let kk = ${b.k};`, 'let gc = col0 + c; let gk = k0 + kk;', 'var v = 0.0;', `if (gc < N && gk < K) { v = in1[${b.addr}]; }`, `Bs[kk * ${t.tn}u + c] = v;`]));
+  } else if (!transB) {
+    // Four consecutive columns of one k.
+    const q = t.tn / 4;
+    out.push(loadLoop(q * t.tk, threads, [`let cq = (l % ${q}u) * 4u; let kk = l / ${q}u;`, 'let gc = col0 + cq; let gk = k0 + kk;', 'var v = vec4<f32>(0.0);', 'if (gc < N && gk < K) { v = in1[(bBase + gk * N + gc) / 4u]; }', ...LANES.map((c, j) => `Bs[kk * ${t.tn}u + cq + ${j}u] = v.${c};`)]));
+  } else {
+    // Four consecutive k of one column.
+    const q = t.tk / 4;
+    out.push(loadLoop(t.tn * q, threads, [`let c = l / ${q}u; let kq = (l % ${q}u) * 4u;`, 'let gc = col0 + c; let gk = k0 + kq;', 'var v = vec4<f32>(0.0);', 'if (gc < N && gk < K) { v = in1[(bBase + gc * K + gk) / 4u]; }', ...LANES.map((c, j) => `Bs[(kq + ${j}u) * ${t.tn}u + c] = v.${c};`)]));
+  }
+  return out.join('\n');
+}
+
+function matmulSource(t: TileConfig, transA: boolean, transB: boolean, vec: { a: boolean; b: boolean }): string {
   const wx = t.tn / t.rn;
   const wy = t.tm / t.rm;
   const threads = wx * wy;
   const lines: string[] = [];
-  lines.push(bindings(2, 16, 'f32'));
+  lines.push(bindings(2, 16, 'f32', [vec.a ? 'vec4<f32>' : 'f32', vec.b ? 'vec4<f32>' : 'f32']));
   lines.push(`var<workgroup> As: array<f32, ${t.tk * t.tm}>;`);
   lines.push(`var<workgroup> Bs: array<f32, ${t.tk * t.tn}>;`);
   lines.push(`@compute @workgroup_size(${wx}, ${wy})
@@ -63,29 +116,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let col0 = wid.x * ${t.tn}u;
   var acc: array<f32, ${t.rm * t.rn}>;`);
   for (let i = 0; i < t.rm * t.rn; i++) lines.push(`  acc[${i}] = 0.0;`);
-  // A(row, k) is a[row*K + k], or a[k*M + row] when transposed; B(k, col) is b[k*N + col] or b[col*K + k].
-  const aLoad = transA
-    ? { r: `l % ${t.tm}u`, k: `l / ${t.tm}u`, addr: 'aBase + gk * M + gr' }
-    : { r: `l / ${t.tk}u`, k: `l % ${t.tk}u`, addr: 'aBase + gr * K + gk' };
-  const bLoad = transB
-    ? { c: `l / ${t.tk}u`, k: `l % ${t.tk}u`, addr: 'bBase + gc * K + gk' }
-    : { c: `l % ${t.tn}u`, k: `l / ${t.tn}u`, addr: 'bBase + gk * N + gc' };
-  lines.push(`  for (var k0 = 0u; k0 < K; k0 = k0 + ${t.tk}u) {
-    for (var l = li; l < ${t.tm * t.tk}u; l = l + ${threads}u) {
-      let r = ${aLoad.r}; let kk = ${aLoad.k};
-      let gr = row0 + r; let gk = k0 + kk;
-      var v = 0.0;
-      if (gr < M && gk < K) { v = in0[${aLoad.addr}]; }
-      As[kk * ${t.tm}u + r] = v;
-    }
-    for (var l = li; l < ${t.tn * t.tk}u; l = l + ${threads}u) {
-      let c = ${bLoad.c}; let kk = ${bLoad.k};
-      let gc = col0 + c; let gk = k0 + kk;
-      var v = 0.0;
-      if (gc < N && gk < K) { v = in1[${bLoad.addr}]; }
-      Bs[kk * ${t.tn}u + c] = v;
-    }
-    workgroupBarrier();
+  lines.push(`  for (var k0 = 0u; k0 < K; k0 = k0 + ${t.tk}u) {`);
+  lines.push(tileLoads(t, threads, transA, transB, vec));
+  lines.push(`    workgroupBarrier();
     for (var kk = 0u; kk < ${t.tk}u; kk = kk + 1u) {`);
   for (let r = 0; r < t.rm; r++) lines.push(`      let a${r} = As[kk * ${t.tm}u + lid.y + ${r * wy}u];`);
   for (let c = 0; c < t.rn; c++) lines.push(`      let b${c} = Bs[kk * ${t.tn}u + lid.x + ${c * wx}u];`);
@@ -160,9 +193,10 @@ export function matmul(e: Engine, a: BufferInfo, b: BufferInfo, { transA, transB
     return out;
   }
   const tile = chooseTile(e.limits, batch, m, n);
+  const vec = vec4Loads(m, n, k, transA, transB);
   e.dispatch({
-    key: `matmul:${tile.tm}x${tile.tn}x${tile.tk}:${flags}`,
-    source: () => matmulSource(tile, transA, transB),
+    key: `matmul:${tile.tm}x${tile.tn}x${tile.tk}:${flags}:${vec.a ? 'v' : 's'}${vec.b ? 'v' : 's'}`,
+    source: () => matmulSource(tile, transA, transB, vec),
     inputs,
     output: out.slab.buffer,
     params,

@@ -36,12 +36,12 @@ export function uniformWords(n: number): number {
 }
 
 /**
- * The bindings: inputs `in0..in{k-1}` (read-only), `out` (read-write), then the uniform parameters,
- * read with `p(i)` as u32 words.
+ * The bindings: inputs `in0..in{k-1}` (read-only; element type `inputElems[k]`, else `elem`), `out`
+ * (read-write), then the uniform parameters, read with `p(i)` as u32 words.
  */
-export function bindings(inputs: number, words: number, elem = 'u32'): string {
+export function bindings(inputs: number, words: number, elem = 'u32', inputElems: readonly string[] = []): string {
   const lines: string[] = [];
-  for (let k = 0; k < inputs; k++) lines.push(`@group(0) @binding(${k}) var<storage, read> in${k}: array<${elem}>;`);
+  for (let k = 0; k < inputs; k++) lines.push(`@group(0) @binding(${k}) var<storage, read> in${k}: array<${inputElems[k] ?? elem}>;`);
   lines.push(`@group(0) @binding(${inputs}) var<storage, read_write> out: array<${elem}>;`);
   lines.push(`struct Params { d: array<vec4<u32>, ${words / 4}> }`);
   lines.push(`@group(0) @binding(${inputs + 1}) var<uniform> params: Params;`);
