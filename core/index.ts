@@ -2,7 +2,7 @@ export type { DType, TypedArray, DTypeArrays } from './dtype';
 export type { Backend, BackendBuffer, BufferInfo, OutputInfo } from './backend';
 export type { Prim, BackendPrim, PrimParams, Im2ColParams, UnaryPrim, BinaryPrim, BitwisePrim, ComparePrim } from './primitives';
 export { UNARY_PRIMS, BINARY_PRIMS, BITWISE_PRIMS, COMPARE_PRIMS } from './primitives';
-export { Tensor, registerBackend, setBackend, setDefaultBackends, getBackend, getBackendName, resetBackend, tidy, keep, dispose, memoryStats } from './tensor';
+export { Tensor, registerBackend, setBackend, setDefaultBackends, getBackend, getBackendName, resetBackend, tidy, keep, dispose, memoryStats, scoped } from './tensor';
 export type { TensorTree } from './tensor';
 export { bind, vjp, grad, valueAndGrad, stopGradient, isTracing } from './trace';
 export type { GradOptions, Pullback } from './trace';

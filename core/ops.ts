@@ -5,7 +5,7 @@
 import { bytesPerElement, makeTypedArray, type DType, type TypedArray } from './dtype';
 import type { Im2ColParams, PrimParams } from './primitives';
 import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape';
-import { getBackend, getBackendName, newStorage, setBackend, Tensor } from './tensor';
+import { getBackend, getBackendName, newStorage, scoped, setBackend, Tensor } from './tensor';
 import { bind, stopGradient } from './trace';
 
 export type NestedArray = number | boolean | readonly NestedArray[];
@@ -70,14 +70,14 @@ export function scalar(value: number, dtype: DType = 'float32'): Tensor {
   return fromArray(arr, [], dtype);
 }
 
-export function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
+export const full = scoped(function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
   assertShape('full', shape);
   // The scalar is spent at once (no tape tracks it), so `zeros`/`ones` outside tidy leave only their result.
   const s = scalar(value, dtype);
   const out = bind('broadcast', [s], { shape: [...shape] });
   s.dispose();
   return out;
-}
+});
 
 export const zeros = (shape: Shape, dtype: DType = 'float32'): Tensor => full(shape, 0, dtype);
 export const ones = (shape: Shape, dtype: DType = 'float32'): Tensor => full(shape, 1, dtype);
@@ -85,26 +85,26 @@ export const zerosLike = (x: Tensor): Tensor => full(x.shape, 0, x.dtype);
 export const onesLike = (x: Tensor): Tensor => full(x.shape, 1, x.dtype);
 
 /** `arange(n)` or `arange(start, stop, step?)`, float32 unless a dtype is given. */
-export function arange(startOrN: number, stop?: number, step = 1, dtype: DType = 'float32'): Tensor {
+export const arange = scoped(function arange(startOrN: number, stop?: number, step = 1, dtype: DType = 'float32'): Tensor {
   const [start, end] = stop === undefined ? [0, startOrN] : [startOrN, stop];
   if (step === 0) throw new Error('arange: step must not be 0');
   const n = Math.max(0, Math.ceil((end - start) / step));
   const arr = makeTypedArray(dtype, n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
   return fromArray(arr, [n], dtype);
-}
+});
 
-export function linspace(start: number, stop: number, num: number): Tensor {
+export const linspace = scoped(function linspace(start: number, stop: number, num: number): Tensor {
   const arr = new Float32Array(num);
   for (let i = 0; i < num; i++) arr[i] = num === 1 ? start : start + ((stop - start) * i) / (num - 1);
   return fromArray(arr, [num], 'float32');
-}
+});
 
-export function eye(n: number): Tensor {
+export const eye = scoped(function eye(n: number): Tensor {
   const arr = new Float32Array(n * n);
   for (let i = 0; i < n; i++) arr[i * n + i] = 1;
   return fromArray(arr, [n, n], 'float32');
-}
+});
 
 /** Values of a tensor, flattened. */
 export function toArray(t: Tensor): Promise<TypedArray> {
@@ -140,12 +140,12 @@ function lift(x: TensorLike, like: Tensor): Tensor {
   return x instanceof Tensor ? x : scalar(x, like.dtype);
 }
 
-function binaryOp(prim: 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'mod' | 'bitand' | 'bitor' | 'bitxor' | 'shl' | 'shr' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', a: TensorLike, b: TensorLike): Tensor {
+const binaryOp = scoped(function binaryOp(prim: 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'mod' | 'bitand' | 'bitor' | 'bitxor' | 'shl' | 'shr' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', a: TensorLike, b: TensorLike): Tensor {
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) return bind(prim, [scalar(a), scalar(b)], {});
   const ta = a instanceof Tensor ? a : lift(a, b as Tensor);
   const tb = b instanceof Tensor ? b : lift(b, ta);
   return bind(prim, [ta, tb], {});
-}
+});
 
 export const add = (a: TensorLike, b: TensorLike): Tensor => binaryOp('add', a, b);
 export const sub = (a: TensorLike, b: TensorLike): Tensor => binaryOp('sub', a, b);
@@ -170,7 +170,7 @@ export const greaterEqual = (a: TensorLike, b: TensorLike): Tensor => binaryOp('
 
 export const logicalAnd = (a: Tensor, b: Tensor): Tensor => binaryOp('bitand', a, b);
 export const logicalOr = (a: Tensor, b: Tensor): Tensor => binaryOp('bitor', a, b);
-export const logicalNot = (a: Tensor): Tensor => equal(a, scalar(0, 'bool'));
+export const logicalNot = scoped((a: Tensor): Tensor => equal(a, scalar(0, 'bool')));
 
 export const neg = (x: Tensor): Tensor => bind('neg', [x], {});
 export const exp = (x: Tensor): Tensor => bind('exp', [x], {});
@@ -191,33 +191,33 @@ export const sign = (x: Tensor): Tensor => bind('sign', [x], {});
 export const sigmoid = (x: Tensor): Tensor => bind('sigmoid', [x], {});
 export const square = (x: Tensor): Tensor => mul(x, x);
 export const reciprocal = (x: Tensor): Tensor => div(1, x);
-export const rsqrt = (x: Tensor): Tensor => reciprocal(sqrt(x));
-export const ceil = (x: Tensor): Tensor => neg(floor(neg(x)));
+export const rsqrt = scoped((x: Tensor): Tensor => reciprocal(sqrt(x)));
+export const ceil = scoped((x: Tensor): Tensor => neg(floor(neg(x))));
 
 /** ReLU with derivative 0 at 0 (PyTorch's convention). */
-export const relu = (x: Tensor): Tensor => where(greater(x, 0), x, 0);
+export const relu = scoped((x: Tensor): Tensor => where(greater(x, 0), x, 0));
 /** The exact GELU, x Φ(x) = x (1 + erf(x/√2)) / 2 (PyTorch's default `approximate='none'`). */
-export const gelu = (x: Tensor): Tensor => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+export const gelu = scoped((x: Tensor): Tensor => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1)));
 /** The tanh approximation of GELU (`approximate='tanh'`). */
-export const geluTanh = (x: Tensor): Tensor =>
-  mul(mul(x, 0.5), add(tanh(mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1));
-export const silu = (x: Tensor): Tensor => mul(x, sigmoid(x));
+export const geluTanh = scoped((x: Tensor): Tensor =>
+  mul(mul(x, 0.5), add(tanh(mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1)));
+export const silu = scoped((x: Tensor): Tensor => mul(x, sigmoid(x)));
 /** log(1 + eˣ), written max(x, 0) + log1p(e^−|x|) so it neither overflows nor loses small values. */
-export const softplus = (x: Tensor): Tensor => add(maximum(x, 0), log1p(exp(neg(abs(x)))));
-export const logSigmoid = (x: Tensor): Tensor => neg(softplus(neg(x)));
+export const softplus = scoped((x: Tensor): Tensor => add(maximum(x, 0), log1p(exp(neg(abs(x))))));
+export const logSigmoid = scoped((x: Tensor): Tensor => neg(softplus(neg(x))));
 
-export function clip(x: Tensor, lo: number, hi: number): Tensor {
+export const clip = scoped(function clip(x: Tensor, lo: number, hi: number): Tensor {
   if (lo > hi) throw new Error(`clip: lower bound ${lo} exceeds upper bound ${hi}`);
   return minimum(maximum(x, lo), hi);
-}
+});
 
 /** where(cond, a, b): `a` where cond is true, else `b`; all three broadcast. */
-export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+export const where = scoped(function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : null;
   const ta = a instanceof Tensor ? a : like ? lift(a, like) : scalar(a);
   const tb = b instanceof Tensor ? b : lift(b, ta);
   return bind('where', [cond, ta, tb], {});
-}
+});
 
 export function cast(x: Tensor, dtype: DType): Tensor {
   return x.dtype === dtype ? x : bind('cast', [x], { dtype });
@@ -229,16 +229,16 @@ export function bitcast(x: Tensor, dtype: DType): Tensor {
 }
 
 /** NaN test on the bits (exponent all ones, mantissa non-zero), so it behaves the same on every backend. */
-export function isNaN(x: Tensor): Tensor {
+export const isNaN = scoped(function isNaN(x: Tensor): Tensor {
   const bits = bitwiseAnd(bitcast(x, 'uint32'), scalar(0x7fffffff, 'uint32'));
   return greater(bits, scalar(0x7f800000, 'uint32'));
-}
+});
 
 /** Finite test on the bits: the exponent is not all ones. */
-export function isFinite(x: Tensor): Tensor {
+export const isFinite = scoped(function isFinite(x: Tensor): Tensor {
   const bits = bitwiseAnd(bitcast(x, 'uint32'), scalar(0x7f800000, 'uint32'));
   return notEqual(bits, scalar(0x7f800000, 'uint32'));
-}
+});
 
 // ---------------------------------------------------------------- reductions
 
@@ -248,70 +248,70 @@ function reduceResult(op: string, r: Tensor, x: Tensor, axes: number[], keepDims
 }
 
 /** Sum over `axes` (all by default). */
-export function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+export const sum = scoped(function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes('sum', axes, x.rank);
   const src = x.dtype === 'bool' ? cast(x, 'int32') : x;
   return reduceResult('sum', ax.length ? bind('sum', [src], { axes: ax }) : src, x, ax, keepDims);
-}
+});
 
-export function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+export const mean = scoped(function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes('mean', axes, x.rank);
   const count = ax.reduce((n, a) => n * x.shape[a]!, 1);
   return div(sum(x, ax, keepDims), count);
-}
+});
 
-export function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+export const max = scoped(function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes('max', axes, x.rank);
   for (const a of ax) if (x.shape[a] === 0) throw new Error(`max: axis ${a} of ${fmt(x.shape)} is empty`);
   return reduceResult('max', ax.length ? bind('reduceMax', [x], { axes: ax }) : x, x, ax, keepDims);
-}
+});
 
-export function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+export const min = scoped(function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   return neg(max(neg(x), axes, keepDims));
-}
+});
 
 /** Variance (population, ddof = 0) over `axes`. */
-export function variance(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+export const variance = scoped(function variance(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const mu = mean(x, axes, true);
   return mean(square(sub(x, mu)), axes, keepDims);
-}
+});
 
-export function argmax(x: Tensor, axis = -1): Tensor {
+export const argmax = scoped(function argmax(x: Tensor, axis = -1): Tensor {
   return bind('argmax', [x], { axis: normalizeAxis('argmax', axis, x.rank) });
-}
+});
 
-export function argmin(x: Tensor, axis = -1): Tensor {
+export const argmin = scoped(function argmin(x: Tensor, axis = -1): Tensor {
   return argmax(neg(x), axis);
-}
+});
 
 /** log Σ exp(x), shifted by the (gradient-free) maximum so it cannot overflow. */
-export function logSumExp(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+export const logSumExp = scoped(function logSumExp(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes('logSumExp', axes, x.rank);
   const m = stopGradient(max(x, ax, true));
   const safe = where(isFinite(m), m, 0);
   const r = add(log(sum(exp(sub(x, safe)), ax, true)), safe);
   return keepDims ? r : reshape(r, x.shape.filter((_, i) => !ax.includes(i)));
-}
+});
 
-export function cumsum(x: Tensor, axis = -1, options: { reverse?: boolean } = {}): Tensor {
+export const cumsum = scoped(function cumsum(x: Tensor, axis = -1, options: { reverse?: boolean } = {}): Tensor {
   return bind('cumsum', [x], { axis: normalizeAxis('cumsum', axis, x.rank), reverse: options.reverse ?? false });
-}
+});
 
-export function softmax(x: Tensor, axis = -1): Tensor {
+export const softmax = scoped(function softmax(x: Tensor, axis = -1): Tensor {
   axis = normalizeAxis('softmax', axis, x.rank);
   const m = stopGradient(max(x, axis, true));
   const e = exp(sub(x, m));
   return div(e, sum(e, axis, true));
-}
+});
 
-export function logSoftmax(x: Tensor, axis = -1): Tensor {
+export const logSoftmax = scoped(function logSoftmax(x: Tensor, axis = -1): Tensor {
   // (x − m) − log Σ exp(x − m), shifting first as JAX does: x − logSumExp(x) would cancel two numbers
   // of the logits' size, losing ~|x|·2⁻²⁴ (6e-5 at logits of 1000) of a result near 0.
   axis = normalizeAxis('logSoftmax', axis, x.rank);
   const m = stopGradient(max(x, axis, true));
   const shifted = sub(x, where(isFinite(m), m, 0));
   return sub(shifted, log(sum(exp(shifted), axis, true)));
-}
+});
 
 
 // ---------------------------------------------------------------- shapes
@@ -329,42 +329,42 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   return bind('reshape', [x], { shape: s });
 }
 
-export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
+export const transpose = scoped(function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm ? perm.map((a) => normalizeAxis('transpose', a, x.rank)) : x.shape.map((_, i) => x.rank - 1 - i);
   // (A shorter identity prefix such as [0] for a matrix must reach the shape rule, which rejects it.)
   if (p.length === x.rank && p.every((v, i) => v === i)) return x;
   return bind('transpose', [x], { perm: p });
-}
+});
 
 /** Swap the last two axes. */
-export function matrixTranspose(x: Tensor): Tensor {
+export const matrixTranspose = scoped(function matrixTranspose(x: Tensor): Tensor {
   if (x.rank < 2) throw new Error(`matrixTranspose: needs rank ≥ 2, got ${fmt(x.shape)}`);
   const p = x.shape.map((_, i) => i);
   p[x.rank - 1] = x.rank - 2;
   p[x.rank - 2] = x.rank - 1;
   return transpose(x, p);
-}
+});
 
-export function broadcastTo(x: Tensor, shape: Shape): Tensor {
+export const broadcastTo = scoped(function broadcastTo(x: Tensor, shape: Shape): Tensor {
   if (shape.length === x.rank && shape.every((d, i) => d === x.shape[i])) return x;
   return bind('broadcast', [x], { shape: [...shape] });
-}
+});
 
-export function expandDims(x: Tensor, axis: number): Tensor {
+export const expandDims = scoped(function expandDims(x: Tensor, axis: number): Tensor {
   const a = normalizeAxis('expandDims', axis, x.rank + 1);
   const s = [...x.shape];
   s.splice(a, 0, 1);
   return reshape(x, s);
-}
+});
 
-export function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+export const squeeze = scoped(function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
   const ax = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes('squeeze', axes, x.rank);
   for (const a of ax) if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${fmt(x.shape)} has size ${x.shape[a]}, not 1`);
   return reshape(x, x.shape.filter((_, i) => !ax.includes(i)));
-}
+});
 
 /** `slice(x, begin, size)`; a size of -1 takes the rest of that axis; negative begins count from the end. */
-export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
+export const slice = scoped(function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
   if (begin.length > x.rank) throw new Error(`slice: ${begin.length} begins for a tensor of rank ${x.rank} ${fmt(x.shape)}`);
   const b = x.shape.map((d, i) => {
     const v = begin[i] ?? 0;
@@ -376,10 +376,10 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   });
   if (b.every((v) => v === 0) && s.every((v, i) => v === x.shape[i])) return x;
   return bind('slice', [x], { begin: b, size: s });
-}
+});
 
 /** Take `[start, stop)` along one axis. */
-export function sliceAxis(x: Tensor, axis: number, start: number, stop: number): Tensor {
+export const sliceAxis = scoped(function sliceAxis(x: Tensor, axis: number, start: number, stop: number): Tensor {
   const a = normalizeAxis('sliceAxis', axis, x.rank);
   // Python's [start:stop], negative bounds counting from the end. (Passing stop − start on as a size
   // would turn a reversed range into slice's "−1 = the rest of the axis".)
@@ -392,16 +392,16 @@ export function sliceAxis(x: Tensor, axis: number, start: number, stop: number):
   const begin = x.shape.map((_, i) => (i === a ? from : 0));
   const size = x.shape.map((n, i) => (i === a ? to - from : n));
   return slice(x, begin, size);
-}
+});
 
-export function concat(xs: readonly Tensor[], axis = 0): Tensor {
+export const concat = scoped(function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new Error('concat: needs at least one tensor');
   const a = normalizeAxis('concat', axis, xs[0]!.rank);
   if (xs.length === 1) return xs[0]!;
   return bind('concat', xs, { axis: a });
-}
+});
 
-export function stack(xs: readonly Tensor[], axis = 0): Tensor {
+export const stack = scoped(function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new Error('stack: needs at least one tensor');
   const a = normalizeAxis('stack', axis, xs[0]!.rank + 1);
   for (const x of xs) {
@@ -410,10 +410,10 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
     }
   }
   return concat(xs.map((x) => expandDims(x, a)), a);
-}
+});
 
 /** Split into pieces of the given sizes (or `n` equal pieces) along an axis. */
-export function split(x: Tensor, sizesOrCount: number | readonly number[], axis = 0): Tensor[] {
+export const split = scoped(function split(x: Tensor, sizesOrCount: number | readonly number[], axis = 0): Tensor[] {
   const a = normalizeAxis('split', axis, x.rank);
   const d = x.shape[a]!;
   let sizes: number[];
@@ -430,13 +430,13 @@ export function split(x: Tensor, sizesOrCount: number | readonly number[], axis 
     off += s;
     return r;
   });
-}
+});
 
 /** Pad with a constant: `paddings[i] = [before, after]` for each axis. */
-export function pad(x: Tensor, paddings: readonly (readonly [number, number])[], value = 0): Tensor {
+export const pad = scoped(function pad(x: Tensor, paddings: readonly (readonly [number, number])[], value = 0): Tensor {
   if (paddings.length !== x.rank) throw new Error(`pad: need ${x.rank} [before, after] pairs for ${fmt(x.shape)}, got ${paddings.length}`);
   return padPrim(x, paddings.map((p) => p[0]), paddings.map((p) => p[1]), value);
-}
+});
 
 /** @internal */
 export function padPrim(x: Tensor, before: readonly number[], after: readonly number[], value: number): Tensor {
@@ -444,16 +444,16 @@ export function padPrim(x: Tensor, before: readonly number[], after: readonly nu
   return bind('pad', [x], { before: [...before], after: [...after], value });
 }
 
-export function flip(x: Tensor, axes?: number | readonly number[]): Tensor {
+export const flip = scoped(function flip(x: Tensor, axes?: number | readonly number[]): Tensor {
   const ax = normalizeAxes('flip', axes, x.rank);
   return ax.length ? bind('flip', [x], { axes: ax }) : x;
-}
+});
 
 /** Gather along an axis with int32 indices of any shape (NumPy's `take`). Indices must be in range. */
-export function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
+export const take = scoped(function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
   const a = normalizeAxis('take', axis, x.rank);
   return bind('gather', [x, cast(indices, 'int32')], { axis: a });
-}
+});
 
 /** @internal the adjoint of take. */
 export function scatterAddPrim(g: Tensor, indices: Tensor, axis: number, size: number): Tensor {
@@ -461,26 +461,26 @@ export function scatterAddPrim(g: Tensor, indices: Tensor, axis: number, size: n
 }
 
 /** Scatter-add `updates` into zeros of length `size` along `axis` (the adjoint of take). */
-export function scatterAdd(updates: Tensor, indices: Tensor, size: number, axis = 0): Tensor {
+export const scatterAdd = scoped(function scatterAdd(updates: Tensor, indices: Tensor, size: number, axis = 0): Tensor {
   // `axis` names an axis of the result (as `take`'s names one of its input), whose rank is
   // updates.rank − indices.rank + 1: a scalar index adds an axis.
   return scatterAddPrim(updates, cast(indices, 'int32'), normalizeAxis('scatterAdd', axis, updates.rank - indices.rank + 1), size);
-}
+});
 
-export function oneHot(indices: Tensor, depth: number): Tensor {
+export const oneHot = scoped(function oneHot(indices: Tensor, depth: number): Tensor {
   return cast(equal(expandDims(cast(indices, 'int32'), -1), arange(0, depth, 1, 'int32')), 'float32');
-}
+});
 
-export function tile(x: Tensor, reps: readonly number[]): Tensor {
+export const tile = scoped(function tile(x: Tensor, reps: readonly number[]): Tensor {
   if (reps.length !== x.rank) throw new Error(`tile: need ${x.rank} repetitions for ${fmt(x.shape)}`);
   // Interleave a new axis of each repetition count before every axis, broadcast, and merge.
   const expanded = reshape(x, x.shape.flatMap((d) => [1, d]));
   const b = broadcastTo(expanded, x.shape.flatMap((d, i) => [reps[i]!, d]));
   return reshape(b, x.shape.map((d, i) => d * reps[i]!));
-}
+});
 
 /** Repeat each element `n` times along an axis (nearest-neighbour upsampling uses this). */
-export function repeat(x: Tensor, n: number, axis: number): Tensor {
+export const repeat = scoped(function repeat(x: Tensor, n: number, axis: number): Tensor {
   if (!Number.isInteger(n) || n < 0) throw new Error(`repeat: n must be a non-negative integer, got ${n}`);
   const a = normalizeAxis('repeat', axis, x.rank);
   const s = [...x.shape];
@@ -489,7 +489,7 @@ export function repeat(x: Tensor, n: number, axis: number): Tensor {
   bs[a + 1] = n;
   s[a] = s[a]! * n;
   return reshape(broadcastTo(e, bs), s);
-}
+});
 
 // ---------------------------------------------------------------- linear algebra
 
@@ -502,7 +502,7 @@ export function matmulPrim(a: Tensor, b: Tensor, transA: boolean, transB: boolea
  * Matrix product with NumPy semantics: `[..., M, K] @ [..., K, N]`, leading axes broadcast; a rank-1
  * operand is a row (left) or column (right) vector.
  */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+export const matmul = scoped(function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have rank ≥ 1, got ${fmt(a.shape)} @ ${fmt(b.shape)}`);
   const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]!]) : a;
   const b2 = b.rank === 1 ? reshape(b, [b.shape[0]!, 1]) : b;
@@ -528,11 +528,11 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   if (a.rank === 1) shape.splice(shape.length - 2, 1);
   if (b.rank === 1) shape.splice(shape.length - 1, 1);
   return reshape(out, shape);
-}
+});
 
-export function dot(a: Tensor, b: Tensor): Tensor {
+export const dot = scoped(function dot(a: Tensor, b: Tensor): Tensor {
   return matmul(a, b);
-}
+});
 
 export type Padding = 'same' | 'valid' | number | readonly [number, number] | readonly [readonly [number, number], readonly [number, number]];
 
@@ -579,7 +579,7 @@ export function col2imPrim(x: Tensor, p: PrimParams['col2im']): Tensor {
  * 2-D convolution (cross-correlation, as in every framework): `x` is NHWC, `w` is HWIO
  * ([kernelHeight, kernelWidth, inChannels, outChannels]). Computed as im2col followed by one matmul.
  */
-export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
+export const conv2d = scoped(function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
   if (x.rank !== 4) throw new Error(`conv2d: input must be NHWC (rank 4), got ${fmt(x.shape)}`);
   if (w.rank !== 4) throw new Error(`conv2d: weights must be HWIO (rank 4), got ${fmt(w.shape)}`);
   const [n, h, wd, c] = x.shape as [number, number, number, number];
@@ -600,4 +600,4 @@ export function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tenso
       : im2colPrim(x, { kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop: pt, padLeft: pl, outHeight, outWidth, dilationHeight: dh, dilationWidth: dw });
   const y = matmulPrim(reshape(cols, [1, n * outHeight * outWidth, kh * kw * c]), reshape(w, [1, kh * kw * c, co]), false, false);
   return reshape(y, [n, outHeight, outWidth, co]);
-}
+});

@@ -8,7 +8,7 @@
  */
 import { arange, bitcast, cast, erfinv, floor, fromArray, less, maximum, minimum, mul, reshape, scalar, shiftRight, bitwiseOr, sub, add, slice } from './ops';
 import { sizeOf, type Shape } from './shape';
-import type { Tensor } from './tensor';
+import { scoped, type Tensor } from './tensor';
 import { bind } from './trace';
 
 export interface Key {
@@ -88,7 +88,7 @@ export function foldIn(k: Key, data: number): Key {
 }
 
 /** `size` uint32 random words (JAX's `threefry_random_bits` for 32-bit draws). */
-export function randomBits(k: Key, shape: Shape): Tensor {
+export const randomBits = scoped(function randomBits(k: Key, shape: Shape): Tensor {
   const n = sizeOf(shape);
   const padded = n + (n % 2);
   const half = padded / 2;
@@ -98,7 +98,7 @@ export function randomBits(k: Key, shape: Shape): Tensor {
   const y = bind('threefry2x32', [scalar(k.words[0], 'uint32'), scalar(k.words[1], 'uint32'), x0, x1], {});
   const flat = reshape(y, [padded]);
   return reshape(n === padded ? flat : slice(flat, [0], [n]), shape);
-}
+});
 
 /**
  * `n` uniform numbers in [0, 1) computed on the host, bit-identical to `uniform(k, [n])`: for the
@@ -122,38 +122,38 @@ export function uniformHost(k: Key, n: number): number[] {
 }
 
 /** Uniform float32 in [minval, maxval) from the top 23 bits of each word (JAX's construction). */
-export function uniform(k: Key, shape: Shape, minval = 0, maxval = 1): Tensor {
+export const uniform = scoped(function uniform(k: Key, shape: Shape, minval = 0, maxval = 1): Tensor {
   const bits = randomBits(k, shape);
   const mantissa = bitwiseOr(shiftRight(bits, scalar(9, 'uint32')), scalar(0x3f800000, 'uint32'));
   const unit = sub(bitcast(mantissa, 'float32'), 1);
   return maximum(add(mul(unit, maxval - minval), minval), minval);
-}
+});
 
 /** Standard normal draws, √2 · erfinv(u) with u uniform in (−1, 1) (JAX's construction). */
-export function normal(k: Key, shape: Shape): Tensor {
+export const normal = scoped(function normal(k: Key, shape: Shape): Tensor {
   const lo = -0.99999994039535522; // nextafter(-1, 0) in float32
   return mul(erfinv(uniform(k, shape, lo, 1)), Math.SQRT2);
-}
+});
 
 /** Bernoulli draws (bool): true with probability `p` (a number or a tensor broadcasting to `shape`). */
-export function bernoulli(k: Key, p: number | Tensor, shape: Shape): Tensor {
+export const bernoulli = scoped(function bernoulli(k: Key, p: number | Tensor, shape: Shape): Tensor {
   return less(uniform(k, shape), p);
-}
+});
 
 /** Uniform integers in [lo, hi). */
-export function randint(k: Key, shape: Shape, lo: number, hi: number): Tensor {
+export const randint = scoped(function randint(k: Key, shape: Shape, lo: number, hi: number): Tensor {
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) throw new Error(`randint: need integers lo < hi, got [${lo}, ${hi})`);
   const u = uniform(k, shape);
   // floor, not the cast's truncation toward zero: with lo < 0 truncation maps (−1, 1) to 0 (twice as
   // likely) and lo itself almost never comes out. The min guards float32 rounding u·(hi−lo) up to hi−lo.
   return cast(minimum(floor(add(mul(u, hi - lo), lo)), hi - 1), 'int32');
-}
+});
 
 /** A random permutation of 0..n-1 (int32), by sorting random keys on the host. */
-export function permutation(k: Key, n: number): Tensor {
+export const permutation = scoped(function permutation(k: Key, n: number): Tensor {
   const [a, b] = [k.words[0], k.words[1]];
   const scores = Array.from({ length: n }, (_, i) => threefry2x32Block(a, b, i, 0x9e3779b9)[0]);
   const idx = Array.from({ length: n }, (_, i) => i).sort((i, j) => scores[i]! - scores[j]! || i - j);
   return fromArray(Int32Array.from(idx), [n], 'int32');
-}
+});
 

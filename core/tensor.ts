@@ -267,6 +267,39 @@ export function tidy<T>(fn: () => T): T {
   return result;
 }
 
+/**
+ * Wrap an op made of several primitives so that it cleans up after itself, as a single primitive
+ * does: the intermediates it creates (lifted numbers, partial results) are freed when it returns,
+ * inside `tidy` or not; its result, and whatever a recording tape still needs for the backward pass,
+ * go to the enclosing scope as `tidy` would hand them. Without this, `mean(x)` outside `tidy` would
+ * leave its sum and its lifted divisor behind.
+ */
+export function scoped<F extends (...args: never[]) => unknown>(f: F): F {
+  const wrapped = function (this: unknown, ...args: never[]): unknown {
+    const scope = new Set<Tensor>();
+    scopes.push(scope);
+    let result: unknown;
+    try {
+      result = f.apply(this, args);
+    } catch (e) {
+      scopes.pop();
+      for (const t of scope) t.dispose();
+      throw e;
+    }
+    scopes.pop();
+    if (scope.size === 0) return result;
+    const parent = scopes[scopes.length - 1];
+    const kept = result instanceof Tensor ? null : new Set(treeTensors(result));
+    for (const t of scope) {
+      if (t === result || kept?.has(t) || tapeNeeds.has(t)) parent?.add(t);
+      else t.dispose();
+    }
+    return result;
+  };
+  Object.defineProperty(wrapped, 'name', { value: f.name });
+  return wrapped as unknown as F;
+}
+
 /** Take tensors out of the current scope so the enclosing `tidy` does not free them. */
 export function keep<T>(tree: T): T {
   const top = scopes[scopes.length - 1];
