@@ -32,11 +32,19 @@ function nodeOnlyStubs(): Plugin {
   };
 }
 
+/**
+ * Cross-origin isolation, so the page has SharedArrayBuffer and the wasm backend can run its Web
+ * Workers on shared memory. A static host must send the same two headers for threads; without them
+ * the page still works, on one thread.
+ */
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
   plugins: [nodeOnlyStubs()],
-  server: { fs: { allow: ['..'] } },
+  server: { fs: { allow: ['..'] }, headers: ISOLATION },
+  preview: { headers: ISOLATION },
   optimizeDeps: { exclude: ['webgpu'] },
   build: {
     outDir: 'dist',

@@ -21,7 +21,7 @@ import { collapse } from '../cpu/elementwise';
 import { Heap, sizeClass, type HeapStats } from './heap';
 import { DEFAULT_MATMUL, matmulScratchBytes, type MatmulConfig } from './matmul';
 import { buildKernelModule, type KernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module';
-import { ThreadPool } from './threads';
+import { canStartWorkers, ThreadPool } from './threads';
 import { mapName, type FloatBinary, type FloatCompare, type FloatUnary } from './elementwise';
 
 export interface WasmBuffer {
@@ -555,7 +555,9 @@ function setup(options: WasmBackendOptions, threads: number): { heap: Heap; cfg:
   return { heap, cfg, features, build };
 }
 
-async function nodeParallelism(): Promise<number> {
+/** Cores to use: Node's available parallelism or the browser's `hardwareConcurrency`, at most 8. */
+async function parallelism(): Promise<number> {
+  if (!isNode()) return Math.min(8, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1);
   try {
     const os = await import('node:os');
     return Math.min(8, os.availableParallelism?.() ?? os.cpus().length);
@@ -566,7 +568,7 @@ async function nodeParallelism(): Promise<number> {
 
 /** Start `threads - 1` workers (`'auto'`: one per core, at most 8, less the calling thread). */
 async function startPool(k: KernelModule, memory: WebAssembly.Memory, cfg: MatmulConfig, threads: number | 'auto', reserve: (bytes: number) => number, release: (ptr: number, bytes: number) => void): Promise<ThreadPool | null> {
-  const count = threads === 'auto' ? await nodeParallelism() : threads;
+  const count = threads === 'auto' ? await parallelism() : threads;
   if (count <= 1) return null;
   const workerScratch = Array.from({ length: count - 1 }, () => reserve(matmulScratchBytes(cfg)));
   try {
@@ -577,19 +579,19 @@ async function startPool(k: KernelModule, memory: WebAssembly.Memory, cfg: Matmu
   }
 }
 
-/** Worker threads need `worker_threads`, i.e. Node; in browsers the backend runs on the calling thread. */
 function isNode(): boolean {
   return typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
 }
 
 /**
  * The wasm backend, made synchronously (this is what the package's default backend uses). With more
- * than one thread (default in Node: one per core, at most 8; elsewhere 1) the worker threads start
- * in the background and kernels use them once they are up (`ready()` waits); until then, and
- * wherever shared memory or `worker_threads` is missing, everything runs on the calling thread.
+ * than one thread (default: one per core, at most 8, in Node and in cross-origin-isolated pages;
+ * elsewhere 1) the workers start in the background and kernels use them once they are up (`ready()`
+ * waits); until then, and wherever shared memory or workers are missing, everything runs on the
+ * calling thread.
  */
 export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBackend {
-  const wanted: number | 'auto' = options.threads !== undefined ? Math.max(1, Math.floor(options.threads)) : isNode() ? 'auto' : 1;
+  const wanted: number | 'auto' = options.threads !== undefined ? Math.max(1, Math.floor(options.threads)) : canStartWorkers() ? 'auto' : 1;
   const { heap, cfg, features, build } = setup(options, wanted === 'auto' ? 2 : wanted);
   const k = build();
   const fns = instantiate(k, heap.memory);

@@ -11,7 +11,10 @@
  * for a worker that has not started. The claim word carries the job's id, so a worker that wakes
  * late cannot take a chunk of a later job with an earlier job's arguments.
  *
- * Node's `worker_threads` only; where it or shared memory is missing the backend runs on one thread.
+ * Node's `worker_threads`, or Web Workers in a browser page that is cross-origin isolated (served
+ * with `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`,
+ * without which there is no SharedArrayBuffer). Elsewhere the backend runs on one thread.
+ * A browser's main thread may not block in `Atomics.wait`, so there it spins until the job is done.
  */
 
 // control block (Int32Array indices)
@@ -30,14 +33,14 @@ const ARGS = 16;
 const MAX_ARGS = 32;
 const WORDS = ARGS + MAX_ARGS;
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { module, memory, names, control, scratch, spin } = workerData;
+/** The worker's loop, as source: `run(data, ready)` with the job data and a function that reports readiness. */
+const WORKER_LOOP = `
+function run({ module, memory, names, control, scratch, spin }, ready) {
 const instance = new WebAssembly.Instance(module, { env: { memory } });
 const fns = names.map((n) => instance.exports[n]);
 const c = new Int32Array(control);
 let seen = 0;
-parentPort.postMessage('ready');
+ready();
 for (;;) {
   for (let i = 0; i < spin && Atomics.load(c, ${SEQ}) === seen; i++);
   if (Atomics.load(c, ${SEQ}) === seen) Atomics.wait(c, ${SEQ}, seen);
@@ -64,13 +67,81 @@ for (;;) {
     if (Atomics.add(c, ${DONE}, 1) + 1 === chunks) Atomics.notify(c, ${DONE});
   }
 }
+}
 `;
 
-interface NodeWorker {
-  terminate(): Promise<number>;
+const NODE_WORKER = `${WORKER_LOOP}
+const { parentPort, workerData } = require('node:worker_threads');
+run(workerData, () => parentPort.postMessage('ready'));
+`;
+
+const WEB_WORKER = `${WORKER_LOOP}
+onmessage = (e) => run(e.data, () => postMessage('ready'));
+`;
+
+/** What the pool needs of a worker, Node's or the browser's. */
+interface AnyWorker {
+  terminate(): unknown;
+}
+
+interface NodeWorker extends AnyWorker {
   unref(): void;
   once(event: 'message', cb: (m: unknown) => void): void;
   once(event: 'error', cb: (e: Error) => void): void;
+}
+
+interface WebWorker extends AnyWorker {
+  postMessage(message: unknown): void;
+  onmessage: ((e: unknown) => void) | null;
+  onerror: ((e: { message?: string }) => void) | null;
+}
+
+const isNode = (): boolean => typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string';
+
+/** Threads are possible here: Node, or a cross-origin-isolated page with Web Workers. */
+export function canStartWorkers(): boolean {
+  if (isNode()) return true;
+  const g = globalThis as { Worker?: unknown; crossOriginIsolated?: boolean; Blob?: unknown; URL?: { createObjectURL?: unknown } };
+  return typeof g.Worker === 'function' && g.crossOriginIsolated === true && typeof g.Blob === 'function' && typeof g.URL?.createObjectURL === 'function';
+}
+
+interface WorkerData {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  names: string[];
+  control: SharedArrayBuffer;
+  scratch: number;
+  spin: number;
+}
+
+/** Start one worker running the loop on `data`; resolves when it reports ready. */
+async function startWorker(data: WorkerData): Promise<AnyWorker> {
+  if (isNode()) {
+    const { Worker } = await import('node:worker_threads');
+    // Workers run plain JS: no loader hooks (tsx, vitest) from the parent's execArgv.
+    const w = new Worker(NODE_WORKER, { eval: true, execArgv: [], workerData: data }) as unknown as NodeWorker;
+    w.unref();
+    await new Promise<void>((resolve, reject) => {
+      w.once('message', () => resolve());
+      w.once('error', reject);
+    });
+    return w;
+  }
+  const g = globalThis as unknown as { Worker: new (url: string) => WebWorker; Blob: typeof Blob; URL: typeof URL };
+  const url = g.URL.createObjectURL(new g.Blob([WEB_WORKER], { type: 'text/javascript' }));
+  const w = new g.Worker(url);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      w.onmessage = () => resolve();
+      w.onerror = (e) => reject(new Error(`wasm worker failed to start: ${e.message ?? 'unknown error'}`));
+      w.postMessage(data);
+    });
+  } finally {
+    g.URL.revokeObjectURL(url);
+  }
+  w.onmessage = null;
+  w.onerror = null;
+  return w;
 }
 
 /** One parallel kernel call: `fn(...args)` with args[rangeArg], args[rangeArg+1] = each chunk's [lo, hi). */
@@ -95,8 +166,10 @@ export class ThreadPool {
   private coolDown = 0;
 
   private constructor(
-    private readonly workers: NodeWorker[],
+    private readonly workers: AnyWorker[],
     control: SharedArrayBuffer,
+    /** Whether this thread may block in Atomics.wait (Node's main thread may, a browser's may not). */
+    private readonly canBlock: boolean,
   ) {
     this.c = new Int32Array(control);
   }
@@ -106,29 +179,16 @@ export class ThreadPool {
    * `scratch[i]`. They can call the exports named in `names` (by index).
    */
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], scratch: readonly number[], spin = 20000): Promise<ThreadPool> {
-    const { Worker } = await import('node:worker_threads');
+    if (!canStartWorkers()) throw new Error('thread pool: no worker_threads and no cross-origin-isolated Web Workers here');
     const control = new SharedArrayBuffer(WORDS * 4);
-    const workers: NodeWorker[] = [];
-    const ready: Promise<void>[] = [];
-    for (const s of scratch) {
-      // Workers run plain JS: no loader hooks (tsx, vitest) from the parent's execArgv.
-      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, names: [...names], control, scratch: s, spin } });
-      w.unref();
-      workers.push(w);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          w.once('message', () => resolve());
-          w.once('error', reject);
-        }),
-      );
-    }
-    try {
-      await Promise.all(ready);
-    } catch (e) {
+    const started = await Promise.allSettled(scratch.map((s) => startWorker({ module, memory, names: [...names], control, scratch: s, spin })));
+    const workers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
       await Promise.all(workers.map((w) => w.terminate()));
-      throw e;
+      throw failed.reason;
     }
-    return new ThreadPool(workers, control);
+    return new ThreadPool(workers, control, isNode());
   }
 
   /** Worker threads (the calling thread comes on top). */
@@ -195,7 +255,7 @@ export class ThreadPool {
     for (let spins = 0; ; spins++) {
       const done = Atomics.load(c, DONE);
       if (done >= chunks) break;
-      if (spins > 1000) Atomics.wait(c, DONE, done, 50);
+      if (spins > 1000 && this.canBlock) Atomics.wait(c, DONE, done, 50);
     }
     const end = performance.now();
     if (end > start) {

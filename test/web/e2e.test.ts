@@ -54,7 +54,13 @@ function serve(root: string): Promise<{ server: Server; url: string }> {
       response.writeHead(404).end('not found');
       return;
     }
-    response.writeHead(200, { 'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    // Cross-origin isolated, as web/vite.config.ts serves it: SharedArrayBuffer, so wasm threads.
+    response.writeHead(200, {
+      'content-type': CONTENT_TYPES[extname(file)] ?? 'application/octet-stream',
+      'cache-control': 'no-store',
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+    });
     response.end(readFileSync(file));
   });
   return new Promise((done, fail) => {
@@ -147,6 +153,10 @@ if (!HAVE_CHROMIUM && process.env['CI']) {
       expect(['webgpu', 'wasm', 'cpu']).toContain(backend);
       expect(await page.textContent('#backend')).toMatch({ webgpu: /WebGPU/, wasm: /WebAssembly/, cpu: /CPU/ }[backend]!);
       if (backend !== 'cpu') expect(await page.textContent('#backend-note')).toMatch(/largest relative error against the CPU backend/);
+      // Served cross-origin isolated, the wasm backend runs its Web Workers on shared memory.
+      expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+      const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+      if (backend === 'wasm' && cores > 1) expect(await page.textContent('#backend-note')).toMatch(new RegExp(`WebAssembly SIMD kernels, ${Math.min(8, cores)} threads`));
       expect(await page.locator('#local-time-table tbody tr').count()).toBe(8);
       expect(consoleErrors).toEqual([]);
     });

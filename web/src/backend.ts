@@ -6,7 +6,7 @@
  * U-ViT on it and on the CPU backend and compares them, so a browser whose driver miscompiles a
  * kernel falls back with the reason shown instead of training on wrong numbers.
  */
-import { add, foldIn, key, mean, mul, normal, setBackend, square, tensor, tidy, toArray, treeLeaves, treeMap, valueAndGrad, type Tensor } from '../../index';
+import { add, foldIn, key, mean, mul, normal, setBackend, square, tensor, tidy, toArray, treeLeaves, treeMap, valueAndGrad, type Backend, type Tensor } from '../../index';
 import { uvit, uvitPresets, type UViTParams } from '../../nn';
 
 export interface BackendChoice {
@@ -121,9 +121,12 @@ export async function startBackend(requested: string | null): Promise<BackendCho
 
   if (requested !== 'webgpu') {
     try {
-      await setBackend('wasm');
+      const wasm = (await setBackend('wasm')) as Backend & { ready?: () => Promise<{ threads: number }> };
+      // Its Web Workers (only in a cross-origin-isolated page: SharedArrayBuffer) start in the background.
+      const threads = (await wasm.ready?.())?.threads ?? 1;
       const error = largestRelativeError(expected, await probe());
-      if (error < 1e-3) return { name: 'wasm', detail: [`WebAssembly SIMD kernels; ${agreement(error)}`, ...notes].join('; ') };
+      const how = threads > 1 ? `${threads} threads` : `one thread${globalThis.crossOriginIsolated ? '' : ' (the page is not cross-origin isolated, so no shared memory)'}`;
+      if (error < 1e-3) return { name: 'wasm', detail: [`WebAssembly SIMD kernels, ${how}; ${agreement(error)}`, ...notes].join('; ') };
       notes.push(`WebAssembly gave different numbers from the CPU backend (${agreement(error)})`);
     } catch (e) {
       notes.push(`WebAssembly did not start: ${(e as Error).message}`);
