@@ -12,20 +12,12 @@ import {
   add, bind, broadcastTo, dispose, exp, fromArray, gelu, matmul, mean, memoryStats, mul, normal, registerBackend, relu, reshape, setBackend, silu, split,
   square, sub, sum, tanh, tensor, tidy, toArray, transpose, treeZipMap, valueAndGrad, key, sigmoid, type DType, type Tensor, type TypedArray,
 } from '../../index';
+import { rng } from '../core/harness';
+import { startWebGPU } from './webgpuAdapter';
 import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu';
 import { vec4Loads } from '../../backends/webgpu/matmul';
 
-const HOW_TO_ENABLE =
-  'install SwiftShader with `apt-get install -y chromium` and run with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (or use a machine with a GPU and its Vulkan driver)';
-
-let gpu: WebGPUBackend | null = null;
-let skipReason = '';
-try {
-  gpu = (await setBackend('webgpu')) as WebGPUBackend;
-  await setBackend('cpu');
-} catch (e) {
-  skipReason = (e as Error).message;
-}
+const { gpu, suite } = await startWebGPU();
 /** The same device kind with one dispatch per primitive: the reference fused kernels must equal bit for bit. */
 const UNFUSED = 'webgpu-unfused';
 registerBackend(UNFUSED, () => createWebGPUBackend({ registeredAs: UNFUSED, fusion: false }));
@@ -33,22 +25,9 @@ registerBackend(UNFUSED, () => createWebGPUBackend({ registeredAs: UNFUSED, fusi
 const TILED = 'webgpu-gpu-schedule';
 registerBackend(TILED, () => createWebGPUBackend({ registeredAs: TILED, schedule: 'gpu' }));
 type BackendName = 'cpu' | 'webgpu' | typeof UNFUSED | typeof TILED;
-if (!gpu) console.warn(`WebGPU tests skipped (${skipReason.split('. ')[0]}). To enable them, ${HOW_TO_ENABLE}.`);
-const suite = gpu ? describe : describe.skip;
 
 // ---------------------------------------------------------------- values and comparison
 
-/** mulberry32, so fast-check only has to shrink seeds and shapes. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 1, -1];
 const INT_EDGES = [0, 1, -1, 2 ** 31 - 1, -(2 ** 31), 31, 32];

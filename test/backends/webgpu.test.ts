@@ -13,19 +13,11 @@ import {
   sqrt, square, sub, sum, take, tanh, tensor, tidy, toArray, transpose, treeZipMap, uniform, valueAndGrad, variance,
   where, greater, flip, type BackendPrim, type DType, type PrimParams, type Tensor, type TypedArray,
 } from '../../index';
+import { rng } from '../core/harness';
+import { startWebGPU } from './webgpuAdapter';
 import { createWebGPUBackend, describeAdapter, type WebGPUBackend } from '../../backends/webgpu';
 
-const HOW_TO_ENABLE =
-  'install SwiftShader with `apt-get install -y chromium` and run with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (or use a machine with a GPU and its Vulkan driver)';
-
-let gpu: WebGPUBackend | null = null;
-let skipReason = '';
-try {
-  gpu = (await setBackend('webgpu')) as WebGPUBackend;
-  await setBackend('cpu');
-} catch (e) {
-  skipReason = (e as Error).message;
-}
+const { gpu, suite } = await startWebGPU();
 /**
  * The default picks its kernels by adapter (`gpu`: workgroup-memory tiles and trees; `cpu`: barrier-free
  * kernels for SwiftShader and the like); a second instance forces the other schedule, so both are tested.
@@ -36,22 +28,9 @@ registerBackend(OTHER, () => createWebGPUBackend({ registeredAs: OTHER, schedule
 /** Primitives whose kernels depend on the schedule. */
 const SCHEDULED: readonly BackendPrim[] = ['matmul', 'sum', 'reduceMax', 'im2col', 'col2im'];
 type BackendName = 'cpu' | 'webgpu' | typeof OTHER;
-if (!gpu) console.warn(`WebGPU tests skipped (${skipReason.split('. ')[0]}). To enable them, ${HOW_TO_ENABLE}.`);
-const suite = gpu ? describe : describe.skip;
 
 // ---------------------------------------------------------------- values and comparison
 
-/** A small deterministic generator (mulberry32), so fast-check only has to shrink seeds and shapes. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Dist {
   dtype: DType;
