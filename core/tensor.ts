@@ -242,6 +242,14 @@ export function treeTensors(tree: unknown, out: Tensor[] = []): Tensor[] {
  * `await`; passing an async function is an error).
  */
 export function tidy<T>(fn: () => T): T {
+  return inScope(fn);
+}
+
+/**
+ * Run `fn` in a new scope: every tensor it creates is freed when it returns, except those in its
+ * result and those a recording tape still needs, which go to the enclosing scope (if any).
+ */
+function inScope<T>(fn: () => T): T {
   const scope = new Set<Tensor>();
   scopes.push(scope);
   let result: T;
@@ -257,12 +265,12 @@ export function tidy<T>(fn: () => T): T {
     for (const t of scope) t.dispose();
     throw new Error('tidy: the function returned a Promise; a scope cannot span an await. Read values outside tidy.');
   }
-  const keep = new Set(treeTensors(result));
+  if (scope.size === 0) return result;
   const parent = scopes[scopes.length - 1];
+  const kept = result instanceof Tensor ? null : new Set(treeTensors(result));
   for (const t of scope) {
-    if (keep.has(t) || tapeNeeds.has(t)) {
-      if (parent) parent.add(t);
-    } else t.dispose();
+    if (t === (result as unknown) || kept?.has(t) || tapeNeeds.has(t)) parent?.add(t);
+    else t.dispose();
   }
   return result;
 }
@@ -276,25 +284,7 @@ export function tidy<T>(fn: () => T): T {
  */
 export function scoped<F extends (...args: never[]) => unknown>(f: F): F {
   const wrapped = function (this: unknown, ...args: never[]): unknown {
-    const scope = new Set<Tensor>();
-    scopes.push(scope);
-    let result: unknown;
-    try {
-      result = f.apply(this, args);
-    } catch (e) {
-      scopes.pop();
-      for (const t of scope) t.dispose();
-      throw e;
-    }
-    scopes.pop();
-    if (scope.size === 0) return result;
-    const parent = scopes[scopes.length - 1];
-    const kept = result instanceof Tensor ? null : new Set(treeTensors(result));
-    for (const t of scope) {
-      if (t === result || kept?.has(t) || tapeNeeds.has(t)) parent?.add(t);
-      else t.dispose();
-    }
-    return result;
+    return inScope(() => f.apply(this, args));
   };
   Object.defineProperty(wrapped, 'name', { value: f.name });
   return wrapped as unknown as F;
