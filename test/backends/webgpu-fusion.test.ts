@@ -10,10 +10,10 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   add, bind, broadcastTo, dispose, exp, fromArray, gelu, matmul, mean, memoryStats, mul, normal, registerBackend, relu, reshape, setBackend, silu, split,
-  square, sub, sum, tanh, tensor, tidy, toArray, transpose, treeZipMap, valueAndGrad, key, sigmoid, type DType, type Tensor, type TypedArray,
+  square, sub, sum, tanh, tensor, tidy, toArray, transpose, valueAndGrad, key, sigmoid, type DType, type Tensor, type TypedArray,
 } from '../../index';
 import { rng } from '../core/harness';
-import { startWebGPU } from './webgpuAdapter';
+import { initMlp, sgdStep, startWebGPU, type MlpParams } from './webgpuAdapter';
 import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu';
 import { vec4Loads } from '../../backends/webgpu/matmul';
 
@@ -346,16 +346,8 @@ suite('webgpu element-wise fusion', () => {
   });
 
   describe('training', () => {
-    type Params = { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor };
-    const init = (inF: number, hidden: number): Params => {
-      const [k1, k2] = split(key(42), 2);
-      return {
-        w1: mul(normal(k1!, [inF, hidden]), 1 / Math.sqrt(inF)),
-        b1: tensor(new Float32Array(hidden)),
-        w2: mul(normal(k2!, [hidden, 1]), 1 / Math.sqrt(hidden)),
-        b2: tensor(new Float32Array(1)),
-      };
-    };
+    type Params = MlpParams;
+    const init = initMlp;
     const loss = (p: Params, x: Tensor, y: Tensor): Tensor => {
       const h = gelu(add(matmul(x, p.w1), p.b1));
       const h2 = silu(add(matmul(h, transpose(p.w1)), x));
@@ -366,11 +358,7 @@ suite('webgpu element-wise fusion', () => {
       const y = tanh(normal(key(8), [n, hidden]));
       return { x, y };
     };
-    const step = (p: Params, x: Tensor, y: Tensor, lr: number): { p: Params; loss: Tensor } =>
-      tidy(() => {
-        const [l, g] = valueAndGrad(loss)(p, x, y);
-        return { p: treeZipMap([p, g], ([w, gw]) => sub(w!, mul(gw!, lr))), loss: l };
-      });
+    const step = (p: Params, x: Tensor, y: Tensor, lr: number) => sgdStep(loss, p, x, y, lr);
 
     it('gradients through fused chains agree with the CPU, and with unfused kernels bit for bit', async () => {
       const run = () => {

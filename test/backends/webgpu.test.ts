@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   add, bernoulli, bind, concat, conv2d, cumsum, dispose, exp, fromArray, gelu, getBackend, key, logSoftmax, matmul, max, mean,
   memoryStats, mul, normal, pad, randomBits, registerBackend, reshape, setBackend, sigmoid, slice, softmax, softplus, split,
-  sqrt, square, sub, sum, take, tanh, tensor, tidy, toArray, transpose, treeZipMap, uniform, valueAndGrad, variance,
+  sqrt, square, sub, sum, take, tanh, tensor, tidy, toArray, transpose, uniform, valueAndGrad, variance,
   where, greater, flip, type BackendPrim, type DType, type PrimParams, type Tensor, type TypedArray,
 } from '../../index';
 import { rng } from '../core/harness';
-import { startWebGPU } from './webgpuAdapter';
+import { initMlp, sgdStep, startWebGPU, type MlpParams } from './webgpuAdapter';
 import { createWebGPUBackend, describeAdapter, type WebGPUBackend } from '../../backends/webgpu';
 
 const { gpu, suite } = await startWebGPU();
@@ -521,16 +521,8 @@ suite('webgpu backend', () => {
   });
 
   describe('training', () => {
-    type Params = { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor };
-    const init = (inF: number, hidden: number): Params => {
-      const [k1, k2] = split(key(42), 2);
-      return {
-        w1: mul(normal(k1!, [inF, hidden]), 1 / Math.sqrt(inF)),
-        b1: tensor(new Float32Array(hidden)),
-        w2: mul(normal(k2!, [hidden, 1]), 1 / Math.sqrt(hidden)),
-        b2: tensor(new Float32Array(1)),
-      };
-    };
+    type Params = MlpParams;
+    const init = initMlp;
     const loss = (p: Params, x: Tensor, y: Tensor): Tensor => {
       const h = tanh(add(matmul(x, p.w1), p.b1));
       return mean(square(sub(add(matmul(h, p.w2), p.b2), y)));
@@ -540,11 +532,7 @@ suite('webgpu backend', () => {
       const y = reshape(tanh(sum(x, -1)), [n, 1]);
       return { x, y };
     };
-    const step = (p: Params, x: Tensor, y: Tensor, lr: number): { p: Params; loss: Tensor } =>
-      tidy(() => {
-        const [l, g] = valueAndGrad(loss)(p, x, y);
-        return { p: treeZipMap([p, g], ([w, gw]) => sub(w!, mul(gw!, lr))), loss: l };
-      });
+    const step = (p: Params, x: Tensor, y: Tensor, lr: number) => sgdStep(loss, p, x, y, lr);
 
     async function train(backend: 'cpu' | 'webgpu', steps: number): Promise<number[]> {
       await setBackend(backend);

@@ -1,9 +1,10 @@
 /**
- * What the WebGPU test files share: starting the backend once per file, and a `describe` that skips
- * (with a warning saying how to enable it) where there is no adapter.
+ * What the WebGPU test files share: starting the backend once per file, a `describe` that skips
+ * (with a warning saying how to enable it) where there is no adapter, and a small MLP's parameters
+ * and plain SGD step for the training tests.
  */
 import { describe } from 'vitest';
-import { setBackend } from '../../index';
+import { key, mul, normal, setBackend, split, sub, tensor, tidy, treeZipMap, valueAndGrad, type Tensor } from '../../index';
 import type { WebGPUBackend } from '../../backends/webgpu';
 
 export const HOW_TO_ENABLE =
@@ -21,4 +22,25 @@ export async function startWebGPU(): Promise<{ gpu: WebGPUBackend | null; skipRe
   }
   if (!gpu) console.warn(`WebGPU tests skipped (${skipReason.split('. ')[0]}). To enable them, ${HOW_TO_ENABLE}.`);
   return { gpu, skipReason, suite: gpu ? describe : describe.skip };
+}
+
+export type MlpParams = { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor };
+
+/** A two-layer MLP's parameters (scaled normal weights, zero biases) from a fixed key. */
+export function initMlp(inF: number, hidden: number): MlpParams {
+  const [k1, k2] = split(key(42), 2);
+  return {
+    w1: mul(normal(k1!, [inF, hidden]), 1 / Math.sqrt(inF)),
+    b1: tensor(new Float32Array(hidden)),
+    w2: mul(normal(k2!, [hidden, 1]), 1 / Math.sqrt(hidden)),
+    b2: tensor(new Float32Array(1)),
+  };
+}
+
+/** One SGD step of `loss` inside tidy: the new parameters and the loss before the step. */
+export function sgdStep(loss: (p: MlpParams, x: Tensor, y: Tensor) => Tensor, p: MlpParams, x: Tensor, y: Tensor, lr: number): { p: MlpParams; loss: Tensor } {
+  return tidy(() => {
+    const [l, g] = valueAndGrad(loss)(p, x, y);
+    return { p: treeZipMap([p, g], ([w, gw]) => sub(w!, mul(gw!, lr))), loss: l };
+  });
 }
