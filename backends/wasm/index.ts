@@ -130,19 +130,18 @@ interface StridedSource {
 }
 
 /** `mapKernel` over operands with any strides (in elements, one per output axis). */
-function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number, sources: readonly StridedSource[], outShape: readonly number[]): boolean {
+function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number, inputs: readonly StridedSource[], outShape: readonly number[]): boolean {
   const n = sizeOf(outShape);
   if (n === 0) return true;
-  const inputs = sources;
-  const c = collapse(outShape, sources.map((x) => x.strides));
+  const c = collapse(outShape, inputs.map((x) => x.strides));
   const dims = c.shape.length ? c.shape : [1];
   const strides = c.shape.length ? c.strides : inputs.map(() => [0]);
   const rank = dims.length;
   const inner = dims[rank - 1]!;
   const modes = strides.map((s) => (s[rank - 1] === 1 || inner === 1 ? 'v' : s[rank - 1] === 0 ? 's' : 'g')).join('');
   const fn = ctx.fns[mapName(op, modes)];
-  const sizes = sources.map((x) => x.bytes);
-  const ptrs = sources.map((x) => x.ptr);
+  const sizes = inputs.map((x) => x.bytes);
+  const ptrs = inputs.map((x) => x.ptr);
   const rows = rank >= 2 ? dims[rank - 2]! : 1;
   const rowStrides = strides.map((s, k) => (rank >= 2 ? s[rank - 2]! : 0) * sizes[k]!);
   if (fn && rank <= 2) {
@@ -152,7 +151,7 @@ function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number,
   // Higher rank: one call per 2-D block, unless the blocks are too small to pay for the calls; then
   // the strided operands are first copied out contiguously (`copy_rows`) and the map runs flat.
   const blocks = n / (rows * inner);
-  if (!fn || (rows * inner < 64 && blocks > 16)) return mapDense(ctx, op, out, sources, outShape);
+  if (!fn || (rows * inner < 64 && blocks > 16)) return mapDense(ctx, op, out, inputs, outShape);
   const lead = dims.slice(0, rank - 2);
   const idx = new Array<number>(lead.length).fill(0);
   const offsets = new Array<number>(inputs.length).fill(0);
