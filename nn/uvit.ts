@@ -26,7 +26,7 @@ import { conv2d, type Conv2dParams } from './layers/conv2d';
 import { fourierFeatures } from './layers/fourierFeatures';
 import { groupNorm, type GroupNormParams } from './layers/groupNorm';
 import { zerosInit } from './layers/init';
-import { countParameters, positiveInteger, type RunOptions } from './layers/layer';
+import { countParameters, positiveInteger, type RunOptions, scopedLayer } from './layers/layer';
 import { linear, type LinearParams } from './layers/linear';
 import { resBlock, type ResBlockParams } from './layers/resBlock';
 import { videoTransformerBlock, type VideoTransformerBlockParams } from './layers/videoTransformerBlock';
@@ -164,7 +164,7 @@ export function uvit(config: UViTConfig): UViT {
   const outConv = conv2d({ inChannels: widths[0]!, outChannels: c.outChannels * p * p, kernelSize: 3, kernelInit: zerosInit });
   const levels = c.channels.length;
 
-  return {
+  return scopedLayer({
     config: c,
     init(key: Key): UViTParams {
       // One stream per part and index (folded in), so adding a block leaves the others' draws as they were.
@@ -226,7 +226,7 @@ export function uvit(config: UViTConfig): UViT {
       h = outConv.apply(params.outConv, silu(outNorm.apply(params.outNorm, h)));
       return reshape(unpatchify(h, p, c.outChannels), [b, t, height, width, c.outChannels]);
     },
-  };
+  });
 }
 
 /** [N, H, W, C] → [N, H/p, W/p, p·p·C], each p×p patch's pixels stacked as channels. */

@@ -9,7 +9,7 @@
  */
 import { add, matmul, mul, reshape, softmax, split, tensor, transpose, where, type Key, type Tensor } from '../../core';
 import type { Initializer } from './init';
-import { positiveInteger, type Layer, type RunOptions } from './layer';
+import { positiveInteger, type Layer, type RunOptions, scopedLayer } from './layer';
 import { linear, type LinearParams } from './linear';
 
 export interface AttentionConfig {
@@ -51,7 +51,7 @@ export function attention(config: AttentionConfig): Layer<AttentionParams, Tenso
   const k = linear({ inFeatures: dim, outFeatures: inner, bias });
   const v = linear({ inFeatures: dim, outFeatures: inner, bias });
   const o = linear({ inFeatures: inner, outFeatures: dim, bias, kernelInit: config.outKernelInit });
-  return {
+  return scopedLayer({
     init(key: Key): AttentionParams {
       const [kq, kk, kv, ko] = split(key, 4);
       return { query: q.init(kq!), key: k.init(kk!), value: v.init(kv!), out: o.init(ko!) };
@@ -73,7 +73,7 @@ export function attention(config: AttentionConfig): Layer<AttentionParams, Tenso
       const merged = reshape(transpose(mixed, [0, 2, 1, 3]), [n, length, inner]);
       return reshape(o.apply(params.out, merged), x.shape);
     },
-  };
+  });
 }
 
 function applyMask(scores: Tensor, mask: Tensor, lead: readonly number[], heads: number, length: number): Tensor {

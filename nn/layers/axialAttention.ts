@@ -6,7 +6,7 @@
  */
 import { reshape, transpose, type Key, type Tensor } from '../../core';
 import { attention, type AttentionConfig, type AttentionOptions, type AttentionParams } from './attention';
-import type { Layer } from './layer';
+import { scopedLayer, type Layer } from './layer';
 
 function checkVideo(layer: string, x: Tensor): void {
   if (x.rank !== 5) throw new Error(`${layer}: expected video [batch, frames, height, width, channels], got [${x.shape}]`);
@@ -15,7 +15,7 @@ function checkVideo(layer: string, x: Tensor): void {
 /** Attention over space within each frame; a mask, if given, is over the height·width tokens. */
 export function spatialAttention(config: AttentionConfig): Layer<AttentionParams, Tensor, Tensor, AttentionOptions> {
   const inner = attention(config);
-  return {
+  return scopedLayer({
     init(key: Key): AttentionParams {
       return inner.init(key);
     },
@@ -24,13 +24,13 @@ export function spatialAttention(config: AttentionConfig): Layer<AttentionParams
       const [b, t, h, w, c] = x.shape as [number, number, number, number, number];
       return reshape(inner.apply(params, reshape(x, [b, t, h * w, c]), options), x.shape);
     },
-  };
+  });
 }
 
 /** Attention over time at each position; a mask, if given, is [frames, frames] (e.g. `causalMask`). */
 export function temporalAttention(config: AttentionConfig): Layer<AttentionParams, Tensor, Tensor, AttentionOptions> {
   const inner = attention(config);
-  return {
+  return scopedLayer({
     init(key: Key): AttentionParams {
       return inner.init(key);
     },
@@ -39,5 +39,5 @@ export function temporalAttention(config: AttentionConfig): Layer<AttentionParam
       const perPixel = transpose(x, [0, 2, 3, 1, 4]); // [b, h, w, t, c]
       return transpose(inner.apply(params, perPixel, options), [0, 3, 1, 2, 4]);
     },
-  };
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { add, conv2d as convOp, reshape, split, type Key, type Padding, type Tensor } from '../../core';
 import { lecunNormal, zerosInit, type Initializer } from './init';
-import { pair, positiveInteger, type Layer } from './layer';
+import { pair, positiveInteger, type Layer, scopedLayer } from './layer';
 
 export interface Conv2dConfig {
   inChannels: number;
@@ -35,7 +35,7 @@ export function conv2d(config: Conv2dConfig): Layer<Conv2dParams> {
   const useBias = config.bias ?? true;
   const kernelInit = config.kernelInit ?? lecunNormal();
   const biasInit = config.biasInit ?? zerosInit;
-  return {
+  return scopedLayer({
     init(key: Key): Conv2dParams {
       const [kWeight, kBias] = split(key, 2);
       const weight = kernelInit(kWeight!, [kh, kw, inC, outC]);
@@ -50,5 +50,5 @@ export function conv2d(config: Conv2dConfig): Layer<Conv2dParams> {
       if (params.bias) y = add(y, params.bias);
       return x.rank === 4 ? y : reshape(y, [...lead, ...y.shape.slice(1)]);
     },
-  };
+  });
 }

@@ -4,7 +4,7 @@
  * hidden source, so a training step is reproducible from its key.
  */
 import { bernoulli, div, where, type Key, type Tensor } from '../../core';
-import type { Layer, RunOptions } from './layer';
+import { scopedLayer, type Layer, type RunOptions } from './layer';
 
 export interface DropoutConfig {
   rate: number;
@@ -15,7 +15,7 @@ export type DropoutParams = Record<string, never>;
 export function dropout(config: DropoutConfig): Layer<DropoutParams> {
   const { rate } = config;
   if (!(rate >= 0 && rate < 1)) throw new Error(`dropout: rate must be in [0, 1), got ${rate}`);
-  return {
+  return scopedLayer({
     init(_key: Key): DropoutParams {
       return {};
     },
@@ -24,5 +24,5 @@ export function dropout(config: DropoutConfig): Layer<DropoutParams> {
       if (!options.key) throw new Error('dropout: training mode needs a key (apply(params, x, { training: true, key }))');
       return where(bernoulli(options.key, 1 - rate, x.shape), div(x, 1 - rate), 0);
     },
-  };
+  });
 }

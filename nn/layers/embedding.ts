@@ -4,7 +4,7 @@
  */
 import { take, type Key, type Tensor } from '../../core';
 import { varianceScaling, type Initializer } from './init';
-import { positiveInteger, type Layer } from './layer';
+import { positiveInteger, type Layer, scopedLayer } from './layer';
 
 export interface EmbeddingConfig {
   numEmbeddings: number;
@@ -20,7 +20,7 @@ export function embedding(config: EmbeddingConfig): Layer<EmbeddingParams> {
   const n = positiveInteger('embedding', 'numEmbeddings', config.numEmbeddings);
   const features = positiveInteger('embedding', 'features', config.features);
   const init = config.embeddingInit ?? varianceScaling(1, 'fanIn', 'normal', -2, 0);
-  return {
+  return scopedLayer({
     init(key: Key): EmbeddingParams {
       return { table: init(key, [n, features]) };
     },
@@ -28,5 +28,5 @@ export function embedding(config: EmbeddingConfig): Layer<EmbeddingParams> {
       if (ids.dtype === 'float32') throw new Error(`embedding: ids must be int32 or uint32, got float32 [${ids.shape}]`);
       return take(params.table, ids, 0);
     },
-  };
+  });
 }

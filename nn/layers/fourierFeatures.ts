@@ -7,7 +7,7 @@
  * (~1.6) still separates noise levels a few tenths apart.
  */
 import { concat, cos, expandDims, mul, sin, tensor, type Key, type Tensor } from '../../core';
-import { positiveInteger, type Layer } from './layer';
+import { positiveInteger, type Layer, scopedLayer } from './layer';
 
 export interface FourierFeaturesConfig {
   /** Even number of output features. */
@@ -26,7 +26,7 @@ export function fourierFeatures(config: FourierFeaturesConfig): Layer<FourierFea
   if (!(lo > 0 && hi >= lo)) throw new Error(`fourierFeatures: need 0 < minFrequency ≤ maxFrequency, got ${lo}, ${hi}`);
   const half = dim / 2;
   const freqs = Float32Array.from({ length: half }, (_, i) => (half === 1 ? lo : lo * (hi / lo) ** (i / (half - 1))));
-  return {
+  return scopedLayer({
     init(_key: Key): FourierFeaturesParams {
       return {};
     },
@@ -34,5 +34,5 @@ export function fourierFeatures(config: FourierFeaturesConfig): Layer<FourierFea
       const angles = mul(expandDims(x, -1), tensor(freqs));
       return concat([sin(angles), cos(angles)], -1);
     },
-  };
+  });
 }

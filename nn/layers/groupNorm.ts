@@ -6,7 +6,7 @@
  */
 import { add, mean, mul, reshape, rsqrt, square, sub, type Key, type Tensor } from '../../core';
 import { onesInit, zerosInit } from './init';
-import { positiveInteger, type Layer } from './layer';
+import { positiveInteger, type Layer, scopedLayer } from './layer';
 
 export interface GroupNormConfig {
   channels: number;
@@ -27,7 +27,7 @@ export function groupNorm(config: GroupNormConfig): Layer<GroupNormParams> {
   if (channels % groups !== 0) throw new Error(`groupNorm: ${groups} groups do not divide ${channels} channels`);
   const epsilon = config.epsilon ?? 1e-6;
   const batchDims = config.batchDims ?? 1;
-  return {
+  return scopedLayer({
     init(_key: Key): GroupNormParams {
       return { scale: onesInit(_key, [channels]), bias: zerosInit(_key, [channels]) };
     },
@@ -44,5 +44,5 @@ export function groupNorm(config: GroupNormConfig): Layer<GroupNormParams> {
       const y = reshape(mul(centred, factor), x.shape);
       return add(y, params.bias);
     },
-  };
+  });
 }

@@ -4,7 +4,7 @@
  * stored in the layer itself, so the same layer value can be applied to any number of parameter sets
  * (an EMA copy, a checkpoint, a gradient step) and `grad` differentiates `apply` like any function.
  */
-import { treeLeaves, type Key, type Tensor } from '../../core';
+import { scoped, treeLeaves, type Key, type Tensor } from '../../core';
 
 /** What `apply` may need besides its input: a key for randomness (dropout) and the mode. */
 export interface RunOptions {
@@ -41,4 +41,15 @@ export function pair(v: number | readonly [number, number]): [number, number] {
 export function positiveInteger(layer: string, field: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new Error(`${layer}: ${field} must be a positive integer, got ${v}`);
   return v;
+}
+
+/**
+ * A layer whose `init` and `apply` clean up after themselves, as a single op does: the keys, lifted
+ * numbers and partial results made inside are freed when they return (inside `tidy` or not); their
+ * result, and whatever a recording tape still needs for the backward pass, go to the caller. Every
+ * layer factory returns its layer through this, so `layer.apply(params, x)` in a plain loop leaves
+ * exactly one new tensor behind: its output.
+ */
+export function scopedLayer<L extends { init(key: Key): unknown; apply(...args: never[]): unknown }>(layer: L): L {
+  return { ...layer, init: scoped(layer.init.bind(layer)), apply: scoped(layer.apply.bind(layer)) };
 }

@@ -1,7 +1,7 @@
 /** Layer normalisation over the last axis (Ba et al. 2016), with Flax's defaults (ε = 1e-6). */
 import { add, mean, mul, rsqrt, square, sub, type Key, type Tensor } from '../../core';
 import { onesInit, zerosInit } from './init';
-import { positiveInteger, type Layer } from './layer';
+import { positiveInteger, type Layer, scopedLayer } from './layer';
 
 export interface LayerNormConfig {
   features: number;
@@ -22,7 +22,7 @@ export function layerNorm(config: LayerNormConfig): Layer<LayerNormParams> {
   const epsilon = config.epsilon ?? 1e-6;
   const useScale = config.useScale ?? true;
   const useBias = config.useBias ?? true;
-  return {
+  return scopedLayer({
     init(_key: Key): LayerNormParams {
       const p: { scale?: Tensor; bias?: Tensor } = {};
       if (useScale) p.scale = onesInit(_key, [features]);
@@ -38,5 +38,5 @@ export function layerNorm(config: LayerNormConfig): Layer<LayerNormParams> {
       const y = mul(centred, factor);
       return params.bias ? add(y, params.bias) : y;
     },
-  };
+  });
 }

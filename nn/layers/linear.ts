@@ -1,7 +1,7 @@
 /** A dense layer, y = x W + b, over the last axis (Flax's `Dense`: kernel [in, out]). */
 import { add, matmul, split, type Key, type Tensor } from '../../core';
 import { lecunNormal, zerosInit, type Initializer } from './init';
-import { positiveInteger, type Layer } from './layer';
+import { positiveInteger, type Layer, scopedLayer } from './layer';
 
 export interface LinearConfig {
   inFeatures: number;
@@ -24,7 +24,7 @@ export function linear(config: LinearConfig): Layer<LinearParams> {
   const useBias = config.bias ?? true;
   const kernelInit = config.kernelInit ?? lecunNormal();
   const biasInit = config.biasInit ?? zerosInit;
-  return {
+  return scopedLayer({
     init(key: Key): LinearParams {
       const [kWeight, kBias] = split(key, 2);
       const weight = kernelInit(kWeight!, [inF, outF]);
@@ -35,5 +35,5 @@ export function linear(config: LinearConfig): Layer<LinearParams> {
       const y = matmul(x, params.weight);
       return params.bias ? add(y, params.bias) : y;
     },
-  };
+  });
 }

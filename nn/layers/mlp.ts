@@ -2,7 +2,7 @@
 import { gelu, split, type Key, type Tensor } from '../../core';
 import { dropout as dropoutLayer } from './dropout';
 import type { Initializer } from './init';
-import type { Layer, RunOptions } from './layer';
+import { scopedLayer, type Layer, type RunOptions } from './layer';
 import { linear, type LinearParams } from './linear';
 
 export interface MlpConfig {
@@ -28,7 +28,7 @@ export function mlp(config: MlpConfig): Layer<MlpParams> {
   const out = linear({ inFeatures: config.hiddenFeatures, outFeatures: config.outFeatures ?? config.inFeatures, kernelInit: config.outKernelInit });
   const act = config.activation ?? gelu;
   const drop = dropoutLayer({ rate: config.dropout ?? 0 });
-  return {
+  return scopedLayer({
     init(key: Key): MlpParams {
       const [k1, k2] = split(key, 2);
       return { hidden: hidden.init(k1!), out: out.init(k2!) };
@@ -37,5 +37,5 @@ export function mlp(config: MlpConfig): Layer<MlpParams> {
       const h = drop.apply({}, act(hidden.apply(params.hidden, x)), options);
       return out.apply(params.out, h);
     },
-  };
+  });
 }

@@ -9,7 +9,7 @@ import { add, reshape, silu, split, type Key, type Tensor } from '../../core';
 import { conv2d, type Conv2dParams } from './conv2d';
 import { dropout as dropoutLayer } from './dropout';
 import { groupNorm, type GroupNormParams } from './groupNorm';
-import type { RunOptions } from './layer';
+import { scopedLayer, type RunOptions } from './layer';
 import { linear, type LinearParams } from './linear';
 
 export interface ResBlockConfig {
@@ -46,7 +46,7 @@ export function resBlock(config: ResBlockConfig): ConditionedLayer<ResBlockParam
   const conv2 = conv2d({ inChannels: outChannels, outChannels, kernelSize: 3 });
   const skip = inChannels === outChannels ? null : conv2d({ inChannels, outChannels, kernelSize: 1 });
   const drop = dropoutLayer({ rate: config.dropout ?? 0 });
-  return {
+  return scopedLayer({
     init(key: Key): ResBlockParams {
       const [kn1, kc1, kc, kn2, kc2, ks] = split(key, 6);
       const p: ResBlockParams = { norm1: norm1.init(kn1!), conv1: conv1.init(kc1!), cond: cond.init(kc!), norm2: norm2.init(kn2!), conv2: conv2.init(kc2!) };
@@ -61,5 +61,5 @@ export function resBlock(config: ResBlockConfig): ConditionedLayer<ResBlockParam
       h = conv2.apply(params.conv2, h);
       return add(skip && params.skip ? skip.apply(params.skip, x) : x, h);
     },
-  };
+  });
 }

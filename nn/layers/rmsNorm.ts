@@ -1,7 +1,7 @@
 /** Root-mean-square normalisation over the last axis (Zhang & Sennrich 2019): no centring, no bias. */
 import { add, mean, mul, rsqrt, square, type Key, type Tensor } from '../../core';
 import { onesInit } from './init';
-import { positiveInteger, type Layer } from './layer';
+import { positiveInteger, type Layer, scopedLayer } from './layer';
 
 export interface RmsNormConfig {
   features: number;
@@ -15,7 +15,7 @@ export interface RmsNormParams {
 export function rmsNorm(config: RmsNormConfig): Layer<RmsNormParams> {
   const features = positiveInteger('rmsNorm', 'features', config.features);
   const epsilon = config.epsilon ?? 1e-6;
-  return {
+  return scopedLayer({
     init(_key: Key): RmsNormParams {
       return { scale: onesInit(_key, [features]) };
     },
@@ -23,5 +23,5 @@ export function rmsNorm(config: RmsNormConfig): Layer<RmsNormParams> {
       if (x.shape[x.rank - 1] !== features) throw new Error(`rmsNorm: expected ${features} features in the last axis, got shape [${x.shape}]`);
       return mul(x, mul(rsqrt(add(mean(square(x), -1, true), epsilon)), params.scale));
     },
-  };
+  });
 }

@@ -8,7 +8,7 @@ import { add, reshape, split, type Key, type Tensor } from '../../core';
 import { causalMask, type AttentionParams } from './attention';
 import { spatialAttention, temporalAttention } from './axialAttention';
 import { layerNorm, type LayerNormParams } from './layerNorm';
-import type { RunOptions } from './layer';
+import { scopedLayer, type RunOptions } from './layer';
 import { linear, type LinearParams } from './linear';
 import { mlp, type MlpParams } from './mlp';
 import type { ConditionedLayer } from './resBlock';
@@ -41,7 +41,7 @@ export function videoTransformerBlock(config: VideoTransformerBlockConfig): Cond
   const spatial = spatialAttention({ dim, heads });
   const temporal = temporalAttention({ dim, heads });
   const ff = mlp({ inFeatures: dim, hiddenFeatures: Math.round(dim * (config.mlpRatio ?? 4)), dropout: config.dropout });
-  return {
+  return scopedLayer({
     init(key: Key): VideoTransformerBlockParams {
       const k = split(key, 7);
       return {
@@ -61,5 +61,5 @@ export function videoTransformerBlock(config: VideoTransformerBlockConfig): Cond
       h = add(h, temporal.apply(params.temporal, norm.apply(params.temporalNorm, h), config.causal ? { mask: causalMask(t) } : {}));
       return add(h, ff.apply(params.mlp, norm.apply(params.mlpNorm, h), options));
     },
-  };
+  });
 }

@@ -211,6 +211,39 @@ describe('layer semantics', () => {
     expect(r.memoryStats().tensors).toBe(before);
   });
 
+  it('every layer, applied outside tidy, leaves exactly one new tensor (its output) and init only its parameters', () => {
+    const x4 = () => r.normal(r.key(9), [1, 4, 4, 8]);
+    const x5 = () => r.normal(r.key(9), [1, 2, 4, 4, 8]);
+    const cond = () => r.normal(r.key(8), [1, 2, 16]);
+    const cases: [string, nn.AnyLayer | { init(k: r.Key): unknown; apply(p: never, x: r.Tensor, c: r.Tensor, o?: nn.RunOptions): r.Tensor }, () => r.Tensor, (() => r.Tensor)?][] = [
+      ['linear', nn.linear({ inFeatures: 8, outFeatures: 3 }), x4],
+      ['conv2d', nn.conv2d({ inChannels: 8, outChannels: 3, kernelSize: 3 }), x4],
+      ['layerNorm', nn.layerNorm({ features: 8 }), x4],
+      ['groupNorm', nn.groupNorm({ channels: 8, groups: 2 }), x4],
+      ['rmsNorm', nn.rmsNorm({ features: 8 }), x4],
+      ['mlp', nn.mlp({ inFeatures: 8, hiddenFeatures: 6, outFeatures: 8 }), x4],
+      ['attention', nn.attention({ dim: 8, heads: 2 }), () => r.normal(r.key(9), [2, 5, 8])],
+      ['spatialAttention', nn.spatialAttention({ dim: 8, heads: 2 }), x5],
+      ['temporalAttention', nn.temporalAttention({ dim: 8, heads: 2 }), x5],
+      ['fourierFeatures', nn.fourierFeatures({ dim: 8 }), () => r.normal(r.key(9), [2, 3])],
+      ['embedding', nn.embedding({ numEmbeddings: 5, features: 4 }), () => r.tensor([0, 4, 2], [3], 'int32')],
+      ['sequential', nn.sequential(nn.linear({ inFeatures: 8, outFeatures: 4 }), nn.activation(r.gelu), nn.linear({ inFeatures: 4, outFeatures: 2 })), x4],
+      ['resBlock', nn.resBlock({ inChannels: 8, outChannels: 4, condDim: 16, groups: 2 }), x4, () => r.normal(r.key(8), [1, 16])],
+      ['videoTransformerBlock', nn.videoTransformerBlock({ dim: 8, heads: 2, condDim: 16 }), x5, cond],
+    ];
+    for (const [name, layer, input, extra] of cases) {
+      const x = input();
+      const c = extra?.();
+      const before = r.memoryStats().tensors;
+      const p = layer.init(r.key(0));
+      expect(r.memoryStats().tensors - before, `${name}.init`).toBe(r.treeLeaves(p).length);
+      const y = c ? (layer as { apply(p: unknown, x: r.Tensor, c: r.Tensor): r.Tensor }).apply(p, x, c) : (layer as nn.AnyLayer).apply(p as never, x);
+      expect(r.memoryStats().tensors - before, `${name}.apply`).toBe(r.treeLeaves(p).length + 1);
+      r.dispose([p, y, x, c]);
+      expect(r.memoryStats().tensors, name).toBe(before - (c ? 2 : 1));
+    }
+  });
+
   it('configuration errors name the layer and the problem', () => {
     expect(() => nn.linear({ inFeatures: 0, outFeatures: 2 })).toThrow(/linear: inFeatures must be a positive integer/);
     expect(() => nn.groupNorm({ channels: 6, groups: 4 })).toThrow(/4 groups do not divide 6 channels/);
