@@ -6,7 +6,7 @@
  * cannot leak. Bulk random bits come from the `threefry2x32` primitive on the current backend, so
  * every backend produces the same bits.
  */
-import { arange, bitcast, cast, erfinv, floor, fromArray, less, maximum, minimum, mul, reshape, scalar, shiftRight, bitwiseOr, sub, add, slice } from './ops';
+import { arange, bitcast, cast, erfinv, floor, fromArray, less, maximum, minimum, mul, reshape, scalar, shiftLeft, shiftRight, bitwiseOr, bitwiseXor, sub, add, slice } from './ops';
 import { sizeOf, type Shape } from './shape';
 import { scoped, type Tensor } from './tensor';
 import { bind } from './trace';
@@ -39,6 +39,34 @@ export function threefry2x32Block(k0: number, k1: number, x0: number, x1: number
   }
   return [a, b];
 }
+
+/**
+ * Threefry-2x32 written on the core's uint32 primitives (wrapping add, xor, shifts, or): the PRNG's
+ * definition in terms any backend with 32-bit unsigned integers reproduces bit for bit. Broadcasts
+ * its four inputs like any element-wise op and returns the two output lanes. The `threefry2x32`
+ * primitive is this same computation fused into one kernel per backend (here it takes ~150 ops);
+ * a property test checks the primitive against this composition on every backend.
+ */
+export const threefry2x32Ops = scoped(function threefry2x32Ops(k0: Tensor, k1: Tensor, x0: Tensor, x1: Tensor): [Tensor, Tensor] {
+  for (const [name, t] of [['k0', k0], ['k1', k1], ['x0', x0], ['x1', x1]] as const) {
+    if (t.dtype !== 'uint32') throw new Error(`threefry2x32Ops: ${name} must be uint32, got ${t.dtype}`);
+  }
+  const u = (v: number) => scalar(v >>> 0, 'uint32');
+  const rotate = (x: Tensor, r: number) => bitwiseOr(shiftLeft(x, u(r)), shiftRight(x, u(32 - r)));
+  const ks = [k0, k1, bitwiseXor(bitwiseXor(k0, k1), u(0x1bd11bda))];
+  let a = add(x0, ks[0]!);
+  let b = add(x1, ks[1]!);
+  for (let i = 0; i < 5; i++) {
+    const rot = i % 2 === 0 ? 0 : 4;
+    for (let j = 0; j < 4; j++) {
+      a = add(a, b);
+      b = bitwiseXor(rotate(b, ROTATIONS[rot + j]!), a);
+    }
+    a = add(a, ks[(i + 1) % 3]!);
+    b = add(add(b, ks[(i + 2) % 3]!), u(i + 1));
+  }
+  return [a, b];
+});
 
 function makeKey(w0: number, w1: number): Key {
   return Object.freeze({ kind: 'prng-key' as const, words: Object.freeze([w0 >>> 0, w1 >>> 0]) as readonly [number, number] });

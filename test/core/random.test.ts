@@ -21,6 +21,9 @@ import {
   randomBits,
   split,
   threefry2x32Block,
+  threefry2x32Ops,
+  concat,
+  scalar,
   tidy,
   uniform,
   uniformHost,
@@ -107,6 +110,34 @@ describeBackends('random', () => {
       }),
       { numRuns: 30 },
     );
+  });
+
+  it('the threefry2x32 primitive equals its definition on uint32 add/xor/shift ops (threefry2x32Ops), bit for bit', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.tuple(u32, u32), fc.array(fc.tuple(u32, u32), { minLength: 1, maxLength: 24 }), fc.boolean(), async ([k0, k1], rows, scalarKey) => {
+        const n = rows.length;
+        const lanes = () => [
+          upload({ shape: scalarKey ? [] : [n], data: scalarKey ? [k0] : rows.map((r, i) => (k0 + i * 0x9e3779b9) >>> 0), dtype: 'uint32' }),
+          upload({ shape: [], data: [k1], dtype: 'uint32' }),
+          upload({ shape: [n], data: rows.map((r) => r[0]), dtype: 'uint32' }),
+          upload({ shape: [n], data: rows.map((r) => r[1]), dtype: 'uint32' }),
+        ] as const;
+        const fused = await values(() => bind('threefry2x32', [...lanes()], {}));
+        const composed = await values(() => {
+          const [a, b] = threefry2x32Ops(...lanes());
+          return concat([a, b], 0);
+        });
+        expect(composed).toEqual(fused);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('threefry2x32Ops reproduces the Random123 known answers and refuses non-uint32 inputs', async () => {
+    const lane = (j: 0 | 1, part: 0 | 1) => upload({ shape: [3], data: KNOWN.map((row) => row[j]![part]!), dtype: 'uint32' });
+    const out = await values(() => concat(threefry2x32Ops(lane(0, 0), lane(0, 1), lane(1, 0), lane(1, 1)), 0));
+    expect(out).toEqual([...KNOWN.map((r) => r[2][0]!), ...KNOWN.map((r) => r[2][1]!)]);
+    expect(() => tidy(() => threefry2x32Ops(scalar(1), scalar(1, 'uint32'), scalar(1, 'uint32'), scalar(1, 'uint32')))).toThrow(/k0 must be uint32, got float32/);
   });
 
   it("split(key(0)) equals JAX's random.split(PRNGKey(0))", () => {
