@@ -254,10 +254,11 @@ export const sum = scoped(function sum(x: Tensor, axes?: number | readonly numbe
   return reduceResult('sum', ax.length ? bind('sum', [src], { axes: ax }) : src, x, ax, keepDims);
 });
 
+/** The mean over `axes` (all by default). Integer and bool inputs give float32 means, as in NumPy and JAX. */
 export const mean = scoped(function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
   const ax = normalizeAxes('mean', axes, x.rank);
   const count = ax.reduce((n, a) => n * x.shape[a]!, 1);
-  return div(sum(x, ax, keepDims), count);
+  return div(sum(x.dtype === 'float32' ? x : cast(x, 'float32'), ax, keepDims), count);
 });
 
 export const max = scoped(function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {

@@ -298,6 +298,16 @@ describeBackends('ops forward', (backend) => {
     expect(c).toEqual({ shape: [1, 1], dtype: 'float32', data: [21] });
   });
 
+  it('mean of int32 and bool is a float32 mean (NumPy/JAX), not a truncated integer division', async () => {
+    const [a, b] = await run(
+      (i, bo) => [o.mean(i!, -1), o.mean(bo!)],
+      { shape: [2, 2], data: [1, 2, -3, 4], dtype: 'int32' },
+      { shape: [4], data: [1, 0, 1, 1], dtype: 'bool' },
+    );
+    expect(a).toEqual({ shape: [2], dtype: 'float32', data: [1.5, 0.5] });
+    expect(b).toEqual({ shape: [], dtype: 'float32', data: [0.75] });
+  });
+
   it('reductions over empty axes: sum is 0, mean is NaN, max throws', async () => {
     const [s, m] = await run((x) => [o.sum(x, 1), o.mean(x, 1)], { shape: [2, 0], data: [] });
     expect(s).toEqual({ shape: [2], dtype: 'float32', data: [0, 0] });
@@ -467,8 +477,8 @@ describeBackends('ops forward', (backend) => {
             batch: fc.integer({ min: 1, max: 3 }),
             aOne: fc.boolean(),
             bOne: fc.boolean(),
-            // Sizes straddle the CPU kernel's MR = 4, NR = 8, MC = 64 and KC = 256 blocks.
-            m: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(63, 64, 65, 70)),
+            // Sizes straddle the CPU kernel's MR = NR = 4, MC = 96 and KC = 256 blocks (backends/cpu/matmul.ts).
+            m: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.constantFrom(95, 96, 97, 100)),
             k: fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constantFrom(255, 256, 257, 300)),
             n: fc.oneof(fc.integer({ min: 1, max: 17 }), fc.constantFrom(31, 33)),
             transA: fc.boolean(),
