@@ -1,12 +1,15 @@
 /**
  * Counter-based randomness: Threefry-2x32 with 20 rounds (Salmon et al. 2011), used the way JAX
- * uses it, so `split(key(0))` gives JAX's `random.split(PRNGKey(0))` bit for bit.
+ * uses it, so `split(key(0))` gives JAX's `random.split(PRNGKey(0))` bit for bit. "JAX" here means
+ * JAX's original Threefry layout, `jax_threefry_partitionable=False`, the default before JAX 0.5;
+ * JAX 0.5 and later default to the partitionable layout, which gives other numbers from the same key
+ * (set the flag to False in JAX to compare).
  *
  * Keys are small host values (two uint32 words), never tensors: deriving keys allocates nothing and
  * cannot leak. Bulk random bits come from the `threefry2x32` primitive on the current backend, so
  * every backend produces the same bits.
  */
-import { arange, bitcast, cast, erfinv, floor, fromArray, less, maximum, minimum, mul, reshape, scalar, shiftLeft, shiftRight, bitwiseOr, bitwiseXor, sub, add, slice } from './ops';
+import { arange, concat, zeros, bitcast, cast, erfinv, floor, fromArray, less, maximum, minimum, mul, reshape, scalar, shiftLeft, shiftRight, bitwiseOr, bitwiseXor, sub, add, slice } from './ops';
 import { sizeOf, type Shape } from './shape';
 import { scoped, type Tensor } from './tensor';
 import { bind } from './trace';
@@ -115,12 +118,17 @@ export function foldIn(k: Key, data: number): Key {
   return makeKey(out[0]!, out[1]!);
 }
 
-/** `size` uint32 random words (JAX's `threefry_random_bits` for 32-bit draws). */
+/**
+ * `size` uint32 random words (JAX's `threefry_random_bits` for 32-bit draws, with
+ * `jax_threefry_partitionable=False`, JAX's default before 0.5): Threefry of the counters
+ * 0 … n − 1, split into two halves that form the lanes; an odd count is padded with a 0 counter
+ * (not n), as JAX's `threefry_2x32` pads, so `uniform(key(0), [])` is JAX's 0.41845703.
+ */
 export const randomBits = scoped(function randomBits(k: Key, shape: Shape): Tensor {
   const n = sizeOf(shape);
   const padded = n + (n % 2);
   const half = padded / 2;
-  const counts = arange(0, padded, 1, 'uint32');
+  const counts = n === padded ? arange(0, n, 1, 'uint32') : concat([arange(0, n, 1, 'uint32'), zeros([1], 'uint32')]);
   const x0 = slice(counts, [0], [half]);
   const x1 = slice(counts, [half], [half]);
   const y = bind('threefry2x32', [scalar(k.words[0], 'uint32'), scalar(k.words[1], 'uint32'), x0, x1], {});
@@ -137,7 +145,7 @@ export function uniformHost(k: Key, n: number): number[] {
   const half = padded / 2;
   const words = new Array<number>(padded);
   for (let i = 0; i < half; i++) {
-    const [y0, y1] = threefry2x32Block(k.words[0], k.words[1], i, half + i);
+    const [y0, y1] = threefry2x32Block(k.words[0], k.words[1], i, half + i < n ? half + i : 0);
     words[i] = y0;
     words[half + i] = y1;
   }

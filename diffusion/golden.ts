@@ -736,7 +736,7 @@ function threefrySection(): GoldenVectors['threefry'] {
   ];
   const words = (k: { words: readonly [number, number] }): number[] => [k.words[0], k.words[1]];
   return {
-    description: "Threefry-2x32 (20 rounds, Random123) blocks, then JAX's PRNGKey, split, fold_in and uniform (float32) built on it.",
+    description: "Threefry-2x32 (20 rounds, Random123) blocks, then JAX's PRNGKey, split, fold_in and uniform (float32) built on it, in JAX's original layout (jax_threefry_partitionable=False, the default before JAX 0.5; set it to compare with a newer JAX).",
     blocks: blocks.map(([k0, k1, x0, x1]) => ({ key: [k0, k1], counter: [x0, x1], output: threefry2x32Block(k0, k1, x0, x1) })),
     keys: [0, 1, 42, 2 ** 32 + 5].map((seed) => ({ seed, words: words(key(seed)) })),
     split: [

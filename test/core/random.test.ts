@@ -64,7 +64,8 @@ function hostBits(k: Key, n: number): number[] {
   const half = padded / 2;
   const out = new Array<number>(padded);
   for (let i = 0; i < half; i++) {
-    const [a, b] = threefry2x32Block(k.words[0], k.words[1], i, half + i);
+    // JAX's threefry_2x32 pads an odd count with a 0 counter.
+    const [a, b] = threefry2x32Block(k.words[0], k.words[1], i, half + i < n ? half + i : 0);
     out[i] = a;
     out[half + i] = b;
   }
@@ -138,6 +139,16 @@ describeBackends('random', () => {
     const out = await values(() => concat(threefry2x32Ops(lane(0, 0), lane(0, 1), lane(1, 0), lane(1, 1)), 0));
     expect(out).toEqual([...KNOWN.map((r) => r[2][0]!), ...KNOWN.map((r) => r[2][1]!)]);
     expect(() => tidy(() => threefry2x32Ops(scalar(1), scalar(1, 'uint32'), scalar(1, 'uint32'), scalar(1, 'uint32')))).toThrow(/k0 must be uint32, got float32/);
+  });
+
+  it("uniform(key(0)) is JAX's random.uniform(PRNGKey(0)) = 0.41845703 (an odd count pads with a 0 counter)", async () => {
+    // JAX (jax_threefry_partitionable=False): random.uniform(PRNGKey(0)) == 0.41845703,
+    // random.uniform(PRNGKey(0), (3,))[2] comes from the padded block (2, 0), not (2, 3).
+    expect(await values(() => uniform(key(0), []))).toEqual([0.41845703125]);
+    expect(uniformHost(key(0), 1)).toEqual([0.41845703125]);
+    const three = await values(() => randomBits(key(0), [3]));
+    expect(three[1]).toBe(threefry2x32Block(0, 0, 1, 0)[0]);
+    expect(three[2]).toBe(threefry2x32Block(0, 0, 0, 2)[1]);
   });
 
   it("split(key(0)) equals JAX's random.split(PRNGKey(0))", () => {
