@@ -1,9 +1,9 @@
 /**
  * What the WebGPU test files share: starting the backend once per file, a `describe` that skips
- * (with a warning saying how to enable it) where there is no adapter, and a small MLP's parameters
+ * (with a warning saying how to enable it) where there is no adapter, or fails under `CI`, and a small MLP's parameters
  * and plain SGD step for the training tests.
  */
-import { describe } from 'vitest';
+import { describe, it } from 'vitest';
 import { key, mul, normal, setBackend, split, sub, tensor, tidy, treeZipMap, valueAndGrad, type Tensor } from '../../index';
 import type { WebGPUBackend } from '../../backends/webgpu';
 
@@ -20,8 +20,19 @@ export async function startWebGPU(): Promise<{ gpu: WebGPUBackend | null; skipRe
   } catch (e) {
     skipReason = (e as Error).message;
   }
-  if (!gpu) console.warn(`WebGPU tests skipped (${skipReason.split('. ')[0]}). To enable them, ${HOW_TO_ENABLE}.`);
-  return { gpu, skipReason, suite: gpu ? describe : describe.skip };
+  if (gpu) return { gpu, skipReason, suite: describe };
+  if (process.env['CI']) {
+    // Under CI a missing adapter is a failure, not a skip: CI installs SwiftShader so that these run.
+    const failing = ((name: string) =>
+      describe(name, () => {
+        it('needs a WebGPU adapter (CI runs these tests; it does not skip them)', () => {
+          throw new Error(`no WebGPU adapter: ${skipReason}. To enable it, ${HOW_TO_ENABLE}.`);
+        });
+      })) as unknown as typeof describe;
+    return { gpu, skipReason, suite: failing };
+  }
+  console.warn(`WebGPU tests skipped (${skipReason.split('. ')[0]}). To enable them, ${HOW_TO_ENABLE}.`);
+  return { gpu, skipReason, suite: describe.skip };
 }
 
 export type MlpParams = { w1: Tensor; b1: Tensor; w2: Tensor; b2: Tensor };
