@@ -7,7 +7,7 @@
 export type { Layer, ParamsOf, RunOptions } from './layers/layer';
 export { countParameters } from './layers/layer';
 export type { Initializer, FanMode, Distribution } from './layers/init';
-export { fans, truncatedNormal, varianceScaling, lecunNormal, heNormal, glorotUniform, kaimingUniformSqrt5, normalInit, zerosInit, onesInit } from './layers/init';
+export { fans, truncatedNormal, varianceScaling, lecunNormal, heNormal, glorotUniform, kaimingUniformSqrt5, torchBiasInit, normalInit, zerosInit, onesInit } from './layers/init';
 export { linear, type LinearConfig, type LinearParams } from './layers/linear';
 export { conv2d, type Conv2dConfig, type Conv2dParams } from './layers/conv2d';
 export { layerNorm, type LayerNormConfig, type LayerNormParams } from './layers/layerNorm';

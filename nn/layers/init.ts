@@ -3,6 +3,17 @@
  * folder use Flax's defaults (LeCun-normal kernels, zero biases, unit norm scales), so a model
  * initialised here is statistically the model Flax would initialise, which is what the paper's
  * code base (JAX) used. An initialiser maps a key and a shape to a tensor.
+ *
+ * | initialiser            | distribution                          | variance        | as in                              |
+ * |------------------------|---------------------------------------|-----------------|------------------------------------|
+ * | `lecunNormal()`        | normal truncated at ±2σ, rescaled     | 1 / fanIn       | Flax default kernels               |
+ * | `heNormal()`           | normal truncated at ±2σ, rescaled     | 2 / fanIn       | `jax.nn.initializers.he_normal`    |
+ * | `glorotUniform()`      | U(±√(6 / (fanIn + fanOut)))           | 2/(fanIn+fanOut)| Keras/Flax `glorot_uniform`        |
+ * | `kaimingUniformSqrt5()`| U(±1/√fanIn)                          | 1 / (3 fanIn)   | PyTorch Linear/Conv2d weights      |
+ * | `torchBiasInit(fanIn)` | U(±1/√fanIn)                          | 1 / (3 fanIn)   | PyTorch Linear/Conv2d biases       |
+ * | `zerosInit`, `onesInit`| constant                              | 0               | Flax biases, norm scales           |
+ *
+ * Fans follow JAX: for an HWIO convolution kernel fanIn = kh·kw·in and fanOut = kh·kw·out.
  */
 import { clip, erfinv, mul, normal, ones, tidy, uniform, zeros, type Key, type Tensor } from '../../core';
 
@@ -62,6 +73,15 @@ export const heNormal = (): Initializer => varianceScaling(2, 'fanIn', 'truncate
 export const glorotUniform = (): Initializer => varianceScaling(1, 'fanAvg', 'uniform');
 /** PyTorch's nn.Linear / nn.Conv2d default, kaiming_uniform(a=√5): U(±1/√fanIn). */
 export const kaimingUniformSqrt5 = (): Initializer => varianceScaling(1 / 3, 'fanIn', 'uniform');
+/**
+ * PyTorch's nn.Linear / nn.Conv2d bias default, U(±1/√fanIn), where fanIn is the layer's (not the
+ * bias's): `linear({ ..., biasInit: torchBiasInit(inFeatures) })`; for a conv, fanIn = kh·kw·in.
+ */
+export const torchBiasInit = (fanIn: number): Initializer => {
+  if (!Number.isInteger(fanIn) || fanIn < 1) throw new Error(`torchBiasInit: fanIn must be a positive integer, got ${fanIn}`);
+  const bound = 1 / Math.sqrt(fanIn);
+  return (key, shape) => uniform(key, shape, -bound, bound);
+};
 export const normalInit = (stddev: number): Initializer => (key, shape) => tidy(() => mul(normal(key, shape), stddev));
 // Scoped so that the scalar a fill broadcasts from does not outlive the call.
 export const zerosInit: Initializer = (_key, shape) => tidy(() => zeros(shape));

@@ -42,6 +42,20 @@ describe('layer shapes (properties over random configurations)', () => {
     );
   });
 
+  it('conv2d: explicit padding ((top, bottom), (left, right)) gives ⌊(H + top + bottom − k)/s⌋ + 1', () => {
+    fc.assert(
+      fc.property(dim(2), dim(6), dim(6), dim(3), dim(3), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.tuple(fc.nat(2), fc.nat(2), fc.nat(2), fc.nat(2)), fc.nat(1000), (n, h, w, cin, cout, k, s, [t, b, l, rr], seed) => {
+        fc.pre(h + t + b >= k && w + l + rr >= k);
+        const layer = nn.conv2d({ inChannels: cin, outChannels: cout, kernelSize: k, stride: s, padding: [[t, b], [l, rr]] });
+        const p = layer.init(r.key(seed));
+        const out = [n, Math.floor((h + t + b - k) / s) + 1, Math.floor((w + l + rr - k) / s) + 1, cout];
+        expect(shapeOf(() => layer.apply(p, r.ones([n, h, w, cin])))).toEqual(out);
+        r.dispose(p);
+      }),
+      runs,
+    );
+  });
+
   it('conv2d: video [B, T, H, W, C] is convolved frame by frame', async () => {
     const layer = nn.conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3 });
     const p = layer.init(r.key(1));
@@ -181,6 +195,32 @@ describe('layer semantics', () => {
     expect(nn.fans([3, 3, 16, 32])).toEqual({ fanIn: 144, fanOut: 288 });
     const torch = await values(nn.kaimingUniformSqrt5()(r.key(1), [100, 50]));
     expect(Math.max(...torch.map(Math.abs))).toBeLessThanOrEqual(1 / Math.sqrt(100));
+  });
+
+  it('every initialiser has its documented variance and support (fans of an HWIO kernel)', async () => {
+    // [3, 3, 16, 32]: fanIn 144, fanOut 288, 4,608 draws. The sample variance of n draws has relative
+    // standard error √(2/n) ≈ 2.1% for a normal (less for a uniform or truncated normal): 6 standard errors.
+    const shape = [3, 3, 16, 32];
+    const n = 4608;
+    const cases: [string, nn.Initializer, number, number][] = [
+      ['lecunNormal', nn.lecunNormal(), 1 / 144, (2 * Math.sqrt(1 / 144)) / 0.87962566103423978],
+      ['heNormal', nn.heNormal(), 2 / 144, (2 * Math.sqrt(2 / 144)) / 0.87962566103423978],
+      ['glorotUniform', nn.glorotUniform(), 2 / (144 + 288), Math.sqrt(6 / (144 + 288))],
+      ['kaimingUniformSqrt5', nn.kaimingUniformSqrt5(), 1 / (3 * 144), 1 / Math.sqrt(144)],
+      ['torchBiasInit(144)', nn.torchBiasInit(144), 1 / (3 * 144), 1 / Math.sqrt(144)],
+    ];
+    for (const [name, init, variance, bound] of cases) {
+      const w = await values(init(r.key(11), shape));
+      expect(w.length).toBe(n);
+      const mean = w.reduce((s, v) => s + v, 0) / n;
+      const v = w.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1);
+      expect(Math.abs(v / variance - 1), name).toBeLessThan(6 * Math.sqrt(2 / n));
+      expect(Math.abs(mean), name).toBeLessThan(6 * Math.sqrt(variance / n));
+      expect(Math.max(...w.map(Math.abs)), name).toBeLessThanOrEqual(bound * (1 + 1e-6));
+      // The support is used: draws come within 10% of the bound.
+      expect(Math.max(...w.map(Math.abs)), name).toBeGreaterThan(0.9 * bound);
+    }
+    expect(() => nn.torchBiasInit(0)).toThrow(/fanIn must be a positive integer/);
   });
 
   it('fourierFeatures are sin and cos of the input times fixed frequencies, one vector per frame', async () => {
