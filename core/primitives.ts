@@ -3,6 +3,21 @@
  * these (except `reshape`, which only relabels a buffer and never reaches a backend). The tables in
  * `rules.ts` and in each backend are typed `{ [P in ...]: ... }`, so a primitive without a rule or a
  * kernel is a compile error.
+ *
+ * Why more than the ~45 of jax-js: some ops that could be compositions are primitives because a
+ * composition would be less accurate or much slower, and every backend can do them in one kernel:
+ * - `expm1`, `log1p`: the posterior (Eqs. 11-15) needs them accurate near 0, where exp(x) − 1 and
+ *   log(1 + x) lose every digit; `sigmoid` and `tanh`: stable in both tails in one pass (as
+ *   compositions of exp they overflow or cancel at large |x|); `erf`, `erfinv`: exact GELU and the
+ *   inverse-CDF normal sampler (JAX's construction), with no closed form in the others.
+ * - `abs`, `sign`: one instruction each in every backend; as where(x < 0, …) they would cost a
+ *   comparison, a select and a temporary per call, in the hottest loops (losses, clipping).
+ * - `argmax`, `cumsum`: reductions with a position or a scan, which no element-wise composition
+ *   expresses without an O(n²) intermediate.
+ * - `im2col`/`col2im` (instead of a conv primitive): conv2d is patches + matmul, its VJPs are
+ *   matmuls and the adjoint scatter, so a backend needs no convolution kernel of its own.
+ * - `threefry2x32`: the PRNG fused; its definition on uint32 ops is `threefry2x32Ops` in
+ *   random.ts, and a test checks every backend's kernel against it bit for bit.
  */
 import type { DType } from './dtype';
 
