@@ -92,6 +92,31 @@ describe('U-ViT', () => {
     expect(await first(model.apply(p, zChanged, logSnr))).toEqual(await first(model.apply(p, z, logSnr)));
   });
 
+  it("conditioning is per example: changing example 1's logSNR leaves example 0's output bit for bit", async () => {
+    // Example 1's new logSNRs lie above every old one, so anything computed over the batch (its
+    // maximum, mean or range, e.g. a time embedding normalised by the batch maximum) changes.
+    const logSnrs = fc.array(fc.double({ min: -4, max: 4, noNaN: true }), { minLength: 2, maxLength: 2 });
+    const raised = fc.array(fc.double({ min: 5, max: 10, noNaN: true }), { minLength: 2, maxLength: 2 });
+    await fc.assert(
+      fc.asyncProperty(logSnrs, logSnrs, raised, fc.nat(100), async (first, second, secondChanged, seed) => {
+        const model = nn.uvit(miniature());
+        const p = withLiveOutput(model, seed);
+        const z = r.normal(r.key(seed + 2), [2, 2, 8, 8, 1]);
+        const exampleZero = async (logSnr: number[][]) => {
+          const y = r.tidy(() => r.slice(model.apply(p, z, r.tensor(logSnr)), [0], [1]));
+          const read = await values(y);
+          r.dispose(y);
+          return read;
+        };
+        const before = await exampleZero([first, second]);
+        const after = await exampleZero([first, secondChanged]);
+        expect(after).toEqual(before);
+        r.dispose([p, z]);
+      }),
+      { numRuns: 6 },
+    );
+  });
+
   it('dropout is active only in training mode, and then needs a key', async () => {
     const model = nn.uvit(miniature({ dropout: 0.5 }));
     const p = withLiveOutput(model, 1);
