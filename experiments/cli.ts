@@ -2,14 +2,14 @@
  * The `rolling` command line: train, rollout, eval, data, vectors and demo. Options are decoded with
  * io-ts into an `Either`; a bad option prints what was wrong and exits non-zero.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { extname, join, resolve } from 'node:path';
 import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index';
 import { decodeFlags, NonNegativeInt, oneOf, parseArgv, PositiveInt, Probability, BooleanFromString } from './args';
 import { writeFileAtomic } from './atomicWrite';
-import { bairDataset, clipTensor, kolmogorovDataset, kolmogorovShards, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets';
+import { bairDataset, bairNpzDataset, clipTensor, kolmogorovDataset, kolmogorovShards, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets';
 import { formatTable, stepMetrics, type StepMetrics } from './evaluate';
 import { generate } from './generate';
 import { writeGif } from './gif';
@@ -18,8 +18,12 @@ import { writeNpy } from './npy';
 import { frameGrid, lineChart, stackImages } from './plot';
 import { writePng } from './png';
 import { PRESETS, presetNames, type Preset } from './presets';
-import { progressBar } from './progress';
-import { loadForSampling, train, type TrainMode } from './trainer';
+import { progressBar, type Progress } from './progress';
+import { loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer';
+
+const DATA_FORMATS = `'shapes' (generated), 'kolmogorov' (simulated), a folder of kolmogorov-*.npy shards from \`rolling data\`,
+a BAIR .tfrecords (or .tfrecord) file, a folder of BAIR traj_*.tfrecords, a BAIR .npz clip laid out as
+bair_sample.npz (aux1_image or image, and action), or a .npy of videos [N, T, H, W, C] or [T, H, W, C]`;
 
 const USAGE = `rolling — Rolling Diffusion Models (Ruhe et al., ICML 2024) in TypeScript
 
@@ -32,8 +36,7 @@ Usage:
   rolling data     kolmogorov --out DIR [--clips N] [--shards N] [--frames N] [--size N] [--seed S]
   rolling vectors  --out FILE
 
-Data: 'shapes' (generated), 'kolmogorov' (simulated, or a folder of shards from \`rolling data\`),
-a BAIR .tfrecords file or folder, or a .npy of videos [N, T, H, W, C].
+Data (--data): ${DATA_FORMATS}.
 FVD is not reported: it needs the I3D network's weights, which this project cannot download.`;
 
 class UsageError extends Error {}
@@ -57,23 +60,59 @@ async function useBackend(name: string | undefined): Promise<void> {
   }
 }
 
-/** The data set named by --data (or the preset's), sized as the preset says. */
+/**
+ * The data set named by --data (or the preset's), sized as the preset says. A path is read by its
+ * extension when it is a file and by its contents when it is a folder; anything else is a usage error
+ * that lists what is accepted.
+ */
 async function loadData(preset: Preset, data: string | undefined, seed: number): Promise<VideoDataset> {
   const name = data ?? preset.data;
   if (name === 'shapes') return movingShapesDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed });
   if (name === 'kolmogorov') return kolmogorovDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed });
-  const path = resolve(name);
-  if (path.endsWith('.npy')) return npyDataset(path);
-  try {
-    return await kolmogorovShards(path);
-  } catch (e) {
-    if (!/no kolmogorov/.test((e as Error).message)) throw e;
+  if (data === undefined) {
+    throw new UsageError(`--preset ${preset.name} trains on ${preset.data} data, which cannot be generated: pass --data PATH (for BAIR, the softmotion30_44k train/ folder of traj_*.tfrecords).\nAccepted --data: ${DATA_FORMATS}.`);
   }
-  return bairDataset(path);
+  const path = resolve(data);
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    throw new UsageError(`--data ${data}: no such file or folder (${path}).\nAccepted --data: ${DATA_FORMATS}.`);
+  }
+  if (info.isDirectory()) {
+    const names = await readdir(path);
+    if (names.some((n) => /^traj_.*\.tfrecords$/.test(n))) return bairDataset(path);
+    if (names.some((n) => /^kolmogorov-\d+\.npy$/.test(n))) return kolmogorovShards(path);
+    throw new UsageError(`--data ${data}: the folder ${path} holds neither BAIR traj_*.tfrecords files nor kolmogorov-*.npy shards.\nAccepted --data: ${DATA_FORMATS}.`);
+  }
+  switch (extname(path).toLowerCase()) {
+    case '.tfrecords': case '.tfrecord': return bairDataset(path);
+    case '.npz': return bairNpzDataset(path);
+    case '.npy': return npyDataset(path);
+    default:
+      throw new UsageError(`--data ${data}: unknown format '${extname(path) || 'no extension'}' (${path}).\nAccepted --data: ${DATA_FORMATS}.`);
+  }
 }
 
 function checkDataFits(preset: Preset, d: VideoDataset): void {
   if (d.clipLength < preset.window) throw new UsageError(`--data: clips of ${d.clipLength} frames are shorter than the preset's window of ${preset.window}`);
+}
+
+/** A checkpoint's model only takes frames of the shape it was trained on. */
+function checkFrameShape(checkpoint: string, frameShape: readonly number[], d: VideoDataset): void {
+  if (d.frameShape.join() !== frameShape.join()) {
+    throw new UsageError(`--data: frames of ${d.name} are [${d.frameShape}], but ${checkpoint} was trained on [${frameShape}] frames; pass the --data it was trained on`);
+  }
+}
+
+/** A bar whose rate and ETA count only this session's steps: it starts when training says where it starts. */
+function trainingBar(label: string, steps: number): { onStart: (step: number) => void; onStep: (step: number, loss: number) => void; done: (message?: string) => void } {
+  let bar: Progress | undefined;
+  return {
+    onStart: (step) => void (bar = progressBar(label, steps, { startStep: step })),
+    onStep: (step, loss) => bar?.update(step, { loss }),
+    done: (message) => (bar ?? progressBar(label, steps)).done(message),
+  };
 }
 
 async function cmdTrain(flags: Record<string, string>): Promise<void> {
@@ -84,8 +123,8 @@ async function cmdTrain(flags: Record<string, string>): Promise<void> {
   const dataset = await loadData(preset, o.data, seed);
   checkDataFits(preset, dataset);
   const steps = o.steps ?? preset.steps;
-  const bar = progressBar(`train (${o.mode ?? 'rolling'}, ${getBackendName()})`, steps);
-  const { log } = await train({ preset, dataset, out: resolve(o.out!), seed, mode: o.mode ?? 'rolling', steps, resume: o.resume ?? false, checkpointEvery: o['checkpoint-every'], onStep: (s, loss) => bar.update(s, { loss }) });
+  const bar = trainingBar(`train (${o.mode ?? 'rolling'}, ${getBackendName()})`, steps);
+  const { log } = await train({ preset, dataset, out: resolve(o.out!), seed, mode: o.mode ?? 'rolling', steps, resume: o.resume ?? false, checkpointEvery: o['checkpoint-every'], onStart: bar.onStart, onStep: bar.onStep });
   bar.done(`checkpoint: ${join(resolve(o.out!), 'checkpoint.safetensors')} (${log.losses.length} steps, final loss ${log.losses.at(-1)?.toFixed(4)})`);
 }
 
@@ -100,6 +139,7 @@ async function rolloutToFiles(o: { checkpoint: string; out: string; frames: numb
   const ck = await loadForSampling(resolve(o.checkpoint));
   const { preset, frameShape } = ck;
   const dataset = await loadData(preset, o.data, 1_000 + o.seed);
+  checkFrameShape(o.checkpoint, frameShape, dataset);
   const [h, w, c] = frameShape;
   const available = dataset.clipLength - preset.cleanFrames;
   const truthFrames = Math.min(o.frames, available);
@@ -154,7 +194,7 @@ async function cmdRollout(flags: Record<string, string>): Promise<void> {
   await useBackend(o.backend);
   const out = resolve(o.out!);
   const r = await rolloutToFiles({ checkpoint: o.checkpoint!, out, frames: o.frames ?? 16, clip: o.clip ?? 0, stepsPerFrame: o['steps-per-frame'], sampler: o.sampler, seed: o.seed ?? 0, data: o.data, mode: o.mode });
-  console.log(`wrote ${join(out, 'rollout.gif')}, ${join(out, 'rollout.png')} (generated above ground truth) and ${join(out, 'rollout.npy')} [${r.frames}, ${r.frameShape}]`);
+  console.log(`wrote ${join(out, 'rollout.gif')}, ${join(out, 'rollout.png')} (generated above ground truth) and ${join(out, 'rollout.npy')} [${[r.frames, ...r.frameShape].join(', ')}] (frames, height, width, channels)`);
 }
 
 /** Roll out `clips` held-out clips with a checkpoint; returns generated and real [clips, frames, …]. */
@@ -162,6 +202,7 @@ async function rolloutMany(checkpoint: string, clips: number, frames: number, st
   const ck = await loadForSampling(resolve(checkpoint));
   const { preset, frameShape } = ck;
   const dataset = await loadData(preset, data, 1_000 + seed);
+  checkFrameShape(checkpoint, frameShape, dataset);
   if (dataset.clipLength < preset.cleanFrames + frames) throw new UsageError(`--frames ${frames}: held-out clips have ${dataset.clipLength} frames, so at most ${dataset.clipLength - preset.cleanFrames} can be compared`);
   const [h, w, c] = frameShape;
   const fs = h * w * c;
@@ -180,12 +221,37 @@ async function rolloutMany(checkpoint: string, clips: number, frames: number, st
   return { gen, real, preset, frameShape, mode: ck.mode };
 }
 
+/** eval compares two models on the same clips: they must share the preset (window, clean frames, …) and frame shape. */
+async function checkComparable(rolling: string, standard: string): Promise<void> {
+  const read = async (flag: string, path: string) => {
+    try {
+      return await readCheckpointMetadata(resolve(path));
+    } catch (e) {
+      throw new UsageError(`--${flag} ${path}: ${(e as Error).message}`);
+    }
+  };
+  const a = await read('rolling', rolling);
+  const b = await read('standard', standard);
+  const differences: string[] = [];
+  if (a.frameShape !== b.frameShape) differences.push(`frame shape [${JSON.parse(a.frameShape!)}] against [${JSON.parse(b.frameShape!)}]`);
+  if (a.preset !== b.preset) {
+    const pa = JSON.parse(a.preset!) as Record<string, unknown>;
+    const pb = JSON.parse(b.preset!) as Record<string, unknown>;
+    const keys = [...new Set([...Object.keys(pa), ...Object.keys(pb)])].filter((k) => JSON.stringify(pa[k]) !== JSON.stringify(pb[k]));
+    differences.push(`preset ${keys.map((k) => `${k} ${JSON.stringify(pa[k])} against ${JSON.stringify(pb[k])}`).join(', ')}`);
+  }
+  if (differences.length > 0) {
+    throw new UsageError(`rolling eval: --rolling ${rolling} and --standard ${standard} are not comparable: ${differences.join('; ')}. Train both with the same --preset and --data.`);
+  }
+}
+
 async function cmdEval(flags: Record<string, string>): Promise<void> {
   const o = decode('eval', { rolling: t.string, standard: t.string, out: t.string, clips: PositiveInt, frames: PositiveInt, 'steps-per-frame': PositiveInt, seed: NonNegativeInt, data: t.string, backend: Backend }, flags, ['rolling', 'standard', 'out']);
   await useBackend(o.backend);
   const clips = o.clips ?? 8;
   const frames = o.frames ?? 16;
   const seed = o.seed ?? 0;
+  await checkComparable(o.rolling!, o.standard!);
   const results: Record<string, StepMetrics[]> = {};
   let shape: [number, number, number] = [0, 0, 0];
   for (const [label, path] of [['rolling', o.rolling!], ['standard', o.standard!]] as const) {
@@ -245,9 +311,9 @@ async function cmdDemo(flags: Record<string, string>): Promise<void> {
   const steps = o.steps ?? preset.steps;
   console.log(`demo: training the tiny U-ViT (${preset.patchSize ?? 4}×${preset.patchSize ?? 4} patches) with rolling diffusion on moving shapes (${preset.size}×${preset.size}, window ${preset.window}, ${preset.cleanFrames} clean frames) for ${steps} steps on ${getBackendName()}`);
   const dataset = await loadData(preset, undefined, seed);
-  const bar = progressBar('train', steps);
+  const bar = trainingBar('train', steps);
   const started = Date.now();
-  const { log } = await train({ preset, dataset, out, seed, mode: 'rolling', steps, resume: o.resume ?? false, onStep: (s, loss) => bar.update(s, { loss }) });
+  const { log } = await train({ preset, dataset, out, seed, mode: 'rolling', steps, resume: o.resume ?? false, onStart: bar.onStart, onStep: bar.onStep });
   bar.done();
   const frames = 2 * preset.window;
   const r = await rolloutToFiles({ checkpoint: join(out, 'checkpoint.safetensors'), out, frames, clip: 0, seed, stepsPerFrame: preset.stepsPerFrame });
@@ -270,7 +336,7 @@ async function cmdDemo(flags: Record<string, string>): Promise<void> {
     wallSeconds: (Date.now() - started) / 1000,
   };
   await writeFileAtomic(join(out, 'metrics.json'), JSON.stringify(metrics, null, 2));
-  await writeFile(join(out, 'losses.csv'), log.losses.map((l, i) => `${i + 1},${l}`).join('\n') + '\n');
+  await writeFileAtomic(join(out, 'losses.csv'), log.losses.map((l, i) => `${i + 1},${l}`).join('\n') + '\n');
   console.log(`demo: loss ${metrics.firstLoss?.toFixed(3)} → ${metrics.finalLoss.toFixed(3)}; wrote rollout.gif, rollout.png (generated above ground truth), rollout.npy and metrics.json to ${out}`);
 }
 
@@ -282,6 +348,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { positional, flags } = parseArgv(rest);
   try {
+    const takes = command === 'data' ? 1 : 0;
+    const stray = positional.slice(takes);
+    if (stray.length > 0 && command !== undefined && ['train', 'rollout', 'eval', 'data', 'vectors', 'demo'].includes(command)) {
+      throw new UsageError(`rolling ${command}: unexpected argument${stray.length > 1 ? 's' : ''} ${stray.map((a) => `'${a}'`).join(' ')}; options are written --name value (run \`rolling --help\` for usage)`);
+    }
     switch (command) {
       case 'train': await cmdTrain(flags); break;
       case 'rollout': await cmdRollout(flags); break;

@@ -7,17 +7,23 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { foldIn, key, tensor, uniformHost, type Tensor } from '../core';
-import { bairVideos } from './bair';
+import { BAIR_CHANNELS, BAIR_FRAME_BYTES, BAIR_HEIGHT, BAIR_WIDTH, bairVideos, npzToBair } from './bair';
 import { simulateKolmogorov } from './kolmogorov';
 import { readNpy, writeNpy } from './npy';
 import { movingShapes } from './shapes';
+
+/**
+ * One clip in memory, frames × H × W × C row-major: floats already in [−1, 1], or uint8 pixels that
+ * become x/127.5 − 1 only when a batch or clip is read (a quarter of the memory of floats).
+ */
+export type StoredClip = Float32Array | Uint8Array;
 
 export interface VideoDataset {
   readonly name: string;
   /** [height, width, channels] of every frame. */
   readonly frameShape: readonly [number, number, number];
-  /** Each clip: frames × H × W × C floats in [−1, 1], row-major. */
-  readonly clips: readonly Float32Array[];
+  /** Each clip: frames × H × W × C, as floats in [−1, 1] or as uint8 pixels (see `StoredClip`). */
+  readonly clips: readonly StoredClip[];
   /** Frames per clip. */
   readonly clipLength: number;
   /** How a value in [−1, 1] maps back to the data's units (for pictures and metrics). */
@@ -26,6 +32,26 @@ export interface VideoDataset {
 
 function frameSize(d: VideoDataset): number {
   return d.frameShape[0] * d.frameShape[1] * d.frameShape[2];
+}
+
+/** x/127.5 − 1 for every byte, rounded to float32 once, so reading bytes equals converting them up front. */
+const BYTE_TO_UNIT = Float32Array.from({ length: 256 }, (_, p) => p / 127.5 - 1);
+
+/** Copies `values` of a stored clip into `out` at `at` as floats in [−1, 1] (bytes map through x/127.5 − 1). */
+function readClip(clip: StoredClip, from: number, to: number, out: Float32Array, at: number): void {
+  if (clip instanceof Float32Array) {
+    out.set(clip.subarray(from, to), at);
+    return;
+  }
+  for (let i = from; i < to; i++) out[at + i - from] = BYTE_TO_UNIT[clip[i]!]!;
+}
+
+/** Frames [start, start + frames) of clip `index` as floats in [−1, 1], frames × H × W × C. */
+export function clipFrames(d: VideoDataset, index: number, start: number, frames: number): Float32Array {
+  const fs = frameSize(d);
+  const out = new Float32Array(frames * fs);
+  readClip(d.clips[index]!, start * fs, (start + frames) * fs, out, 0);
+  return out;
 }
 
 /**
@@ -40,16 +66,15 @@ export function sampleBatch(d: VideoDataset, seed: number, step: number, batch: 
   for (let b = 0; b < batch; b++) {
     const clip = d.clips[Math.min(Math.floor(u[2 * b]! * d.clips.length), d.clips.length - 1)]!;
     const start = Math.min(Math.floor(u[2 * b + 1]! * (d.clipLength - window + 1)), d.clipLength - window);
-    out.set(clip.subarray(start * fs, (start + window) * fs), b * window * fs);
+    readClip(clip, start * fs, (start + window) * fs, out, b * window * fs);
   }
   return tensor(out, [batch, window, ...d.frameShape]);
 }
 
 /** The first `frames` frames of clip `index` as [1, frames, H, W, C]. */
 export function clipTensor(d: VideoDataset, index: number, frames: number): Tensor {
-  const clip = d.clips[index % d.clips.length]!;
   if (frames > d.clipLength) throw new Error(`clipTensor: ${frames} frames asked of ${d.clipLength}-frame clips`);
-  return tensor(clip.slice(0, frames * frameSize(d)), [1, frames, ...d.frameShape]);
+  return tensor(clipFrames(d, index % d.clips.length, 0, frames), [1, frames, ...d.frameShape]);
 }
 
 /** Bouncing shapes: needs nothing, generated from a seed. Pixels in [0, 1] map to [−1, 1]. */
@@ -107,29 +132,50 @@ export async function writeKolmogorovShard(path: string, clips: readonly Float32
   await writeNpy(path, { shape: [clips.length, frames, size, size, 2], data });
 }
 
-/** BAIR robot pushing from TFRecords (a file or a folder of traj_*.tfrecords); uint8 pixels map to [−1, 1]. */
+/**
+ * BAIR robot pushing from TFRecords (a file or a folder of traj_*.tfrecords); uint8 pixels map to [−1, 1].
+ *
+ * Memory: the pixels stay uint8 and become floats one batch at a time, so a 30-frame video costs
+ * 30 × 64 × 64 × 3 = 368,640 bytes: about 16 GB for the 43,264 training videos of softmotion30_44k
+ * (it would be 65 GB as float32). Pass `limit` to hold fewer. Every video must have the same number
+ * of frames; one that differs is an error naming its file and record.
+ */
 export async function bairDataset(path: string, opts: { limit?: number; view?: 'aux1' | 'main' } = {}): Promise<VideoDataset> {
-  const list: Float32Array[] = [];
+  const list: Uint8Array[] = [];
   let length = 0;
   for await (const v of bairVideos(path, { view: opts.view })) {
-    const clip = Float32Array.from(v.frames, (p) => p / 127.5 - 1);
-    length = v.frames.length / (64 * 64 * 3);
-    list.push(clip);
+    const frames = v.frames.length / BAIR_FRAME_BYTES;
+    if (list.length === 0) length = frames;
+    else if (frames !== length) throw new Error(`bairDataset: ${v.file}: record ${v.index} has ${frames} frames, but earlier videos have ${length}; every clip must have the same length`);
+    list.push(v.frames);
     if (opts.limit && list.length >= opts.limit) break;
   }
   if (list.length === 0) throw new Error(`bairDataset: no videos in ${path}`);
-  return { name: 'bair', frameShape: [64, 64, 3], clips: list, clipLength: length, describe: 'uint8 RGB as x/127.5 − 1' };
+  return { name: 'bair', frameShape: [BAIR_HEIGHT, BAIR_WIDTH, BAIR_CHANNELS], clips: list, clipLength: length, describe: 'uint8 RGB as x/127.5 − 1' };
 }
 
-/** A `.npy` of videos [N, T, H, W, C] (or one video [T, H, W, C]); uint8 maps to [−1, 1], floats are taken as they are. */
+/**
+ * One BAIR clip from an `.npz` laid out as `bair_sample.npz` (`aux1_image` or `image`, and `action`;
+ * see `npzToBair`): a data set of a single video, the `aux1` view when present. Pixels stay uint8.
+ */
+export async function bairNpzDataset(path: string): Promise<VideoDataset> {
+  const clip = await npzToBair(path);
+  const frames = (clip.aux1 ?? clip.main)!;
+  return { name: 'bair', frameShape: [BAIR_HEIGHT, BAIR_WIDTH, BAIR_CHANNELS], clips: [frames], clipLength: frames.length / BAIR_FRAME_BYTES, describe: 'uint8 RGB as x/127.5 − 1' };
+}
+
+/**
+ * A `.npy` of videos [N, T, H, W, C] (or one video [T, H, W, C]); uint8 maps to [−1, 1] (kept as bytes,
+ * converted per batch), floats are taken as they are.
+ */
 export async function npyDataset(path: string): Promise<VideoDataset> {
   const a = await readNpy(path);
   const shape = a.shape.length === 4 ? [1, ...a.shape] : [...a.shape];
   if (shape.length !== 5) throw new Error(`npyDataset: ${path} has shape [${a.shape}]; expected [N, T, H, W, C] or [T, H, W, C]`);
   const per = shape.slice(1).reduce((x, y) => x * y, 1);
   const isBytes = a.data instanceof Uint8Array;
-  const all = Float32Array.from(a.data as ArrayLike<number>, (v) => (isBytes ? v / 127.5 - 1 : v));
-  const list = Array.from({ length: shape[0]! }, (_, i) => all.slice(i * per, (i + 1) * per));
+  const all: StoredClip = a.data instanceof Uint8Array || a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as ArrayLike<number | bigint>, Number);
+  const list = Array.from({ length: shape[0]! }, (_, i) => all.subarray(i * per, (i + 1) * per));
   return { name: path, frameShape: [shape[2]!, shape[3]!, shape[4]!], clips: list, clipLength: shape[1]!, describe: isBytes ? 'uint8 as x/127.5 − 1' : 'as stored' };
 }
 

@@ -19,21 +19,29 @@ function format(v: number | string): string {
 }
 
 /**
+ * Steps per second and seconds left, counting only the steps run since `startStep` (a resumed run
+ * must not credit this session with the steps of the checkpoint it started from).
+ */
+export function rateAndEta(o: { step: number; total: number; startStep: number; elapsedSeconds: number }): { stepsPerSecond: number; etaSeconds: number } {
+  const stepsPerSecond = Math.max(o.step - o.startStep, 0) / Math.max(o.elapsedSeconds, 1e-9);
+  return { stepsPerSecond, etaSeconds: Math.max(o.total - o.step, 0) / stepsPerSecond };
+}
+
+/**
  * On a TTY the line is redrawn in place; elsewhere (CI, pipes) a line is printed every `logEvery`
  * steps so logs stay readable.
  */
-export function progressBar(label: string, total: number, opts: { stream?: NodeJS.WriteStream; logEvery?: number; startStep?: number } = {}): Progress {
+export function progressBar(label: string, total: number, opts: { stream?: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>; logEvery?: number; startStep?: number; now?: () => number } = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   const tty = Boolean(stream.isTTY);
-  const start = Date.now();
+  const now = opts.now ?? Date.now;
+  const start = now();
   const first = opts.startStep ?? 0;
   const logEvery = opts.logEvery ?? Math.max(1, Math.round(total / 10));
   const line = (step: number, figures: Record<string, number | string>): string => {
-    const elapsed = (Date.now() - start) / 1000;
-    const rate = (step - first) / Math.max(elapsed, 1e-9);
-    const eta = (total - step) / rate;
+    const { stepsPerSecond: rate, etaSeconds: eta } = rateAndEta({ step, total, startStep: first, elapsedSeconds: (now() - start) / 1000 });
     const width = 24;
-    const filled = Math.round((width * step) / Math.max(total, 1));
+    const filled = Math.min(width, Math.max(0, Math.round((width * step) / Math.max(total, 1))));
     const bar = '='.repeat(Math.max(filled - 1, 0)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
     const figs = Object.entries(figures).map(([k, v]) => `${k} ${format(v)}`).join(' | ');
     return `${label} ${step}/${total} [${bar}] ${figs}${figs ? ' | ' : ''}${rate.toFixed(2)} it/s | ETA ${duration(eta)}`;

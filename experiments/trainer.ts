@@ -6,7 +6,7 @@
  * checkpoint holds the parameters, the optimizer state (its step count included) and the EMA, all
  * float32 stored bit-exactly. So 10 steps + resume + 10 steps equals 20 steps straight.
  */
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dispose, foldIn, key, keep, tidy, valueAndGrad, type Key, type Tensor } from '../core';
 import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion';
@@ -35,6 +35,8 @@ export interface TrainOptions {
   /** Continue from out/checkpoint.safetensors when it exists. */
   resume?: boolean;
   checkpointEvery?: number;
+  /** Called once before the first step with the step training starts from (the checkpoint's, on resume). */
+  onStart?: (startStep: number) => void;
   /** Called after every step. */
   onStep?: (step: number, loss: number, stepsPerSecond: number) => void;
 }
@@ -108,6 +110,7 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
   const started = Date.now();
   const secondsBefore = log.seconds;
   const last = Math.min(steps, o.stopAt ?? steps);
+  o.onStart?.(state.step);
   for (let step = state.step; step < last; step++) {
     const prev = state;
     const next = tidy(() => {
@@ -179,4 +182,32 @@ export async function loadForSampling(path: string): Promise<{ params: unknown; 
   // Sampling uses the EMA weights only; the rest of the checkpoint is freed at once.
   dispose([tree.params, tree.opt, tree.ema.step]);
   return { params: tree.ema.average, model: buildModel(preset, frameShape), preset, mode: m.mode as TrainMode, frameShape, metadata: { ...m } };
+}
+
+/**
+ * The metadata of a checkpoint, read from its header alone (a safetensors file starts with a u64
+ * little-endian header length and a JSON header whose `__metadata__` holds it), without its tensors.
+ */
+export async function readCheckpointMetadata(path: string): Promise<Record<string, string>> {
+  const handle = await open(path, 'r');
+  try {
+    const prefix = new Uint8Array(8);
+    const { bytesRead } = await handle.read(prefix, 0, 8, 0);
+    const size = (await handle.stat()).size;
+    const length = bytesRead === 8 ? Number(new DataView(prefix.buffer).getBigUint64(0, true)) : -1;
+    if (length < 2 || 8 + length > size) throw new Error(`${path}: not a safetensors file (bad header length)`);
+    const header = new Uint8Array(length);
+    await handle.read(header, 0, length, 8);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(header));
+    } catch {
+      throw new Error(`${path}: not a safetensors file (its header is not JSON)`);
+    }
+    const meta = (parsed as { __metadata__?: Record<string, string> }).__metadata__;
+    if (!meta?.preset || !meta.frameShape) throw new Error(`${path}: not a rolling checkpoint (no preset in its metadata); train one with \`rolling train\``);
+    return meta;
+  } finally {
+    await handle.close();
+  }
 }
