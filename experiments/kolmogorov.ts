@@ -275,6 +275,8 @@ interface Integrator {
   readonly wIm: Float64Array;
   /** Advances the state by `duration`; returns the number of steps and the largest speed seen. */
   advance(duration: number, control: StepControl): { steps: number; maxSpeed: number };
+  /** The explicit right-hand side at the current state, as a spectrum (see `explicitTendency`). */
+  tendency(): { re: Float64Array; im: Float64Array };
 }
 
 function createIntegrator(n: number, flow: FlowParameters): Integrator {
@@ -399,7 +401,12 @@ function createIntegrator(n: number, flow: FlowParameters): Integrator {
     return { steps, maxSpeed };
   }
 
-  return { n, wRe, wIm, advance };
+  function tendency(): { re: Float64Array; im: Float64Array } {
+    explicitTerms();
+    return { re: Float64Array.from(fRe), im: Float64Array.from(fIm) };
+  }
+
+  return { n, wRe, wIm, advance, tendency };
 }
 
 function loadVorticity(integrator: Integrator, omega: ArrayLike<number>): void {
@@ -441,6 +448,23 @@ export function integrateVorticity(
   loadVorticity(integrator, omega);
   const { steps, maxSpeed } = integrator.advance(opts.duration, opts);
   return { omega: stateVorticity(integrator), steps, maxSpeed };
+}
+
+/**
+ * The explicit part of the right-hand side of the vorticity equation at `omega` (n×n, not changed), in
+ * physical space: −P(u·∇ω) + curl(f₀)/ρ, with P the 2/3-rule projection and ω de-aliased first. It is exactly
+ * what every Runge-Kutta stage of `integrateVorticity` adds; viscosity and drag are absent because they are
+ * the Crank-Nicolson part. Exported so that tests can check the advection term against u·∇ω computed
+ * directly, which no exact solution of the full equation exercises (Taylor-Green's u·∇ω is zero).
+ */
+export function explicitTendency(omega: ArrayLike<number>, n: number, flow: FlowParameters): Float64Array {
+  checkGrid(n, 'explicitTendency');
+  checkField(omega, n, 'explicitTendency');
+  const integrator = createIntegrator(n, flow);
+  loadVorticity(integrator, omega);
+  const { re, im } = integrator.tendency();
+  ifft2(re, im, n, n);
+  return re;
 }
 
 /**

@@ -346,14 +346,29 @@ function matmulSquare(a: Float64Array, b: Float64Array, d: number): Float64Array
   return out;
 }
 
+/**
+ * √λ for the eigenvalues of a d×d symmetric PSD matrix, with those at or below d·ε·λ_max set to 0. Jacobi
+ * finds eigenvalues only to about d·ε·λ_max absolutely, so an exact zero comes out as ±ε-sized noise whose
+ * square root, √ε·√λ_max ≈ 1e-8·√λ_max, would dominate the error of everything else; a true eigenvalue below the
+ * threshold loses no more than that by being dropped. Rank-deficient covariances are the rule, not the exception:
+ * DFT magnitudes of real frames repeat every ±k column, so FSD's Σ has rank below d for any number of samples.
+ */
+function resolvedSquareRoots(values: Float64Array, d: number): Float64Array {
+  let largest = 0;
+  for (const value of values) largest = Math.max(largest, value);
+  const threshold = d * Number.EPSILON * largest;
+  return values.map((value) => (value > threshold ? Math.sqrt(value) : 0));
+}
+
 /** tr((Σ₁Σ₂)^½) from d×d matrices, as Σ √eig(Σ₁^½ Σ₂ Σ₁^½) (a symmetric PSD matrix similar to Σ₁Σ₂). */
 function traceSqrtProductDense(x1: Float64Array, n1: number, x2: Float64Array, n2: number, d: number): number {
   const sigma1 = covarianceOf(x1, n1, d);
   const sigma2 = covarianceOf(x2, n2, d);
   const e = symmetricEigen(sigma1, d);
+  const roots = resolvedSquareRoots(e.values, d);
   const root = new Float64Array(d * d);
   for (let k = 0; k < d; k++) {
-    const r = Math.sqrt(Math.max(0, e.values[k]));
+    const r = roots[k];
     if (r === 0) continue;
     for (let i = 0; i < d; i++) {
       const vik = e.vectors[i * d + k] * r;
@@ -368,9 +383,8 @@ function traceSqrtProductDense(x1: Float64Array, n1: number, x2: Float64Array, n
       product[j * d + i] = avg;
     }
   }
-  const values = symmetricEigen(product, d).values;
   let sum = 0;
-  for (let k = 0; k < d; k++) sum += Math.sqrt(Math.max(0, values[k]));
+  for (const r of resolvedSquareRoots(symmetricEigen(product, d).values, d)) sum += r;
   return sum;
 }
 
@@ -396,6 +410,13 @@ function checkFeatures(features: ArrayLike<number>, n: number, d: number, what: 
 }
 
 /**
+ * How `frechetDistance` computes tr((Σ₁Σ₂)^½): `'lowRank'` as Σ svd(X₁X₂ᵀ) on the n1×n2 sample product,
+ * `'dense'` from the d×d covariances, `'auto'` (the default) whichever is smaller. Both are exact in exact
+ * arithmetic for any sizes; forcing one lets tests check each on every shape.
+ */
+export type TraceSqrtMethod = 'auto' | 'dense' | 'lowRank';
+
+/**
  * The Fréchet distance between Gaussians fitted to two feature sets `[n1, d]` and `[n2, d]` (Eq. 27 on any
  * features): ‖f̄₁ − f̄₂‖² + ‖X₁‖²_F + ‖X₂‖²_F − 2 Σ svd(X₁X₂ᵀ), exact without forming d×d matrices, so it
  * works with fewer samples than features. When d is smaller than both sample counts the d×d form is cheaper
@@ -408,15 +429,15 @@ export function frechetDistance(
   features2: ArrayLike<number>,
   n2: number,
   d: number,
+  opts: { readonly method?: TraceSqrtMethod } = {},
 ): number {
   checkFeatures(features1, n1, d, 'frechetDistance', 'first');
   checkFeatures(features2, n2, d, 'frechetDistance', 'second');
   const a = centre(Float64Array.from(features1), n1, d, 'frechetDistance');
   const b = centre(Float64Array.from(features2), n2, d, 'frechetDistance');
-  const cross =
-    d < Math.min(n1, n2)
-      ? traceSqrtProductDense(a.x, n1, b.x, n2, d)
-      : traceSqrtProductLowRank(a.x, n1, b.x, n2, d);
+  const method = opts.method ?? 'auto';
+  const dense = method === 'dense' || (method === 'auto' && d < Math.min(n1, n2));
+  const cross = dense ? traceSqrtProductDense(a.x, n1, b.x, n2, d) : traceSqrtProductLowRank(a.x, n1, b.x, n2, d);
   return Math.max(0, squaredDistance(a.mean, b.mean) + squaredNorm(a.x) + squaredNorm(b.x) - 2 * cross);
 }
 

@@ -55,6 +55,148 @@ function circularShift(set: FrameSet, h: number, w: number, dy: number, dx: numb
   return { data: out, n: set.n };
 }
 
+// An independent float64 reference for Eq. 27, sharing no code with metrics.ts: plain arrays, a two-pass
+// covariance, classical (largest-pivot) Jacobi rather than metrics.ts's cyclic sweeps, and only the d×d route
+// tr((Σ₁Σ₂)^½) = Σ √eig(Σ₁^½ Σ₂ Σ₁^½).
+
+type Matrix = readonly (readonly number[])[];
+
+/** Eigenvalues and eigenvectors (columns of `vectors`) of a symmetric matrix by classical Jacobi: each rotation zeroes the largest off-diagonal entry. */
+function referenceEigen(matrix: Matrix): { values: number[]; vectors: number[][] } {
+  const d = matrix.length;
+  const a = matrix.map((row) => [...row]);
+  const v: number[][] = a.map((_, i) => a.map((__, j) => (i === j ? 1 : 0)));
+  let norm = 0;
+  for (const row of a) for (const x of row) norm += x * x;
+  norm = Math.sqrt(norm);
+  for (let rotation = 0; rotation < 100 * d * d; rotation++) {
+    let p = 0;
+    let q = 1;
+    let largest = 0;
+    for (let i = 0; i < d; i++) {
+      for (let j = i + 1; j < d; j++) {
+        if (Math.abs(a[i][j]) > largest) {
+          largest = Math.abs(a[i][j]);
+          p = i;
+          q = j;
+        }
+      }
+    }
+    if (largest <= 1e-18 * norm) break;
+    // The angle that zeroes a_pq: cot 2θ = (a_qq − a_pp) / (2 a_pq), taking the root t = tan θ with |θ| ≤ π/4.
+    const theta = (a[q][q] - a[p][p]) / (2 * a[p][q]);
+    const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.hypot(theta, 1));
+    const c = 1 / Math.hypot(t, 1);
+    const s = t * c;
+    for (let k = 0; k < d; k++) {
+      const akp = a[k][p];
+      const akq = a[k][q];
+      a[k][p] = c * akp - s * akq;
+      a[k][q] = s * akp + c * akq;
+    }
+    for (let k = 0; k < d; k++) {
+      const apk = a[p][k];
+      const aqk = a[q][k];
+      a[p][k] = c * apk - s * aqk;
+      a[q][k] = s * apk + c * aqk;
+    }
+    for (let k = 0; k < d; k++) {
+      const vkp = v[k][p];
+      const vkq = v[k][q];
+      v[k][p] = c * vkp - s * vkq;
+      v[k][q] = s * vkp + c * vkq;
+    }
+  }
+  return { values: a.map((row, i) => row[i]), vectors: v };
+}
+
+/** Indices of the r largest values. */
+function largest(values: readonly number[], r: number): number[] {
+  return values
+    .map((x, k) => [x, k])
+    .sort((x, y) => y[0] - x[0])
+    .slice(0, r)
+    .map(([, k]) => k);
+}
+
+function matmul(x: Matrix, y: Matrix): number[][] {
+  return x.map((row) => y[0].map((_, j) => row.reduce((s, xik, k) => s + xik * y[k][j], 0)));
+}
+
+/**
+ * Eq. 27 between feature sets given as rows, and its scale ‖f̄₁ − f̄₂‖² + tr Σ₁ + tr Σ₂. For generic (random)
+ * features the covariances have rank r = min(n − 1, d) and Σ₁^½ Σ₂ Σ₁^½ rank min(r₁, r₂); the eigenvalues beyond
+ * those are 0 in exact arithmetic and ±ε‖Σ‖ in float64, so they are dropped rather than square-rooted (√ε‖Σ‖
+ * each would put ~1e-8 of noise into the reference). Structured features with lower rank need another reference.
+ */
+function referenceFrechet(set1: Matrix, set2: Matrix): { value: number; scale: number } {
+  const d = set1[0].length;
+  const stats = (set: Matrix) => {
+    const n = set.length;
+    const mean = Array.from({ length: d }, (_, p) => set.reduce((s, f) => s + f[p], 0) / n);
+    const cov = mean.map((_, i) =>
+      mean.map((__, j) => set.reduce((s, f) => s + (f[i] - mean[i]) * (f[j] - mean[j]), 0) / (n - 1)),
+    );
+    return { mean, cov, rank: Math.min(n - 1, d) };
+  };
+  const one = stats(set1);
+  const two = stats(set2);
+  const e1 = referenceEigen(one.cov);
+  const kept = largest(e1.values, one.rank);
+  const root = one.cov.map((_, i) =>
+    one.cov.map((__, j) => kept.reduce((s, k) => s + e1.vectors[i][k] * Math.sqrt(Math.max(0, e1.values[k])) * e1.vectors[j][k], 0)),
+  );
+  const product = matmul(matmul(root, two.cov), root);
+  const e = referenceEigen(product.map((row, i) => row.map((x, j) => 0.5 * (x + product[j][i]))));
+  let cross = 0;
+  for (const k of largest(e.values, Math.min(one.rank, two.rank))) cross += Math.sqrt(Math.max(0, e.values[k]));
+  let scale = 0;
+  for (let p = 0; p < d; p++) scale += (one.mean[p] - two.mean[p]) ** 2 + one.cov[p][p] + two.cov[p][p];
+  return { value: scale - 2 * cross, scale };
+}
+
+/**
+ * |X[k_y, k_x]| of each `[h, w]` frame by the O((hw)²) DFT sum, as rows, one column per pair {k, −k}. A real
+ * frame has |X[−k]| = |X[k]| exactly, so the full-grid features repeat each pair's column, and their covariances
+ * have rank below min(n − 1, d) however many samples there are. Eq. 27 is unchanged when each pair is kept once
+ * and scaled by √2 (means, traces and Σ₁Σ₂'s non-zero eigenvalues all agree), which leaves no exact zero
+ * eigenvalue for `referenceFrechet` to misjudge.
+ */
+function referenceSpectralFeatures(set: FrameSet, h: number, w: number): number[][] {
+  const columns: { ky: number; kx: number; weight: number }[] = [];
+  for (let ky = 0; ky < h; ky++) {
+    for (let kx = 0; kx < w; kx++) {
+      const partner = ((h - ky) % h) * w + ((w - kx) % w);
+      const index = ky * w + kx;
+      if (partner === index) columns.push({ ky, kx, weight: 1 });
+      else if (partner > index) columns.push({ ky, kx, weight: Math.SQRT2 });
+    }
+  }
+  const rows: number[][] = [];
+  for (let s = 0; s < set.n; s++) {
+    rows.push(
+      columns.map(({ ky, kx, weight }) => {
+        let re = 0;
+        let im = 0;
+        for (let i = 0; i < h; i++) {
+          for (let j = 0; j < w; j++) {
+            const angle = -2 * Math.PI * ((ky * i) / h + (kx * j) / w);
+            const x = set.data[s * h * w + i * w + j];
+            re += x * Math.cos(angle);
+            im += x * Math.sin(angle);
+          }
+        }
+        return weight * Math.hypot(re, im);
+      }),
+    );
+  }
+  return rows;
+}
+
+function randomRows(rng: () => number, n: number, d: number, spread: number, offset: number): number[][] {
+  return Array.from({ length: n }, () => Array.from({ length: d }, () => spread * (4 * rng() - 2) + offset));
+}
+
 const sides = fc.constantFrom(2, 4, 8);
 const smallSets = fc.record({
   h: sides,
@@ -261,27 +403,69 @@ describe('Fréchet distance and FSD (Eq. 27)', () => {
     );
   });
 
-  it('fsd: the low-rank form equals the d×d formula tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½)', () => {
+  it('frechetDistance: the low-rank and d×d routes, forced or automatic, match an independent float64 reference for n < d, n = d and n > d', () => {
+    const shapes = { lowRank: 0, dense: 0 };
     fc.assert(
       fc.property(
         fc.record({
-          h: fc.constantFrom(2, 4),
-          w: fc.constantFrom(2, 4),
-          n1: fc.integer({ min: 2, max: 12 }),
-          n2: fc.integer({ min: 2, max: 12 }),
+          d: fc.integer({ min: 1, max: 16 }),
+          n1: fc.integer({ min: 2, max: 16 }),
+          n2: fc.integer({ min: 2, max: 16 }),
           seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
         }),
-        ({ h, w, n1, n2, seed }) => {
-          const a = randomFrames(seed, n1, h, w);
-          const b = randomFrames(seed + 7, n2, h, w);
-          const fast = fsdFromArrays(a.data, a.n, b.data, b.n, h, w);
-          const slow = fsdBruteForce(a.data, a.n, b.data, b.n, h, w);
-          // The d×d route takes square roots of round-off-sized eigenvalues, so it is good to ~1e-8 relative.
-          expect(Math.abs(fast - slow)).toBeLessThanOrEqual(1e-6 * fsdScale(a, b, h, w));
+        ({ d, n1, n2, seed }) => {
+          const rng = mulberry32(seed);
+          const set1 = randomRows(rng, n1, d, 1, 0);
+          const set2 = randomRows(rng, n2, d, 1.5, 0.3);
+          const reference = referenceFrechet(set1, set2);
+          shapes[d < Math.min(n1, n2) ? 'dense' : 'lowRank']++;
+          // Measured worst over 3000 random draws, relative to ‖f̄₁ − f̄₂‖² + tr Σ₁ + tr Σ₂: 2.5e-14 by the low-rank
+          // route, 3.8e-14 by the d×d route (on rank-deficient covariances too, d ≥ n, where it was 1.2e-8 before
+          // its eigenvalues at round-off level were set to 0 instead of square-rooted).
+          for (const method of ['auto', 'dense', 'lowRank'] as const) {
+            const value = frechetDistance(set1.flat(), n1, set2.flat(), n2, d, { method });
+            expect(Math.abs(value - reference.value)).toBeLessThanOrEqual(1e-13 * reference.scale);
+          }
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 80 },
     );
+    expect(shapes.lowRank).toBeGreaterThan(0);
+    expect(shapes.dense).toBeGreaterThan(0);
+  });
+
+  it('fsd: equals an independent reference (O(n²) DFT magnitudes, Jacobi eigenvalues of Σ₁^½ Σ₂ Σ₁^½) on both trace routes', () => {
+    const shapes = { lowRank: 0, dense: 0 };
+    const frameSets = fc.record({
+      h: fc.constantFrom(2, 4),
+      w: fc.constantFrom(2, 4),
+      n1: fc.integer({ min: 2, max: 20 }),
+      n2: fc.integer({ min: 2, max: 20 }),
+      seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+    });
+    fc.assert(
+      fc.property(frameSets, ({ h, w, n1, n2, seed }) => {
+        const a = randomFrames(seed, n1, h, w);
+        const b = randomFrames(seed + 7, n2, h, w);
+        const reference = referenceFrechet(referenceSpectralFeatures(a, h, w), referenceSpectralFeatures(b, h, w));
+        shapes[h * w < Math.min(n1, n2) ? 'dense' : 'lowRank']++;
+        // Measured worst over 400 draws up to 4×8 frames and 30 samples: 8e-15 of the scale, by either route.
+        // fsdBruteForce is the d×d route whatever the shape; the FFT's round-off is far below this.
+        expect(Math.abs(fsdFromArrays(a.data, a.n, b.data, b.n, h, w) - reference.value)).toBeLessThanOrEqual(
+          1e-13 * reference.scale,
+        );
+        expect(Math.abs(fsdBruteForce(a.data, a.n, b.data, b.n, h, w) - reference.value)).toBeLessThanOrEqual(
+          1e-13 * reference.scale,
+        );
+      }),
+      {
+        numRuns: 60,
+        // d < n with repeated ±k columns (rank-deficient covariances on the d×d route), and n < d (low-rank route).
+        examples: [[{ h: 2, w: 4, n1: 12, n2: 10, seed: 1 }], [{ h: 4, w: 4, n1: 20, n2: 18, seed: 2 }], [{ h: 4, w: 4, n1: 3, n2: 5, seed: 3 }]],
+      },
+    );
+    expect(shapes.lowRank).toBeGreaterThan(0);
+    expect(shapes.dense).toBeGreaterThan(0);
   });
 
   it('fsd: grows when the generated set is rescaled away from the real one', () => {
