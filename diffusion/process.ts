@@ -44,35 +44,35 @@ export function diffuse(x: Tensor, logSnr: Tensor, eps: Tensor): Tensor {
   return add(mul(alpha, x), mul(sigma, eps));
 }
 
-/** v = α ε − σ x (Salimans & Ho 2022), the model's target. */
+/** v = α ε − σ x (Salimans & Ho 2022; MATH.md), the model's target in Eq. 26. */
 export function vFromXEps(x: Tensor, eps: Tensor, logSnr: Tensor): Tensor {
   checkVideo('vFromXEps', x, logSnr);
   const { alpha, sigma } = alphaSigma(logSnr, x.rank);
   return sub(mul(alpha, eps), mul(sigma, x));
 }
 
-/** x = α z − σ v. */
+/** x = α z − σ v (MATH.md), how Algorithms 2 and 3 read x̂ off the model's v̂ for f_θ of Eq. 4 before Eq. 15's posterior. */
 export function xFromV(z: Tensor, v: Tensor, logSnr: Tensor): Tensor {
   checkVideo('xFromV', z, logSnr);
   const { alpha, sigma } = alphaSigma(logSnr, z.rank);
   return sub(mul(alpha, z), mul(sigma, v));
 }
 
-/** ε = σ z + α v. */
+/** ε = σ z + α v (MATH.md), the noise a v-prediction implies; DDIM's ε̂. */
 export function epsFromV(z: Tensor, v: Tensor, logSnr: Tensor): Tensor {
   checkVideo('epsFromV', z, logSnr);
   const { alpha, sigma } = alphaSigma(logSnr, z.rank);
   return add(mul(sigma, z), mul(alpha, v));
 }
 
-/** v = (α z − x) / σ, from an x-prediction (undefined where σ = 0). */
+/** v = (α z − x) / σ, inverting Eq. 7's z = α x + σ ε for an x-prediction (MATH.md; undefined where σ = 0). */
 export function vFromX(z: Tensor, x: Tensor, logSnr: Tensor): Tensor {
   checkVideo('vFromX', z, logSnr);
   const { alpha, sigma } = alphaSigma(logSnr, z.rank);
   return div(sub(mul(alpha, z), x), sigma);
 }
 
-/** x = (z − σ ε) / α, from an ε-prediction (undefined where α = 0). */
+/** x = (z − σ ε) / α, inverting Eq. 7's z = α x + σ ε for an ε-prediction (MATH.md; undefined where α = 0). */
 export function xFromEps(z: Tensor, eps: Tensor, logSnr: Tensor): Tensor {
   checkVideo('xFromEps', z, logSnr);
   const { alpha, sigma } = alphaSigma(logSnr, z.rank);

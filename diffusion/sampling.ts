@@ -1,8 +1,9 @@
 /**
- * Sampling: one reverse step over per-frame local times (ancestral DDPM or DDIM(η)), sampling at
- * the boundary (Algorithm 3), the rolling rollout (Algorithm 2) and the standard block-autoregressive
- * baseline. Both generators take a budget of model evaluations per generated frame, so that
- * comparisons between them are fair (Appendix D).
+ * Sampling: the tensor-level posterior of Eqs. 11-15, one reverse step over per-frame local times
+ * (ancestral DDPM or DDIM(η)), sampling at the boundary (Algorithm 3), the rolling rollout
+ * (Algorithm 2) and the standard block-autoregressive baseline. Both generators take a budget of
+ * model evaluations per generated frame, so that comparisons between them are fair (Appendix D; see
+ * `rollout` for how the budget is counted).
  */
 import { add, clip, concat, dispose, foldIn, keep, mul, normal, reshape, sliceAxis, split, tensor, tidy, type Key, type Tensor } from '../core';
 import { frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes, type LocalTimes } from './localTime';
@@ -18,7 +19,12 @@ export interface SamplerConfig {
   schedule: Schedule;
   /** 'ddpm': ancestral sampling from q(z_s | z_t, x̂) (Eq. 3); 'ddim': DDIM(η). Default 'ddpm'. */
   sampler?: 'ddpm' | 'ddim';
-  /** DDIM's η (0 = deterministic, 1 = ancestral). Default 0. */
+  /**
+   * DDIM's η (0 = deterministic, 1 = ancestral). Default 0. With η = 0 a step is deterministic given
+   * z only for the frames already in the window: pure-noise frames (s_k = t_k = 1, Eq. 13) are still
+   * drawn fresh, and Algorithm 2 appends a fresh N(0, I) frame at every shift, so a rollout stays
+   * random even at η = 0 (only its key fixes it).
+   */
   eta?: number;
   /** Clip x̂ into this range before the posterior (data in [−1, 1] benefits); none by default. */
   clipX?: readonly [number, number] | null;
@@ -46,31 +52,51 @@ function frameColumn(values: readonly number[], rank: number): Tensor {
 }
 
 /**
- * One reverse step of every frame from local times t to s (s_k ≤ t_k): the model sees the whole
- * window with each frame's own logSNR, its v̂ becomes x̂ = α z − σ v̂, and each frame moves by
- * `stepCoefficients`. The same local times apply to every example of the batch.
+ * Eqs. 11-15 at tensor level: one draw of z_s from z_t [B, F, …] given x [B, F, …] (the data, or a
+ * prediction x̂), frame by frame with local times s_k ≤ t_k shared by the batch. Clean frames
+ * (s_k = t_k = 0, Eq. 12) are copied; pure-noise frames (s_k = t_k = 1, Eq. 13) are fresh N(0, I);
+ * window frames (Eq. 15) are drawn from q(z_s | z_t, x) of Eq. 3 in the expm1 form of
+ * `posteriorFromLogSnr` (MATH.md), or from the DDIM(η) step with `sampler: 'ddim'`. A zero-length
+ * step s_k = t_k < 1 returns z_t exactly. The noise comes from `k` alone.
+ */
+export function posterior(zT: Tensor, x: Tensor, s: readonly number[], t: readonly number[], k: Key, options: SamplerConfig): Tensor {
+  const frames = zT.shape[1];
+  if (zT.rank < 2 || s.length !== frames || t.length !== frames) {
+    throw new Error(`posterior: ${s.length}/${t.length} local times for z_t of shape [${zT.shape}]; expected one per frame (axis 1)`);
+  }
+  const coeffs = stepCoefficients(s, t, options);
+  const rank = zT.rank;
+  let out = mul(frameColumn(coeffs.map((c) => c.zCoef), rank), zT);
+  if (coeffs.some((c) => c.xCoef !== 0)) out = add(out, mul(frameColumn(coeffs.map((c) => c.xCoef), rank), x));
+  if (coeffs.some((c) => c.variance > 0)) out = add(out, mul(frameColumn(coeffs.map((c) => Math.sqrt(c.variance)), rank), normal(k, zT.shape)));
+  return out;
+}
+
+/**
+ * One reverse step of Algorithms 2 and 3 for every frame from local times t to s (s_k ≤ t_k): the
+ * model sees the whole window with each frame's own logSNR (Eq. 7), its v̂ becomes x̂ = α z − σ v̂
+ * (`xFromV`), and `posterior` (Eqs. 11-15) draws z_s. The same local times apply to every example
+ * of the batch. The model is called once, unless no frame needs x̂ (all clean or pure noise).
  */
 export function denoiseStep(model: Denoiser, z: Tensor, s: readonly number[], t: readonly number[], k: Key, cfg: SamplerConfig): Tensor {
   const frames = z.shape[1];
   if (s.length !== frames || t.length !== frames) throw new Error(`denoiseStep: ${s.length}/${t.length} local times for a window of ${frames} frames`);
   const batch = z.shape[0]!;
+  const needsModel = stepCoefficients(s, t, cfg).some((c) => c.xCoef !== 0);
+  if (!needsModel) return posterior(z, z, s, t, k, cfg); // x is unused: every frame is copied or redrawn
   const logSnrRow = t.map((tk) => cfg.schedule.logSnr(tk));
   const logSnr = logSnrTensor(Array.from({ length: batch }, () => logSnrRow));
-  const coeffs = stepCoefficients(s, t, cfg);
-  const needsModel = coeffs.some((c) => c.xCoef !== 0);
-  let xHat: Tensor | null = null;
-  if (needsModel) {
-    xHat = xFromV(z, model(z, logSnr), logSnr);
-    if (cfg.clipX) xHat = clip(xHat, cfg.clipX[0], cfg.clipX[1]);
-  }
-  const rank = z.rank;
-  let out = mul(frameColumn(coeffs.map((c) => c.zCoef), rank), z);
-  if (xHat) out = add(out, mul(frameColumn(coeffs.map((c) => c.xCoef), rank), xHat));
-  if (coeffs.some((c) => c.variance > 0)) out = add(out, mul(frameColumn(coeffs.map((c) => Math.sqrt(c.variance)), rank), normal(k, z.shape)));
-  return out;
+  let xHat = xFromV(z, model(z, logSnr), logSnr);
+  if (cfg.clipX) xHat = clip(xHat, cfg.clipX[0], cfg.clipX[1]);
+  return posterior(z, xHat, s, t, k, cfg);
 }
 
-/** Run T steps of a local-time map from global time 1 down to 0 (t = 1, (T−1)/T, …, 1/T). */
+/**
+ * The loop of Algorithms 2 and 3: T steps of `denoiseStep` under a local-time map (Eq. 22, 23 or 37,
+ * or the standard map) from global time 1 down to 0, t = 1, (T−1)/T, …, 1/T, each to t − 1/T.
+ * One model call per step (Appendix D's unit of cost), so T calls in all: none of these maps ever
+ * makes a step in which every frame is clean or pure noise, the only case `denoiseStep` skips the model.
+ */
 export function denoiseWindow(model: Denoiser, z: Tensor, localTimes: LocalTimes, steps: number, k: Key, cfg: SamplerConfig): Tensor {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`denoiseWindow: steps must be a positive integer, got ${steps}`);
   const keys = split(k, steps);
@@ -92,7 +118,8 @@ export interface WindowSpec {
  * Algorithm 3: from n_cln conditioning frames and fresh noise for the other W − n_cln frames, run
  * the boundary schedule (Eq. 23, or Eq. 37 with `initSchedule: 'rescaled'`) from t = 1 to 0. The
  * result is in the rolling state: local times linear(0) = (0, …, 0, 0/M, 1/M, …, (M−1)/M),
- * M = W − n_cln. With n_cln = 0 pass `batch` and `frameShape` instead of a context.
+ * M = W − n_cln. With n_cln = 0 pass `batch` and `frameShape` instead of a context. It makes
+ * exactly `steps` model calls (see `rollout` for the budget).
  */
 export function sampleBoundary(
   model: Denoiser,
@@ -121,8 +148,24 @@ export function sampleBoundary(
  * Algorithm 2: roll a window in the rolling state forward, yielding `frames` finished frames
  * ([batch, …] each, owned by the caller). The first yield is frame n_cln of the given state (already
  * at local time 0); each later frame costs one shift (drop frame 0, append N(0, I)) and
- * `stepsPerFrame` denoising steps with the linear local times (Eq. 22): a budget of exactly
- * `stepsPerFrame` model evaluations per generated frame. The state passed in is not disposed.
+ * `stepsPerFrame` denoising steps with the linear local times (Eq. 22). The state passed in is not
+ * disposed.
+ *
+ * Budget (Appendix D). The unit is one model call, which evaluates the whole window of W frames.
+ * Decision: the budget is counted as model calls per generated frame, the cost of sampling, and
+ * `stepsPerFrame` is that number: a rollout yielding N frames makes exactly (N − 1) · stepsPerFrame
+ * calls (the first yield is free, it was finished by `sampleBoundary`, which makes `steps` calls; to
+ * give its W − n_cln new frames the same budget, pass steps = stepsPerFrame · (W − n_cln)). Each frame
+ * stays in the window for W − n_cln shifts, so it goes through (W − n_cln) · stepsPerFrame denoising
+ * steps over its life. `standardRollout`'s `evaluationsPerFrame` is the same budget: with
+ * evaluationsPerFrame = stepsPerFrame both generators cost the same calls per generated frame and
+ * give every frame the same number of denoising steps.
+ * Appendix D counts its example differently for the two: "32 evaluations per frame" with a window
+ * of 8 is a batch-autoregressive model with 256 calls per 8 frames (our evaluationsPerFrame = 32)
+ * against a rolling model evaluated 4 times per shift (our stepsPerFrame = 4), whose frames each go
+ * through 32 steps but which costs 4 calls per generated frame, W times fewer. To reproduce that
+ * example, pass stepsPerFrame = budget / (W − n_cln); to compare at equal cost, as
+ * experiments/generate.ts does, pass stepsPerFrame = evaluationsPerFrame.
  */
 export async function* rollout(
   model: Denoiser,
@@ -151,10 +194,15 @@ export async function* rollout(
 }
 
 /**
- * The standard-diffusion baseline, block-autoregressive: from n_cln clean frames, generate the
- * other W − n_cln frames of the window together from pure noise with every generated frame at the
- * same t, then condition the next block on the last n_cln frames. A budget of `evaluationsPerFrame`
- * gives each block evaluationsPerFrame · (W − n_cln) steps, the same cost per frame as rolling.
+ * The standard-diffusion baseline (Section 5's "standard diffusion"; Appendix D's
+ * batch-autoregressive model), block-autoregressive: from n_cln clean frames, generate the other
+ * W − n_cln frames of the window together from pure noise with every generated frame at the same t
+ * (`standardLocalTimes`), then condition the next block on the last n_cln frames.
+ *
+ * Budget (see `rollout`): each block makes exactly evaluationsPerFrame · (W − n_cln) model calls
+ * (one per step) and yields W − n_cln frames, so N frames cost ⌈N / (W − n_cln)⌉ blocks, i.e.
+ * evaluationsPerFrame calls per generated frame when N is a multiple of W − n_cln (a last partial
+ * block is paid in full). `evaluationsPerFrame` means the same budget as `rollout`'s `stepsPerFrame`.
  */
 export async function* standardRollout(
   model: Denoiser,
@@ -184,11 +232,12 @@ export async function* standardRollout(
       yield tidy(() => reshape(sliceAxis(z0, 1, cleanFrames + i, cleanFrames + i + 1), [batch, ...frameShape]));
     }
     const next = cleanFrames > 0 ? tidy(() => sliceAxis(z0, 1, window - cleanFrames, window)) : null;
-    if (context) context.dispose();
+    // A context of exactly n_cln frames slices to the caller's own tensor, which is not ours to free.
+    if (context && context !== ctx0) context.dispose();
     context = next;
     z0.dispose();
   }
-  if (context) context.dispose();
+  if (context && context !== ctx0) context.dispose();
 }
 
 /** Collect an async iterator of frames [B, …] into one video [B, frames, …] and free the pieces. */

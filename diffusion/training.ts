@@ -40,18 +40,32 @@ function checkWindow(where: string, window: number, cleanFrames: number): void {
   }
 }
 
+/**
+ * Validates a config for Algorithm 1: 1 ≤ W, 0 ≤ n_cln ≤ W − 1 (Section 3.3's window with n_cln clean
+ * conditioning frames) and the Bernoulli rate of the t^lin / t^init choice in [0, 1]. Throws saying
+ * which field is wrong.
+ */
 export function checkRollingConfig(c: RollingConfig): void {
   checkWindow('rolling config', c.window, c.cleanFrames);
   const p = c.linearProbability ?? 0.8;
   if (!(p >= 0 && p <= 1)) throw new Error(`rolling config: linearProbability must be in [0, 1], got ${p}`);
 }
 
+/**
+ * The boundary schedule Algorithm 1 co-trains with t^lin and Algorithm 3 samples with: t^init of
+ * Eq. 23 (with the clean-frame shift), or Eq. 37 of Appendix G with `initSchedule: 'rescaled'`.
+ */
 export function boundaryLocalTimes(c: RollingConfig): LocalTimes {
   const opts = { window: c.window, cleanFrames: c.cleanFrames };
   return (c.initSchedule ?? 'init') === 'rescaled' ? rescaledInitLocalTimes(opts) : initLocalTimes(opts);
 }
 
-/** Standard diffusion in the same window: clean frames at 0, every generated frame at the same t. */
+/**
+ * Standard (non-rolling) diffusion in the same window, the baseline of Section 5 (Section 5.1:
+ * "we iteratively generate W − n_cln frames"): clean frames at 0 (Eq. 8), every generated frame at
+ * the one global t, i.e. the ordinary process of Eq. 1 on the W − n_cln frames given the n_cln
+ * conditioning frames.
+ */
 export function standardLocalTimes({ window, cleanFrames = 0 }: { window: number; cleanFrames?: number }): LocalTimes {
   checkWindow('standardLocalTimes', window, cleanFrames);
   return (t) => {
@@ -97,7 +111,12 @@ export function trainStep<P>(model: Model<P>, config: RollingConfig): (params: P
   };
 }
 
-/** The standard-diffusion baseline's loss: n_cln clean frames, the rest all at one t ~ U(0, 1). */
+/**
+ * The standard-diffusion baseline's loss: Algorithm 1 with `standardLocalTimes` in place of the
+ * t^lin / t^init choice (n_cln clean frames, the rest all at one t ~ U(0, 1)), z_t from Eq. 24 and
+ * the window loss of Eq. 26, which then is Eq. 5's loss (a = 1 + SNR for the default 'v' weighting)
+ * on the generated frames.
+ */
 export function standardTrainStep<P>(
   model: Model<P>,
   config: { window: number; cleanFrames: number; schedule: Schedule; weighting?: LossWeightingName },

@@ -20,7 +20,10 @@ function lawSuite(title: string, laws: readonly Law[]): void {
   describe(title, () => {
     for (const law of laws) {
       it(law.name, async () => {
-        await fc.assert(law.property, law.numRuns === undefined ? {} : { numRuns: law.numRuns });
+        await fc.assert(law.property, {
+          ...(law.numRuns === undefined ? {} : { numRuns: law.numRuns }),
+          ...(law.examples ? { examples: law.examples as unknown[] } : {}),
+        });
       });
     }
   });

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { initLocalTimes, linearLocalTimes, type LocalTimes } from '../../diffusion/localTime';
+import { oracleWindowMoments } from '../../diffusion/oracle';
 import {
   ddimCoefficients,
   ddimEpsFromLogSnr,
@@ -318,19 +319,11 @@ describe('Gaussian oracle (MATH.md)', () => {
     // z stays Gaussian through every step (all maps are affine), so its moments propagate exactly.
     const sched = cosineSchedule();
     const run = (mean: number, std: number, steps: number): { mean: number; variance: number } => {
-      const oracle = gaussianOracle({ mean, std });
-      let m = sched.alpha(1) * mean;
-      let p = sched.alpha(1) ** 2 * std ** 2 + sched.sigma(1) ** 2;
-      for (let i = steps; i > 0; i--) {
-        const [s, t] = [(i - 1) / steps, i / steps];
-        const { zCoef, xCoef, variance } = posteriorCoefficients(sched, s, t);
-        const [alpha, sigma] = [sched.alpha(t), sched.sigma(t)];
-        const slope = oracle.x(1, alpha, sigma) - oracle.x(0, alpha, sigma);
-        const offset = oracle.x(0, alpha, sigma);
-        [m, p] = [(zCoef + xCoef * slope) * m + xCoef * offset, (zCoef + xCoef * slope) ** 2 * p + variance];
-      }
+      // One frame whose local time is the global time, started from the exact marginal at t = 1.
+      const start = { mean: sched.alpha(1) * mean, variance: sched.alpha(1) ** 2 * std ** 2 + sched.sigma(1) ** 2 };
+      const [z0] = oracleWindowMoments({ mean, std }, [start], (t) => [t], steps, (s, t) => posteriorCoefficients(sched, s, t), sched.logSnr);
       const [alpha0, sigma0] = [sched.alpha(0), sched.sigma(0)];
-      return { mean: m / alpha0, variance: (p - sigma0 ** 2) / alpha0 ** 2 };
+      return { mean: z0!.mean / alpha0, variance: (z0!.variance - sigma0 ** 2) / alpha0 ** 2 };
     };
     for (const [mean, std] of [[0.3, 0.5], [-1, 2], [0, 1]] as const) {
       const coarse = run(mean, std, 100);

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as r from '../../index';
 import {
-  cosineSchedule, diffuse, epsFromV, lossWeighting, logSnrTensor, perFrameMse, trainStep, vFromXEps, windowLoss,
-  windowLossWeights, xFromV, sampleTrainingTimes, linearLocalTimes, type Model,
+  cosineSchedule, diffuse, epsFromV, lossWeighting, logSnrTensor, perFrameMse, trainStep, vFromX, vFromXEps, windowLoss,
+  windowLossWeights, xFromEps, xFromV, sampleTrainingTimes, linearLocalTimes, type LossWeightingName, type Model,
 } from '../../diffusion';
 
 const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
@@ -67,26 +67,48 @@ describe('forward process and parameterizations (tensor level)', () => {
     );
   });
 
-  it('the window loss gives clean conditioning frames and pure-noise frames no weight', () => {
+  it('the window loss gives clean conditioning frames and pure-noise frames no weight, and every window frame a(t_k)/(1 + SNR) > 0', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), time, (window, t) => {
-        const cleanFrames = window - 1;
-        const w = windowLossWeights([linearLocalTimes({ window, cleanFrames })(t)], { schedule })[0]!;
-        for (let k = 0; k < cleanFrames; k++) expect(w[k]).toBe(0);
-        const weights = windowLossWeights([[0, 1, 0.5]], { schedule, weighting: 'v' })[0]!;
-        expect(weights).toEqual([0, 0, lossWeighting('v').vWeight(schedule.logSnr(0.5))]);
+      fc.property(fc.array(fc.array(time, { minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 3 }), fc.constantFrom<LossWeightingName>('v', 'x', 'eps', 'minSnr'), (rows, weighting) => {
+        const weights = windowLossWeights(rows, { schedule, weighting });
+        rows.forEach((row, b) => row.forEach((t, k) => {
+          if (t === 0 || t === 1) expect(weights[b]![k]).toBe(0);
+          else {
+            expect(weights[b]![k]).toBe(lossWeighting(weighting).vWeight(schedule.logSnr(t)));
+            expect(weights[b]![k]).toBeGreaterThan(0);
+          }
+        }));
       }),
+      { examples: [[[[0, 1, 0.5]], 'v'], [[linearLocalTimes({ window: 4, cleanFrames: 3 })(1)], 'v']] },
     );
   });
 
-  it('the window loss is zero for an oracle model that returns the true v', async () => {
-    const x = video(3, [2, 4, 4, 4, 1]);
-    const eps = video(4, [2, 4, 4, 4, 1]);
-    const times = [[0, 0.25, 0.5, 1], [0.1, 0.2, 0.3, 0.4]];
-    const logSnr = logSnrTensor(times.map((row) => row.map(schedule.logSnr)));
-    const v = vFromXEps(x, eps, logSnr);
-    const loss = windowLoss(v, v, windowLossWeights(times, { schedule }), 4);
-    expect((await values(loss))[0]).toBe(0);
+  it('the window loss is zero for the oracle v recovered from z and x by the conversions, and not for a wrong x', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(time, { minLength: 1, maxLength: 4 }), fc.nat({ max: 1000 }), async (times, seed) => {
+        const shape = [2, times.length, 4, 4, 1];
+        const x = video(seed, shape);
+        const eps = video(seed + 1, shape);
+        const rows = [times, [...times].reverse()];
+        const logSnr = logSnrTensor(rows.map((row) => row.map(schedule.logSnr)));
+        const z = diffuse(x, logSnr, eps);
+        const weights = windowLossWeights(rows, { schedule });
+        const target = vFromXEps(x, eps, logSnr);
+        // v̂ from (z, x) and from (z, ε) via x = (z − σ ε)/α: the conversions must agree with v = α ε − σ x.
+        const [fromX, fromEps, wrong] = await Promise.all([
+          windowLoss(target, vFromX(z, x, logSnr), weights, times.length),
+          windowLoss(target, vFromX(z, xFromEps(z, eps, logSnr), logSnr), weights, times.length),
+          windowLoss(target, vFromX(z, r.mul(x, 0.5), logSnr), weights, times.length),
+        ].map(values));
+        // float32: α z − x rounds by ~1e-7, divided by σ ≥ σ(0) ≈ 5.5e-4 and squared, far below 1e-6.
+        expect(fromX![0]).toBeLessThan(1e-6);
+        // Via ε the division by α(1) ≈ 5.5e-4 at t = 1 is harmless too: pure-noise frames carry no weight.
+        expect(fromEps![0]).toBeLessThan(1e-6);
+        if (weights.flat().some((w) => w > 0)) expect(wrong![0]).toBeGreaterThan(1e-4);
+        r.dispose([x, eps, logSnr, z, target]);
+      }),
+      { numRuns: 25 },
+    );
   });
 
   it('Algorithm 1: the training loss is pure (same key, same loss) and differentiable', async () => {

@@ -1,0 +1,182 @@
+/**
+ * Algorithm 1 (diffusion/training.ts) checked from outside: which local times each example gets, the
+ * loss recomputed independently in x-space (Eq. 26) from the same draws, an oracle with zero loss, and
+ * the standard-diffusion baseline and the rescaled boundary schedule (Eq. 37) through a step.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as r from '../../index';
+import {
+  cosineSchedule, initLocalTimes, linearLocalTimes, lossWeighting, rescaledInitLocalTimes, sampleTrainingTimes, standardTrainStep, trainStep,
+  vFromX, type LocalTimes, type LossWeightingName, type Model, type RollingConfig,
+} from '../../diffusion';
+
+const schedule = cosineSchedule();
+
+/** A model that records the per-frame logSNR it was given and predicts v̂ = 0.5 z. */
+function spyModel(): { model: Model<null>; seen: number[][][] } {
+  const seen: number[][][] = [];
+  const model: Model<null> = (_p, z, logSnr) => {
+    const [b, f] = logSnr.shape as [number, number];
+    const data = logSnr.toArraySync();
+    seen.push(Array.from({ length: b }, (_, i) => Array.from(data.subarray(i * f, (i + 1) * f))));
+    return r.mul(z, 0.5);
+  };
+  return { model, seen };
+}
+
+/** logSNR rows as the float32 tensor the step builds from host local times. */
+const logSnrRows = (rows: readonly (readonly number[])[]): number[][] => rows.map((row) => row.map((t) => Math.fround(schedule.logSnr(t))));
+
+/** The key trainStep and standardTrainStep hand to the host-side draws: the first half of split(k). */
+const timesKey = (k: r.Key): r.Key => r.split(k, 2)[0]!;
+
+const configs: { name: string; config: RollingConfig; boundary: LocalTimes }[] = [
+  { name: 'W = 4, n_cln = 1, init (Eq. 23)', config: { window: 4, cleanFrames: 1, schedule }, boundary: initLocalTimes({ window: 4, cleanFrames: 1 }) },
+  { name: 'W = 3, n_cln = 0, init (Eq. 23)', config: { window: 3, cleanFrames: 0, schedule }, boundary: initLocalTimes({ window: 3, cleanFrames: 0 }) },
+  {
+    name: 'W = 4, n_cln = 1, rescaled (Eq. 37)',
+    config: { window: 4, cleanFrames: 1, schedule, initSchedule: 'rescaled' },
+    boundary: rescaledInitLocalTimes({ window: 4, cleanFrames: 1 }),
+  },
+  { name: 'W = 4, n_cln = 3 (n_cln = W − 1), init', config: { window: 4, cleanFrames: 3, schedule }, boundary: initLocalTimes({ window: 4, cleanFrames: 3 }) },
+];
+
+describe('Algorithm 1: the local times of each example', () => {
+  for (const { name, config, boundary } of configs) {
+    it(`${name}: example i gets t^lin(t_i) when the Bernoulli picked linear and the boundary map otherwise`, () => {
+      const lin = linearLocalTimes(config);
+      fc.assert(
+        fc.property(fc.nat({ max: 1_000_000 }), fc.constantFrom(0, 0.5, 0.8, 1), (seed, p) => {
+          const { t, linear, localTimes } = sampleTrainingTimes(r.key(seed), 16, { ...config, linearProbability: p });
+          expect(t.length).toBe(16);
+          t.forEach((ti, i) => {
+            expect(ti >= 0 && ti < 1).toBe(true);
+            expect(localTimes[i]).toEqual(linear[i] ? lin(ti) : boundary(ti));
+          });
+          // The flags themselves: p = 1 and p = 0 leave no choice, so a swap of the branches shows here too.
+          if (p === 1) expect(linear.every(Boolean)).toBe(true);
+          if (p === 0) expect(linear.some(Boolean)).toBe(false);
+        }),
+        { numRuns: 20 },
+      );
+    });
+  }
+
+  it('the two branches differ whenever the window generates more than one frame (else a swap would be invisible)', () => {
+    for (const { config, boundary } of configs) {
+      const lin = linearLocalTimes(config);
+      // With M = W − n_cln = 1 both maps are t ↦ (0, …, 0, t): the branch cannot matter there.
+      if (config.window - config.cleanFrames === 1) expect(lin(0.5)).toEqual(boundary(0.5));
+      else expect(lin(0.5)).not.toEqual(boundary(0.5));
+    }
+  });
+
+  it('trainStep feeds the model exactly those local times, example by example (p = 1: all linear, p = 0: all boundary)', () => {
+    for (const { config, boundary } of configs) {
+      const lin = linearLocalTimes(config);
+      for (const p of [1, 0, 0.5]) {
+        const { model, seen } = spyModel();
+        const c = { ...config, linearProbability: p };
+        const x = r.normal(r.key(1), [6, config.window, 2, 2, 1]);
+        const k = r.key(100 + p * 10);
+        r.tidy(() => trainStep(model, c)(null, k, x));
+        const draws = sampleTrainingTimes(timesKey(k), 6, c);
+        // Independently of the flags: with p = 1 (p = 0) every row must be t^lin (the boundary map).
+        const expected = draws.t.map((ti, i) => (p === 1 ? lin(ti) : p === 0 ? boundary(ti) : draws.linear[i] ? lin(ti) : boundary(ti)));
+        expect(seen).toEqual([logSnrRows(expected)]);
+        x.dispose();
+      }
+    }
+  });
+});
+
+/** Host-side float64 arrays of a tensor. */
+const host = async (t: r.Tensor): Promise<number[]> => Array.from(await t.toArray());
+
+describe('Algorithm 1: the loss', () => {
+  for (const weighting of ['v', 'x'] as LossWeightingName[]) {
+    it(`equals Eq. 26 recomputed in x-space from the same draws (weighting '${weighting}')`, async () => {
+      const config: RollingConfig = { window: 4, cleanFrames: 1, schedule, linearProbability: 0.5, weighting };
+      const shape = [5, 4, 3, 2, 1];
+      const x = r.normal(r.key(2), shape);
+      const k = r.key(31);
+      const model: Model<null> = (_p, z) => r.mul(z, 0.5);
+      const loss = (await host(trainStep(model, config)(null, k, x)))[0]!;
+      // The draws trainStep makes: split(k) = (times, noise); ε ~ N(0, I) from the second key.
+      const [kt, keps] = r.split(k, 2) as [r.Key, r.Key];
+      const { localTimes } = sampleTrainingTimes(kt, 5, config);
+      const [xs, es] = [await host(x), await host(r.normal(keps, shape))];
+      const a = lossWeighting(weighting).xWeight;
+      const pixels = 6;
+      let total = 0;
+      for (let b = 0; b < 5; b++) {
+        for (let f = 0; f < 4; f++) {
+          const t = localTimes[b]![f]!;
+          if (!(t > 0 && t < 1)) continue; // Eq. 26's window: clean and pure-noise frames carry no loss
+          const l = schedule.logSnr(t);
+          const [alpha, sigma] = [Math.sqrt(1 / (1 + Math.exp(-l))), Math.sqrt(1 / (1 + Math.exp(l)))];
+          let se = 0;
+          for (let p = 0; p < pixels; p++) {
+            const i = (b * 4 + f) * pixels + p;
+            const z = alpha * xs[i]! + sigma * es[i]!; // Eq. 24
+            const xHat = alpha * z - sigma * (0.5 * z); // x̂ from v̂ = 0.5 z
+            se += (xs[i]! - xHat) ** 2;
+          }
+          total += a(l) * (se / pixels);
+        }
+      }
+      // Averaged over the batch and the W − n_cln = 3 generated frames (windowLoss's documented normalisation).
+      const expected = total / (5 * 3);
+      expect(expected).toBeGreaterThan(0);
+      // float32 tensors against float64 host maths: relative 1e-4.
+      expect(Math.abs(loss - expected)).toBeLessThan(1e-4 * expected);
+      x.dispose();
+    });
+  }
+
+  it('an oracle that returns the true v, computed from z and the data (v = (α z − x)/σ), has zero loss', async () => {
+    type P = { x: r.Tensor };
+    const oracleModel: Model<P> = (p, z, logSnr) => vFromX(z, p.x, logSnr);
+    for (const { config } of configs) {
+      const x = r.normal(r.key(4), [4, config.window, 3, 3, 1]);
+      const c = { ...config, linearProbability: 0.5 };
+      const zero = (await host(trainStep(oracleModel, c)({ x }, r.key(5), x)))[0]!;
+      // float32 rounding of α z − x, divided by σ ≥ σ(0) ≈ 5.5e-4, squared: far below 1e-6.
+      expect(zero).toBeLessThan(1e-6);
+      // The same model fed the wrong data is not at zero loss: the check can see a bad target.
+      const wrong = (await host(trainStep(oracleModel, c)({ x: r.mul(x, 0.5) }, r.key(5), x)))[0]!;
+      expect(wrong).toBeGreaterThan(1e-2);
+      x.dispose();
+    }
+  });
+});
+
+describe('the standard-diffusion baseline and the rescaled boundary schedule through a training step', () => {
+  it('standardTrainStep: clean frames at 0 and every generated frame at the one t_i = U(0, 1) drawn from the step\'s key', () => {
+    for (const [window, cleanFrames] of [[4, 1], [3, 0], [4, 3], [1, 0]] as const) {
+      const { model, seen } = spyModel();
+      const x = r.normal(r.key(6), [5, window, 2, 2, 1]);
+      const k = r.key(7 + window + cleanFrames);
+      const loss = r.tidy(() => standardTrainStep(model, { window, cleanFrames, schedule })(null, k, x));
+      const t = r.uniformHost(timesKey(k), 5);
+      expect(seen).toEqual([logSnrRows(t.map((ti) => Array.from({ length: window }, (_, w) => (w < cleanFrames ? 0 : ti))))]);
+      expect(Number.isFinite(loss.toArraySync()[0]!)).toBe(true);
+      r.dispose([x, loss]);
+    }
+  });
+
+  it("initSchedule 'rescaled' with p = 0: every example gets Eq. 37's local times, none of which is clean or pure noise inside the window", () => {
+    const { model, seen } = spyModel();
+    const config: RollingConfig = { window: 4, cleanFrames: 1, schedule, linearProbability: 0, initSchedule: 'rescaled' };
+    const x = r.normal(r.key(8), [8, 4, 2, 2, 1]);
+    const k = r.key(9);
+    r.tidy(() => trainStep(model, config)(null, k, x));
+    const { t } = sampleTrainingTimes(timesKey(k), 8, config);
+    const rescaled = rescaledInitLocalTimes({ window: 4, cleanFrames: 1 });
+    expect(seen).toEqual([logSnrRows(t.map(rescaled))]);
+    // Unlike Eq. 23, Eq. 37 keeps every generated frame strictly inside (0, 1) for t ∈ (0, 1).
+    t.filter((ti) => ti > 0).forEach((ti) => rescaled(ti).slice(1).forEach((tk) => expect(tk > 0 && tk < 1).toBe(true)));
+    x.dispose();
+  });
+});
