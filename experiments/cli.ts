@@ -9,7 +9,7 @@ import * as t from 'io-ts';
 import { getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index';
 import { decodeFlags, NonNegativeInt, oneOf, parseArgv, PositiveInt, Probability, BooleanFromString } from './args';
 import { writeFileAtomic } from './atomicWrite';
-import { bairDataset, bairNpzDataset, clipTensor, kolmogorovDataset, kolmogorovShards, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets';
+import { bairDataset, bairNpzDataset, clipTensor, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets';
 import { formatTable, stepMetrics, type StepMetrics } from './evaluate';
 import { generate } from './generate';
 import { writeGif } from './gif';
@@ -21,7 +21,7 @@ import { PRESETS, presetNames, type Preset } from './presets';
 import { progressBar, type Progress } from './progress';
 import { loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer';
 
-const DATA_FORMATS = `'shapes' (generated), 'kolmogorov' (simulated), a folder of kolmogorov-*.npy shards from \`rolling data\`,
+const DATA_FORMATS = `'shapes' (generated), 'mnist' (moving MNIST from the mnist package's digits), 'kolmogorov' (simulated), a folder of kolmogorov-*.npy shards from \`rolling data\`,
 a BAIR .tfrecords (or .tfrecord) file, a folder of BAIR traj_*.tfrecords, a BAIR .npz clip laid out as
 bair_sample.npz (aux1_image or image, and action), or a .npy of videos [N, T, H, W, C] or [T, H, W, C]`;
 
@@ -29,7 +29,7 @@ const USAGE = `rolling — Rolling Diffusion Models (Ruhe et al., ICML 2024) in 
 
 Usage:
   rolling demo     --out DIR [--steps N] [--backend cpu|webgpu|wasm]
-  rolling train    --out DIR [--preset ${presetNames().join('|')}] [--data shapes|kolmogorov|PATH] [--mode rolling|standard]
+  rolling train    --out DIR [--preset ${presetNames().join('|')}] [--data shapes|mnist|kolmogorov|PATH] [--mode rolling|standard]
                    [--steps N] [--seed S] [--resume] [--checkpoint-every N] [--backend cpu|webgpu|wasm]
   rolling rollout  --checkpoint FILE --out DIR [--frames N] [--clip I] [--steps-per-frame K] [--sampler ddpm|ddim] [--seed S] [--data ...]
   rolling eval     --rolling FILE --standard FILE --out DIR [--clips N] [--frames N] [--steps-per-frame K] [--seed S] [--data ...]
@@ -65,8 +65,9 @@ async function useBackend(name: string | undefined): Promise<void> {
  * extension when it is a file and by its contents when it is a folder; anything else is a usage error
  * that lists what is accepted.
  */
-async function loadData(preset: Preset, data: string | undefined, seed: number): Promise<VideoDataset> {
+async function loadData(preset: Preset, data: string | undefined, seed: number, split: 'train' | 'test' = 'train'): Promise<VideoDataset> {
   const name = data ?? preset.data;
+  if (name === 'mnist') return movingDigitsDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed, split });
   if (name === 'shapes') return movingShapesDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed });
   if (name === 'kolmogorov') return kolmogorovDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed });
   if (data === undefined) {
@@ -92,6 +93,15 @@ async function loadData(preset: Preset, data: string | undefined, seed: number):
     default:
       throw new UsageError(`--data ${data}: unknown format '${extname(path) || 'no extension'}' (${path}).\nAccepted --data: ${DATA_FORMATS}.`);
   }
+}
+
+/**
+ * Without --data, sampling uses held-out clips of the data set the checkpoint was trained on when
+ * that set is generated here (shapes, mnist, kolmogorov); for files the path must be given again.
+ */
+function generatedData(metadata: Record<string, string>): string | undefined {
+  const name = metadata['data'];
+  return name === 'shapes' || name === 'mnist' || name === 'kolmogorov' ? name : undefined;
 }
 
 function checkDataFits(preset: Preset, d: VideoDataset): void {
@@ -138,7 +148,7 @@ interface RolloutResult {
 async function rolloutToFiles(o: { checkpoint: string; out: string; frames: number; clip: number; stepsPerFrame?: number; sampler?: 'ddpm' | 'ddim'; seed: number; data?: string; mode?: TrainMode }): Promise<RolloutResult> {
   const ck = await loadForSampling(resolve(o.checkpoint));
   const { preset, frameShape } = ck;
-  const dataset = await loadData(preset, o.data, 1_000 + o.seed);
+  const dataset = await loadData(preset, o.data ?? generatedData(ck.metadata), 1_000 + o.seed, 'test');
   checkFrameShape(o.checkpoint, frameShape, dataset);
   const [h, w, c] = frameShape;
   const available = dataset.clipLength - preset.cleanFrames;
@@ -201,7 +211,7 @@ async function cmdRollout(flags: Record<string, string>): Promise<void> {
 async function rolloutMany(checkpoint: string, clips: number, frames: number, stepsPerFrame: number | undefined, seed: number, data: string | undefined, label: string) {
   const ck = await loadForSampling(resolve(checkpoint));
   const { preset, frameShape } = ck;
-  const dataset = await loadData(preset, data, 1_000 + seed);
+  const dataset = await loadData(preset, data ?? generatedData(ck.metadata), 1_000 + seed, 'test');
   checkFrameShape(checkpoint, frameShape, dataset);
   if (dataset.clipLength < preset.cleanFrames + frames) throw new UsageError(`--frames ${frames}: held-out clips have ${dataset.clipLength} frames, so at most ${dataset.clipLength - preset.cleanFrames} can be compared`);
   const [h, w, c] = frameShape;

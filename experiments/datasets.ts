@@ -10,6 +10,7 @@ import { foldIn, key, tensor, uniformHost, type Tensor } from '../core';
 import { BAIR_CHANNELS, BAIR_FRAME_BYTES, BAIR_HEIGHT, BAIR_WIDTH, bairVideos, npzToBair } from './bair';
 import { simulateKolmogorov } from './kolmogorov';
 import { readNpy, writeNpy } from './npy';
+import { movingDigits } from './movingDigits';
 import { movingShapes } from './shapes';
 
 /**
@@ -91,6 +92,25 @@ export function movingShapesDataset(opts: { clips?: number; frames?: number; siz
     list.push(v);
   }
   return { name: 'shapes', frameShape: [size, size, channels], clips: list, clipLength: frames, describe: 'intensity in [0, 1] as 2x − 1' };
+}
+
+/**
+ * Moving MNIST (experiments/movingDigits.ts): real digits from the `mnist` package bouncing in the
+ * frame, white on black mapped to [−1, 1]. `split: 'test'` draws only digits no 'train' clip shows.
+ */
+export function movingDigitsDataset(opts: { clips?: number; frames?: number; size?: number; count?: number; seed?: number; split?: 'train' | 'test' } = {}): VideoDataset {
+  const clips = opts.clips ?? 256;
+  const frames = opts.frames ?? 20;
+  const size = opts.size ?? 64;
+  const seed = opts.seed ?? 0;
+  const split = opts.split ?? 'train';
+  const list: Float32Array[] = [];
+  for (let i = 0; i < clips; i++) {
+    const v = movingDigits({ frames, size, count: opts.count ?? 2, seed: seed * 100_003 + i, split });
+    for (let j = 0; j < v.length; j++) v[j] = v[j]! * 2 - 1;
+    list.push(v);
+  }
+  return { name: 'mnist', frameShape: [size, size, 1], clips: list, clipLength: frames, describe: `moving MNIST (${split} digits), intensity in [0, 1] as 2x − 1` };
 }
 
 /** Velocity scale of Kolmogorov clips: the initial field's maximum speed (Table 7), so values stay in about [−1, 1]. */

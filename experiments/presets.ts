@@ -9,7 +9,7 @@ export interface Preset {
   readonly model: 'tiny' | 'small';
   /** Overrides the U-ViT preset's space-to-depth patch size (smaller: finer detail, more compute). */
   readonly patchSize?: number;
-  readonly data: 'shapes' | 'kolmogorov' | 'bair';
+  readonly data: 'shapes' | 'mnist' | 'kolmogorov' | 'bair';
   /** Frame side in pixels (the data set is generated or must have this size). */
   readonly size: number;
   readonly window: number;
@@ -49,6 +49,12 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     name: 'shapes', model: 'tiny', patchSize: 2, data: 'shapes', size: 16, window: 8, cleanFrames: 2, batch: 8, steps: 800,
     learningRate: 2e-3, warmupSteps: 80, emaDecay: 0.99, linearProbability: 0.8, checkpointEvery: 500,
     stepsPerFrame: 16, clips: 1024, clipLength: 32,
+  },
+  /** Moving MNIST at 32×32 (digits of 14 pixels, the original's proportions), 2 digits a clip. */
+  mnist: {
+    name: 'mnist', model: 'tiny', patchSize: 2, data: 'mnist', size: 32, window: 8, cleanFrames: 2, batch: 8, steps: 3000,
+    learningRate: 2e-3, warmupSteps: 100, emaDecay: 0.995, linearProbability: 0.8, checkpointEvery: 500,
+    stepsPerFrame: 16, clips: 1024, clipLength: 24,
   },
   kolmogorov: {
     name: 'kolmogorov', model: 'tiny', data: 'kolmogorov', size: 32, window: 8, cleanFrames: 2, batch: 8, steps: 3000,

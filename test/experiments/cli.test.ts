@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as r from '../../index';
 import { main } from '../../experiments/cli';
 import { bairExampleFromClip, npzToBair } from '../../experiments/bair';
-import { clipFrames, movingShapesDataset } from '../../experiments/datasets';
+import { clipFrames, movingDigitsDataset, movingShapesDataset } from '../../experiments/datasets';
 import { readNpy } from '../../experiments/npy';
 import { decodePng } from '../../experiments/png';
 import { PRESETS } from '../../experiments/presets';
@@ -182,6 +182,18 @@ describe('the rolling command line', () => {
     expect(report.results.rolling).toHaveLength(3);
     expect(report.results.standard).toHaveLength(3);
     expect((await stat(join(dir, 'ev', 'eval.png'))).size).toBeGreaterThan(0);
+  });
+
+  it('--data mnist trains on moving MNIST, and rollout (without --data) compares with held-out test digits', async () => {
+    const out = join(dir, 'mnist');
+    const tr = await run('train', '--out', out, '--preset', 'test', '--data', 'mnist', '--steps', '2');
+    expect(tr.code, tr.err).toBe(0);
+    const ro = await run('rollout', '--checkpoint', join(out, 'checkpoint.safetensors'), '--out', join(dir, 'mnist-ro'), '--frames', '3');
+    expect(ro.code, ro.err).toBe(0);
+    const preset = PRESETS.test!;
+    const generated = (await readNpy(join(dir, 'mnist-ro', 'rollout.npy'))).data as Float32Array;
+    const truth = clipFrames(movingDigitsDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed: 1_000, split: 'test' }), 0, preset.cleanFrames, 3);
+    expectFrameGrid(new Uint8Array(await readFile(join(dir, 'mnist-ro', 'rollout.png'))), [generated, truth], 3, [preset.size, preset.size, 1], 4);
   });
 
   it('demo trains, rolls out twice the window and writes metrics.json, rollout.gif/png/npy and losses.csv', async () => {
