@@ -319,7 +319,9 @@ async function cmdDemo(flags: Record<string, string>): Promise<void> {
   const seed = o.seed ?? 0;
   const out = resolve(o.out!);
   const steps = o.steps ?? preset.steps;
-  console.log(`demo: training the tiny U-ViT (${preset.patchSize ?? 4}×${preset.patchSize ?? 4} patches) with rolling diffusion on moving shapes (${preset.size}×${preset.size}, window ${preset.window}, ${preset.cleanFrames} clean frames) for ${steps} steps on ${getBackendName()}`);
+  const patch = preset.patchSize ?? 4;
+  const layout = `${patch === 1 ? 'pixel level' : `${patch}×${patch} patches`}${preset.channels ? `, conv widths ${preset.channels.join('/')}` : ''}`;
+  console.log(`demo: training the tiny U-ViT (${layout}) with rolling diffusion on ${preset.data === 'mnist' ? 'moving MNIST' : `moving ${preset.data}`} (${preset.size}×${preset.size}, window ${preset.window}, ${preset.cleanFrames} clean frames) for ${steps} steps on ${getBackendName()}`);
   const dataset = await loadData(preset, undefined, seed);
   const bar = trainingBar('train', steps);
   const started = Date.now();

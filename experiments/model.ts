@@ -14,7 +14,12 @@ export interface Denoiser {
  * simplification, not a claim about the paper's setting.
  */
 export function buildModel(preset: Preset, frameShape: readonly [number, number, number]): Denoiser {
-  const net = uvit({ ...uvitPresets[preset.model], inChannels: frameShape[2], ...(preset.patchSize ? { patchSize: preset.patchSize } : {}) });
+  const net = uvit({
+    ...uvitPresets[preset.model],
+    inChannels: frameShape[2],
+    ...(preset.patchSize ? { patchSize: preset.patchSize } : {}),
+    ...(preset.channels ? { channels: [...preset.channels] } : {}),
+  });
   return {
     init: (k) => net.init(k),
     apply: (params, z, logSnr) => net.apply(params as ReturnType<typeof net.init>, z, logSnr),
