@@ -165,7 +165,15 @@ export const uniform = scoped(function uniform(k: Key, shape: Shape, minval = 0,
   return maximum(add(mul(unit, maxval - minval), minval), minval);
 });
 
-/** Standard normal draws, √2 · erfinv(u) with u uniform in (−1, 1) (JAX's construction). */
+/**
+ * Standard normal draws, √2 · erfinv(u) with u uniform in (−1, 1) (JAX's construction).
+ *
+ * Across backends: the random bits, `uniform`, `bernoulli` and `randint` are the same bit for bit
+ * (integer ops and exactly rounded float steps; tested on wasm and WebGPU against the CPU), but
+ * `normal` goes through each backend's `erfinv` kernel, and those agree to float32 precision
+ * (a few ulp), not bit for bit: a GPU compiler may contract a polynomial into fused multiply-adds,
+ * which changes the last bits. Same key, same backend: same numbers, always.
+ */
 export const normal = scoped(function normal(k: Key, shape: Shape): Tensor {
   const lo = -0.99999994039535522; // nextafter(-1, 0) in float32
   return mul(erfinv(uniform(k, shape, lo, 1)), Math.SQRT2);
