@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -344,6 +344,25 @@ describe('tfrecord', () => {
     await expect(writeTFRecords(path, failing())).rejects.toThrow('source failed');
     expect((await collect(readTFRecords(path))).map((r) => new TextDecoder().decode(r))).toEqual(['old']);
     expect(await readdir(sub)).toEqual(['out.tfrecords']);
+  });
+
+  it('streams: the first record of a 3 GiB file (sparse: one real record, then a hole) comes back without reading the rest', async () => {
+    // Node cannot hold a 3 GiB file in one Buffer (its limit is 2 GiB), so a reader that loaded the
+    // whole file would throw here; a streaming one reads 12 + n + 4 bytes and yields. The hole
+    // reads as zeros, whose length field 0 with a zero CRC is invalid: the second record fails.
+    const path = join(dir, 'huge.tfrecords');
+    const record = encodeTFRecord(new TextEncoder().encode('first record'));
+    const handle = await open(path, 'w');
+    await handle.write(record, 0, record.length, 0);
+    await handle.truncate(3 * 2 ** 30);
+    await handle.close();
+    const it = readTFRecords(path)[Symbol.asyncIterator]();
+    const before = process.memoryUsage().rss;
+    const first = await it.next();
+    expect(new TextDecoder().decode(first.value as Uint8Array)).toBe('first record');
+    expect(process.memoryUsage().rss - before).toBeLessThan(256 * 2 ** 20);
+    await expect(it.next()).rejects.toThrow(/huge\.tfrecords: .*record 1 at byte offset 28/);
+    await rm(path);
   });
 
   it('names the file when it does not exist', async () => {
