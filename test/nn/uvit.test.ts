@@ -152,6 +152,28 @@ describe('U-ViT', () => {
     r.dispose(sp);
   });
 
+  it('the small preset on a full BAIR window (16 frames of 64×64×3): each frame has its own logSNR, and frames see each other', async () => {
+    // Two forward passes of the 6.8M-parameter model (~2.5 s each on wasm): the shape, a per-frame
+    // conditioning check (frame 5's logSNR changes frame 5) and temporal mixing (frame 5's input
+    // reaches frame 9 through the axial time attention).
+    const small = nn.uvit(nn.uvitPresets.small);
+    const p = withLiveOutput(small, 3);
+    const z = r.normal(r.key(4), [1, 16, 64, 64, 3]);
+    const logSnr = r.tensor(Array.from({ length: 16 }, (_, f) => 6 - f), [1, 16]);
+    const frame = (v: Float32Array | number[], f: number) => Array.from(v).slice(f * 12288, (f + 1) * 12288);
+    const base = await values(small.apply(p, z, logSnr));
+    expect(base.length).toBe(16 * 64 * 64 * 3);
+    expect(base.every(Number.isFinite)).toBe(true);
+    const bumped = r.tidy(() => r.add(logSnr, r.tensor(Array.from({ length: 16 }, (_, f) => (f === 5 ? 3 : 0)), [1, 16])));
+    const other = r.tidy(() => r.add(z, r.mul(r.tensor(Array.from({ length: 16 }, (_, f) => (f === 5 ? 1 : 0)), [1, 16, 1, 1, 1]), 0.5)));
+    const diff = (a: number[], b: number[]) => maxAbs(a.map((v, i) => v - b[i]!));
+    const withBump = await values(small.apply(p, z, bumped));
+    expect(diff(frame(withBump, 5), frame(base, 5))).toBeGreaterThan(1e-3);
+    const withOther = await values(small.apply(p, other, logSnr));
+    expect(diff(frame(withOther, 9), frame(base, 9))).toBeGreaterThan(1e-4);
+    r.dispose([p, z, logSnr, bumped, other]);
+  }, 60_000);
+
   it('overfits a single batch of 8 frames of 32×32: the v-loss falls 10× (tiny preset, Adam)', async () => {
     const [frames, height, width] = [8, 32, 32];
     // A Gaussian blob moving diagonally, in [-1, 1].
