@@ -45,13 +45,7 @@ export async function benchTinyUvit(steps = 10, config: nn.UViTConfig = nn.uvitP
   const params = model.init(r.key(0));
   let state = { params, opt: optimizer.init(params), loss: r.scalar(0) };
   const step = () => {
-    const next = r.tidy(() => {
-      const [loss, grads] = r.valueAndGrad(lossFn)(state.params);
-      const { updates, state: opt } = optimizer.update(grads, state.opt, state.params);
-      return { params: nn.applyUpdates(state.params, updates), opt, loss };
-    });
-    nn.disposeStale(state, next);
-    state = next;
+    state = nn.minimizeStep(lossFn, optimizer, state);
     // The read waits for the step's work to finish (WebGPU runs it after recording returns).
     return state.loss.toArray();
   };

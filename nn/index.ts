@@ -25,7 +25,7 @@ export { videoTransformerBlock, type VideoTransformerBlockConfig, type VideoTran
 export { uvit, uvitPresets, patchify, unpatchify, type UViT, type UViTConfig, type UViTParams } from './uvit';
 
 export { chain, applyUpdates, type GradientTransformation, type LearningRateSchedule } from './optim/transform';
-export { disposeStale } from './optim/memory';
+export { disposeStale, minimizeStep, type MinimizeState } from './optim/memory';
 export { constantSchedule, warmupSchedule, cosineDecaySchedule, warmupCosineDecaySchedule, asSchedule } from './optim/schedule';
 export { sgd, type SgdConfig, type SgdState } from './optim/sgd';
 export { adam, adamw, type AdamConfig, type AdamWConfig, type AdamState } from './optim/adam';

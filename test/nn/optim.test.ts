@@ -217,6 +217,36 @@ describe('memory', () => {
     expect(await scalarOf(state.loss)).toBeLessThan(initialLoss);
   });
 
+  it('minimizeStep is the tidy step + disposeStale loop, bit for bit, and keeps memory flat', async () => {
+    const layer = nn.mlp({ inFeatures: 3, hiddenFeatures: 5 });
+    const optimizer = nn.adam({ learningRate: 1e-2 });
+    const x = r.normal(r.key(2), [8, 3]);
+    const y = r.cos(x);
+    const lossFn = (p: nn.MlpParams) => r.mean(r.square(r.sub(layer.apply(p, x), y)));
+    const p0 = layer.init(r.key(3));
+    // By hand, on a copy of the parameters.
+    let manual = { params: r.tidy(() => r.treeMap(p0, (t) => r.add(t, 0))), opt: optimizer.init(p0), loss: r.scalar(0) };
+    let state: nn.MinimizeState<nn.MlpParams, nn.AdamState> = { params: p0, opt: optimizer.init(p0) };
+    const counts: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const next = r.tidy(() => {
+        const [loss, grads] = r.valueAndGrad(lossFn)(manual.params);
+        const { updates, state: opt } = optimizer.update(grads, manual.opt, manual.params);
+        return { params: nn.applyUpdates(manual.params, updates), opt, loss };
+      });
+      nn.disposeStale(manual, next);
+      manual = next;
+      const previous = state;
+      state = nn.minimizeStep(lossFn, optimizer, state);
+      expect(previous.params.hidden.weight.disposed).toBe(true);
+      expect(await scalarOf(state.loss!)).toBe(await scalarOf(manual.loss));
+      counts.push(r.memoryStats().tensors);
+    }
+    expect(await values(state.params.out.weight)).toEqual(await values(manual.params.out.weight));
+    expect(new Set(counts.slice(1)).size).toBe(1);
+    r.dispose([state, manual, x, y]);
+  });
+
   it('disposeStale keeps the tensors the next state still holds', () => {
     const shared = r.tensor([1]);
     const old = r.tensor([2]);

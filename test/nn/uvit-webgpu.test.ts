@@ -137,13 +137,7 @@ suite('U-ViT on WebGPU', () => {
     const losses: number[] = [];
     const liveTensors: number[] = [];
     for (let step = 0; step < 5; step++) {
-      const next = r.tidy(() => {
-        const [loss, grads] = r.valueAndGrad(lossFn)(state.params);
-        const { updates, state: opt } = optimizer.update(grads, state.opt, state.params);
-        return { params: nn.applyUpdates(state.params, updates), opt, loss };
-      });
-      nn.disposeStale(state, next);
-      state = next;
+      state = nn.minimizeStep(lossFn, optimizer, state);
       // The loss of the parameters before this step's update.
       losses.push((await state.loss.toArray())[0]!);
       liveTensors.push(r.memoryStats().tensors);

@@ -201,13 +201,7 @@ describe('U-ViT', () => {
     const counts: number[] = [];
     let last = initial;
     for (let step = 1; step <= 400 && last > initial / 10; step++) {
-      const next = r.tidy(() => {
-        const [loss, grads] = r.valueAndGrad(lossFn)(state.params);
-        const { updates, state: opt } = optimizer.update(grads, state.opt, state.params);
-        return { params: nn.applyUpdates(state.params, updates), opt, loss };
-      });
-      nn.disposeStale(state, next);
-      state = next;
+      state = nn.minimizeStep(lossFn, optimizer, state);
       counts.push(r.memoryStats().tensors);
       if (step % 5 === 0) {
         last = (await state.loss.toArray())[0]!;
