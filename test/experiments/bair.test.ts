@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BAIR_FRAME_BYTES,
@@ -15,17 +14,9 @@ import {
 import { readNpz } from '../../experiments/npy';
 import { encodeExample, type Feature } from '../../experiments/protobuf';
 import { writeTFRecords } from '../../experiments/tfrecord';
+import { requireBairSample } from './bairSample';
 
-const SAMPLE = resolve(process.cwd(), '../shared/data/bair/bair_sample.npz');
 
-function requireSample(): string {
-  if (!existsSync(SAMPLE)) {
-    throw new Error(
-      `missing ${SAMPLE}: the real BAIR clip bair_sample.npz must sit in ../shared/data/bair/ beside the checkout (CI has it)`,
-    );
-  }
-  return SAMPLE;
-}
 
 let dir = '';
 beforeAll(async () => {
@@ -55,7 +46,7 @@ function syntheticClip(frames: number, seed: number, withEndEffector = false): B
 
 describe('bair', () => {
   it('the real clip, converted to a TFRecord with our writer, reads back pixel-exact with equal actions', async () => {
-    const npzPath = requireSample();
+    const npzPath = requireBairSample();
     const clip = await npzToBair(npzPath);
     const path = join(dir, 'traj_0_to_0.tfrecords');
     await writeTFRecords(path, [bairExampleFromClip(clip)]);

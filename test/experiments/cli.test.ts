@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as r from '../../index';
 import { main } from '../../experiments/cli';
@@ -15,8 +15,8 @@ import { allGoldenVectors } from '../../experiments/goldenVectors';
 import { serializeGoldenVectors } from '../../diffusion/golden';
 import { readCheckpointMetadata, train } from '../../experiments/trainer';
 import { loadSafetensors, saveSafetensors } from '../../nn';
+import { requireBairSample } from './bairSample';
 
-const SAMPLE = resolve(process.cwd(), '../shared/data/bair/bair_sample.npz');
 
 let dir = '';
 beforeAll(async () => {
@@ -285,16 +285,12 @@ describe('the rolling command line', () => {
   });
 });
 
-function requireSample(): string {
-  if (!existsSync(SAMPLE)) throw new Error(`missing ${SAMPLE}: the real BAIR clip bair_sample.npz must sit in ../shared/data/bair/ beside the checkout (CI has it)`);
-  return SAMPLE;
-}
 
 describe('the rolling command line on the real BAIR clip', () => {
   let folder = '';
   let file = '';
   beforeAll(async () => {
-    const clip = await npzToBair(requireSample());
+    const clip = await npzToBair(requireBairSample());
     folder = join(dir, 'bair-train');
     await mkdir(folder);
     file = join(folder, 'traj_0_to_255.tfrecords');
@@ -303,7 +299,7 @@ describe('the rolling command line on the real BAIR clip', () => {
 
   it('train reads a .tfrecords file, a folder of traj_*.tfrecords and the .npz, and sees the same frames in each', async () => {
     const losses: number[][] = [];
-    for (const [name, data] of [['file', file], ['folder', folder], ['npz', requireSample()]] as const) {
+    for (const [name, data] of [['file', file], ['folder', folder], ['npz', requireBairSample()]] as const) {
       const out = join(dir, `bair-${name}`);
       const res = await run('train', '--out', out, '--preset', 'test', '--data', data, '--steps', '2');
       expect(res.code, `${name}: ${res.err}`).toBe(0);

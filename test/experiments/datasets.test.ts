@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../index';
@@ -9,13 +8,9 @@ import { BAIR_FRAME_BYTES, bairExampleFromClip, npzToBair } from '../../experime
 import { bairDataset, bairNpzDataset, clipTensor, npyDataset, sampleBatch, type VideoDataset } from '../../experiments/datasets';
 import { writeNpy } from '../../experiments/npy';
 import { writeTFRecords } from '../../experiments/tfrecord';
+import { requireBairSample } from './bairSample';
 
-const SAMPLE = resolve(process.cwd(), '../shared/data/bair/bair_sample.npz');
 
-function requireSample(): string {
-  if (!existsSync(SAMPLE)) throw new Error(`missing ${SAMPLE}: the real BAIR clip bair_sample.npz must sit in ../shared/data/bair/ beside the checkout (CI has it)`);
-  return SAMPLE;
-}
 
 let dir = '';
 beforeAll(async () => {
@@ -85,7 +80,7 @@ describe('datasets keep uint8 pixels and convert per batch', () => {
   });
 
   it('bairDataset holds the real clip as 368,640 uint8 bytes (a quarter of float32), and its batches equal the float conversion', async () => {
-    const clip = await npzToBair(requireSample());
+    const clip = await npzToBair(requireBairSample());
     const path = join(dir, 'traj_0_to_255.tfrecords');
     await writeTFRecords(path, [bairExampleFromClip(clip)]);
     const d = await bairDataset(path);
@@ -97,7 +92,7 @@ describe('datasets keep uint8 pixels and convert per batch', () => {
     expect(Buffer.from(d.clips[0]!.buffer, d.clips[0]!.byteOffset, d.clips[0]!.byteLength).equals(Buffer.from(clip.aux1!))).toBe(true);
     await expectSameBatches(d, [[0, 0], [3, 7], [1, 123]], 2, 16);
     // The .npz holds the same video.
-    const n = await bairNpzDataset(requireSample());
+    const n = await bairNpzDataset(requireBairSample());
     expect(n.clipLength).toBe(30);
     expect(Buffer.from(n.clips[0]!.buffer, n.clips[0]!.byteOffset, n.clips[0]!.byteLength).equals(Buffer.from(clip.aux1!))).toBe(true);
   });

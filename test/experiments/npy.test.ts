@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -16,8 +15,8 @@ import {
   type NpyDtype,
   type NpyTypedArray,
 } from '../../experiments/npy';
+import { requireBairSample } from './bairSample';
 
-const SAMPLE = resolve(process.cwd(), '../shared/data/bair/bair_sample.npz');
 
 let dir = '';
 beforeAll(async () => {
@@ -208,10 +207,7 @@ describe('npz', () => {
   });
 
   it('reads the real BAIR sample written by NumPy (deflate, zip64 local headers)', async () => {
-    if (!existsSync(SAMPLE)) {
-      throw new Error(`missing ${SAMPLE}: the BAIR sample clip must sit in ../shared/data/bair/ beside the checkout (CI has it)`);
-    }
-    const npz = await readNpz(SAMPLE);
+    const npz = await readNpz(requireBairSample());
     expect([...npz.keys()].sort()).toEqual(['action', 'aux1_image', 'image']);
     const aux1 = npz.get('aux1_image')!;
     expect(aux1.dtype).toBe('<i8');
