@@ -38,6 +38,7 @@ const numberFrom = (name: string, integer: boolean, min: number, max: number) =>
 export const PositiveInt = numberFrom('a positive integer', true, 1, Number.MAX_SAFE_INTEGER);
 export const NonNegativeInt = numberFrom('a non-negative integer', true, 0, Number.MAX_SAFE_INTEGER);
 export const PositiveNumber = numberFrom('a positive number', false, Number.MIN_VALUE, Number.MAX_VALUE);
+export const NonNegativeNumber = numberFrom('a non-negative number', false, 0, Number.MAX_VALUE);
 export const Probability = numberFrom('a probability', false, 0, 1);
 export const BooleanFromString = new t.Type<boolean, string, unknown>(
   'a boolean',

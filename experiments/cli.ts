@@ -7,7 +7,7 @@ import { extname, join, resolve } from 'node:path';
 import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
 import { getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index';
-import { decodeFlags, NonNegativeInt, oneOf, parseArgv, PositiveInt, Probability, BooleanFromString } from './args';
+import { decodeFlags, NonNegativeInt, NonNegativeNumber, oneOf, parseArgv, PositiveInt, PositiveNumber, Probability, BooleanFromString } from './args';
 import { writeFileAtomic } from './atomicWrite';
 import { bairDataset, bairNpzDataset, clipTensor, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets';
 import { formatTable, stepMetrics, type StepMetrics } from './evaluate';
@@ -34,6 +34,7 @@ Usage:
   rolling rollout  --checkpoint FILE --out DIR [--frames N] [--clip I] [--steps-per-frame K] [--sampler ddpm|ddim] [--seed S] [--data ...]
   rolling eval     --rolling FILE --standard FILE --out DIR [--clips N] [--frames N] [--steps-per-frame K] [--seed S] [--data ...]
   rolling data     kolmogorov --out DIR [--clips N] [--shards N] [--frames N] [--size N] [--seed S]
+                   [--simulation-size N] [--warmup T] [--frame-interval T]
   rolling vectors  --out FILE
 
 Data (--data): ${DATA_FORMATS}.
@@ -284,24 +285,34 @@ async function cmdEval(flags: Record<string, string>): Promise<void> {
 
 async function cmdData(positional: string[], flags: Record<string, string>): Promise<void> {
   if (positional[0] !== 'kolmogorov') throw new UsageError(`rolling data: the only generated data set is 'kolmogorov' (shapes are generated on the fly); got ${positional[0] ?? 'nothing'}`);
-  const o = decode('data', { out: t.string, clips: PositiveInt, shards: PositiveInt, frames: PositiveInt, size: PositiveInt, seed: NonNegativeInt }, flags, ['out']);
+  const o = decode(
+    'data',
+    { out: t.string, clips: PositiveInt, shards: PositiveInt, frames: PositiveInt, size: PositiveInt, seed: NonNegativeInt, 'simulation-size': PositiveInt, warmup: NonNegativeNumber, 'frame-interval': PositiveNumber },
+    flags,
+    ['out'],
+  );
   const clips = o.clips ?? 8;
   const shards = o.shards ?? 1;
   const frames = o.frames ?? 32;
   const size = o.size ?? 32;
+  const simulationSize = o['simulation-size'] ?? size;
   if ((size & (size - 1)) !== 0) throw new UsageError(`--size ${size}: the spectral solver needs a power of two`);
+  if ((simulationSize & (simulationSize - 1)) !== 0 || simulationSize < size) {
+    throw new UsageError(`--simulation-size ${simulationSize}: must be a power of two at least --size ${size} (frames are Fourier-truncated to --size)`);
+  }
+  const physics = { simulationSize, warmup: o.warmup ?? 0, frameInterval: o['frame-interval'] ?? 1.5 };
   const out = resolve(o.out!);
   await mkdir(out, { recursive: true });
   const bar = progressBar('kolmogorov', clips * shards);
   for (let s = 0; s < shards; s++) {
     const list: Float32Array[] = [];
     for (let i = 0; i < clips; i++) {
-      list.push(simulateKolmogorov({ frames, size, seed: (o.seed ?? 0) * 100_003 + s * clips + i }).frames);
+      list.push(simulateKolmogorov({ frames, size, ...physics, seed: (o.seed ?? 0) * 100_003 + s * clips + i }).frames);
       bar.update(s * clips + i + 1);
     }
     await writeKolmogorovShard(join(out, `kolmogorov-${String(s).padStart(4, '0')}.npy`), list, frames, size);
   }
-  bar.done(`wrote ${shards} shard(s) of ${clips} clips [${frames}, ${size}, ${size}, 2] to ${out}`);
+  bar.done(`wrote ${shards} shard(s) of ${clips} clips [${frames}, ${size}, ${size}, 2] to ${out} (simulated on ${simulationSize}², ${physics.warmup} time units discarded, a frame every ${physics.frameInterval})`);
 }
 
 async function cmdVectors(flags: Record<string, string>): Promise<void> {

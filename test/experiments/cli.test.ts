@@ -252,6 +252,23 @@ describe('the rolling command line', () => {
     expect(JSON.parse(meta.frameShape!)).toEqual([16, 16, 2]);
   });
 
+  it('data kolmogorov --simulation-size --warmup: a finer grid truncated to --size, and warm-up time discarded before frame 0', async () => {
+    const plain = join(dir, 'kol-plain');
+    const warm = join(dir, 'kol-warm');
+    const common = ['--clips', '1', '--frames', '3', '--size', '16', '--simulation-size', '32', '--seed', '5'];
+    expect((await run('data', 'kolmogorov', '--out', plain, ...common)).code).toBe(0);
+    expect((await run('data', 'kolmogorov', '--out', warm, ...common, '--warmup', '1.5')).code).toBe(0);
+    const a = (await readNpy(join(plain, 'kolmogorov-0000.npy'))).data as Float32Array;
+    const b = (await readNpy(join(warm, 'kolmogorov-0000.npy'))).data as Float32Array;
+    const frame = 16 * 16 * 2;
+    // One frame interval (1.5) of warm-up: the warm clip starts where the plain one's frame 1 is.
+    expect(Array.from(b.subarray(0, frame))).toEqual(Array.from(a.subarray(frame, 2 * frame)));
+    expect(Array.from(b.subarray(0, frame))).not.toEqual(Array.from(a.subarray(0, frame)));
+    const bad = await run('data', 'kolmogorov', '--out', join(dir, 'kol-bad'), '--size', '16', '--simulation-size', '24');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--simulation-size 24: must be a power of two at least --size 16/);
+  });
+
   it('bad arguments give a message naming the problem and a non-zero exit', async () => {
     await writeFile(join(dir, 'notes.txt'), 'not data');
     await mkdir(join(dir, 'empty-data'));
