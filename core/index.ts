@@ -9,7 +9,7 @@ export type { GradOptions, Pullback } from './trace';
 export * from './ops';
 // `split` is the PRNG's (JAX's random.split); the tensor split of ops.ts is exported as splitTensor.
 export { split as splitTensor } from './ops';
-export { key, keyFromWords, isKey, split, foldIn, randomBits, uniform, uniformHost, normal, bernoulli, randint, permutation, threefry2x32Block, threefry2x32Ops } from './random';
+export { key, keyFromWords, isKey, split, foldIn, randomBits, uniform, uniformHost, normal, bernoulli, randint, permutation, threefry2x32Block, threefry2x32Lanes, threefry2x32Ops } from './random';
 export type { Key } from './random';
 export { treeMap, treeZipMap, treeLeaves, treeFlatten, treeUnflatten, treeSize } from './tree';
 export type { Tree } from './tree';

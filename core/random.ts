@@ -21,26 +21,41 @@ export interface Key {
 
 const ROTATIONS = [13, 15, 26, 6, 17, 29, 16, 24] as const;
 
-function rotl(x: number, r: number): number {
-  return ((x << r) | (x >>> (32 - r))) >>> 0;
+/**
+ * Threefry-2x32, 20 rounds, over n blocks: block i has key (k0s[i], k1s[i]) and counter
+ * (x0s[i], x1s[i]); out[i] and out[n + i] receive its two words. No allocation: the CPU backend's
+ * kernel runs this, and it is the host reference every other backend's kernel must match.
+ */
+export function threefry2x32Lanes(out: Uint32Array, n: number, k0s: ArrayLike<number>, k1s: ArrayLike<number>, x0s: ArrayLike<number>, x1s: ArrayLike<number>): void {
+  for (let i = 0; i < n; i++) {
+    const k0 = k0s[i]! >>> 0;
+    const k1 = k1s[i]! >>> 0;
+    const k2 = (0x1bd11bda ^ k0 ^ k1) >>> 0;
+    let a = (x0s[i]! + k0) >>> 0;
+    let b = (x1s[i]! + k1) >>> 0;
+    for (let r = 0; r < 5; r++) {
+      const rot = (r & 1) << 2;
+      for (let j = 0; j < 4; j++) {
+        const by = ROTATIONS[rot + j]!;
+        a = (a + b) >>> 0;
+        b = (((b << by) | (b >>> (32 - by))) ^ a) >>> 0;
+      }
+      // Key injection: after round group r, (ks[(r + 1) % 3], ks[(r + 2) % 3] + r + 1) with ks = (k0, k1, k2).
+      const m = r % 3;
+      a = (a + (m === 0 ? k1 : m === 1 ? k2 : k0)) >>> 0;
+      b = (b + (m === 0 ? k2 : m === 1 ? k0 : k1) + r + 1) >>> 0;
+    }
+    out[i] = a;
+    out[n + i] = b;
+  }
 }
 
-/** Threefry-2x32, 20 rounds, on one block: the reference every backend kernel must match. */
+const oneBlock = new Uint32Array(2);
+
+/** Threefry-2x32, 20 rounds, on one block (host key derivation and small draws). */
 export function threefry2x32Block(k0: number, k1: number, x0: number, x1: number): [number, number] {
-  const ks = [k0 >>> 0, k1 >>> 0, (0x1bd11bda ^ k0 ^ k1) >>> 0];
-  let a = (x0 + ks[0]!) >>> 0;
-  let b = (x1 + ks[1]!) >>> 0;
-  for (let i = 0; i < 5; i++) {
-    const rot = i % 2 === 0 ? 0 : 4;
-    for (let j = 0; j < 4; j++) {
-      a = (a + b) >>> 0;
-      b = rotl(b, ROTATIONS[rot + j]!);
-      b = (b ^ a) >>> 0;
-    }
-    a = (a + ks[(i + 1) % 3]!) >>> 0;
-    b = (b + ks[(i + 2) % 3]! + i + 1) >>> 0;
-  }
-  return [a, b];
+  threefry2x32Lanes(oneBlock, 1, [k0], [k1], [x0], [x1]);
+  return [oneBlock[0]!, oneBlock[1]!];
 }
 
 /**

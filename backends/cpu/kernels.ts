@@ -2,7 +2,7 @@
  * The CPU backend's kernel table: one entry per backend primitive, typed so that a missing kernel is
  * a compile error. Each kernel receives host arrays and writes into a pooled output array.
  */
-import { broadcastStrides, stridesOf, sizeOf, type BackendPrim, type DType, type PrimParams, type Shape, type TypedArray } from '../../core';
+import { broadcastStrides, stridesOf, sizeOf, threefry2x32Lanes, type BackendPrim, type DType, type PrimParams, type Shape, type TypedArray } from '../../core';
 import { binaryExpr, mapElements, UNARY_EXPR } from './elementwise';
 import { matmul } from './matmul';
 import { scratchF32, scratchF64 } from './pool';
@@ -390,37 +390,9 @@ export const kernels: { [P in BackendPrim]: Kernel<P> } = {
       return full;
     });
     const [k0, k1, x0, x1] = lanes as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-    threefryLanes(out as Uint32Array, n, k0, k1, x0, x1);
+    threefry2x32Lanes(out as Uint32Array, n, k0, k1, x0, x1);
   },
 };
-
-/**
- * Threefry-2x32 (20 rounds) over n lanes, written out without allocation: the same arithmetic as
- * core's `threefry2x32Block` (the reference the tests compare with), one block per element.
- */
-function threefryLanes(out: Uint32Array, n: number, k0s: Uint32Array, k1s: Uint32Array, x0s: Uint32Array, x1s: Uint32Array): void {
-  const R = [13, 15, 26, 6, 17, 29, 16, 24];
-  for (let i = 0; i < n; i++) {
-    const k0 = k0s[i]!;
-    const k1 = k1s[i]!;
-    const k2 = (0x1bd11bda ^ k0 ^ k1) >>> 0;
-    let a = (x0s[i]! + k0) >>> 0;
-    let b = (x1s[i]! + k1) >>> 0;
-    for (let r = 0; r < 5; r++) {
-      const off = (r & 1) << 2;
-      for (let j = 0; j < 4; j++) {
-        const rot = R[off + j]!;
-        a = (a + b) >>> 0;
-        b = (((b << rot) | (b >>> (32 - rot))) ^ a) >>> 0;
-      }
-      const m = r % 3;
-      a = (a + (m === 0 ? k1 : m === 1 ? k2 : k0)) >>> 0;
-      b = (b + (m === 0 ? k2 : m === 1 ? k0 : k1) + r + 1) >>> 0;
-    }
-    out[i] = a;
-    out[n + i] = b;
-  }
-}
 
 /** Transpose; the common 2-D case (and batched 2-D) goes through cache-sized tiles. */
 function transposeFast(out: TypedArray, x: HostTensor, perm: readonly number[]): void {
