@@ -64,11 +64,16 @@ function naturalCompare(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
 
+/** A BAIR TFRecord file's name as softmotion30_44k has them: `traj_{a}_to_{b}.tfrecords`. */
+export function isBairRecordName(name: string): boolean {
+  return name.startsWith('traj_') && name.endsWith('.tfrecords');
+}
+
 /** The TFRecord files `path` stands for: itself, or a folder's `traj_*.tfrecords` in numeric order. */
 export async function bairFiles(path: string): Promise<string[]> {
   const info = await stat(path);
   if (!info.isDirectory()) return [path];
-  const names = (await readdir(path)).filter((n) => n.startsWith('traj_') && n.endsWith('.tfrecords'));
+  const names = (await readdir(path)).filter(isBairRecordName);
   if (names.length === 0) {
     throw new Error(`${path}: no traj_*.tfrecords files in this folder (BAIR keeps them in train/ and test/ subfolders)`);
   }

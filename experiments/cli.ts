@@ -9,8 +9,10 @@ import * as t from 'io-ts';
 import { getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index';
 import { decodeFlags, NonNegativeInt, NonNegativeNumber, oneOf, parseArgv, PositiveInt, PositiveNumber, Probability, BooleanFromString } from './args';
 import { writeFileAtomic } from './atomicWrite';
-import { bairDataset, bairNpzDataset, clipTensor, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets';
+import { isBairRecordName } from './bair';
+import { bairDataset, bairNpzDataset, clipTensor, isKolmogorovShardName, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets';
 import { formatTable, stepMetrics, type StepMetrics } from './evaluate';
+import { isPowerOfTwo } from './fft';
 import { generate } from './generate';
 import { writeGif } from './gif';
 import { simulateKolmogorov } from './kolmogorov';
@@ -18,7 +20,7 @@ import { writeNpy } from './npy';
 import { frameGrid, lineChart, stackImages } from './plot';
 import { writePng } from './png';
 import { PRESETS, presetNames, type Preset } from './presets';
-import { progressBar, type Progress } from './progress';
+import { progressBar } from './progress';
 import { loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer';
 
 const DATA_FORMATS = `'shapes' (generated), 'mnist' (moving MNIST from the mnist package's digits), 'kolmogorov' (simulated), a folder of kolmogorov-*.npy shards from \`rolling data\`,
@@ -62,17 +64,35 @@ async function useBackend(name: string | undefined): Promise<void> {
 }
 
 /**
- * The data set named by --data (or the preset's), sized as the preset says. A path is read by its
- * extension when it is a file and by its contents when it is a folder; anything else is a usage error
- * that lists what is accepted.
+ * What data is read for. Training reads --data or the preset's data set. Sampling (rollout, eval)
+ * reads held-out clips of the set the checkpoint was trained on: generated here when it can be, else
+ * from the --data given again.
  */
-async function loadData(preset: Preset, data: string | undefined, seed: number, split: 'train' | 'test' = 'train'): Promise<VideoDataset> {
-  const name = data ?? preset.data;
-  if (name === 'mnist') return movingDigitsDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed, split });
-  if (name === 'shapes') return movingShapesDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed });
-  if (name === 'kolmogorov') return kolmogorovDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed });
+type DataUse =
+  | { readonly command: 'train' }
+  | { readonly command: 'rollout' | 'eval'; readonly checkpoint: string; readonly trainedOn: string };
+
+const GENERATED_DATA: readonly string[] = ['shapes', 'mnist', 'kolmogorov'];
+
+/**
+ * The data set named by --data (or the one `use` implies), `clips` clips when it is generated. A path
+ * is read by its extension when it is a file and by its contents when it is a folder; anything else is
+ * a usage error that lists what is accepted.
+ */
+async function loadData(preset: Preset, data: string | undefined, o: { seed: number; clips: number; use: DataUse }): Promise<VideoDataset> {
+  const { seed, clips, use } = o;
+  const sampling = use.command !== 'train';
+  const name = data ?? (sampling ? (GENERATED_DATA.includes(use.trainedOn) ? use.trainedOn : undefined) : preset.data);
+  const generated = { clips, frames: preset.clipLength, size: preset.size, seed };
+  if (name === 'mnist') return movingDigitsDataset({ ...generated, split: sampling ? 'test' : 'train' });
+  if (name === 'shapes') return movingShapesDataset(generated);
+  if (name === 'kolmogorov') return kolmogorovDataset(generated);
   if (data === undefined) {
-    throw new UsageError(`--preset ${preset.name} trains on ${preset.data} data, which cannot be generated: pass --data PATH (for BAIR, the softmotion30_44k train/ folder of traj_*.tfrecords).\nAccepted --data: ${DATA_FORMATS}.`);
+    throw new UsageError(
+      sampling
+        ? `rolling ${use.command}: ${use.checkpoint} was trained on ${use.trainedOn} data, which cannot be generated: pass --data PATH (for BAIR, the softmotion30_44k test/ folder of traj_*.tfrecords).\nAccepted --data: ${DATA_FORMATS}.`
+        : `--preset ${preset.name} trains on ${preset.data} data, which cannot be generated: pass --data PATH (for BAIR, the softmotion30_44k train/ folder of traj_*.tfrecords).\nAccepted --data: ${DATA_FORMATS}.`,
+    );
   }
   const path = resolve(data);
   let info;
@@ -83,8 +103,8 @@ async function loadData(preset: Preset, data: string | undefined, seed: number, 
   }
   if (info.isDirectory()) {
     const names = await readdir(path);
-    if (names.some((n) => /^traj_.*\.tfrecords$/.test(n))) return bairDataset(path);
-    if (names.some((n) => /^kolmogorov-\d+\.npy$/.test(n))) return kolmogorovShards(path);
+    if (names.some(isBairRecordName)) return bairDataset(path);
+    if (names.some(isKolmogorovShardName)) return kolmogorovShards(path);
     throw new UsageError(`--data ${data}: the folder ${path} holds neither BAIR traj_*.tfrecords files nor kolmogorov-*.npy shards.\nAccepted --data: ${DATA_FORMATS}.`);
   }
   switch (extname(path).toLowerCase()) {
@@ -96,13 +116,9 @@ async function loadData(preset: Preset, data: string | undefined, seed: number, 
   }
 }
 
-/**
- * Without --data, sampling uses held-out clips of the data set the checkpoint was trained on when
- * that set is generated here (shapes, mnist, kolmogorov); for files the path must be given again.
- */
-function generatedData(metadata: Record<string, string>): string | undefined {
-  const name = metadata['data'];
-  return name === 'shapes' || name === 'mnist' || name === 'kolmogorov' ? name : undefined;
+/** The data set a checkpoint was trained on (its preset's, for a checkpoint that did not record it). */
+function trainedOn(metadata: Record<string, string>, preset: Preset): string {
+  return metadata['data'] ?? preset.data;
 }
 
 function checkDataFits(preset: Preset, d: VideoDataset): void {
@@ -116,26 +132,16 @@ function checkFrameShape(checkpoint: string, frameShape: readonly number[], d: V
   }
 }
 
-/** A bar whose rate and ETA count only this session's steps: it starts when training says where it starts. */
-function trainingBar(label: string, steps: number): { onStart: (step: number) => void; onStep: (step: number, loss: number) => void; done: (message?: string) => void } {
-  let bar: Progress | undefined;
-  return {
-    onStart: (step) => void (bar = progressBar(label, steps, { startStep: step })),
-    onStep: (step, loss) => bar?.update(step, { loss }),
-    done: (message) => (bar ?? progressBar(label, steps)).done(message),
-  };
-}
-
 async function cmdTrain(flags: Record<string, string>): Promise<void> {
   const o = decode('train', { out: t.string, preset: oneOf(presetNames()), data: t.string, mode: Mode, steps: PositiveInt, seed: NonNegativeInt, resume: BooleanFromString, 'checkpoint-every': PositiveInt, backend: Backend }, flags, ['out']);
   await useBackend(o.backend);
   const preset = PRESETS[o.preset ?? 'shapes']!;
   const seed = o.seed ?? 0;
-  const dataset = await loadData(preset, o.data, seed);
+  const dataset = await loadData(preset, o.data, { seed, clips: preset.clips, use: { command: 'train' } });
   checkDataFits(preset, dataset);
   const steps = o.steps ?? preset.steps;
-  const bar = trainingBar(`train (${o.mode ?? 'rolling'}, ${getBackendName()})`, steps);
-  const { log } = await train({ preset, dataset, out: resolve(o.out!), seed, mode: o.mode ?? 'rolling', steps, resume: o.resume ?? false, checkpointEvery: o['checkpoint-every'], onStart: bar.onStart, onStep: bar.onStep });
+  const bar = progressBar(`train (${o.mode ?? 'rolling'}, ${getBackendName()})`, steps);
+  const { log } = await train({ preset, dataset, out: resolve(o.out!), seed, mode: o.mode ?? 'rolling', steps, resume: o.resume ?? false, checkpointEvery: o['checkpoint-every'], onStep: (step, loss) => bar.update(step, { loss }) });
   bar.done(`checkpoint: ${join(resolve(o.out!), 'checkpoint.safetensors')} (${log.losses.length} steps, final loss ${log.losses.at(-1)?.toFixed(4)})`);
 }
 
@@ -149,7 +155,7 @@ interface RolloutResult {
 async function rolloutToFiles(o: { checkpoint: string; out: string; frames: number; clip: number; stepsPerFrame?: number; sampler?: 'ddpm' | 'ddim'; seed: number; data?: string; mode?: TrainMode }): Promise<RolloutResult> {
   const ck = await loadForSampling(resolve(o.checkpoint));
   const { preset, frameShape } = ck;
-  const dataset = await loadData(preset, o.data ?? generatedData(ck.metadata), 1_000 + o.seed, 'test');
+  const dataset = await loadData(preset, o.data, { seed: 1_000 + o.seed, clips: preset.clips, use: { command: 'rollout', checkpoint: o.checkpoint, trainedOn: trainedOn(ck.metadata, preset) } });
   checkFrameShape(o.checkpoint, frameShape, dataset);
   const [h, w, c] = frameShape;
   const available = dataset.clipLength - preset.cleanFrames;
@@ -208,13 +214,10 @@ async function cmdRollout(flags: Record<string, string>): Promise<void> {
   console.log(`wrote ${join(out, 'rollout.gif')}, ${join(out, 'rollout.png')} (generated above ground truth) and ${join(out, 'rollout.npy')} [${[r.frames, ...r.frameShape].join(', ')}] (frames, height, width, channels)`);
 }
 
-/** Roll out `clips` held-out clips with a checkpoint; returns generated and real [clips, frames, …]. */
-async function rolloutMany(checkpoint: string, clips: number, frames: number, stepsPerFrame: number | undefined, seed: number, data: string | undefined, label: string) {
+/** Roll out the first `clips` clips of the held-out `dataset` with a checkpoint; returns generated and real [clips, frames, …]. */
+async function rolloutMany(checkpoint: string, dataset: VideoDataset, clips: number, frames: number, stepsPerFrame: number | undefined, seed: number, label: string) {
   const ck = await loadForSampling(resolve(checkpoint));
   const { preset, frameShape } = ck;
-  const dataset = await loadData(preset, data ?? generatedData(ck.metadata), 1_000 + seed, 'test');
-  checkFrameShape(checkpoint, frameShape, dataset);
-  if (dataset.clipLength < preset.cleanFrames + frames) throw new UsageError(`--frames ${frames}: held-out clips have ${dataset.clipLength} frames, so at most ${dataset.clipLength - preset.cleanFrames} can be compared`);
   const [h, w, c] = frameShape;
   const fs = h * w * c;
   const gen = new Float32Array(clips * frames * fs);
@@ -232,8 +235,11 @@ async function rolloutMany(checkpoint: string, clips: number, frames: number, st
   return { gen, real, preset, frameShape, mode: ck.mode };
 }
 
-/** eval compares two models on the same clips: they must share the preset (window, clean frames, …) and frame shape. */
-async function checkComparable(rolling: string, standard: string): Promise<void> {
+/**
+ * eval compares two models on the same clips: they must share the preset (window, clean frames, …),
+ * the frame shape and the data set. Returns the rolling checkpoint's metadata.
+ */
+async function checkComparable(rolling: string, standard: string): Promise<Record<string, string>> {
   const read = async (flag: string, path: string) => {
     try {
       return await readCheckpointMetadata(resolve(path));
@@ -244,6 +250,9 @@ async function checkComparable(rolling: string, standard: string): Promise<void>
   const a = await read('rolling', rolling);
   const b = await read('standard', standard);
   const differences: string[] = [];
+  const dataA = trainedOn(a, JSON.parse(a.preset!) as Preset);
+  const dataB = trainedOn(b, JSON.parse(b.preset!) as Preset);
+  if (dataA !== dataB) differences.push(`data '${dataA}' against '${dataB}'`);
   if (a.frameShape !== b.frameShape) differences.push(`frame shape [${JSON.parse(a.frameShape!)}] against [${JSON.parse(b.frameShape!)}]`);
   if (a.preset !== b.preset) {
     const pa = JSON.parse(a.preset!) as Record<string, unknown>;
@@ -254,6 +263,7 @@ async function checkComparable(rolling: string, standard: string): Promise<void>
   if (differences.length > 0) {
     throw new UsageError(`rolling eval: --rolling ${rolling} and --standard ${standard} are not comparable: ${differences.join('; ')}. Train both with the same --preset and --data.`);
   }
+  return a;
 }
 
 async function cmdEval(flags: Record<string, string>): Promise<void> {
@@ -262,11 +272,16 @@ async function cmdEval(flags: Record<string, string>): Promise<void> {
   const clips = o.clips ?? 8;
   const frames = o.frames ?? 16;
   const seed = o.seed ?? 0;
-  await checkComparable(o.rolling!, o.standard!);
+  const metadata = await checkComparable(o.rolling!, o.standard!);
+  const preset = JSON.parse(metadata.preset!) as Preset;
+  // One held-out set for both models, so both are scored on the same clips.
+  const dataset = await loadData(preset, o.data, { seed: 1_000 + seed, clips, use: { command: 'eval', checkpoint: o.rolling!, trainedOn: trainedOn(metadata, preset) } });
+  checkFrameShape(o.rolling!, JSON.parse(metadata.frameShape!) as number[], dataset);
+  if (dataset.clipLength < preset.cleanFrames + frames) throw new UsageError(`--frames ${frames}: held-out clips have ${dataset.clipLength} frames, so at most ${dataset.clipLength - preset.cleanFrames} can be compared`);
   const results: Record<string, StepMetrics[]> = {};
   let shape: [number, number, number] = [0, 0, 0];
   for (const [label, path] of [['rolling', o.rolling!], ['standard', o.standard!]] as const) {
-    const r = await rolloutMany(path, clips, frames, o['steps-per-frame'], seed, o.data, `eval ${label}`);
+    const r = await rolloutMany(path, dataset, clips, frames, o['steps-per-frame'], seed, `eval ${label}`);
     shape = r.frameShape;
     results[label] = stepMetrics(r.real, r.gen, clips, frames, ...r.frameShape);
   }
@@ -296,8 +311,8 @@ async function cmdData(positional: string[], flags: Record<string, string>): Pro
   const frames = o.frames ?? 32;
   const size = o.size ?? 32;
   const simulationSize = o['simulation-size'] ?? size;
-  if ((size & (size - 1)) !== 0) throw new UsageError(`--size ${size}: the spectral solver needs a power of two`);
-  if ((simulationSize & (simulationSize - 1)) !== 0 || simulationSize < size) {
+  if (!isPowerOfTwo(size)) throw new UsageError(`--size ${size}: the spectral solver needs a power of two`);
+  if (!isPowerOfTwo(simulationSize) || simulationSize < size) {
     throw new UsageError(`--simulation-size ${simulationSize}: must be a power of two at least --size ${size} (frames are Fourier-truncated to --size)`);
   }
   const physics = { simulationSize, warmup: o.warmup ?? 0, frameInterval: o['frame-interval'] ?? 1.5 };
@@ -333,10 +348,10 @@ async function cmdDemo(flags: Record<string, string>): Promise<void> {
   const patch = preset.patchSize ?? 4;
   const layout = `${patch === 1 ? 'pixel level' : `${patch}×${patch} patches`}${preset.channels ? `, conv widths ${preset.channels.join('/')}` : ''}`;
   console.log(`demo: training the tiny U-ViT (${layout}) with rolling diffusion on ${preset.data === 'mnist' ? 'moving MNIST' : `moving ${preset.data}`} (${preset.size}×${preset.size}, window ${preset.window}, ${preset.cleanFrames} clean frames) for ${steps} steps on ${getBackendName()}`);
-  const dataset = await loadData(preset, undefined, seed);
-  const bar = trainingBar('train', steps);
+  const dataset = await loadData(preset, undefined, { seed, clips: preset.clips, use: { command: 'train' } });
+  const bar = progressBar('train', steps);
   const started = Date.now();
-  const { log } = await train({ preset, dataset, out, seed, mode: 'rolling', steps, resume: o.resume ?? false, onStart: bar.onStart, onStep: bar.onStep });
+  const { log } = await train({ preset, dataset, out, seed, mode: 'rolling', steps, resume: o.resume ?? false, onStep: (step, loss) => bar.update(step, { loss }) });
   bar.done();
   const frames = 2 * preset.window;
   const r = await rolloutToFiles({ checkpoint: join(out, 'checkpoint.safetensors'), out, frames, clip: 0, seed, stepsPerFrame: preset.stepsPerFrame });

@@ -49,6 +49,11 @@ function readClip(clip: StoredClip, from: number, to: number, out: Float32Array,
 
 /** Frames [start, start + frames) of clip `index` as floats in [−1, 1], frames × H × W × C. */
 export function clipFrames(d: VideoDataset, index: number, start: number, frames: number): Float32Array {
+  // Past the end a float clip would read as zeros and a byte clip as NaN, so a bad range is an error.
+  if (!Number.isInteger(index) || index < 0 || index >= d.clips.length) throw new Error(`clipFrames: clip ${index} asked of the ${d.clips.length} clips of ${d.name}`);
+  if (!Number.isInteger(start) || !Number.isInteger(frames) || start < 0 || frames < 0 || start + frames > d.clipLength) {
+    throw new Error(`clipFrames: frames [${start}, ${start + frames}) asked of the ${d.clipLength}-frame clips of ${d.name}`);
+  }
   const fs = frameSize(d);
   const out = new Float32Array(frames * fs);
   readClip(d.clips[index]!, start * fs, (start + frames) * fs, out, 0);
@@ -78,19 +83,21 @@ export function clipTensor(d: VideoDataset, index: number, frames: number): Tens
   return tensor(clipFrames(d, index % d.clips.length, 0, frames), [1, frames, ...d.frameShape]);
 }
 
+/** `clips` clips from a per-clip generator of intensities in [0, 1] (seeded seed · 100003 + i), mapped to [−1, 1] as 2x − 1. */
+function generatedClips(clips: number, seed: number, clip: (seed: number) => Float32Array): Float32Array[] {
+  return Array.from({ length: clips }, (_, i) => {
+    const v = clip(seed * 100_003 + i);
+    for (let j = 0; j < v.length; j++) v[j] = v[j]! * 2 - 1;
+    return v;
+  });
+}
+
 /** Bouncing shapes: needs nothing, generated from a seed. Pixels in [0, 1] map to [−1, 1]. */
 export function movingShapesDataset(opts: { clips?: number; frames?: number; size?: number; count?: number; seed?: number; channels?: number } = {}): VideoDataset {
-  const clips = opts.clips ?? 256;
   const frames = opts.frames ?? 32;
   const size = opts.size ?? 32;
   const channels = opts.channels ?? 1;
-  const seed = opts.seed ?? 0;
-  const list: Float32Array[] = [];
-  for (let i = 0; i < clips; i++) {
-    const v = movingShapes({ frames, size, count: opts.count ?? 2, seed: seed * 100_003 + i, channels });
-    for (let j = 0; j < v.length; j++) v[j] = v[j]! * 2 - 1;
-    list.push(v);
-  }
+  const list = generatedClips(opts.clips ?? 256, opts.seed ?? 0, (seed) => movingShapes({ frames, size, count: opts.count ?? 2, seed, channels }));
   return { name: 'shapes', frameShape: [size, size, channels], clips: list, clipLength: frames, describe: 'intensity in [0, 1] as 2x − 1' };
 }
 
@@ -99,17 +106,10 @@ export function movingShapesDataset(opts: { clips?: number; frames?: number; siz
  * frame, white on black mapped to [−1, 1]. `split: 'test'` draws only digits no 'train' clip shows.
  */
 export function movingDigitsDataset(opts: { clips?: number; frames?: number; size?: number; count?: number; seed?: number; split?: 'train' | 'test' } = {}): VideoDataset {
-  const clips = opts.clips ?? 256;
   const frames = opts.frames ?? 20;
   const size = opts.size ?? 64;
-  const seed = opts.seed ?? 0;
   const split = opts.split ?? 'train';
-  const list: Float32Array[] = [];
-  for (let i = 0; i < clips; i++) {
-    const v = movingDigits({ frames, size, count: opts.count ?? 2, seed: seed * 100_003 + i, split });
-    for (let j = 0; j < v.length; j++) v[j] = v[j]! * 2 - 1;
-    list.push(v);
-  }
+  const list = generatedClips(opts.clips ?? 256, opts.seed ?? 0, (seed) => movingDigits({ frames, size, count: opts.count ?? 2, seed, split }));
   return { name: 'mnist', frameShape: [size, size, 1], clips: list, clipLength: frames, describe: `moving MNIST (${split} digits), intensity in [0, 1] as 2x − 1` };
 }
 
@@ -129,9 +129,19 @@ export function kolmogorovDataset(opts: { clips?: number; frames?: number; size?
   return { name: 'kolmogorov', frameShape: [size, size, 2], clips: list, clipLength: frames, describe: `velocity (u, v) divided by ${KOLMOGOROV_VELOCITY_SCALE}` };
 }
 
-/** Shards `kolmogorov-*.npy`, each float32 [clips, frames, n, n, 2] in solver units, as written by `rolling data kolmogorov`. */
+/** A shard's file name as `rolling data kolmogorov` writes it: `kolmogorov-0000.npy`. */
+export function isKolmogorovShardName(name: string): boolean {
+  return /^kolmogorov-\d+\.npy$/.test(name);
+}
+
+/**
+ * Shards `kolmogorov-*.npy`, each float32 [clips, frames, n, n, 2] in solver units, as written by
+ * `rolling data kolmogorov`. The set is named by its folder (as `npyDataset` names its file): these
+ * clips were simulated with physics of their own, so sampling must read them again rather than
+ * simulate fresh 'kolmogorov' clips.
+ */
 export async function kolmogorovShards(dir: string): Promise<VideoDataset> {
-  const names = (await readdir(dir)).filter((f) => /^kolmogorov-\d+\.npy$/.test(f)).sort();
+  const names = (await readdir(dir)).filter(isKolmogorovShardName).sort();
   if (names.length === 0) throw new Error(`kolmogorovShards: no kolmogorov-*.npy shards in ${dir}; write some with \`rolling data kolmogorov --out ${dir}\``);
   const list: Float32Array[] = [];
   let shape: number[] = [];
@@ -143,7 +153,7 @@ export async function kolmogorovShards(dir: string): Promise<VideoDataset> {
     const data = Float32Array.from(a.data as ArrayLike<number>, (v) => v / KOLMOGOROV_VELOCITY_SCALE);
     for (let c = 0; c < a.shape[0]!; c++) list.push(data.slice(c * per, (c + 1) * per));
   }
-  return { name: 'kolmogorov', frameShape: [shape[2]!, shape[3]!, 2], clips: list, clipLength: shape[1]!, describe: `velocity (u, v) divided by ${KOLMOGOROV_VELOCITY_SCALE}` };
+  return { name: dir, frameShape: [shape[2]!, shape[3]!, 2], clips: list, clipLength: shape[1]!, describe: `velocity (u, v) divided by ${KOLMOGOROV_VELOCITY_SCALE}` };
 }
 
 export async function writeKolmogorovShard(path: string, clips: readonly Float32Array[], frames: number, size: number): Promise<void> {

@@ -29,17 +29,18 @@ export function rateAndEta(o: { step: number; total: number; startStep: number; 
 
 /**
  * On a TTY the line is redrawn in place; elsewhere (CI, pipes) a line is printed every `logEvery`
- * steps so logs stay readable.
+ * steps so logs stay readable. Without `startStep` the bar starts one step before its first update,
+ * so a loop resumed at step k (first update k + 1) is credited only with the steps it runs.
  */
 export function progressBar(label: string, total: number, opts: { stream?: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>; logEvery?: number; startStep?: number; now?: () => number } = {}): Progress {
   const stream = opts.stream ?? process.stderr;
   const tty = Boolean(stream.isTTY);
   const now = opts.now ?? Date.now;
   const start = now();
-  const first = opts.startStep ?? 0;
+  let first = opts.startStep;
   const logEvery = opts.logEvery ?? Math.max(1, Math.round(total / 10));
-  const line = (step: number, figures: Record<string, number | string>): string => {
-    const { stepsPerSecond: rate, etaSeconds: eta } = rateAndEta({ step, total, startStep: first, elapsedSeconds: (now() - start) / 1000 });
+  const line = (step: number, figures: Record<string, number | string>, startStep: number): string => {
+    const { stepsPerSecond: rate, etaSeconds: eta } = rateAndEta({ step, total, startStep, elapsedSeconds: (now() - start) / 1000 });
     const width = 24;
     const filled = Math.min(width, Math.max(0, Math.round((width * step) / Math.max(total, 1))));
     const bar = '='.repeat(Math.max(filled - 1, 0)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
@@ -48,8 +49,9 @@ export function progressBar(label: string, total: number, opts: { stream?: Pick<
   };
   return {
     update(step, figures = {}) {
-      if (tty) stream.write(`\r${line(step, figures)}\x1b[K`);
-      else if (step % logEvery === 0 || step === total) stream.write(`${line(step, figures)}\n`);
+      first ??= step - 1;
+      if (tty) stream.write(`\r${line(step, figures, first)}\x1b[K`);
+      else if (step % logEvery === 0 || step === total) stream.write(`${line(step, figures, first)}\n`);
     },
     done(message) {
       if (tty) stream.write('\n');

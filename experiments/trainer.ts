@@ -6,11 +6,11 @@
  * checkpoint holds the parameters, the optimizer state (its step count included) and the EMA, all
  * float32 stored bit-exactly. So 10 steps + resume + 10 steps equals 20 steps straight.
  */
-import { access, mkdir, open, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dispose, foldIn, key, keep, tidy, valueAndGrad, type Key, type Tensor } from '../core';
 import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion';
-import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, saveSafetensors, warmupCosineDecaySchedule } from '../nn';
+import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn';
 import { writeFileAtomic } from './atomicWrite';
 import { sampleBatch, type VideoDataset } from './datasets';
 import { buildModel, type Denoiser } from './model';
@@ -35,10 +35,8 @@ export interface TrainOptions {
   /** Continue from out/checkpoint.safetensors when it exists. */
   resume?: boolean;
   checkpointEvery?: number;
-  /** Called once before the first step with the step training starts from (the checkpoint's, on resume). */
-  onStart?: (startStep: number) => void;
-  /** Called after every step. */
-  onStep?: (step: number, loss: number, stepsPerSecond: number) => void;
+  /** Called after every step with the number of steps done (on resume the first call is the checkpoint's step + 1). */
+  onStep?: (step: number, loss: number) => void;
 }
 
 export interface TrainState {
@@ -110,7 +108,6 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
   const started = Date.now();
   const secondsBefore = log.seconds;
   const last = Math.min(steps, o.stopAt ?? steps);
-  o.onStart?.(state.step);
   for (let step = state.step; step < last; step++) {
     const prev = state;
     const next = tidy(() => {
@@ -127,7 +124,7 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
     disposeStale({ params: prev.params, opt: prev.opt, ema: prev.ema }, { params: state.params, opt: state.opt, ema: state.ema });
     log.losses.push(lossValue);
     log.seconds = secondsBefore + (Date.now() - started) / 1000;
-    o.onStep?.(state.step, lossValue, (state.step - (resumed?.state.step ?? 0)) / Math.max((Date.now() - started) / 1000, 1e-9));
+    o.onStep?.(state.step, lossValue);
     if (state.step % every === 0 || state.step === last) await saveCheckpoint(o.out, state, log, { ...o, steps });
   }
   return { state, log, model };
@@ -174,8 +171,7 @@ async function tryLoad(path: string, o: TrainOptions, template: () => { params: 
 /** The EMA weights (what sampling uses) and the model of a checkpoint. */
 export async function loadForSampling(path: string): Promise<{ params: unknown; model: Denoiser; preset: Preset; mode: TrainMode; frameShape: [number, number, number]; metadata: Record<string, string> }> {
   const loaded = await loadSafetensors<{ params: unknown; ema: { average: unknown } }>(path);
-  const m = loaded.metadata;
-  if (!m.preset || !m.frameShape) throw new Error(`${path}: not a rolling checkpoint (no preset in its metadata); train one with \`rolling train\``);
+  const m = checkRollingMetadata(loaded.metadata, path);
   const preset = JSON.parse(m.preset) as Preset;
   const frameShape = JSON.parse(m.frameShape) as [number, number, number];
   const tree = loaded.tree as { params: unknown; opt?: unknown; ema: { step?: Tensor; average: unknown } };
@@ -184,30 +180,13 @@ export async function loadForSampling(path: string): Promise<{ params: unknown; 
   return { params: tree.ema.average, model: buildModel(preset, frameShape), preset, mode: m.mode as TrainMode, frameShape, metadata: { ...m } };
 }
 
-/**
- * The metadata of a checkpoint, read from its header alone (a safetensors file starts with a u64
- * little-endian header length and a JSON header whose `__metadata__` holds it), without its tensors.
- */
+/** A checkpoint's metadata, or an error when the file is not one `rolling train` wrote. */
+function checkRollingMetadata(m: Record<string, string>, path: string): Record<string, string> {
+  if (!m.preset || !m.frameShape) throw new Error(`${path}: not a rolling checkpoint (no preset in its metadata); train one with \`rolling train\``);
+  return m;
+}
+
+/** The metadata of a checkpoint, read from its header alone, without its tensors. */
 export async function readCheckpointMetadata(path: string): Promise<Record<string, string>> {
-  const handle = await open(path, 'r');
-  try {
-    const prefix = new Uint8Array(8);
-    const { bytesRead } = await handle.read(prefix, 0, 8, 0);
-    const size = (await handle.stat()).size;
-    const length = bytesRead === 8 ? Number(new DataView(prefix.buffer).getBigUint64(0, true)) : -1;
-    if (length < 2 || 8 + length > size) throw new Error(`${path}: not a safetensors file (bad header length)`);
-    const header = new Uint8Array(length);
-    await handle.read(header, 0, length, 8);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(new TextDecoder().decode(header));
-    } catch {
-      throw new Error(`${path}: not a safetensors file (its header is not JSON)`);
-    }
-    const meta = (parsed as { __metadata__?: Record<string, string> }).__metadata__;
-    if (!meta?.preset || !meta.frameShape) throw new Error(`${path}: not a rolling checkpoint (no preset in its metadata); train one with \`rolling train\``);
-    return meta;
-  } finally {
-    await handle.close();
-  }
+  return checkRollingMetadata(await readSafetensorsMetadata(path), path);
 }

@@ -35,6 +35,7 @@ export { ema, type Ema, type EmaConfig, type EmaState } from './optim/ema';
 export {
   saveSafetensors,
   loadSafetensors,
+  readSafetensorsMetadata,
   serializeSafetensors,
   deserializeSafetensors,
   decodeSafetensors,

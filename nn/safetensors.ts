@@ -160,12 +160,17 @@ interface Parsed {
 
 const fail = (message: string): Either<string, never> => left(`safetensors: ${message}`);
 
-function parseHeader(bytes: Uint8Array): Either<string, Parsed> {
-  if (bytes.length < 8) return fail(`the file is ${bytes.length} bytes, too short to hold the 8-byte header size (truncated?)`);
+/**
+ * The header of a file of `fileBytes` bytes, checked against that size. `bytes` is the file's start:
+ * the whole file, or (to read the header alone) at least its first 8 + N bytes whenever N passes the
+ * size checks, which come before anything past the first 8 bytes is read.
+ */
+function parseHeader(bytes: Uint8Array, fileBytes: number = bytes.length): Either<string, Parsed> {
+  if (fileBytes < 8) return fail(`the file is ${fileBytes} bytes, too short to hold the 8-byte header size (truncated?)`);
   const size = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
   if (size > BigInt(MAX_HEADER_BYTES)) return fail(`the header size ${size} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt file, or not a safetensors file)`);
   const headerBytes = Number(size);
-  if (8 + headerBytes > bytes.length) return fail(`the header size ${headerBytes} reaches beyond the end of the file (${bytes.length} bytes): the file is truncated or corrupt`);
+  if (8 + headerBytes > fileBytes) return fail(`the header size ${headerBytes} reaches beyond the end of the file (${fileBytes} bytes): the file is truncated or corrupt`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerBytes));
@@ -201,7 +206,7 @@ function parseHeader(bytes: Uint8Array): Either<string, Parsed> {
     entries.push({ name, dtype, shape, begin, end });
   }
   const dataStart = 8 + headerBytes;
-  const dataBytes = bytes.length - dataStart;
+  const dataBytes = fileBytes - dataStart;
   for (const e of entries) {
     if (e.end > dataBytes) return fail(`tensor '${e.name}': data_offsets [${e.begin}, ${e.end}] exceed the data buffer of ${dataBytes} bytes (the file is truncated or corrupt)`);
     const need = e.shape.reduce((n, d) => n * d, 1) * bytesPerElement(e.dtype);
@@ -324,4 +329,40 @@ export async function loadSafetensors<T = unknown>(path: string, options: LoadOp
   const r = decodeSafetensors(bytes, options);
   if (isLeft(r)) throw new Error(`${r.left} (in ${path})`);
   return r.right;
+}
+
+/**
+ * The metadata of a safetensors file, read from its header alone: 8 bytes, then the N header bytes,
+ * never the tensors. The header is validated as loading would validate it (size limit, UTF-8, JSON,
+ * entries whose offsets tile the data the file's size leaves), so a file this accepts is one
+ * `loadSafetensors` reads, bar damage inside the tensor bytes.
+ */
+export async function readSafetensorsMetadata(path: string): Promise<Record<string, string>> {
+  const fs = await import('node:fs/promises');
+  const handle = await fs.open(path, 'r');
+  try {
+    const fileBytes = (await handle.stat()).size;
+    const prefix = new Uint8Array(8);
+    await readFully(handle, prefix, 0);
+    const size = fileBytes >= 8 ? new DataView(prefix.buffer).getBigUint64(0, true) : 0n;
+    // A size over the limit or past the end is refused by parseHeader from the prefix alone, so nothing that large is allocated.
+    const fits = size <= BigInt(MAX_HEADER_BYTES) && 8n + size <= BigInt(fileBytes);
+    const bytes = new Uint8Array(8 + (fits ? Number(size) : 0));
+    bytes.set(prefix);
+    await readFully(handle, bytes.subarray(8), 8);
+    const r = parseHeader(bytes, fileBytes);
+    if (isLeft(r)) throw new Error(`${r.left} (in ${path})`);
+    return r.right.metadata;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Reads `into.length` bytes from `position`, or as many as the file has there (a read may return fewer than asked). */
+async function readFully(handle: import('node:fs/promises').FileHandle, into: Uint8Array, position: number): Promise<void> {
+  for (let at = 0; at < into.length; ) {
+    const { bytesRead } = await handle.read(into, at, into.length - at, position + at);
+    if (bytesRead === 0) return;
+    at += bytesRead;
+  }
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as r from '../../index';
 import { main } from '../../experiments/cli';
@@ -10,6 +10,7 @@ import { clipFrames, movingDigitsDataset, movingShapesDataset } from '../../expe
 import { readNpy } from '../../experiments/npy';
 import { decodePng } from '../../experiments/png';
 import { PRESETS } from '../../experiments/presets';
+import { progressBar } from '../../experiments/progress';
 import { writeTFRecords } from '../../experiments/tfrecord';
 import { allGoldenVectors } from '../../experiments/goldenVectors';
 import { serializeGoldenVectors } from '../../diffusion/golden';
@@ -73,10 +74,15 @@ async function expectExactResume(out: string): Promise<void> {
   const b1 = await train({ preset, dataset, out: split, seed: 3, mode: 'rolling', steps: 20, stopAt: 10 });
   expect(b1.log.losses).toEqual(a.log.losses.slice(0, 10));
   r.dispose([b1.state.params, b1.state.opt, b1.state.ema]);
-  const starts: number[] = [];
-  const b2 = await train({ preset, dataset, out: split, seed: 3, mode: 'rolling', steps: 20, resume: true, onStart: (s) => starts.push(s) });
-  // The progress bar's rate and ETA count from here, not from 0.
-  expect(starts).toEqual([10]);
+  // A bar fed by the resumed run, a second per step: its rate counts the 10 steps run here, not the 20 since step 0.
+  const lines: string[] = [];
+  let clock = 0;
+  const bar = progressBar('train', 20, { stream: { isTTY: false, write: (s: string) => lines.push(s) > 0 }, logEvery: 10, now: () => clock });
+  const b2 = await train({ preset, dataset, out: split, seed: 3, mode: 'rolling', steps: 20, resume: true, onStep: (step) => {
+    clock += 1000;
+    bar.update(step);
+  } });
+  expect(lines).toEqual([expect.stringMatching(/^train 20\/20 \[=+>\] 1\.00 it\/s \| ETA 0s\n$/)]);
   expect(b2.log.losses).toEqual(a.log.losses);
   const [la, lb] = await Promise.all([leaves(join(straight, 'checkpoint.safetensors')), leaves(join(split, 'checkpoint.safetensors'))]);
   expect([...lb.keys()]).toEqual([...la.keys()]);
@@ -248,8 +254,16 @@ describe('the rolling command line', () => {
     const tr = await run('train', '--out', join(dir, 'kt'), '--preset', 'test', '--data', data, '--steps', '1');
     expect(tr.code, tr.err).toBe(0);
     const meta = await readCheckpointMetadata(join(dir, 'kt', 'checkpoint.safetensors'));
-    expect(meta.data).toBe('kolmogorov');
+    // Named by its folder, not 'kolmogorov': sampling cannot simulate these clips and must read them again.
+    expect(meta.data).toBe(resolve(data));
     expect(JSON.parse(meta.frameShape!)).toEqual([16, 16, 2]);
+    const bare = await run('rollout', '--checkpoint', join(dir, 'kt', 'checkpoint.safetensors'), '--out', join(dir, 'kt-ro'), '--frames', '2');
+    expect(bare.code, bare.err).toBe(2);
+    expect(bare.err).toMatch(/rolling rollout: .*kt.checkpoint\.safetensors was trained on .*kol data, which cannot be generated: pass --data PATH/);
+    expect(existsSync(join(dir, 'kt-ro'))).toBe(false);
+    const ro = await run('rollout', '--checkpoint', join(dir, 'kt', 'checkpoint.safetensors'), '--out', join(dir, 'kt-ro'), '--frames', '2', '--data', data);
+    expect(ro.code, ro.err).toBe(0);
+    expect((await readNpy(join(dir, 'kt-ro', 'rollout.npy'))).shape).toEqual([2, 16, 16, 2]);
   });
 
   it('data kolmogorov --simulation-size --warmup: a finer grid truncated to --size, and warm-up time discarded before frame 0', async () => {
@@ -275,6 +289,9 @@ describe('the rolling command line', () => {
     // A checkpoint whose preset has another window: eval must refuse to compare it.
     const other = join(dir, 'other.safetensors');
     await saveSafetensors(other, { w: r.tensor(new Float32Array(2), [2]) }, { preset: JSON.stringify({ ...PRESETS.test!, window: 6 }), frameShape: '[16,16,1]', mode: 'standard' });
+    // Same preset and frame shape as `roll`, but trained on moving MNIST: the held-out clips would differ.
+    const mnistLike = join(dir, 'mnist-like.safetensors');
+    await saveSafetensors(mnistLike, { w: r.tensor(new Float32Array(2), [2]) }, { preset: JSON.stringify(PRESETS.test!), frameShape: '[16,16,1]', mode: 'standard', data: 'mnist' });
     const roll = join(dir, 'roll', 'checkpoint.safetensors');
     const cases: [string[], RegExp, number][] = [
       [['train'], /--out: required/, 2],
@@ -290,6 +307,7 @@ describe('the rolling command line', () => {
       [['train', '--out', dir, '--preset', 'test', '--data', join(dir, 'empty-data')], /empty-data: the folder .* holds neither BAIR traj_\*\.tfrecords files nor kolmogorov-\*\.npy shards/, 2],
       [['rollout', '--checkpoint', join(dir, 'missing.safetensors'), '--out', dir], /missing\.safetensors/, 1],
       [['eval', '--rolling', roll, '--standard', other, '--out', join(dir, 'ev-bad')], /not comparable: preset window 4 against 6/, 2],
+      [['eval', '--rolling', roll, '--standard', mnistLike, '--out', join(dir, 'ev-bad'), '--clips', '1', '--frames', '2'], /not comparable: data 'shapes' against 'mnist'/, 2],
       [['data', 'mnist', '--out', dir], /only generated data set is 'kolmogorov'/, 2],
       [['frobnicate'], /unknown command 'frobnicate'/, 2],
     ];
@@ -330,6 +348,17 @@ describe('the rolling command line on the real BAIR clip', () => {
     expect(losses[0]).toHaveLength(2);
     expect(losses[1]).toEqual(losses[0]);
     expect(losses[2]).toEqual(losses[0]);
+  });
+
+  it('rollout and eval of a BAIR checkpoint without --data ask for the held-out test/ folder, not a --preset', async () => {
+    const checkpoint = join(dir, 'bair-file', 'checkpoint.safetensors');
+    const ro = await run('rollout', '--checkpoint', checkpoint, '--out', join(dir, 'bair-ro-bare'), '--frames', '2');
+    expect(ro.code).toBe(2);
+    expect(ro.err).toMatch(/^rolling rollout: .*bair-file.checkpoint\.safetensors was trained on bair data, which cannot be generated: pass --data PATH \(for BAIR, the softmotion30_44k test\/ folder of traj_\*\.tfrecords\)/);
+    expect(ro.err).not.toMatch(/--preset|train\//);
+    const ev = await run('eval', '--rolling', checkpoint, '--standard', checkpoint, '--out', join(dir, 'bair-ev-bare'), '--clips', '1', '--frames', '2');
+    expect(ev.code).toBe(2);
+    expect(ev.err).toMatch(/^rolling eval: .*bair-file.checkpoint\.safetensors was trained on bair data, which cannot be generated: pass --data PATH \(for BAIR, the softmotion30_44k test\/ folder/);
   });
 
   it('rollout of a BAIR checkpoint needs BAIR frames: shapes data is refused by name', async () => {

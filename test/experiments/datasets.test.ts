@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../index';
 import { BAIR_FRAME_BYTES, bairExampleFromClip, npzToBair } from '../../experiments/bair';
-import { bairDataset, bairNpzDataset, clipTensor, npyDataset, sampleBatch, type VideoDataset } from '../../experiments/datasets';
+import { bairDataset, bairNpzDataset, clipFrames, clipTensor, npyDataset, sampleBatch, type VideoDataset } from '../../experiments/datasets';
 import { writeNpy } from '../../experiments/npy';
 import { writeTFRecords } from '../../experiments/tfrecord';
 import { requireBairSample } from './bairSample';
@@ -113,5 +113,16 @@ describe('datasets keep uint8 pixels and convert per batch', () => {
     expect(d.clipLength).toBe(5);
     expect(d.clips.map((c) => c.constructor.name)).toEqual(['Uint8Array', 'Uint8Array', 'Uint8Array']);
     await expectSameBatches(d, [[0, 0], [5, 9]], 4, 3);
+  });
+
+  it('clipFrames refuses frames past the end of a clip (float or uint8), naming the clip length and the range asked', () => {
+    const frame = 2 * 2 * 1;
+    for (const clip of [new Float32Array(3 * frame), new Uint8Array(3 * frame)]) {
+      const d: VideoDataset = { name: 'short', frameShape: [2, 2, 1], clips: [clip], clipLength: 3, describe: 'test' };
+      expect(clipFrames(d, 0, 1, 2)).toHaveLength(2 * frame);
+      expect(() => clipFrames(d, 0, 2, 2)).toThrow(/clipFrames: frames \[2, 4\) asked of the 3-frame clips of short/);
+      expect(() => clipFrames(d, 0, -1, 1)).toThrow(/frames \[-1, 0\) asked of the 3-frame clips/);
+      expect(() => clipFrames(d, 1, 0, 1)).toThrow(/clipFrames: clip 1 asked of the 1 clips of short/);
+    }
   });
 });

@@ -294,6 +294,40 @@ describe('safetensors', () => {
     });
   });
 
+  describe('readSafetensorsMetadata reads the header alone, validated as loading validates it', () => {
+    const good = fileWith({ __metadata__: { step: '7', preset: '{"w":4}' }, ...f32('a', [2], 0, 8), ...f32('b', [1], 8, 12) }, new Uint8Array(12));
+    const written = async (name: string, bytes: Uint8Array): Promise<string> => {
+      const path = join(dir, name);
+      await writeFile(path, bytes);
+      return path;
+    };
+
+    it('gives the metadata of a good file, ours and the reference implementation\'s', async () => {
+      expect(await nn.readSafetensorsMetadata(await written('meta-good.safetensors', good))).toEqual({ step: '7', preset: '{"w":4}' });
+      expect(await nn.readSafetensorsMetadata(REFERENCE)).toEqual({ config: '{"lr":0.001}', step: '42' });
+    });
+
+    it('a header size above the 100 MB limit is refused (before anything that large is allocated), naming the file', async () => {
+      const bytes = good.slice();
+      new DataView(bytes.buffer).setBigUint64(0, BigInt(nn.MAX_HEADER_BYTES) + 8n, true);
+      const path = await written('meta-huge.safetensors', bytes);
+      await expect(nn.readSafetensorsMetadata(path)).rejects.toThrow(/header size 100000008 exceeds the 100000000-byte limit .*meta-huge\.safetensors/);
+    });
+
+    it('a truncated file is refused: a header past the end, a tensor past the end, or under 8 bytes', async () => {
+      await expect(nn.readSafetensorsMetadata(await written('meta-cut-header.safetensors', good.subarray(0, 20)))).rejects.toThrow(/header size \d+ reaches beyond the end of the file \(20 bytes\)/);
+      await expect(nn.readSafetensorsMetadata(await written('meta-cut-data.safetensors', good.subarray(0, good.length - 2)))).rejects.toThrow(/tensor 'b': data_offsets \[8, 12\] exceed the data buffer of 10 bytes/);
+      await expect(nn.readSafetensorsMetadata(await written('meta-tiny.safetensors', new Uint8Array(5)))).rejects.toThrow(/5 bytes, too short to hold the 8-byte header size/);
+    });
+
+    it('a header that is not UTF-8 or not JSON is refused', async () => {
+      const bytes = good.slice();
+      bytes[9] = 0xff;
+      await expect(nn.readSafetensorsMetadata(await written('meta-utf8.safetensors', bytes))).rejects.toThrow(/not valid UTF-8/);
+      await expect(nn.readSafetensorsMetadata(await written('meta-json.safetensors', fileWith(null, [], '{"a": {"dtype": "F32",')))).rejects.toThrow(/not valid JSON/);
+    });
+  });
+
   it('refuses to write trees whose paths would be ambiguous', async () => {
     await expect(nn.serializeSafetensors({ 'a.b': r.zeros([1]) })).rejects.toThrow(/key 'a.b' under '<root>' .* contains '\.'/);
     await expect(nn.serializeSafetensors(r.zeros([1]))).rejects.toThrow(/root of the tree must be an object or an array/);
