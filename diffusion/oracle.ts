@@ -3,7 +3,7 @@
  */
 import { div, mul, square, sub, add, type Tensor } from '../core';
 import { alphaFromLogSnr, sigmaFromLogSnr } from './schedule';
-import { gaussianOracle, type PosteriorCoefficients } from './posteriorCoefficients';
+import { gaussianOracle, type GaussianOracle, type PosteriorCoefficients } from './posteriorCoefficients';
 import { alphaSigma } from './process';
 import { stepCoefficients, type Denoiser, type SamplerConfig } from './sampling';
 
@@ -52,8 +52,12 @@ export function samplerStepRule(cfg: SamplerConfig): FrameStepRule {
  * on one frame alone, with independent noise.
  */
 export function oracleStepMoments(prior: { readonly mean: number; readonly std: number }, z: Moments, c: PosteriorCoefficients, logSnrT: number): Moments {
+  return stepMoments(gaussianOracle(prior), z, c, logSnrT);
+}
+
+/** `oracleStepMoments` with the oracle built once by the caller (the recursions call it per frame and step). */
+function stepMoments(oracle: GaussianOracle, z: Moments, c: PosteriorCoefficients, logSnrT: number): Moments {
   if (c.xCoef === 0) return { mean: c.zCoef * z.mean, variance: c.zCoef * c.zCoef * z.variance + c.variance };
-  const oracle = gaussianOracle(prior);
   const [alpha, sigma] = [alphaFromLogSnr(logSnrT), sigmaFromLogSnr(logSnrT)];
   const offset = oracle.x(0, alpha, sigma);
   const slope = oracle.x(1, alpha, sigma) - offset;
@@ -74,11 +78,12 @@ export function oracleWindowMoments(
   rule: FrameStepRule,
   logSnr: (t: number) => number,
 ): Moments[] {
+  const oracle = gaussianOracle(prior);
   let cur = [...window];
   for (let i = steps; i >= 1; i--) {
     const s = localTimes((i - 1) / steps);
     const t = localTimes(i / steps);
-    cur = cur.map((m, k) => oracleStepMoments(prior, m, rule(s[k]!, t[k]!), logSnr(t[k]!)));
+    cur = cur.map((m, k) => stepMoments(oracle, m, rule(s[k]!, t[k]!), logSnr(t[k]!)));
   }
   return cur;
 }

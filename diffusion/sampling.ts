@@ -6,11 +6,11 @@
  * `rollout` for how the budget is counted).
  */
 import { add, clip, concat, dispose, foldIn, keep, mul, normal, reshape, sliceAxis, split, tensor, tidy, type Key, type Tensor } from '../core';
-import { frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes, type LocalTimes } from './localTime';
+import { frameCategories, linearLocalTimes, type LocalTimes } from './localTime';
 import { ddimFromLogSnr, posteriorFromLogSnr, type PosteriorCoefficients } from './posteriorCoefficients';
 import { logSnrTensor, xFromV } from './process';
 import type { Schedule } from './schedule';
-import { standardLocalTimes } from './training';
+import { boundaryLocalTimes, standardLocalTimes } from './training';
 
 /** A denoiser with its parameters bound: (z [B, F, …], logSnr [B, F]) → v̂. */
 export type Denoiser = (z: Tensor, logSnr: Tensor) => Tensor;
@@ -64,7 +64,11 @@ export function posterior(zT: Tensor, x: Tensor, s: readonly number[], t: readon
   if (zT.rank < 2 || s.length !== frames || t.length !== frames) {
     throw new Error(`posterior: ${s.length}/${t.length} local times for z_t of shape [${zT.shape}]; expected one per frame (axis 1)`);
   }
-  const coeffs = stepCoefficients(s, t, options);
+  return applyCoefficients(zT, x, stepCoefficients(s, t, options), k);
+}
+
+/** z_s = zCoef z_t + xCoef x + √variance ξ per frame (Eqs. 11-15), the coefficients already worked out. */
+function applyCoefficients(zT: Tensor, x: Tensor, coeffs: readonly PosteriorCoefficients[], k: Key): Tensor {
   const rank = zT.rank;
   let out = mul(frameColumn(coeffs.map((c) => c.zCoef), rank), zT);
   if (coeffs.some((c) => c.xCoef !== 0)) out = add(out, mul(frameColumn(coeffs.map((c) => c.xCoef), rank), x));
@@ -75,20 +79,20 @@ export function posterior(zT: Tensor, x: Tensor, s: readonly number[], t: readon
 /**
  * One reverse step of Algorithms 2 and 3 for every frame from local times t to s (s_k ≤ t_k): the
  * model sees the whole window with each frame's own logSNR (Eq. 7), its v̂ becomes x̂ = α z − σ v̂
- * (`xFromV`), and `posterior` (Eqs. 11-15) draws z_s. The same local times apply to every example
+ * (`xFromV`), and `posterior`'s step (Eqs. 11-15) draws z_s. The same local times apply to every example
  * of the batch. The model is called once, unless no frame needs x̂ (all clean or pure noise).
  */
 export function denoiseStep(model: Denoiser, z: Tensor, s: readonly number[], t: readonly number[], k: Key, cfg: SamplerConfig): Tensor {
   const frames = z.shape[1];
   if (s.length !== frames || t.length !== frames) throw new Error(`denoiseStep: ${s.length}/${t.length} local times for a window of ${frames} frames`);
   const batch = z.shape[0]!;
-  const needsModel = stepCoefficients(s, t, cfg).some((c) => c.xCoef !== 0);
-  if (!needsModel) return posterior(z, z, s, t, k, cfg); // x is unused: every frame is copied or redrawn
+  const coeffs = stepCoefficients(s, t, cfg);
+  if (!coeffs.some((c) => c.xCoef !== 0)) return applyCoefficients(z, z, coeffs, k); // x is unused: every frame is copied or redrawn
   const logSnrRow = t.map((tk) => cfg.schedule.logSnr(tk));
   const logSnr = logSnrTensor(Array.from({ length: batch }, () => logSnrRow));
   let xHat = xFromV(z, model(z, logSnr), logSnr);
   if (cfg.clipX) xHat = clip(xHat, cfg.clipX[0], cfg.clipX[1]);
-  return posterior(z, xHat, s, t, k, cfg);
+  return applyCoefficients(z, xHat, coeffs, k);
 }
 
 /**
@@ -133,7 +137,7 @@ export function sampleBoundary(
   const batch = ctx ? ctx.shape[0]! : opts.batch;
   const frameShape = ctx ? ctx.shape.slice(2) : opts.frameShape;
   if (batch === undefined || frameShape === undefined) throw new Error('sampleBoundary: without context frames, pass batch and frameShape');
-  const local = (opts.initSchedule ?? 'init') === 'rescaled' ? rescaledInitLocalTimes({ window, cleanFrames }) : initLocalTimes({ window, cleanFrames });
+  const local = boundaryLocalTimes(opts);
   const [kn, kd] = split(k, 2) as [Key, Key];
   const z1 = tidy(() => {
     const noise = normal(kn, [batch, window - cleanFrames, ...frameShape]);

@@ -55,7 +55,7 @@ export function checkRollingConfig(c: RollingConfig): void {
  * The boundary schedule Algorithm 1 co-trains with t^lin and Algorithm 3 samples with: t^init of
  * Eq. 23 (with the clean-frame shift), or Eq. 37 of Appendix G with `initSchedule: 'rescaled'`.
  */
-export function boundaryLocalTimes(c: RollingConfig): LocalTimes {
+export function boundaryLocalTimes(c: Pick<RollingConfig, 'window' | 'cleanFrames' | 'initSchedule'>): LocalTimes {
   const opts = { window: c.window, cleanFrames: c.cleanFrames };
   return (c.initSchedule ?? 'init') === 'rescaled' ? rescaledInitLocalTimes(opts) : initLocalTimes(opts);
 }

@@ -85,6 +85,16 @@ describe('the kit itself', () => {
     expect(r.memoryStats().tensors).toBe(before);
   });
 
+  it("allows for the N(0, I) start's bias on the mean under any λ_min: with λ_min = −5 (α(1) ≈ 0.08) the Gaussian-oracle sampler laws hold for ancestral and DDIM(η = 0) sampling", async () => {
+    const schedule = cosineSchedule({ logSnrMin: -5 });
+    for (const config of [{ sampler: 'ddpm' as const }, { sampler: 'ddim' as const, eta: 0, initSchedule: 'rescaled' as const }]) {
+      const laws = samplerLaws(ourSamplerImpl({ schedule, ...config }), { batch: 8 }).filter((law) => law.name.includes('Gaussian oracle'));
+      expect(laws).toHaveLength(2);
+      const results = await checkLaws(laws, { seed: 5 });
+      expect(results.filter((res) => !res.ok)).toEqual([]);
+    }
+  });
+
   it('its generators reach the boundaries: t = 0 and 1, W = 1, n_cln = 0 and W − 1, s = t', () => {
     const times = fc.sample(lawArbitraries.time, { numRuns: 500, seed: 1 });
     expect(times).toContain(0);
