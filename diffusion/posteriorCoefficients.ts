@@ -63,11 +63,13 @@ const FRESH_NOISE: PosteriorCoefficients = { zCoef: 0, xCoef: 0, variance: 1 };
  * Eqs. 11-15, frame by frame: clean frames are copied (Eq. 12, δ(z_s | z_t)), pure-noise frames are
  * fresh N(0, I) (Eq. 13) and window frames use Eq. 3 at their local times (Eq. 15). Eq. 13 takes
  * local time 1 as exactly N(0, I), which a schedule with finite λ_min only approximates.
+ * `windowStep` gives the window frames' step (default Eq. 3; the DDIM(η) sampler passes its own).
  */
 export function framePosteriorCoefficients(
   schedule: Schedule,
   s: readonly number[],
   t: readonly number[],
+  windowStep: (logSnrS: number, logSnrT: number) => PosteriorCoefficients = posteriorFromLogSnr,
 ): PosteriorCoefficients[] {
   const { clean, noise } = frameCategories(s, t);
   const isClean = new Set(clean);
@@ -75,7 +77,7 @@ export function framePosteriorCoefficients(
   return t.map((tk, k) => {
     if (isClean.has(k)) return COPY;
     if (isNoise.has(k)) return FRESH_NOISE;
-    return posteriorFromLogSnr(schedule.logSnr(s[k]), schedule.logSnr(tk));
+    return windowStep(schedule.logSnr(s[k]), schedule.logSnr(tk));
   });
 }
 

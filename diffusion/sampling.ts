@@ -6,8 +6,8 @@
  * `rollout` for how the budget is counted).
  */
 import { add, clip, concat, dispose, foldIn, keep, mul, normal, reshape, sliceAxis, split, tensor, tidy, type Key, type Tensor } from '../core';
-import { frameCategories, linearLocalTimes, type LocalTimes } from './localTime';
-import { ddimFromLogSnr, posteriorFromLogSnr, type PosteriorCoefficients } from './posteriorCoefficients';
+import { linearLocalTimes, type LocalTimes } from './localTime';
+import { ddimFromLogSnr, framePosteriorCoefficients, posteriorFromLogSnr, type PosteriorCoefficients } from './posteriorCoefficients';
 import { logSnrTensor, xFromV } from './process';
 import type { Schedule } from './schedule';
 import { boundaryLocalTimes, standardLocalTimes } from './training';
@@ -30,21 +30,11 @@ export interface SamplerConfig {
   clipX?: readonly [number, number] | null;
 }
 
-const COPY: PosteriorCoefficients = { zCoef: 1, xCoef: 0, variance: 0 };
-const FRESH: PosteriorCoefficients = { zCoef: 0, xCoef: 0, variance: 1 };
 
 /** Eqs. 11-15 per frame for either sampler: copy clean frames, fresh noise for noise frames. */
 export function stepCoefficients(s: readonly number[], t: readonly number[], cfg: SamplerConfig): PosteriorCoefficients[] {
-  const { clean, noise } = frameCategories(s, t);
-  const cleanSet = new Set(clean);
-  const noiseSet = new Set(noise);
-  return t.map((tk, k) => {
-    if (cleanSet.has(k)) return COPY;
-    if (noiseSet.has(k)) return FRESH;
-    const ls = cfg.schedule.logSnr(s[k]!);
-    const lt = cfg.schedule.logSnr(tk);
-    return (cfg.sampler ?? 'ddpm') === 'ddim' ? ddimFromLogSnr(ls, lt, cfg.eta ?? 0) : posteriorFromLogSnr(ls, lt);
-  });
+  const eta = cfg.eta ?? 0;
+  return framePosteriorCoefficients(cfg.schedule, s, t, (cfg.sampler ?? 'ddpm') === 'ddim' ? (ls, lt) => ddimFromLogSnr(ls, lt, eta) : posteriorFromLogSnr);
 }
 
 function frameColumn(values: readonly number[], rank: number): Tensor {
