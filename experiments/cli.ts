@@ -15,7 +15,7 @@ import { formatTable, stepMetrics, type StepMetrics } from './evaluate';
 import { isPowerOfTwo } from './fft';
 import { generate } from './generate';
 import { writeGif } from './gif';
-import { simulateKolmogorov } from './kolmogorov';
+import { KOLMOGOROV_DEFAULTS, simulateKolmogorov } from './kolmogorov';
 import { writeNpy } from './npy';
 import { frameGrid, lineChart, stackImages } from './plot';
 import { writePng } from './png';
@@ -315,7 +315,7 @@ async function cmdData(positional: string[], flags: Record<string, string>): Pro
   if (!isPowerOfTwo(simulationSize) || simulationSize < size) {
     throw new UsageError(`--simulation-size ${simulationSize}: must be a power of two at least --size ${size} (frames are Fourier-truncated to --size)`);
   }
-  const physics = { simulationSize, warmup: o.warmup ?? 0, frameInterval: o['frame-interval'] ?? 1.5 };
+  const physics = { simulationSize, warmup: o.warmup ?? KOLMOGOROV_DEFAULTS.warmup, frameInterval: o['frame-interval'] ?? KOLMOGOROV_DEFAULTS.frameInterval };
   const out = resolve(o.out!);
   await mkdir(out, { recursive: true });
   const bar = progressBar('kolmogorov', clips * shards);
@@ -382,28 +382,31 @@ function mean(a: readonly number[]): number {
   return a.reduce((s, v) => s + v, 0) / Math.max(a.length, 1);
 }
 
+/** The commands: how many positional words each takes (the rest are refused), and what runs it. */
+const COMMANDS: Readonly<Record<string, { readonly positional: number; readonly run: (positional: string[], flags: Record<string, string>) => Promise<void> }>> = {
+  train: { positional: 0, run: (_, flags) => cmdTrain(flags) },
+  rollout: { positional: 0, run: (_, flags) => cmdRollout(flags) },
+  eval: { positional: 0, run: (_, flags) => cmdEval(flags) },
+  data: { positional: 1, run: cmdData },
+  vectors: { positional: 0, run: (_, flags) => cmdVectors(flags) },
+  demo: { positional: 0, run: (_, flags) => cmdDemo(flags) },
+};
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { positional, flags } = parseArgv(rest);
   try {
-    const takes = command === 'data' ? 1 : 0;
-    const stray = positional.slice(takes);
-    if (stray.length > 0 && command !== undefined && ['train', 'rollout', 'eval', 'data', 'vectors', 'demo'].includes(command)) {
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      console.log(USAGE);
+      return command === undefined ? 1 : 0;
+    }
+    const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command]! : undefined;
+    if (!cmd) throw new UsageError(`rolling: unknown command '${command}'\n\n${USAGE}`);
+    const stray = positional.slice(cmd.positional);
+    if (stray.length > 0) {
       throw new UsageError(`rolling ${command}: unexpected argument${stray.length > 1 ? 's' : ''} ${stray.map((a) => `'${a}'`).join(' ')}; options are written --name value (run \`rolling --help\` for usage)`);
     }
-    switch (command) {
-      case 'train': await cmdTrain(flags); break;
-      case 'rollout': await cmdRollout(flags); break;
-      case 'eval': await cmdEval(flags); break;
-      case 'data': await cmdData(positional, flags); break;
-      case 'vectors': await cmdVectors(flags); break;
-      case 'demo': await cmdDemo(flags); break;
-      case undefined: case 'help': case '--help': case '-h':
-        console.log(USAGE);
-        return command === undefined ? 1 : 0;
-      default:
-        throw new UsageError(`rolling: unknown command '${command}'\n\n${USAGE}`);
-    }
+    await cmd.run(positional, flags);
     return 0;
   } catch (e) {
     console.error(e instanceof UsageError ? e.message : `rolling ${command}: ${(e as Error).message}`);

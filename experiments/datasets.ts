@@ -79,7 +79,6 @@ export function sampleBatch(d: VideoDataset, seed: number, step: number, batch: 
 
 /** The first `frames` frames of clip `index` as [1, frames, H, W, C]. */
 export function clipTensor(d: VideoDataset, index: number, frames: number): Tensor {
-  if (frames > d.clipLength) throw new Error(`clipTensor: ${frames} frames asked of ${d.clipLength}-frame clips`);
   return tensor(clipFrames(d, index % d.clips.length, 0, frames), [1, frames, ...d.frameShape]);
 }
 
@@ -204,7 +203,7 @@ export async function npyDataset(path: string): Promise<VideoDataset> {
   if (shape.length !== 5) throw new Error(`npyDataset: ${path} has shape [${a.shape}]; expected [N, T, H, W, C] or [T, H, W, C]`);
   const per = shape.slice(1).reduce((x, y) => x * y, 1);
   const isBytes = a.data instanceof Uint8Array;
-  const all: StoredClip = a.data instanceof Uint8Array || a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as ArrayLike<number | bigint>, Number);
+  const all: StoredClip = isBytes || a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as ArrayLike<number | bigint>, Number);
   const list = Array.from({ length: shape[0]! }, (_, i) => all.subarray(i * per, (i + 1) * per));
   return { name: path, frameShape: [shape[2]!, shape[3]!, shape[4]!], clips: list, clipLength: shape[1]!, describe: isBytes ? 'uint8 as x/127.5 − 1' : 'as stored' };
 }

@@ -545,6 +545,9 @@ export function filteredInitialVorticity(
   return wRe;
 }
 
+/** The frame interval and warm-up `simulateKolmogorov` uses when not told (the paper's 1.5; none). */
+export const KOLMOGOROV_DEFAULTS = { frameInterval: 1.5, warmup: 0 } as const;
+
 export interface KolmogorovOptions {
   /** Number of frames (default 32). */
   readonly frames?: number;
@@ -678,7 +681,7 @@ export function simulateKolmogorov(opts: KolmogorovOptions = {}): KolmogorovClip
   const drawnRho = 0.5 + 1.5 * rng();
   const nu = opts.viscosity ?? drawnNu;
   const rho = opts.density ?? drawnRho;
-  const frameInterval = opts.frameInterval ?? 1.5;
+  const frameInterval = opts.frameInterval ?? KOLMOGOROV_DEFAULTS.frameInterval;
   const control: StepControl = { maxDt: opts.maxDt ?? 0.05, cflSafety: opts.cflSafety ?? 0.5 };
 
   const omega0 = filteredInitialVorticity(simulationSize, rng, {
@@ -694,7 +697,7 @@ export function simulateKolmogorov(opts: KolmogorovOptions = {}): KolmogorovClip
     steps += r.steps;
     maxSpeed = Math.max(maxSpeed, r.maxSpeed);
   };
-  const warmup = opts.warmup ?? 0;
+  const warmup = opts.warmup ?? KOLMOGOROV_DEFAULTS.warmup;
   if (warmup > 0) record(integrator.advance(warmup, control));
 
   const out = new Float32Array(frames * size * size * 2);
