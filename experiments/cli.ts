@@ -250,13 +250,13 @@ async function checkComparable(rolling: string, standard: string): Promise<Recor
   const a = await read('rolling', rolling);
   const b = await read('standard', standard);
   const differences: string[] = [];
-  const dataA = trainedOn(a, JSON.parse(a.preset!) as Preset);
-  const dataB = trainedOn(b, JSON.parse(b.preset!) as Preset);
+  const pa = JSON.parse(a.preset!) as Preset & Record<string, unknown>;
+  const pb = JSON.parse(b.preset!) as Preset & Record<string, unknown>;
+  const dataA = trainedOn(a, pa);
+  const dataB = trainedOn(b, pb);
   if (dataA !== dataB) differences.push(`data '${dataA}' against '${dataB}'`);
   if (a.frameShape !== b.frameShape) differences.push(`frame shape [${JSON.parse(a.frameShape!)}] against [${JSON.parse(b.frameShape!)}]`);
   if (a.preset !== b.preset) {
-    const pa = JSON.parse(a.preset!) as Record<string, unknown>;
-    const pb = JSON.parse(b.preset!) as Record<string, unknown>;
     const keys = [...new Set([...Object.keys(pa), ...Object.keys(pb)])].filter((k) => JSON.stringify(pa[k]) !== JSON.stringify(pb[k]));
     differences.push(`preset ${keys.map((k) => `${k} ${JSON.stringify(pa[k])} against ${JSON.stringify(pb[k])}`).join(', ')}`);
   }
