@@ -7,13 +7,13 @@
  * thread, which refuses to compile a large module synchronously) the pure-TypeScript reference
  * backend (`cpu`) is. `await setBackend('cpu' | 'wasm' | 'webgpu')` chooses explicitly.
  */
-import { registerBackend, setDefaultBackends } from './core';
-import { createCpuBackend } from './backends/cpu';
-import { createWasmBackendSync } from './backends/wasm';
+import { registerBackend, setDefaultBackends } from './core/index.js';
+import { createCpuBackend } from './backends/cpu/index.js';
+import { createWasmBackendSync } from './backends/wasm/index.js';
 
 registerBackend('cpu', createCpuBackend);
-registerBackend('webgpu', async () => (await import('./backends/webgpu')).createWebGPUBackend());
+registerBackend('webgpu', async () => (await import('./backends/webgpu/index.js')).createWebGPUBackend());
 registerBackend('wasm', () => createWasmBackendSync());
 setDefaultBackends(['wasm', 'cpu']);
 
-export * from './core';
+export * from './core/index.js';

@@ -11,8 +11,8 @@
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as r from '../index';
-import { flag, formatMs, formatRatio, gflops, machine, race, table, type Clock, type Contender, type Timing, registerPeerGradients } from './util';
+import * as r from '../index.js';
+import { flag, formatMs, formatRatio, gflops, machine, race, table, type Clock, type Contender, type Timing, registerPeerGradients } from './util.js';
 
 type TF = typeof import('@tensorflow/tfjs-core');
 type TFTensor = import('@tensorflow/tfjs-core').Tensor;

@@ -18,10 +18,10 @@
  * memory, and on a software adapter such as SwiftShader the GPU buffers themselves; it includes
  * everything earlier backends in the same run left behind, so read it as an upper bound).
  */
-import * as r from '../index';
-import * as nn from '../nn';
-import { createWasmBackendSync, type WasmBackend } from '../backends/wasm';
-import type { WebGPUBackend } from '../backends/webgpu';
+import * as r from '../index.js';
+import * as nn from '../nn/index.js';
+import { createWasmBackendSync, type WasmBackend } from '../backends/wasm/index.js';
+import type { WebGPUBackend } from '../backends/webgpu/index.js';
 
 export interface NnBenchResult {
   parameters: number;
@@ -115,7 +115,7 @@ if (isMain) {
     const b = await r.setBackend(n);
     if (b.name === 'wasm') await (b as WasmBackend).ready();
     if (n === 'webgpu') {
-      const { describeAdapter } = await import('../backends/webgpu');
+      const { describeAdapter } = await import('../backends/webgpu/index.js');
       console.log(`webgpu adapter: ${describeAdapter((b as WebGPUBackend).adapter)}; kernel schedule ${(b as WebGPUBackend).schedule}`);
     }
   }

@@ -16,7 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
-import { flag } from './util';
+import { flag } from './util.js';
 
 const KNOWN = ['cpu', 'nn', 'webgpu', 'wasm'] as const;
 

@@ -17,9 +17,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as r from '../index';
-import { createWasmBackend } from '../backends/wasm';
-import { flag, formatMs, formatRatio, machine, race, table, type Clock, type Contender, type Timing, registerPeerGradients } from './util';
+import * as r from '../index.js';
+import { createWasmBackend } from '../backends/wasm/index.js';
+import { flag, formatMs, formatRatio, machine, race, table, type Clock, type Contender, type Timing, registerPeerGradients } from './util.js';
 
 type TF = typeof import('@tensorflow/tfjs-core');
 type TFTensor = import('@tensorflow/tfjs-core').Tensor;

@@ -13,8 +13,8 @@
  * we are faster).
  */
 import { globals } from 'webgpu';
-import { conv2d as ourConv2d, dispose, gelu, getBackend, key, logSoftmax, matmul as ourMatmul, mean, mul, neg, normal, relu, setBackend, split, sum, tidy, valueAndGrad, add, type Tensor, oneHot, tensor } from '../index';
-import { createWebGPUBackend, dawnGpu, describeAdapter, type WebGPUBackend } from '../backends/webgpu';
+import { conv2d as ourConv2d, dispose, gelu, getBackend, key, logSoftmax, matmul as ourMatmul, mean, mul, neg, normal, relu, setBackend, split, sum, tidy, valueAndGrad, add, type Tensor, oneHot, tensor } from '../index.js';
+import { createWebGPUBackend, dawnGpu, describeAdapter, type WebGPUBackend } from '../backends/webgpu/index.js';
 
 interface TfBackendInternals {
   ensureCommandEncoderReady(): void;
@@ -31,7 +31,7 @@ const gpu = await dawnGpu();
 Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
 
 const ours = (await createWebGPUBackend()) as WebGPUBackend;
-const { registerBackend } = await import('../index');
+const { registerBackend } = await import('../index.js');
 registerBackend('webgpu-bench', () => ours);
 await setBackend('webgpu-bench');
 

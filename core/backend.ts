@@ -4,9 +4,9 @@
  * returns at once with the output buffer; a backend may compute later (GPU command batching), as
  * long as `read` resolves to the finished values.
  */
-import type { DType, TypedArray } from './dtype';
-import type { BackendPrim, PrimParams } from './primitives';
-import type { Shape } from './shape';
+import type { DType, TypedArray } from './dtype.js';
+import type { BackendPrim, PrimParams } from './primitives.js';
+import type { Shape } from './shape.js';
 
 export type BackendBuffer = object;
 

@@ -2,11 +2,11 @@
  * The user-facing ops. Each is a short function that binds primitives (see `primitives.ts`); the
  * derivative of each primitive lives in `rules.ts`, so every op here is differentiable for free.
  */
-import { bytesPerElement, makeTypedArray, type DType, type TypedArray } from './dtype';
-import type { Im2ColParams, PrimParams } from './primitives';
-import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape';
-import { getBackend, getBackendName, newStorage, scoped, setBackend, Tensor } from './tensor';
-import { bind, stopGradient } from './trace';
+import { bytesPerElement, makeTypedArray, type DType, type TypedArray } from './dtype.js';
+import type { Im2ColParams, PrimParams } from './primitives.js';
+import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape.js';
+import { getBackend, getBackendName, newStorage, scoped, setBackend, Tensor } from './tensor.js';
+import { bind, stopGradient } from './trace.js';
 
 export type NestedArray = number | boolean | readonly NestedArray[];
 export type TensorLike = Tensor | number;

@@ -19,7 +19,7 @@
  * - `threefry2x32`: the PRNG fused; its definition on uint32 ops is `threefry2x32Ops` in
  *   random.ts, and a test checks every backend's kernel against it bit for bit.
  */
-import type { DType } from './dtype';
+import type { DType } from './dtype.js';
 
 export const UNARY_PRIMS = [
   'neg', 'exp', 'log', 'expm1', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'erf', 'erfinv', 'floor', 'abs', 'sign', 'sigmoid',

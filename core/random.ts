@@ -9,10 +9,10 @@
  * cannot leak. Bulk random bits come from the `threefry2x32` primitive on the current backend, so
  * every backend produces the same bits.
  */
-import { arange, concat, zeros, bitcast, cast, erfinv, floor, fromArray, less, maximum, minimum, mul, reshape, scalar, shiftLeft, shiftRight, bitwiseOr, bitwiseXor, sub, add, slice } from './ops';
-import { sizeOf, type Shape } from './shape';
-import { scoped, type Tensor } from './tensor';
-import { bind } from './trace';
+import { arange, concat, zeros, bitcast, cast, erfinv, floor, fromArray, less, maximum, minimum, mul, reshape, scalar, shiftLeft, shiftRight, bitwiseOr, bitwiseXor, sub, add, slice } from './ops.js';
+import { sizeOf, type Shape } from './shape.js';
+import { scoped, type Tensor } from './tensor.js';
+import { bind } from './trace.js';
 
 export interface Key {
   readonly kind: 'prng-key';

@@ -4,11 +4,11 @@
  * returns one thunk per input (null where the input has no gradient); the tape only calls the
  * thunks of inputs it tracks, so no unused gradient is computed.
  */
-import type { DType } from './dtype';
-import * as o from './ops';
-import type { Prim, PrimParams } from './primitives';
-import { assertShape, broadcastShapes, fmt, shapeEq, sizeOf, type Shape } from './shape';
-import type { Tensor } from './tensor';
+import type { DType } from './dtype.js';
+import * as o from './ops.js';
+import type { Prim, PrimParams } from './primitives.js';
+import { assertShape, broadcastShapes, fmt, shapeEq, sizeOf, type Shape } from './shape.js';
+import type { Tensor } from './tensor.js';
 
 export interface ShapeDType {
   shape: number[];

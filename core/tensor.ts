@@ -6,9 +6,9 @@
  * return; `dispose(tree)` frees a pytree. `tidy` cannot span an `await`: tensors made after the await
  * belong to whatever scope is open then. Keep reads (`toArray`) outside `tidy`.
  */
-import type { Backend, BackendBuffer } from './backend';
-import { bytesPerElement, type DType, type TypedArray } from './dtype';
-import { fmt, sizeOf, type Shape } from './shape';
+import type { Backend, BackendBuffer } from './backend.js';
+import { bytesPerElement, type DType, type TypedArray } from './dtype.js';
+import { fmt, sizeOf, type Shape } from './shape.js';
 
 export interface Storage {
   readonly buffer: BackendBuffer;

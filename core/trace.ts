@@ -8,10 +8,10 @@
  * written with ordinary ops, so when an outer tape is still open the backward pass is itself
  * recorded: that is how `grad(grad(f))` works.
  */
-import type { PrimParams, Prim } from './primitives';
-import { rules } from './rules';
-import { getBackend, newStorage, Tensor, tapeNeeds, tidy, treeTensors, dispose } from './tensor';
-import type { BufferInfo } from './backend';
+import type { PrimParams, Prim } from './primitives.js';
+import { rules } from './rules.js';
+import { getBackend, newStorage, Tensor, tapeNeeds, tidy, treeTensors, dispose } from './tensor.js';
+import type { BufferInfo } from './backend.js';
 
 interface Entry {
   readonly prim: Prim;

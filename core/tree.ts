@@ -2,7 +2,7 @@
  * Pytrees: nested plain objects and arrays whose leaves are tensors (other leaves — numbers, strings,
  * null — pass through untouched). Parameters, gradients and optimizer states are pytrees.
  */
-import { Tensor } from './tensor';
+import { Tensor } from './tensor.js';
 
 export type Tree<L = Tensor> = L | readonly Tree<L>[] | { readonly [k: string]: Tree<L> };
 

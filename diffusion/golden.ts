@@ -11,12 +11,12 @@
  * Schema, draft 2020-12; also committed as diffusion/golden.schema.json), and `fields` in the file
  * describes every field, taken from the schema's descriptions.
  */
-import { foldIn, key, split, threefry2x32Block, uniformHost } from '../core';
-import { frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes, type LocalTimes } from './localTime';
-import { windowLossWeights } from './loss';
-import { lossWeighting, type LossWeightingName } from './lossWeighting';
-import { ddimEpsFromLogSnr, ddimFromLogSnr, posteriorFromLogSnr } from './posteriorCoefficients';
-import { stepCoefficients } from './sampling';
+import { foldIn, key, split, threefry2x32Block, uniformHost } from '../core/index.js';
+import { frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes, type LocalTimes } from './localTime.js';
+import { windowLossWeights } from './loss.js';
+import { lossWeighting, type LossWeightingName } from './lossWeighting.js';
+import { ddimEpsFromLogSnr, ddimFromLogSnr, posteriorFromLogSnr } from './posteriorCoefficients.js';
+import { stepCoefficients } from './sampling.js';
 import {
   alphaFromLogSnr,
   cosineSchedule,
@@ -25,7 +25,7 @@ import {
   shiftedCosineSchedule,
   sigmaFromLogSnr,
   type Schedule,
-} from './schedule';
+} from './schedule.js';
 
 export const GOLDEN_FORMAT = 'rolling-diffusion-golden';
 /** Bumped whenever an expected value or the meaning of a field changes. */

@@ -20,16 +20,16 @@
  * s = t, the ends of the logSNR range.
  */
 import fc from 'fast-check';
-import { add, dispose, full, key as prngKey, mul, normal, split, tensor, tidy, type Key, type Tensor } from '../core';
-import { frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes } from './localTime';
-import { windowLoss, windowLossWeights } from './loss';
-import { lossWeighting, type LossWeightingName } from './lossWeighting';
-import { fixedImageDenoiser, gaussianOracleDenoiser, oracleRolloutMoments, oracleWindowMoments, type FrameStepRule, type Moments } from './oracle';
-import { ddimFromLogSnr, framePosteriorCoefficients, posteriorFromLogSnr, type PosteriorCoefficients } from './posteriorCoefficients';
-import { diffuse, epsFromV, logSnrTensor, vFromXEps, xFromV } from './process';
-import { collectFrames, rollout, sampleBoundary, type Denoiser, type SamplerConfig, type WindowSpec } from './sampling';
-import type { Schedule } from './schedule';
-import { boundaryLocalTimes } from './training';
+import { add, dispose, full, key as prngKey, mul, normal, split, tensor, tidy, type Key, type Tensor } from '../core/index.js';
+import { frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes } from './localTime.js';
+import { windowLoss, windowLossWeights } from './loss.js';
+import { lossWeighting, type LossWeightingName } from './lossWeighting.js';
+import { fixedImageDenoiser, gaussianOracleDenoiser, oracleRolloutMoments, oracleWindowMoments, type FrameStepRule, type Moments } from './oracle.js';
+import { ddimFromLogSnr, framePosteriorCoefficients, posteriorFromLogSnr, type PosteriorCoefficients } from './posteriorCoefficients.js';
+import { diffuse, epsFromV, logSnrTensor, vFromXEps, xFromV } from './process.js';
+import { collectFrames, rollout, sampleBoundary, type Denoiser, type SamplerConfig, type WindowSpec } from './sampling.js';
+import type { Schedule } from './schedule.js';
+import { boundaryLocalTimes } from './training.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Laws and running them

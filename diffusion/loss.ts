@@ -4,9 +4,9 @@
  * weighting)" in the paper's Tables 4-6 is the v-MSE. The window loss (Eqs. 18 and 26) weights each
  * frame by a(t_k) and gives clean conditioning frames and pure-noise frames no weight at all.
  */
-import { mean, mul, square, sub, sum, tensor, type Tensor } from '../core';
-import { lossWeighting, type LossWeightingName } from './lossWeighting';
-import type { Schedule } from './schedule';
+import { mean, mul, square, sub, sum, tensor, type Tensor } from '../core/index.js';
+import { lossWeighting, type LossWeightingName } from './lossWeighting.js';
+import type { Schedule } from './schedule.js';
 
 /** Mean squared error per frame: [B, F, …] → [B, F]. */
 export function perFrameMse(target: Tensor, prediction: Tensor): Tensor {

@@ -13,7 +13,7 @@
  *                               minimum: for SNR ≥ γ it is γ in x-MSE units, otherwise plain ε-MSE.)
  */
 
-import { stableSigmoid } from './schedule';
+import { stableSigmoid } from './schedule.js';
 
 export type LossWeightingName = 'x' | 'eps' | 'v' | 'minSnr';
 

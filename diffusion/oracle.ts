@@ -1,11 +1,11 @@
 /**
  * Exact denoisers for data whose distribution is known, used to test samplers without training.
  */
-import { div, mul, square, sub, add, type Tensor } from '../core';
-import { alphaFromLogSnr, sigmaFromLogSnr } from './schedule';
-import { gaussianOracle, type GaussianOracle, type PosteriorCoefficients } from './posteriorCoefficients';
-import { alphaSigma } from './process';
-import { stepCoefficients, type Denoiser, type SamplerConfig } from './sampling';
+import { div, mul, square, sub, add, type Tensor } from '../core/index.js';
+import { alphaFromLogSnr, sigmaFromLogSnr } from './schedule.js';
+import { gaussianOracle, type GaussianOracle, type PosteriorCoefficients } from './posteriorCoefficients.js';
+import { alphaSigma } from './process.js';
+import { stepCoefficients, type Denoiser, type SamplerConfig } from './sampling.js';
 
 /**
  * MATH.md: for data with every pixel independent N(μ, s²), E[v | z] = σ (α (1 − s²)(z − αμ)/D − μ),

@@ -3,8 +3,8 @@
  * (Eqs. 11-15), of the DDIM(η) step, and of the exact denoiser for Gaussian data (MATH.md). Tensor
  * code multiplies these numbers into frames; keeping them scalar lets a learner check them by hand.
  */
-import { frameCategories } from './localTime';
-import { alphaFromLogSnr, checkTime, sigmaFromLogSnr, type Schedule } from './schedule';
+import { frameCategories } from './localTime.js';
+import { alphaFromLogSnr, checkTime, sigmaFromLogSnr, type Schedule } from './schedule.js';
 
 /** z_s ~ N(zCoef · z_t + xCoef · x, variance · I). */
 export type PosteriorCoefficients = {

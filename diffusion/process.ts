@@ -5,7 +5,7 @@
  * (or [1, frames] to share it across the batch). Every function broadcasts the per-frame α, σ over
  * the pixels of its frame, so Eq. 7's "each frame has its own local time" is one reshape.
  */
-import { add, div, mul, reshape, sigmoid, sqrt, neg, sub, tensor, type Tensor } from '../core';
+import { add, div, mul, reshape, sigmoid, sqrt, neg, sub, tensor, type Tensor } from '../core/index.js';
 
 /** [B, F] → [B, F, 1, …, 1] so that it broadcasts against a [B, F, …] video. */
 export function perFrame(values: Tensor, rank: number): Tensor {

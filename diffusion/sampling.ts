@@ -5,12 +5,12 @@
  * model evaluations per generated frame, so that comparisons between them are fair (Appendix D; see
  * `rollout` for how the budget is counted).
  */
-import { add, clip, concat, dispose, foldIn, keep, mul, normal, reshape, sliceAxis, split, tensor, tidy, type Key, type Tensor } from '../core';
-import { linearLocalTimes, type LocalTimes } from './localTime';
-import { ddimFromLogSnr, framePosteriorCoefficients, posteriorFromLogSnr, type PosteriorCoefficients } from './posteriorCoefficients';
-import { logSnrTensor, xFromV } from './process';
-import type { Schedule } from './schedule';
-import { boundaryLocalTimes, standardLocalTimes } from './training';
+import { add, clip, concat, dispose, foldIn, keep, mul, normal, reshape, sliceAxis, split, tensor, tidy, type Key, type Tensor } from '../core/index.js';
+import { linearLocalTimes, type LocalTimes } from './localTime.js';
+import { ddimFromLogSnr, framePosteriorCoefficients, posteriorFromLogSnr, type PosteriorCoefficients } from './posteriorCoefficients.js';
+import { logSnrTensor, xFromV } from './process.js';
+import type { Schedule } from './schedule.js';
+import { boundaryLocalTimes, standardLocalTimes } from './training.js';
 
 /** A denoiser with its parameters bound: (z [B, F, …], logSnr [B, F]) → v̂. */
 export type Denoiser = (z: Tensor, logSnr: Tensor) => Tensor;

@@ -2,12 +2,12 @@
  * Algorithm 1 (Rolling Diffusion: Training) as a pure loss function `(params, key, batch) → loss`,
  * to be wrapped in `valueAndGrad`, and the same for the standard-diffusion baseline.
  */
-import { normal, split, uniformHost, type Key, type Tensor } from '../core';
-import { initLocalTimes, linearLocalTimes, rescaledInitLocalTimes, type LocalTimes } from './localTime';
-import { windowLoss, windowLossWeights } from './loss';
-import type { LossWeightingName } from './lossWeighting';
-import { diffuse, logSnrTensor, vFromXEps } from './process';
-import type { Schedule } from './schedule';
+import { normal, split, uniformHost, type Key, type Tensor } from '../core/index.js';
+import { initLocalTimes, linearLocalTimes, rescaledInitLocalTimes, type LocalTimes } from './localTime.js';
+import { windowLoss, windowLossWeights } from './loss.js';
+import type { LossWeightingName } from './lossWeighting.js';
+import { diffuse, logSnrTensor, vFromXEps } from './process.js';
+import type { Schedule } from './schedule.js';
 
 /** A denoiser: given the noisy window z [B, W, H, W, C] and a logSNR per frame [B, W], predict v. */
 export type Model<P> = (params: P, z: Tensor, logSnr: Tensor) => Tensor;

@@ -15,9 +15,9 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeExample, encodeExample, type DecodedFeature, type Feature } from './protobuf';
-import { tfRecords } from './tfrecord';
-import { readNpz, type NpyArray } from './npy';
+import { decodeExample, encodeExample, type DecodedFeature, type Feature } from './protobuf.js';
+import { tfRecords } from './tfrecord.js';
+import { readNpz, type NpyArray } from './npy.js';
 
 export const BAIR_FRAMES = 30;
 export const BAIR_HEIGHT = 64;

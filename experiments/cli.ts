@@ -6,22 +6,22 @@ import { mkdir, readdir, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import { isLeft } from 'fp-ts/Either';
 import * as t from 'io-ts';
-import { getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index';
-import { decodeFlags, NonNegativeInt, NonNegativeNumber, oneOf, parseArgv, PositiveInt, PositiveNumber, Probability, BooleanFromString } from './args';
-import { writeFileAtomic } from './atomicWrite';
-import { isBairRecordName } from './bair';
-import { bairDataset, bairNpzDataset, clipTensor, isKolmogorovShardName, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets';
-import { formatTable, stepMetrics, type StepMetrics } from './evaluate';
-import { isPowerOfTwo } from './fft';
-import { generate } from './generate';
-import { writeGif } from './gif';
-import { KOLMOGOROV_DEFAULTS, simulateKolmogorov } from './kolmogorov';
-import { writeNpy } from './npy';
-import { frameGrid, lineChart, stackImages } from './plot';
-import { writePng } from './png';
-import { PRESETS, presetNames, type Preset } from './presets';
-import { progressBar } from './progress';
-import { loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer';
+import { getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index.js';
+import { decodeFlags, NonNegativeInt, NonNegativeNumber, oneOf, parseArgv, PositiveInt, PositiveNumber, Probability, BooleanFromString } from './args.js';
+import { writeFileAtomic } from './atomicWrite.js';
+import { isBairRecordName } from './bair.js';
+import { bairDataset, bairNpzDataset, clipTensor, isKolmogorovShardName, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets.js';
+import { formatTable, stepMetrics, type StepMetrics } from './evaluate.js';
+import { isPowerOfTwo } from './fft.js';
+import { generate } from './generate.js';
+import { writeGif } from './gif.js';
+import { KOLMOGOROV_DEFAULTS, simulateKolmogorov } from './kolmogorov.js';
+import { writeNpy } from './npy.js';
+import { frameGrid, lineChart, stackImages } from './plot.js';
+import { writePng } from './png.js';
+import { PRESETS, presetNames, type Preset } from './presets.js';
+import { progressBar } from './progress.js';
+import { loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer.js';
 
 const DATA_FORMATS = `'shapes' (generated), 'mnist' (moving MNIST from the mnist package's digits), 'kolmogorov' (simulated), a folder of kolmogorov-*.npy shards from \`rolling data\`,
 a BAIR .tfrecords (or .tfrecord) file, a folder of BAIR traj_*.tfrecords, a BAIR .npz clip laid out as
@@ -332,7 +332,7 @@ async function cmdData(positional: string[], flags: Record<string, string>): Pro
 
 async function cmdVectors(flags: Record<string, string>): Promise<void> {
   const o = decode('vectors', { out: t.string }, flags, ['out']);
-  const { writeGoldenVectors } = await import('./goldenVectors');
+  const { writeGoldenVectors } = await import('./goldenVectors.js');
   await writeGoldenVectors(resolve(o.out!));
   console.log(`wrote ${resolve(o.out!)}`);
 }

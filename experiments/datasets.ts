@@ -6,12 +6,12 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { foldIn, key, tensor, uniformHost, type Tensor } from '../core';
-import { BAIR_CHANNELS, BAIR_FRAME_BYTES, BAIR_HEIGHT, BAIR_WIDTH, bairVideos, npzToBair } from './bair';
-import { simulateKolmogorov } from './kolmogorov';
-import { readNpy, writeNpy } from './npy';
-import { movingDigits } from './movingDigits';
-import { movingShapes } from './shapes';
+import { foldIn, key, tensor, uniformHost, type Tensor } from '../core/index.js';
+import { BAIR_CHANNELS, BAIR_FRAME_BYTES, BAIR_HEIGHT, BAIR_WIDTH, bairVideos, npzToBair } from './bair.js';
+import { simulateKolmogorov } from './kolmogorov.js';
+import { readNpy, writeNpy } from './npy.js';
+import { movingDigits } from './movingDigits.js';
+import { movingShapes } from './shapes.js';
 
 /**
  * One clip in memory, frames × H × W × C row-major: floats already in [−1, 1], or uint8 pixels that

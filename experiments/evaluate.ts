@@ -4,7 +4,7 @@
  * reports FSD on the horizontal velocity). FVD needs the I3D network's weights, which cannot be had
  * here, so it is not reported at all.
  */
-import { fsdFromArrays, mse, psnr, selectChannel, ssim } from './metrics';
+import { fsdFromArrays, mse, psnr, selectChannel, ssim } from './metrics.js';
 
 export interface StepMetrics {
   step: number;

@@ -1,6 +1,6 @@
 /** The tensor-level Fréchet Spectral Distance of DESIGN.md's contract: `fsd(real, generated)`. */
-import type { Tensor } from '../core';
-import { fsdFromArrays } from './metrics';
+import type { Tensor } from '../core/index.js';
+import { fsdFromArrays } from './metrics.js';
 
 /**
  * Eq. 27 between two sets of single-channel frames `[n, height, width]` (power-of-two sides), on the

@@ -2,10 +2,10 @@
  * Generation from a trained checkpoint: rolling (Algorithm 3 then Algorithm 2) or the standard
  * block-autoregressive baseline, at the same budget of model evaluations per generated frame.
  */
-import { dispose, foldIn, sliceAxis, tidy, type Key, type Tensor } from '../core';
-import { collectFrames, cosineSchedule, rollout, sampleBoundary, standardRollout, type Denoiser as Sampler } from '../diffusion';
-import type { Denoiser } from './model';
-import type { Preset } from './presets';
+import { dispose, foldIn, sliceAxis, tidy, type Key, type Tensor } from '../core/index.js';
+import { collectFrames, cosineSchedule, rollout, sampleBoundary, standardRollout, type Denoiser as Sampler } from '../diffusion/index.js';
+import type { Denoiser } from './model.js';
+import type { Preset } from './presets.js';
 
 export interface GenerateOptions {
   model: Denoiser;

@@ -10,7 +10,7 @@
  * Each frame is a Graphic Control Extension (its delay) and a full-size image, LZW-compressed with
  * variable-width codes up to 12 bits; the NETSCAPE2.0 application extension makes the animation loop.
  */
-import { writeFileAtomic } from './atomicWrite';
+import { writeFileAtomic } from './atomicWrite.js';
 
 export type GifOptions = {
   readonly width: number;

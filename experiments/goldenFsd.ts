@@ -3,8 +3,8 @@
  * FSD does (experiments/metrics.ts) and diffusion must not import experiments; goldenVectors.ts
  * merges it with the diffusion package's sections.
  */
-import type { GoldenFsdCase, GoldenFsdSection } from '../diffusion/golden';
-import { fsdFromArrays } from './metrics';
+import type { GoldenFsdCase, GoldenFsdSection } from '../diffusion/golden.js';
+import { fsdFromArrays } from './metrics.js';
 
 /** Deterministic frame values k/16 ∈ [−1.25, 1.25], exact in float32. */
 function pattern(count: number, salt: number): number[] {

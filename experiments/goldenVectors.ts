@@ -2,9 +2,9 @@
  * `rolling vectors --out golden.json`: the golden vectors of the diffusion package with the FSD
  * section added, written atomically (DESIGN.md, principle 5).
  */
-import { goldenVectors, serializeGoldenVectors, type GoldenVectors } from '../diffusion/golden';
-import { writeFileAtomic } from './atomicWrite';
-import { fsdGoldenSection } from './goldenFsd';
+import { goldenVectors, serializeGoldenVectors, type GoldenVectors } from '../diffusion/golden.js';
+import { writeFileAtomic } from './atomicWrite.js';
+import { fsdGoldenSection } from './goldenFsd.js';
 
 /** Every section: diffusion's and the FSD one. */
 export function allGoldenVectors(): GoldenVectors {

@@ -26,7 +26,7 @@
  * `field[i * n + j]` lives at (x, y) = (2πj/n, 2πi/n). (JaxCFD stores arrays as [x, y]: transpose to compare.)
  */
 
-import { fft2, ifft2, frequencyIndex, isPowerOfTwo } from './fft';
+import { fft2, ifft2, frequencyIndex, isPowerOfTwo } from './fft.js';
 
 /**
  * A seeded uniform generator on [0, 1): mulberry32 (Tommy Ettinger), 32 bits of state, period 2³². The seed

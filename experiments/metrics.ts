@@ -7,7 +7,7 @@
  * here, and an FVD on any other features would be a different number under the same name.
  */
 
-import { fft2 } from './fft';
+import { fft2 } from './fft.js';
 
 function checkSameLength(a: ArrayLike<number>, b: ArrayLike<number>, what: string): void {
   if (a.length !== b.length) throw new Error(`${what}: arrays have lengths ${a.length} and ${b.length}; they must match`);

@@ -1,7 +1,7 @@
 /** The denoiser a preset trains: the U-ViT of nn/uvit.ts sized by the preset and the data's channels. */
-import type { Key, Tensor } from '../core';
-import { uvit, uvitPresets } from '../nn';
-import type { Preset } from './presets';
+import type { Key, Tensor } from '../core/index.js';
+import { uvit, uvitPresets } from '../nn/index.js';
+import type { Preset } from './presets.js';
 
 export interface Denoiser {
   init(key: Key): unknown;

@@ -13,8 +13,8 @@
  * `test`, so held-out clips never show a training digit.
  */
 import { createRequire } from 'node:module';
-import { mulberry32 } from './kolmogorov';
-import { reflect } from './shapes';
+import { mulberry32 } from './kolmogorov.js';
+import { reflect } from './shapes.js';
 
 export interface MovingDigitsOptions {
   readonly frames: number;

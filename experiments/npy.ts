@@ -14,8 +14,8 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { crc32 } from './crc32c';
-import { writeFileAtomic } from './atomicWrite';
+import { crc32 } from './crc32c.js';
+import { writeFileAtomic } from './atomicWrite.js';
 
 export type NpyTypedArray =
   | Int8Array

@@ -2,7 +2,7 @@
  * Pictures for the command line: a strip of frames (generated above ground truth) and a small line
  * chart, rendered into RGB pixels without any graphics dependency.
  */
-import { toBytes } from './datasets';
+import { toBytes } from './datasets.js';
 
 export interface RGBImage {
   width: number;

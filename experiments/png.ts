@@ -8,8 +8,8 @@
  * recommends (section 12.8), which usually compresses best.
  */
 import { deflateSync, inflateSync } from 'node:zlib';
-import { crc32 } from './crc32c';
-import { writeFileAtomic } from './atomicWrite';
+import { crc32 } from './crc32c.js';
+import { writeFileAtomic } from './atomicWrite.js';
 
 /** An 8-bit image: `height` rows of `width` pixels of `channels` bytes (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA). */
 export type Image = {

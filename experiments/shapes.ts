@@ -8,7 +8,7 @@
  * not integrated, so frame t does not depend on how many frames are asked for.
  */
 
-import { mulberry32 } from './kolmogorov';
+import { mulberry32 } from './kolmogorov.js';
 
 export type ShapeKind = 'square' | 'circle' | 'triangle';
 

@@ -11,8 +11,8 @@
  * Records are uncompressed (TFRecordOptions compression_type ''), as in the BAIR data set.
  */
 import { open } from 'node:fs/promises';
-import { maskedCrc32c } from './crc32c';
-import { withAtomicFile, writeAll } from './atomicWrite';
+import { maskedCrc32c } from './crc32c.js';
+import { withAtomicFile, writeAll } from './atomicWrite.js';
 
 const HEADER_BYTES = 12;
 const FOOTER_BYTES = 4;

@@ -8,13 +8,13 @@
  */
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dispose, foldIn, key, keep, tidy, valueAndGrad, type Key, type Tensor } from '../core';
-import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion';
-import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn';
-import { writeFileAtomic } from './atomicWrite';
-import { sampleBatch, type VideoDataset } from './datasets';
-import { buildModel, type Denoiser } from './model';
-import type { Preset } from './presets';
+import { dispose, foldIn, key, keep, tidy, valueAndGrad, type Key, type Tensor } from '../core/index.js';
+import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion/index.js';
+import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn/index.js';
+import { writeFileAtomic } from './atomicWrite.js';
+import { sampleBatch, type VideoDataset } from './datasets.js';
+import { buildModel, type Denoiser } from './model.js';
+import type { Preset } from './presets.js';
 
 export type TrainMode = 'rolling' | 'standard';
 

@@ -19,7 +19,7 @@
  */
 import { isLeft, left, right, type Either } from 'fp-ts/Either';
 import * as t from 'io-ts';
-import { bytesPerElement, fromArray, Tensor, treeMap, type DType, type TypedArray } from '../core';
+import { bytesPerElement, fromArray, Tensor, treeMap, type DType, type TypedArray } from '../core/index.js';
 
 /** The reference implementation's limit on the header (`MAX_HEADER_SIZE`). */
 export const MAX_HEADER_BYTES = 100_000_000;

@@ -21,15 +21,15 @@
  * next width; up is a 1×1 conv to the level's width then nearest-neighbour ×2 (a 1×1 conv commutes
  * with nearest upsampling, so this is "nearest, then conv" at a quarter of the cost).
  */
-import { add, concat, foldIn, mean, repeat, reshape, silu, tensor, tidy, transpose, type Key, type Tensor } from '../core';
-import { conv2d, type Conv2dParams } from './layers/conv2d';
-import { fourierFeatures } from './layers/fourierFeatures';
-import { groupNorm, type GroupNormParams } from './layers/groupNorm';
-import { zerosInit } from './layers/init';
-import { countParameters, positiveInteger, type RunOptions, scopedLayer } from './layers/layer';
-import { linear, type LinearParams } from './layers/linear';
-import { resBlock, type ResBlockParams } from './layers/resBlock';
-import { videoTransformerBlock, type VideoTransformerBlockParams } from './layers/videoTransformerBlock';
+import { add, concat, foldIn, mean, repeat, reshape, silu, tensor, tidy, transpose, type Key, type Tensor } from '../core/index.js';
+import { conv2d, type Conv2dParams } from './layers/conv2d.js';
+import { fourierFeatures } from './layers/fourierFeatures.js';
+import { groupNorm, type GroupNormParams } from './layers/groupNorm.js';
+import { zerosInit } from './layers/init.js';
+import { countParameters, positiveInteger, type RunOptions, scopedLayer } from './layers/layer.js';
+import { linear, type LinearParams } from './layers/linear.js';
+import { resBlock, type ResBlockParams } from './layers/resBlock.js';
+import { videoTransformerBlock, type VideoTransformerBlockParams } from './layers/videoTransformerBlock.js';
 
 export interface UViTConfig {
   inChannels: number;

@@ -4,8 +4,8 @@
  * (`a + b`, `Math.exp(a)`) so that each op gets a tight monomorphic loop; the generator below is the
  * whole trick, and reading one generated body (`kernelSource('add')`) shows what runs.
  */
-import { broadcastStrides, collapseStrides, type DType, type Shape, type TypedArray } from '../../core';
-import { erf, erfinv } from './special';
+import { broadcastStrides, collapseStrides, type DType, type Shape, type TypedArray } from '../../core/index.js';
+import { erf, erfinv } from './special.js';
 
 type Kernel = (out: TypedArray, inputs: TypedArray[], shape: number[], strides: number[][], helpers: Helpers) => void;
 

@@ -2,10 +2,10 @@
  * The pure-TypeScript CPU backend: the readable reference implementation and the oracle the other
  * backends are tested against. Buffers are typed arrays from a size-class pool; kernels run eagerly.
  */
-import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, OutputInfo, PrimParams, TypedArray } from '../../core';
-import { sizeOf } from '../../core';
-import { kernels, type HostTensor, type Kernel } from './kernels';
-import { BufferPool } from './pool';
+import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, OutputInfo, PrimParams, TypedArray } from '../../core/index.js';
+import { sizeOf } from '../../core/index.js';
+import { kernels, type HostTensor, type Kernel } from './kernels.js';
+import { BufferPool } from './pool.js';
 
 export interface CpuBuffer {
   data: TypedArray;

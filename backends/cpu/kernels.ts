@@ -2,10 +2,10 @@
  * The CPU backend's kernel table: one entry per backend primitive, typed so that a missing kernel is
  * a compile error. Each kernel receives host arrays and writes into a pooled output array.
  */
-import { broadcastStrides, stridesOf, sizeOf, threefry2x32Lanes, type BackendPrim, type DType, type PrimParams, type Shape, type TypedArray } from '../../core';
-import { binaryExpr, mapElements, UNARY_EXPR } from './elementwise';
-import { matmul } from './matmul';
-import { scratchF32, scratchF64 } from './pool';
+import { broadcastStrides, stridesOf, sizeOf, threefry2x32Lanes, type BackendPrim, type DType, type PrimParams, type Shape, type TypedArray } from '../../core/index.js';
+import { binaryExpr, mapElements, UNARY_EXPR } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { scratchF32, scratchF64 } from './pool.js';
 
 export interface HostTensor {
   data: TypedArray;

@@ -3,7 +3,7 @@
  * (a new 4 MiB Float32Array costs ~15 ms to fill, a reused one ~0.1 ms), so buffers freed by `dispose`
  * come back here and are reused. Pooled memory is bounded; beyond the bound buffers go to the GC.
  */
-import { makeTypedArray, type DType, type DTypeArrays, type TypedArray } from '../../core';
+import { makeTypedArray, type DType, type DTypeArrays, type TypedArray } from '../../core/index.js';
 
 const MAX_POOLED_BYTES = 1 << 30;
 

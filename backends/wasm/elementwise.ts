@@ -10,8 +10,8 @@
  * Reductions take `[outer, reduced, inner]`: `inner = 1` sums contiguous rows (softmax, layer norm),
  * `inner > 1` sums down columns (bias gradients) with whole vectors.
  */
-import type { Code, Local, ModuleBuilder } from './assembler';
-import { SIMD } from './assembler';
+import type { Code, Local, ModuleBuilder } from './assembler.js';
+import { SIMD } from './assembler.js';
 
 export type Mode = 'v' | 's';
 type ElemType = 'f32' | 'u8';

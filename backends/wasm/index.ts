@@ -14,15 +14,15 @@
  * worker threads sharing the heap claim (`threads.ts`); every element is summed in the same order
  * whichever thread computes it, so the bits do not depend on the number of threads.
  */
-import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, OutputInfo, PrimParams, TypedArray } from '../../core';
-import { broadcastStrides, bytesPerElement, makeTypedArray, sizeOf, stridesOf } from '../../core';
-import { kernels as cpuKernels, type HostTensor, type Kernel as CpuKernel } from '../cpu/kernels';
-import { collapse } from '../cpu/elementwise';
-import { Heap, sizeClass, type HeapStats } from './heap';
-import { DEFAULT_MATMUL, matmulScratchBytes, type MatmulConfig } from './matmul';
-import { buildKernelModule, type KernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module';
-import { canStartWorkers, ThreadPool } from './threads';
-import { mapName, type FloatBinary, type FloatCompare, type FloatUnary } from './elementwise';
+import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, OutputInfo, PrimParams, TypedArray } from '../../core/index.js';
+import { broadcastStrides, bytesPerElement, makeTypedArray, sizeOf, stridesOf } from '../../core/index.js';
+import { kernels as cpuKernels, type HostTensor, type Kernel as CpuKernel } from '../cpu/kernels.js';
+import { collapse } from '../cpu/elementwise.js';
+import { Heap, sizeClass, type HeapStats } from './heap.js';
+import { DEFAULT_MATMUL, matmulScratchBytes, type MatmulConfig } from './matmul.js';
+import { buildKernelModule, type KernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module.js';
+import { canStartWorkers, ThreadPool } from './threads.js';
+import { mapName, type FloatBinary, type FloatCompare, type FloatUnary } from './elementwise.js';
 
 export interface WasmBuffer {
   /** Byte address in the heap. */

@@ -4,8 +4,8 @@
  * (or added, for col2im) four lanes at a time; col2im visits patches in the CPU kernel's order, so
  * overlapping patches add up in the same order and the results agree bit for bit.
  */
-import type { Code, Local, ModuleBuilder } from './assembler';
-import { transpose4 } from './matmul';
+import type { Code, Local, ModuleBuilder } from './assembler.js';
+import { transpose4 } from './matmul.js';
 
 /** dst[0..n) = src[0..n) (floats), or dst += src when `add`; pointers advance past the run. */
 function emitRun(c: Code, dst: Local, src: Local, n: Local, i: Local, add: boolean): void {

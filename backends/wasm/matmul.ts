@@ -11,7 +11,7 @@
  * output into such tiles. Blocking of k always starts at 0, so every element is summed in the same
  * order whatever the split: threads on or off give the same bits.
  */
-import type { Code, Local, ModuleBuilder } from './assembler';
+import type { Code, Local, ModuleBuilder } from './assembler.js';
 
 export interface MatmulConfig {
   /** Rows of the micro-tile. */

@@ -2,10 +2,10 @@
  * The kernel module: every wasm kernel of the backend in one module, assembled at start-up for the
  * features this engine has (shared memory for threads, relaxed SIMD), and the feature probes.
  */
-import { ModuleBuilder } from './assembler';
-import { emitElementwise, emitReductions } from './elementwise';
-import { emitCopyRows, emitLayout, emitTranspose } from './layout';
-import { emitMatmul, type MatmulConfig } from './matmul';
+import { ModuleBuilder } from './assembler.js';
+import { emitElementwise, emitReductions } from './elementwise.js';
+import { emitCopyRows, emitLayout, emitTranspose } from './layout.js';
+import { emitMatmul, type MatmulConfig } from './matmul.js';
 
 export type KernelFn = (...args: number[]) => void;
 

@@ -7,9 +7,9 @@
  * Expressions are WGSL over typed values `a, b, c, d`; integer and float semantics follow the CPU
  * backend (JavaScript's), see `binaryExpr`.
  */
-import { broadcastStrides, collapseStrides, sizeOf, type BackendPrim, type BufferInfo, type DType, type Shape } from '../../core';
-import type { Engine, GpuHandle } from './engine';
-import { bindings, fromBits, helpersFor, linearGroups, linearMain, toBits, uniformWords } from './wgsl';
+import { broadcastStrides, collapseStrides, sizeOf, type BackendPrim, type BufferInfo, type DType, type Shape } from '../../core/index.js';
+import type { Engine, GpuHandle } from './engine.js';
+import { bindings, fromBits, helpersFor, linearGroups, linearMain, toBits, uniformWords } from './wgsl.js';
 
 const NAMES = ['a', 'b', 'c', 'd'];
 

@@ -17,7 +17,7 @@
  * - End of task. Work that is recorded lazily (element-wise fusion, `fusion.ts`) registers a hook that
  *   runs before the end-of-task submit and before `sync`, so it reaches the GPU with the rest.
  */
-import type { AcquiredDevice } from './device';
+import type { AcquiredDevice } from './device.js';
 
 /** GPUBufferUsage / GPUMapMode values (the globals do not exist in Node without the `webgpu` package's). */
 const USAGE_MAP_READ = 0x0001;

@@ -43,10 +43,10 @@
  *   kernel computes exactly what the separate dispatches compute (the tests check fused against
  *   unfused bit for bit). Contraction inside one primitive's expression is as before.
  */
-import { sizeOf, type BufferInfo, type Shape } from '../../core';
-import { layoutOf, offsetsSource, type ElementwiseSpec } from './elementwise';
-import type { Engine, GpuHandle, Slab } from './engine';
-import { bindings, fromBits, helpersFor, linearGroups, linearMain, toBits, uniformWords, wgslType } from './wgsl';
+import { sizeOf, type BufferInfo, type Shape } from '../../core/index.js';
+import { layoutOf, offsetsSource, type ElementwiseSpec } from './elementwise.js';
+import type { Engine, GpuHandle, Slab } from './engine.js';
+import { bindings, fromBits, helpersFor, linearGroups, linearMain, toBits, uniformWords, wgslType } from './wgsl.js';
 
 interface Leaf {
   readonly kind: 'leaf';

@@ -12,19 +12,19 @@
  * generated kernel, computed when something else needs them (`fusion.ts`); `{ fusion: false }`
  * dispatches each primitive on its own, with the same results bit for bit.
  */
-import { resetBackend, sizeOf, type Backend, type BackendBuffer, type BackendPrim, type BufferInfo, type DType, type OutputInfo, type PrimParams, type TypedArray } from '../../core';
-import { acquireDevice, describeAdapter, type AdapterDescription, type DeviceOptions } from './device';
-import { DeviceLostError, Engine, type EngineOptions, type GpuHandle, type Schedule } from './engine';
-import type { ElementwiseSpec } from './elementwise';
-import { Fuser, isLazy, type FusionLimits, type Handle } from './fusion';
-import { expressions, isElementwise, kernels, type ExpressionRule, type ElementwisePrim, type GpuKernel } from './kernels';
+import { resetBackend, sizeOf, type Backend, type BackendBuffer, type BackendPrim, type BufferInfo, type DType, type OutputInfo, type PrimParams, type TypedArray } from '../../core/index.js';
+import { acquireDevice, describeAdapter, type AdapterDescription, type DeviceOptions } from './device.js';
+import { DeviceLostError, Engine, type EngineOptions, type GpuHandle, type Schedule } from './engine.js';
+import type { ElementwiseSpec } from './elementwise.js';
+import { Fuser, isLazy, type FusionLimits, type Handle } from './fusion.js';
+import { expressions, isElementwise, kernels, type ExpressionRule, type ElementwisePrim, type GpuKernel } from './kernels.js';
 
-export { NO_ADAPTER_HELP, describeAdapter, dawnGpu } from './device';
-export type { AdapterDescription } from './device';
-export { DeviceLostError } from './engine';
-export type { Schedule } from './engine';
-export { kernels } from './kernels';
-export type { FusionLimits } from './fusion';
+export { NO_ADAPTER_HELP, describeAdapter, dawnGpu } from './device.js';
+export type { AdapterDescription } from './device.js';
+export { DeviceLostError } from './engine.js';
+export type { Schedule } from './engine.js';
+export { kernels } from './kernels.js';
+export type { FusionLimits } from './fusion.js';
 
 export interface WebGPUBackendOptions extends DeviceOptions, EngineOptions {
   /**

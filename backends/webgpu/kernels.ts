@@ -4,12 +4,12 @@
  * at once; the GPU runs it when the batch is submitted. The element-wise primitives are also given as
  * expressions (`expressions`), which the fuser composes instead of dispatching one by one.
  */
-import type { BackendPrim, BufferInfo, DType, OutputInfo, PrimParams } from '../../core';
-import { binaryExpr, bitwiseExpr, castExpr, castLoadType, compareExpr, elementwise, threefryKernel, unaryExpr, type ElementwiseSpec } from './elementwise';
-import type { Engine, GpuHandle } from './engine';
-import * as layout from './layout';
-import { matmul } from './matmul';
-import { argmax, cumsum, reduce } from './reduce';
+import type { BackendPrim, BufferInfo, DType, OutputInfo, PrimParams } from '../../core/index.js';
+import { binaryExpr, bitwiseExpr, castExpr, castLoadType, compareExpr, elementwise, threefryKernel, unaryExpr, type ElementwiseSpec } from './elementwise.js';
+import type { Engine, GpuHandle } from './engine.js';
+import * as layout from './layout.js';
+import { matmul } from './matmul.js';
+import { argmax, cumsum, reduce } from './reduce.js';
 
 export type GpuKernel<P extends BackendPrim> = (e: Engine, inputs: readonly BufferInfo[], params: PrimParams[P], out: OutputInfo) => GpuHandle;
 

@@ -4,10 +4,10 @@
  * arithmetic); pad, concat, gather, scatterAdd, im2col and col2im have their own. All move raw u32
  * words, so one pipeline serves every dtype (only the sums in scatterAdd/col2im depend on it).
  */
-import { stridesOf, sizeOf, type BufferInfo, type DType, type PrimParams, type Shape } from '../../core';
-import { collapse } from './elementwise';
-import type { Engine, GpuHandle } from './engine';
-import { bindings, linearGroups, linearMain, uniformWords } from './wgsl';
+import { stridesOf, sizeOf, type BufferInfo, type DType, type PrimParams, type Shape } from '../../core/index.js';
+import { collapse } from './elementwise.js';
+import type { Engine, GpuHandle } from './engine.js';
+import { bindings, linearGroups, linearMain, uniformWords } from './wgsl.js';
 
 const gpuBuffer = (x: BufferInfo): GPUBuffer => (x.buffer as GpuHandle).slab.buffer;
 

@@ -14,9 +14,9 @@
  * barriers; each invocation accumulates an RM×RN block reading A and B straight from memory, which
  * the CPU's caches serve well.
  */
-import type { BufferInfo, PrimParams, Shape } from '../../core';
-import type { Engine, GpuHandle } from './engine';
-import { bindings } from './wgsl';
+import type { BufferInfo, PrimParams, Shape } from '../../core/index.js';
+import type { Engine, GpuHandle } from './engine.js';
+import { bindings } from './wgsl.js';
 
 export interface TileConfig {
   readonly tm: number;

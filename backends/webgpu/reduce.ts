@@ -10,9 +10,9 @@
  * - serial: a thread per output looping over a short reduction (e.g. a bias gradient summed over
  *   the batch: consecutive threads read consecutive words).
  */
-import { sizeOf, type BufferInfo, type DType, type Shape } from '../../core';
-import type { Engine, GpuHandle } from './engine';
-import { bindings, fromBits, helpersFor, linearGroups, linearMain, toBits, uniformWords, wgslType } from './wgsl';
+import { sizeOf, type BufferInfo, type DType, type Shape } from '../../core/index.js';
+import type { Engine, GpuHandle } from './engine.js';
+import { bindings, fromBits, helpersFor, linearGroups, linearMain, toBits, uniformWords, wgslType } from './wgsl.js';
 
 export type ReduceKind = 'sum' | 'max';
 

@@ -10,7 +10,7 @@
  * (`isnan_`), never with `x != x`, and NaN/∞ constants come from private variables (a NaN
  * const-expression is a shader-creation error).
  */
-import type { DType } from '../../core';
+import type { DType } from '../../core/index.js';
 
 /** The WGSL scalar type a dtype computes in. */
 export function wgslType(dtype: DType): 'f32' | 'i32' | 'u32' {

@@ -7,10 +7,10 @@
  * which keys each query may attend to; a float mask is added to the scores (0 or −∞ / a large
  * negative number). Without a mask the layer is permutation-equivariant over the tokens.
  */
-import { add, matmul, mul, reshape, softmax, split, tensor, transpose, where, type Key, type Tensor } from '../../core';
-import type { Initializer } from './init';
-import { positiveInteger, type Layer, type RunOptions, scopedLayer } from './layer';
-import { linear, type LinearParams } from './linear';
+import { add, matmul, mul, reshape, softmax, split, tensor, transpose, where, type Key, type Tensor } from '../../core/index.js';
+import type { Initializer } from './init.js';
+import { positiveInteger, type Layer, type RunOptions, scopedLayer } from './layer.js';
+import { linear, type LinearParams } from './linear.js';
 
 export interface AttentionConfig {
   dim: number;

@@ -4,9 +4,9 @@
  * `temporalAttention` over the frames at each position. Both are `attention` with the video folded
  * so that the attended axis is the token axis; they share its parameters' layout.
  */
-import { reshape, transpose, type Key, type Tensor } from '../../core';
-import { attention, type AttentionConfig, type AttentionOptions, type AttentionParams } from './attention';
-import { scopedLayer, type Layer } from './layer';
+import { reshape, transpose, type Key, type Tensor } from '../../core/index.js';
+import { attention, type AttentionConfig, type AttentionOptions, type AttentionParams } from './attention.js';
+import { scopedLayer, type Layer } from './layer.js';
 
 function checkVideo(layer: string, x: Tensor): void {
   if (x.rank !== 5) throw new Error(`${layer}: expected video [batch, frames, height, width, channels], got [${x.shape}]`);

@@ -3,9 +3,9 @@
  * Inputs with more leading axes ([batch, frames, H, W, C]) are folded into the batch, so the same
  * layer applies a per-frame convolution to video.
  */
-import { add, conv2d as convOp, reshape, split, type Key, type Padding, type Tensor } from '../../core';
-import { lecunNormal, zerosInit, type Initializer } from './init';
-import { pair, positiveInteger, type Layer, scopedLayer } from './layer';
+import { add, conv2d as convOp, reshape, split, type Key, type Padding, type Tensor } from '../../core/index.js';
+import { lecunNormal, zerosInit, type Initializer } from './init.js';
+import { pair, positiveInteger, type Layer, scopedLayer } from './layer.js';
 
 export interface Conv2dConfig {
   inChannels: number;

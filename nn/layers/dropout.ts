@@ -3,8 +3,8 @@
  * that evaluation is the identity. The mask is drawn from the key passed to `apply`, never from a
  * hidden source, so a training step is reproducible from its key.
  */
-import { bernoulli, div, where, type Key, type Tensor } from '../../core';
-import { scopedLayer, type Layer, type RunOptions } from './layer';
+import { bernoulli, div, where, type Key, type Tensor } from '../../core/index.js';
+import { scopedLayer, type Layer, type RunOptions } from './layer.js';
 
 export interface DropoutConfig {
   rate: number;

@@ -2,9 +2,9 @@
  * A lookup table: integer ids of any shape → [..., features]. Initialised as Flax's `Embed`
  * (`variance_scaling(1, 'fan_in', 'normal', out_axis=0)`, which works out to N(0, 1/features)).
  */
-import { take, type Key, type Tensor } from '../../core';
-import { varianceScaling, type Initializer } from './init';
-import { positiveInteger, type Layer, scopedLayer } from './layer';
+import { take, type Key, type Tensor } from '../../core/index.js';
+import { varianceScaling, type Initializer } from './init.js';
+import { positiveInteger, type Layer, scopedLayer } from './layer.js';
 
 export interface EmbeddingConfig {
   numEmbeddings: number;

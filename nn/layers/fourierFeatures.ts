@@ -6,8 +6,8 @@
  * the defaults the slowest period (~200) exceeds any logSNR range in use, and the fastest
  * (~1.6) still separates noise levels a few tenths apart.
  */
-import { concat, cos, expandDims, mul, sin, tensor, type Key, type Tensor } from '../../core';
-import { positiveInteger, type Layer, scopedLayer } from './layer';
+import { concat, cos, expandDims, mul, sin, tensor, type Key, type Tensor } from '../../core/index.js';
+import { positiveInteger, type Layer, scopedLayer } from './layer.js';
 
 export interface FourierFeaturesConfig {
   /** Even number of output features. */

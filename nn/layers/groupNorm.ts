@@ -4,9 +4,9 @@
  * The leading `batchDims` axes are the batch (default 1: [N, H, W, C]; 2 for per-frame statistics
  * on video [B, T, H, W, C]). Flax's default ε = 1e-6.
  */
-import { add, mean, mul, reshape, rsqrt, square, sub, type Key, type Tensor } from '../../core';
-import { onesInit, zerosInit } from './init';
-import { positiveInteger, type Layer, scopedLayer } from './layer';
+import { add, mean, mul, reshape, rsqrt, square, sub, type Key, type Tensor } from '../../core/index.js';
+import { onesInit, zerosInit } from './init.js';
+import { positiveInteger, type Layer, scopedLayer } from './layer.js';
 
 export interface GroupNormConfig {
   channels: number;

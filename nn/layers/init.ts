@@ -15,7 +15,7 @@
  *
  * Fans follow JAX: for an HWIO convolution kernel fanIn = kh·kw·in and fanOut = kh·kw·out.
  */
-import { clip, erfinv, mul, normal, ones, tidy, uniform, zeros, type Key, type Tensor } from '../../core';
+import { clip, erfinv, mul, normal, ones, tidy, uniform, zeros, type Key, type Tensor } from '../../core/index.js';
 
 export type Initializer = (key: Key, shape: readonly number[]) => Tensor;
 

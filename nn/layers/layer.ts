@@ -4,7 +4,7 @@
  * stored in the layer itself, so the same layer value can be applied to any number of parameter sets
  * (an EMA copy, a checkpoint, a gradient step) and `grad` differentiates `apply` like any function.
  */
-import { scoped, treeLeaves, type Key, type Tensor } from '../../core';
+import { scoped, treeLeaves, type Key, type Tensor } from '../../core/index.js';
 
 /** What `apply` may need besides its input: a key for randomness (dropout) and the mode. */
 export interface RunOptions {

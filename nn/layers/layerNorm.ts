@@ -1,7 +1,7 @@
 /** Layer normalisation over the last axis (Ba et al. 2016), with Flax's defaults (ε = 1e-6). */
-import { add, mean, mul, rsqrt, square, sub, type Key, type Tensor } from '../../core';
-import { onesInit, zerosInit } from './init';
-import { positiveInteger, type Layer, scopedLayer } from './layer';
+import { add, mean, mul, rsqrt, square, sub, type Key, type Tensor } from '../../core/index.js';
+import { onesInit, zerosInit } from './init.js';
+import { positiveInteger, type Layer, scopedLayer } from './layer.js';
 
 export interface LayerNormConfig {
   features: number;

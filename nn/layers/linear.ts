@@ -1,7 +1,7 @@
 /** A dense layer, y = x W + b, over the last axis (Flax's `Dense`: kernel [in, out]). */
-import { add, matmul, split, type Key, type Tensor } from '../../core';
-import { lecunNormal, zerosInit, type Initializer } from './init';
-import { positiveInteger, type Layer, scopedLayer } from './layer';
+import { add, matmul, split, type Key, type Tensor } from '../../core/index.js';
+import { lecunNormal, zerosInit, type Initializer } from './init.js';
+import { positiveInteger, type Layer, scopedLayer } from './layer.js';
 
 export interface LinearConfig {
   inFeatures: number;

@@ -1,9 +1,9 @@
 /** Two dense layers with an activation between (the transformer's feed-forward block). */
-import { gelu, split, type Key, type Tensor } from '../../core';
-import { dropout as dropoutLayer } from './dropout';
-import type { Initializer } from './init';
-import { scopedLayer, type Layer, type RunOptions } from './layer';
-import { linear, type LinearParams } from './linear';
+import { gelu, split, type Key, type Tensor } from '../../core/index.js';
+import { dropout as dropoutLayer } from './dropout.js';
+import type { Initializer } from './init.js';
+import { scopedLayer, type Layer, type RunOptions } from './layer.js';
+import { linear, type LinearParams } from './linear.js';
 
 export interface MlpConfig {
   inFeatures: number;

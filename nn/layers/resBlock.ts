@@ -5,12 +5,12 @@
  * 1×1 conv when the channel count changes). Images are [N, H, W, C]; for video N is batch·frames,
  * and `cond` [N, condDim] carries each frame's own noise level.
  */
-import { add, reshape, silu, split, type Key, type Tensor } from '../../core';
-import { conv2d, type Conv2dParams } from './conv2d';
-import { dropout as dropoutLayer } from './dropout';
-import { groupNorm, type GroupNormParams } from './groupNorm';
-import { scopedLayer, type RunOptions } from './layer';
-import { linear, type LinearParams } from './linear';
+import { add, reshape, silu, split, type Key, type Tensor } from '../../core/index.js';
+import { conv2d, type Conv2dParams } from './conv2d.js';
+import { dropout as dropoutLayer } from './dropout.js';
+import { groupNorm, type GroupNormParams } from './groupNorm.js';
+import { scopedLayer, type RunOptions } from './layer.js';
+import { linear, type LinearParams } from './linear.js';
 
 export interface ResBlockConfig {
   inChannels: number;

@@ -1,7 +1,7 @@
 /** Root-mean-square normalisation over the last axis (Zhang & Sennrich 2019): no centring, no bias. */
-import { add, mean, mul, rsqrt, square, type Key, type Tensor } from '../../core';
-import { onesInit } from './init';
-import { positiveInteger, type Layer, scopedLayer } from './layer';
+import { add, mean, mul, rsqrt, square, type Key, type Tensor } from '../../core/index.js';
+import { onesInit } from './init.js';
+import { positiveInteger, type Layer, scopedLayer } from './layer.js';
 
 export interface RmsNormConfig {
   features: number;

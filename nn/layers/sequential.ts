@@ -3,8 +3,8 @@
  * layers' parameters, so `params[1]` belongs to the second layer. A key passed to `apply` is folded
  * with the layer's index, giving every layer its own stream.
  */
-import { foldIn, type Key, type Tensor } from '../../core';
-import { scopedLayer, type Layer, type ParamsOf, type RunOptions } from './layer';
+import { foldIn, type Key, type Tensor } from '../../core/index.js';
+import { scopedLayer, type Layer, type ParamsOf, type RunOptions } from './layer.js';
 
 export type AnyLayer = Layer<unknown, Tensor, Tensor, RunOptions>;
 

@@ -4,14 +4,14 @@
  * pre-norm spatial attention, pre-norm temporal attention and a pre-norm MLP, each residual.
  * Video is [batch, frames, height, width, dim]; `cond` is [batch, frames, condDim].
  */
-import { add, reshape, split, type Key, type Tensor } from '../../core';
-import { causalMask, type AttentionParams } from './attention';
-import { spatialAttention, temporalAttention } from './axialAttention';
-import { layerNorm, type LayerNormParams } from './layerNorm';
-import { scopedLayer, type RunOptions } from './layer';
-import { linear, type LinearParams } from './linear';
-import { mlp, type MlpParams } from './mlp';
-import type { ConditionedLayer } from './resBlock';
+import { add, reshape, split, type Key, type Tensor } from '../../core/index.js';
+import { causalMask, type AttentionParams } from './attention.js';
+import { spatialAttention, temporalAttention } from './axialAttention.js';
+import { layerNorm, type LayerNormParams } from './layerNorm.js';
+import { scopedLayer, type RunOptions } from './layer.js';
+import { linear, type LinearParams } from './linear.js';
+import { mlp, type MlpParams } from './mlp.js';
+import type { ConditionedLayer } from './resBlock.js';
 
 export interface VideoTransformerBlockConfig {
   dim: number;

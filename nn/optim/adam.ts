@@ -5,10 +5,10 @@
  * AdamW's decay is decoupled: it is added after the Adam scaling and multiplied by the learning
  * rate, never mixed into the moments.
  */
-import { add, div, mul, neg, pow, scalar, sqrt, square, sub, tidy, treeMap, treeZipMap, zerosLike, type Tensor, type TensorTree } from '../../core';
-import { asSchedule } from './schedule';
-import { nextStep, stepAsFloat, zeroStep } from './stepCount';
-import type { GradientTransformation, LearningRateSchedule } from './transform';
+import { add, div, mul, neg, pow, scalar, sqrt, square, sub, tidy, treeMap, treeZipMap, zerosLike, type Tensor, type TensorTree } from '../../core/index.js';
+import { asSchedule } from './schedule.js';
+import { nextStep, stepAsFloat, zeroStep } from './stepCount.js';
+import type { GradientTransformation, LearningRateSchedule } from './transform.js';
 
 export interface AdamConfig {
   learningRate: number | LearningRateSchedule;

@@ -2,8 +2,8 @@
  * Gradient clipping by the global norm (Pascanu et al. 2013; optax `clip_by_global_norm`): if
  * ‖g‖ = √(Σ over every leaf of Σ g²) exceeds `maxNorm`, every leaf is scaled by maxNorm/‖g‖.
  */
-import { add, maximum, mul, scalar, sqrt, square, sum, div, treeLeaves, treeMap, type Tensor } from '../../core';
-import type { GradientTransformation } from './transform';
+import { add, maximum, mul, scalar, sqrt, square, sum, div, treeLeaves, treeMap, type Tensor } from '../../core/index.js';
+import type { GradientTransformation } from './transform.js';
 
 export type ClipState = Record<string, never>;
 

@@ -4,8 +4,8 @@
  * average = dⁿ θ₀ + (1 − d) Σₖ dⁿ⁻ᵏ θₖ. With `warmup` the decay is min(d, (1 + t)/(10 + t))
  * (TensorFlow's `num_updates` rule), so a short run is not dominated by the initial parameters.
  */
-import { add, cast, div, minimum, mul, scalar, stopGradient, sub, treeMap, treeZipMap, type Tensor } from '../../core';
-import { nextStep, zeroStep } from './stepCount';
+import { add, cast, div, minimum, mul, scalar, stopGradient, sub, treeMap, treeZipMap, type Tensor } from '../../core/index.js';
+import { nextStep, zeroStep } from './stepCount.js';
 
 export interface EmaConfig {
   decay?: number;

@@ -18,8 +18,8 @@
  * `memoryStats().tensors` then stays flat across steps (a test checks it). `minimizeStep` below is
  * this loop body as a function.
  */
-import { dispose, tidy, treeLeaves, valueAndGrad, type Tensor, type TensorTree } from '../../core';
-import { applyUpdates, type GradientTransformation } from './transform';
+import { dispose, tidy, treeLeaves, valueAndGrad, type Tensor, type TensorTree } from '../../core/index.js';
+import { applyUpdates, type GradientTransformation } from './transform.js';
 
 /** Dispose every tensor of `previous` that `next` does not also hold. */
 export function disposeStale(previous: unknown, next: unknown): void {

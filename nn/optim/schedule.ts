@@ -2,8 +2,8 @@
  * Learning-rate schedules as in optax, as functions of the step count (a tensor, so that they run
  * on device from the optimizer state, or a number). The first update uses `schedule(0)`.
  */
-import { add, cast, cos, div, minimum, mul, scalar, sub, where, less, Tensor } from '../../core';
-import type { LearningRateSchedule } from './transform';
+import { add, cast, cos, div, minimum, mul, scalar, sub, where, less, Tensor } from '../../core/index.js';
+import type { LearningRateSchedule } from './transform.js';
 
 function stepAsFloat(step: Tensor | number): Tensor {
   return step instanceof Tensor ? cast(step, 'float32') : scalar(step);

@@ -2,10 +2,10 @@
  * Stochastic gradient descent, optionally with heavy-ball or Nesterov momentum (optax `sgd`):
  * m ← g + μ m, update = −η m (or −η (g + μ m) with Nesterov).
  */
-import { add, mul, neg, tidy, treeMap, treeZipMap, zerosLike, type Tensor, type TensorTree } from '../../core';
-import { asSchedule } from './schedule';
-import { nextStep, zeroStep } from './stepCount';
-import type { GradientTransformation, LearningRateSchedule } from './transform';
+import { add, mul, neg, tidy, treeMap, treeZipMap, zerosLike, type Tensor, type TensorTree } from '../../core/index.js';
+import { asSchedule } from './schedule.js';
+import { nextStep, zeroStep } from './stepCount.js';
+import type { GradientTransformation, LearningRateSchedule } from './transform.js';
 
 export interface SgdConfig {
   learningRate: number | LearningRateSchedule;

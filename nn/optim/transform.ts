@@ -5,7 +5,7 @@
  * (the step count is an int32 scalar tensor, not a host number, for the same reason), and
  * transformations compose with `chain`.
  */
-import { add, treeZipMap, type Tensor, type TensorTree } from '../../core';
+import { add, treeZipMap, type Tensor, type TensorTree } from '../../core/index.js';
 
 export interface GradientTransformation<S extends TensorTree = TensorTree> {
   init(params: unknown): S;

@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createCpuBackend } from '../../backends/cpu';
-import { sizeOf, stridesOf, type BackendBuffer } from '../../core';
+import { createCpuBackend } from '../../backends/cpu/index.js';
+import { sizeOf, stridesOf, type BackendBuffer } from '../../core/index.js';
 
 const backend = createCpuBackend();
 

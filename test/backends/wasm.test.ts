@@ -4,12 +4,12 @@ import fc from 'fast-check';
 import {
   bind, getBackendName, key, matmul, mean, memoryStats, normal, registerBackend, relu, setBackend, sum, tensor, tidy, valueAndGrad,
   type BackendPrim, type DType, type PrimParams, type Tensor, type TypedArray,
-} from '../../index';
-import { Code, ModuleBuilder, signedLEB128, unsignedLEB128 } from '../../backends/wasm/assembler';
-import { Heap, sizeClass } from '../../backends/wasm/heap';
-import { createWasmBackend, createWasmBackendSync, matmulPlan, reductionRuns, wasmFeatures, type WasmBackend } from '../../backends/wasm';
-import { hasRelaxedSimd } from '../../backends/wasm/module';
-import * as core from '../../index';
+} from '../../index.js';
+import { Code, ModuleBuilder, signedLEB128, unsignedLEB128 } from '../../backends/wasm/assembler.js';
+import { Heap, sizeClass } from '../../backends/wasm/heap.js';
+import { createWasmBackend, createWasmBackendSync, matmulPlan, reductionRuns, wasmFeatures, type WasmBackend } from '../../backends/wasm/index.js';
+import { hasRelaxedSimd } from '../../backends/wasm/module.js';
+import * as core from '../../index.js';
 
 // ---------------------------------------------------------------- the assembler
 

@@ -11,11 +11,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   add, bind, broadcastTo, dispose, exp, fromArray, gelu, matmul, mean, memoryStats, mul, normal, registerBackend, relu, reshape, setBackend, silu, split,
   square, sub, sum, tanh, tensor, tidy, toArray, transpose, valueAndGrad, key, sigmoid, type DType, type Tensor, type TypedArray,
-} from '../../index';
-import { rng } from '../core/harness';
-import { initMlp, sgdStep, startWebGPU, type MlpParams } from './webgpuAdapter';
-import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu';
-import { vec4Loads } from '../../backends/webgpu/matmul';
+} from '../../index.js';
+import { rng } from '../core/harness.js';
+import { initMlp, sgdStep, startWebGPU, type MlpParams } from './webgpuAdapter.js';
+import { createWebGPUBackend, type WebGPUBackend } from '../../backends/webgpu/index.js';
+import { vec4Loads } from '../../backends/webgpu/matmul.js';
 
 const { gpu, suite } = await startWebGPU();
 /** The same device kind with one dispatch per primitive: the reference fused kernels must equal bit for bit. */

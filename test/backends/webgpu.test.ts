@@ -12,10 +12,10 @@ import {
   memoryStats, mul, normal, pad, randomBits, registerBackend, reshape, setBackend, sigmoid, slice, softmax, softplus, split,
   sqrt, square, sub, sum, take, tanh, tensor, tidy, toArray, transpose, uniform, valueAndGrad, variance,
   where, greater, flip, type BackendPrim, type DType, type PrimParams, type Tensor, type TypedArray,
-} from '../../index';
-import { rng } from '../core/harness';
-import { initMlp, sgdStep, startWebGPU, type MlpParams } from './webgpuAdapter';
-import { createWebGPUBackend, describeAdapter, type WebGPUBackend } from '../../backends/webgpu';
+} from '../../index.js';
+import { rng } from '../core/harness.js';
+import { initMlp, sgdStep, startWebGPU, type MlpParams } from './webgpuAdapter.js';
+import { createWebGPUBackend, describeAdapter, type WebGPUBackend } from '../../backends/webgpu/index.js';
 
 const { gpu, suite } = await startWebGPU();
 /**

@@ -4,8 +4,8 @@
  * and plain SGD step for the training tests.
  */
 import { describe, it } from 'vitest';
-import { key, mul, normal, setBackend, split, sub, tensor, tidy, treeZipMap, valueAndGrad, type Tensor } from '../../index';
-import type { WebGPUBackend } from '../../backends/webgpu';
+import { key, mul, normal, setBackend, split, sub, tensor, tidy, treeZipMap, valueAndGrad, type Tensor } from '../../index.js';
+import type { WebGPUBackend } from '../../backends/webgpu/index.js';
 
 export const HOW_TO_ENABLE =
   'install SwiftShader with `apt-get install -y chromium` and run with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json (or use a machine with a GPU and its Vulkan driver)';

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import * as o from '../../core/ops';
+import * as o from '../../core/ops.js';
 import {
   dispose,
   getBackend,
@@ -16,8 +16,8 @@ import {
   vjp,
   type Backend,
   type Tensor,
-} from '../../index';
-import { checkGrad, closeTo, describeBackends, type Host, hostArb, read, REALS, seedArb, shapeArb, upload } from './harness';
+} from '../../index.js';
+import { checkGrad, closeTo, describeBackends, type Host, hostArb, read, REALS, seedArb, shapeArb, upload } from './harness.js';
 
 /** Read every tensor leaf of a tree into a tree of shapes+values (for toEqual), then free them. */
 async function readTree(tree: unknown): Promise<unknown> {
@@ -183,7 +183,7 @@ describeBackends('autodiff', () => {
   });
 
   it('a tidy inside the differentiated function keeps what the tape needs, and nothing leaks after', async () => {
-    const { memoryStats } = await import('../../index');
+    const { memoryStats } = await import('../../index.js');
     const x = upload(vec([1, 2]));
     const before = memoryStats();
     const g = grad((t: Tensor) => tidy(() => o.sum(o.mul(o.sin(t), o.exp(t)))))(x);
@@ -342,7 +342,7 @@ describeBackends('autodiff', () => {
   });
 
   it('grad and valueAndGrad leave nothing behind but their results', async () => {
-    const { memoryStats } = await import('../../index');
+    const { memoryStats } = await import('../../index.js');
     const x = upload({ shape: [4, 3], data: Array.from({ length: 12 }, (_, i) => i / 10) });
     const before = memoryStats();
     const [v, g] = valueAndGrad((t: Tensor) => o.sum(o.tanh(o.matmul(t, o.transpose(t)))))(x);

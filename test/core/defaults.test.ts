@@ -3,8 +3,8 @@
  * factory starts synchronously (the package index says `['wasm', 'cpu']`).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { getBackend, getBackendName, registerBackend, resetBackend, setBackend, setDefaultBackends, tensor } from '../../index';
-import { createCpuBackend } from '../../backends/cpu';
+import { getBackend, getBackendName, registerBackend, resetBackend, setBackend, setDefaultBackends, tensor } from '../../index.js';
+import { createCpuBackend } from '../../backends/cpu/index.js';
 
 afterEach(() => {
   setDefaultBackends(['wasm', 'cpu']);

@@ -3,9 +3,9 @@
  * axis and the rank, and nothing reaches a backend with a shape it cannot hold.
  */
 import { expect, it } from 'vitest';
-import * as o from '../../core/ops';
-import { dispose, foldIn, grad, key, randint, setBackend, split, tidy, treeZipMap, valueAndGrad, vjp, type Tensor } from '../../index';
-import { describeBackends, read, upload } from './harness';
+import * as o from '../../core/ops.js';
+import { dispose, foldIn, grad, key, randint, setBackend, split, tidy, treeZipMap, valueAndGrad, vjp, type Tensor } from '../../index.js';
+import { describeBackends, read, upload } from './harness.js';
 
 const f = (shape: number[], dtype: 'float32' | 'int32' | 'uint32' | 'bool' = 'float32') =>
   upload({ shape, data: new Array(shape.reduce((n, d) => n * d, 1)).fill(1), dtype });

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe } from 'vitest';
-import { dispose, fromArray, setBackend, Tensor, tidy, treeLeaves, vjp, type DType } from '../../index';
+import { dispose, fromArray, setBackend, Tensor, tidy, treeLeaves, vjp, type DType } from '../../index.js';
 
 // ---------------------------------------------------------------- backends
 

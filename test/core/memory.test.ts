@@ -3,9 +3,9 @@
  * and a freed tensor says so by name when it is used.
  */
 import { expect, it } from 'vitest';
-import * as o from '../../core/ops';
-import { dispose, getBackend, grad, keep, key, memoryStats, normal, split, tidy, treeLeaves, treeZipMap, valueAndGrad, vjp, type Tensor } from '../../index';
-import { describeBackends, read, upload } from './harness';
+import * as o from '../../core/ops.js';
+import { dispose, getBackend, grad, keep, key, memoryStats, normal, split, tidy, treeLeaves, treeZipMap, valueAndGrad, vjp, type Tensor } from '../../index.js';
+import { describeBackends, read, upload } from './harness.js';
 
 interface Mlp {
   layers: { w: Tensor; b: Tensor }[];

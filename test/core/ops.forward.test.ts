@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import * as o from '../../core/ops';
-import { broadcastShapes, dispose, tidy, type DType, type Tensor } from '../../index';
+import * as o from '../../core/ops.js';
+import { broadcastShapes, dispose, tidy, type DType, type Tensor } from '../../index.js';
 import {
   axesArb,
   broadcastableTo,
@@ -25,7 +25,7 @@ import {
   stridesOfShape,
   unravel,
   upload,
-} from './harness';
+} from './harness.js';
 
 const NUM_RUNS = 25;
 

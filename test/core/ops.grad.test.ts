@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { it } from 'vitest';
-import * as o from '../../core/ops';
-import type { Tensor } from '../../index';
+import * as o from '../../core/ops.js';
+import type { Tensor } from '../../index.js';
 import {
   axesArb,
   broadcastableTo,
@@ -27,7 +27,7 @@ import {
   shapeArb,
   sizeOfShape,
   unravel,
-} from './harness';
+} from './harness.js';
 
 const NUM_RUNS = 20;
 

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import * as o from '../../core/ops';
+import * as o from '../../core/ops.js';
 import {
   bernoulli,
   bind,
@@ -29,8 +29,8 @@ import {
   uniformHost,
   type Key,
   type Tensor,
-} from '../../index';
-import { describeBackends, read, upload } from './harness';
+} from '../../index.js';
+import { describeBackends, read, upload } from './harness.js';
 
 async function values(make: () => Tensor): Promise<number[]> {
   const t = tidy(make);
@@ -323,7 +323,7 @@ describeBackends('random', () => {
   });
 
   it('random draws allocate nothing that outlives them', async () => {
-    const { memoryStats } = await import('../../index');
+    const { memoryStats } = await import('../../index.js');
     const before = memoryStats();
     const t = tidy(() => o.add(normal(key(1), [10]), uniform(key(2), [10])));
     expect(memoryStats().tensors).toBe(before.tensors + 1);

@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import * as r from '../../index';
-import { describeBackends } from './harness';
+import * as r from '../../index.js';
+import { describeBackends } from './harness.js';
 
 /** Inputs made before counting: x [a, b], y [b, a], and views of them some ops need. */
 interface Inputs {

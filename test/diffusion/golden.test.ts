@@ -12,15 +12,15 @@ import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
+import * as r from '../../index.js';
 import {
   ddimCoefficients, ddimEpsFromLogSnr, diffuse, epsFromV, frameCategories, framePosteriorCoefficients, GOLDEN_FORMAT, GOLDEN_VERSION, goldenSchema,
   goldenVectors, initLocalTimes, linearLocalTimes, logSnrTensor, lossWeighting, perFrameMse, posteriorCoefficients, posteriorFromLogSnr,
   rescaledInitLocalTimes, scheduleFromGolden, serializeGoldenVectors, stepCoefficients, validateJsonSchema, vFromXEps, windowLoss, windowLossWeights,
   xFromV, cosineSchedule, type GoldenVectors, type JsonSchema,
-} from '../../diffusion';
-import { fsdBruteForce, fsdFromArrays } from '../../experiments/metrics';
-import { allGoldenVectors, writeGoldenVectors } from '../../experiments/goldenVectors';
+} from '../../diffusion/index.js';
+import { fsdBruteForce, fsdFromArrays } from '../../experiments/metrics.js';
+import { allGoldenVectors, writeGoldenVectors } from '../../experiments/goldenVectors.js';
 
 const FIXTURE = new URL('../fixtures/golden.json', import.meta.url);
 const SCHEMA = new URL('../../diffusion/golden.schema.json', import.meta.url);

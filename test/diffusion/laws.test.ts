@@ -5,15 +5,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
+import * as r from '../../index.js';
 import {
   checkLaws, cosineSchedule, embeddingLaws, interpolatedCosineSchedule, lawArbitraries, linearLogSnrSchedule, localTimeLaws, lossLaws,
   ourLocalTimeImpl, ourLossImpl, ourPosteriorImpl, ourProcessImpl, ourSamplerImpl, ourScheduleImpl, ourWeightingImpl, posteriorFromLogSnr,
   posteriorLaws, processLaws, samplerLaws, scheduleLaws, shiftedCosineSchedule, stepCoefficients, tensorEmbeddingImpl, weightingLaws,
   type Law, type LossWeightingName,
-} from '../../diffusion';
-import { fourierFeatures } from '../../nn/layers/fourierFeatures';
-import { linear } from '../../nn/layers/linear';
+} from '../../diffusion/index.js';
+import { fourierFeatures } from '../../nn/layers/fourierFeatures.js';
+import { linear } from '../../nn/layers/linear.js';
 
 /** One vitest case per law, named by the law (a sentence), run with fast-check's defaults. */
 function lawSuite(title: string, laws: readonly Law[]): void {

@@ -8,7 +8,7 @@ import {
   localTimes,
   rescaledInitLocalTimes,
   type WindowOptions,
-} from '../../diffusion/localTime';
+} from '../../diffusion/localTime.js';
 
 /** t in [0, 1], with the endpoints drawn on purpose. */
 const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));

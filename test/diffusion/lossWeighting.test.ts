@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { lossWeighting, type LossWeightingName } from '../../diffusion/lossWeighting';
-import { alphaFromLogSnr, sigmaFromLogSnr } from '../../diffusion/schedule';
+import { lossWeighting, type LossWeightingName } from '../../diffusion/lossWeighting.js';
+import { alphaFromLogSnr, sigmaFromLogSnr } from '../../diffusion/schedule.js';
 
 const names: LossWeightingName[] = ['x', 'eps', 'v', 'minSnr'];
 const logSnr = fc.oneof(fc.constantFrom(-15, 0, 15), fc.double({ min: -30, max: 30, noNaN: true }));

@@ -9,7 +9,7 @@
  * to pass every law first.
  */
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
+import * as r from '../../index.js';
 import {
   checkLaws, clipToUnitInterval, cosineSchedule, ddimFromLogSnr, embeddingLaws, frameCategories, initLocalTimes, localTimeLaws, lossLaws,
   lossWeighting, logSnrTensor, ourLocalTimeImpl, ourProcessImpl, ourScheduleImpl,
@@ -17,8 +17,8 @@ import {
   stableSigmoid, resolutionShift, stepCoefficients, tensorEmbeddingImpl, vFromXEps, weightingLaws, windowLoss, xFromV,
   type PosteriorCoefficients, type Denoiser, type ElementwiseFn, type Law, type LocalTimeMap, type LossImpl, type PosteriorImpl, type SamplerImpl,
   type Schedule, type WeightingImpl,
-} from '../../diffusion';
-import { fourierFeatures } from '../../nn/layers/fourierFeatures';
+} from '../../diffusion/index.js';
+import { fourierFeatures } from '../../nn/layers/fourierFeatures.js';
 
 /** Fixed so that the kill table is reproducible; set LAWS_SEED to try others. */
 const SEED = Number(process.env.LAWS_SEED ?? 20240601);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { initLocalTimes, linearLocalTimes, type LocalTimes } from '../../diffusion/localTime';
-import { oracleWindowMoments } from '../../diffusion/oracle';
+import { initLocalTimes, linearLocalTimes, type LocalTimes } from '../../diffusion/localTime.js';
+import { oracleWindowMoments } from '../../diffusion/oracle.js';
 import {
   ddimCoefficients,
   ddimEpsFromLogSnr,
@@ -11,13 +11,13 @@ import {
   type PosteriorCoefficients,
   posteriorCoefficients,
   posteriorFromLogSnr,
-} from '../../diffusion/posteriorCoefficients';
+} from '../../diffusion/posteriorCoefficients.js';
 import {
   cosineSchedule,
   linearLogSnrSchedule,
   type Schedule,
   shiftedCosineSchedule,
-} from '../../diffusion/schedule';
+} from '../../diffusion/schedule.js';
 
 /** t in [0, 1], with the endpoints drawn on purpose. */
 const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
+import * as r from '../../index.js';
 import {
   cosineSchedule, diffuse, epsFromV, lossWeighting, logSnrTensor, perFrameMse, trainStep, vFromX, vFromXEps, windowLoss,
   windowLossWeights, xFromEps, xFromV, sampleTrainingTimes, linearLocalTimes, type LossWeightingName, type Model,
-} from '../../diffusion';
+} from '../../diffusion/index.js';
 
 const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
 const schedule = cosineSchedule();
@@ -145,7 +145,7 @@ describe('forward process and parameterizations (tensor level)', () => {
 
 describe('standard local times', () => {
   it('hold clean frames at 0, put every generated frame at t, and reject bad inputs', async () => {
-    const { standardLocalTimes } = await import('../../diffusion');
+    const { standardLocalTimes } = await import('../../diffusion/index.js');
     fc.assert(fc.property(fc.integer({ min: 1, max: 8 }), time, (window, t) => {
       const cleanFrames = window - 1;
       expect(standardLocalTimes({ window, cleanFrames })(t)).toEqual([...new Array(cleanFrames).fill(0), t]);

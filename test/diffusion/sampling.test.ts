@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
+import * as r from '../../index.js';
 import {
   collectFrames, cosineSchedule, denoiseStep, fixedImageDenoiser, gaussianOracleDenoiser, initLocalTimes, linearLocalTimes, oracleRolloutMoments,
   oracleWindowMoments, posterior, rescaledInitLocalTimes, rollout, sampleBoundary, samplerStepRule, standardRollout, stepCoefficients,
   type Denoiser, type Moments, type SamplerConfig,
-} from '../../diffusion';
+} from '../../diffusion/index.js';
 
 const schedule = cosineSchedule();
 

@@ -10,7 +10,7 @@ import {
   shiftedCosineSchedule,
   sigmaFromLogSnr,
   stableSigmoid,
-} from '../../diffusion/schedule';
+} from '../../diffusion/schedule.js';
 
 /** t in [0, 1], with the endpoints drawn on purpose. */
 const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));

@@ -5,11 +5,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
+import * as r from '../../index.js';
 import {
   cosineSchedule, initLocalTimes, linearLocalTimes, lossWeighting, rescaledInitLocalTimes, sampleTrainingTimes, standardTrainStep, trainStep,
   vFromX, type LocalTimes, type LossWeightingName, type Model, type RollingConfig,
-} from '../../diffusion';
+} from '../../diffusion/index.js';
 
 const schedule = cosineSchedule();
 

@@ -10,11 +10,11 @@ import {
   npzToBair,
   type BairClip,
   type BairVideo,
-} from '../../experiments/bair';
-import { readNpz } from '../../experiments/npy';
-import { encodeExample, type Feature } from '../../experiments/protobuf';
-import { writeTFRecords } from '../../experiments/tfrecord';
-import { requireBairSample } from './bairSample';
+} from '../../experiments/bair.js';
+import { readNpz } from '../../experiments/npy.js';
+import { encodeExample, type Feature } from '../../experiments/protobuf.js';
+import { writeTFRecords } from '../../experiments/tfrecord.js';
+import { requireBairSample } from './bairSample.js';
 
 
 

@@ -3,20 +3,20 @@ import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import * as r from '../../index';
-import { main } from '../../experiments/cli';
-import { bairExampleFromClip, npzToBair } from '../../experiments/bair';
-import { clipFrames, movingDigitsDataset, movingShapesDataset } from '../../experiments/datasets';
-import { readNpy } from '../../experiments/npy';
-import { decodePng } from '../../experiments/png';
-import { PRESETS } from '../../experiments/presets';
-import { progressBar } from '../../experiments/progress';
-import { writeTFRecords } from '../../experiments/tfrecord';
-import { allGoldenVectors } from '../../experiments/goldenVectors';
-import { serializeGoldenVectors } from '../../diffusion/golden';
-import { readCheckpointMetadata, train } from '../../experiments/trainer';
-import { loadSafetensors, saveSafetensors } from '../../nn';
-import { requireBairSample } from './bairSample';
+import * as r from '../../index.js';
+import { main } from '../../experiments/cli.js';
+import { bairExampleFromClip, npzToBair } from '../../experiments/bair.js';
+import { clipFrames, movingDigitsDataset, movingShapesDataset } from '../../experiments/datasets.js';
+import { readNpy } from '../../experiments/npy.js';
+import { decodePng } from '../../experiments/png.js';
+import { PRESETS } from '../../experiments/presets.js';
+import { progressBar } from '../../experiments/progress.js';
+import { writeTFRecords } from '../../experiments/tfrecord.js';
+import { allGoldenVectors } from '../../experiments/goldenVectors.js';
+import { serializeGoldenVectors } from '../../diffusion/golden.js';
+import { readCheckpointMetadata, train } from '../../experiments/trainer.js';
+import { loadSafetensors, saveSafetensors } from '../../nn/index.js';
+import { requireBairSample } from './bairSample.js';
 
 
 let dir = '';

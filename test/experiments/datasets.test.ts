@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import '../../index';
-import { BAIR_FRAME_BYTES, bairExampleFromClip, npzToBair } from '../../experiments/bair';
-import { bairDataset, bairNpzDataset, clipFrames, clipTensor, npyDataset, sampleBatch, type VideoDataset } from '../../experiments/datasets';
-import { writeNpy } from '../../experiments/npy';
-import { writeTFRecords } from '../../experiments/tfrecord';
-import { requireBairSample } from './bairSample';
+import '../../index.js';
+import { BAIR_FRAME_BYTES, bairExampleFromClip, npzToBair } from '../../experiments/bair.js';
+import { bairDataset, bairNpzDataset, clipFrames, clipTensor, npyDataset, sampleBatch, type VideoDataset } from '../../experiments/datasets.js';
+import { writeNpy } from '../../experiments/npy.js';
+import { writeTFRecords } from '../../experiments/tfrecord.js';
+import { requireBairSample } from './bairSample.js';
 
 
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
-import { fsd, fsdFromArrays } from '../../experiments';
+import * as r from '../../index.js';
+import { fsd, fsdFromArrays } from '../../experiments/index.js';
 
 describe('fsd(real, generated) on tensors', () => {
   it('equals the array form, is zero on identical sets and rejects bad shapes', async () => {

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crc32 as ourCrc32 } from '../../experiments/crc32c';
-import { encodeGif, writeGif, type GifOptions } from '../../experiments/gif';
-import { decodePng, encodePng, writePng, type Image } from '../../experiments/png';
+import { crc32 as ourCrc32 } from '../../experiments/crc32c.js';
+import { encodeGif, writeGif, type GifOptions } from '../../experiments/gif.js';
+import { decodePng, encodePng, writePng, type Image } from '../../experiments/png.js';
 
 // Node >= 20.15 has zlib.crc32, an implementation independent of ours; older Node falls back to ours,
 // which the tfrecord tests check against known answers.

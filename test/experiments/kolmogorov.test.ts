@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { fft, ifft, fft2, ifft2, realFft2, realIfft2 } from '../../experiments/fft';
+import { fft, ifft, fft2, ifft2, realFft2, realIfft2 } from '../../experiments/fft.js';
 import {
   explicitTendency,
   filteredInitialVorticity,
@@ -15,7 +15,7 @@ import {
   taylorGreenVorticity,
   velocityToVorticity,
   vorticityToVelocity,
-} from '../../experiments/kolmogorov';
+} from '../../experiments/kolmogorov.js';
 
 /** ψ = Σ a cos(k_x x + k_y y + φ): a band-limited stream function whose derivatives are known in closed form. */
 interface StreamMode {

@@ -12,8 +12,8 @@ import {
   spectralFeatures,
   ssim,
   symmetricEigen,
-} from '../../experiments/metrics';
-import { mulberry32 } from '../../experiments/kolmogorov';
+} from '../../experiments/metrics.js';
+import { mulberry32 } from '../../experiments/kolmogorov.js';
 
 interface FrameSet {
   readonly data: Float64Array;

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { movingDigits, resizeDigit } from '../../experiments/movingDigits';
+import { movingDigits, resizeDigit } from '../../experiments/movingDigits.js';
 
 const mnist = createRequire(import.meta.url)('mnist') as Record<number, { length: number; raw: number[] }>;
 

@@ -14,8 +14,8 @@ import {
   writeNpz,
   type NpyDtype,
   type NpyTypedArray,
-} from '../../experiments/npy';
-import { requireBairSample } from './bairSample';
+} from '../../experiments/npy.js';
+import { requireBairSample } from './bairSample.js';
 
 
 let dir = '';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressBar, rateAndEta } from '../../experiments/progress';
+import { progressBar, rateAndEta } from '../../experiments/progress.js';
 
 describe('progress', () => {
   it('rate and ETA count only the steps run since the start step (a resumed run)', () => {

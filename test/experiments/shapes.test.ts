@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { movingShapes, reflect } from '../../experiments/shapes';
+import { movingShapes, reflect } from '../../experiments/shapes.js';
 
 function frame(clip: Float32Array, t: number, size: number, channels: number): Float32Array {
   const n = size * size * channels;

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crc32, crc32c, crc32cBytewise, maskCrc32c, maskedCrc32c, unmaskCrc32c } from '../../experiments/crc32c';
-import { decodeExample, encodeExample, type DecodedFeature, type Feature } from '../../experiments/protobuf';
-import { encodeTFRecord, readTFRecords, tfRecords, writeTFRecords } from '../../experiments/tfrecord';
+import { crc32, crc32c, crc32cBytewise, maskCrc32c, maskedCrc32c, unmaskCrc32c } from '../../experiments/crc32c.js';
+import { decodeExample, encodeExample, type DecodedFeature, type Feature } from '../../experiments/protobuf.js';
+import { encodeTFRecord, readTFRecords, tfRecords, writeTFRecords } from '../../experiments/tfrecord.js';
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 

@@ -38,7 +38,7 @@ function importsOf(file: string): { spec: string; target: string }[] {
 
 function area(path: string): string {
   const [top, sub] = path.split('/');
-  return top === 'backends' ? `backends/${sub}` : path.includes('/') ? top! : path.replace(/\.(ts|mts)$/, '');
+  return top === 'backends' ? `backends/${sub}` : path.includes('/') ? top! : path.replace(/\.(ts|mts|js)$/, '');
 }
 
 const ALLOWED: Record<string, (target: string) => boolean> = {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
-import * as nn from '../../nn';
-import { values } from './helpers';
+import * as r from '../../index.js';
+import * as nn from '../../nn/index.js';
+import { values } from './helpers.js';
 
 const seed = fc.nat(10_000);
 

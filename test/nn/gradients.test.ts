@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import * as r from '../../index';
-import * as nn from '../../nn';
-import { directionalCheck, expectClose, probe } from './helpers';
+import * as r from '../../index.js';
+import * as nn from '../../nn/index.js';
+import { directionalCheck, expectClose, probe } from './helpers.js';
 
 type AnyParams = unknown;
 

@@ -1,5 +1,5 @@
 /** Shared checks for the nn tests: host reads and the finite-difference gradient check. */
-import * as r from '../../index';
+import * as r from '../../index.js';
 
 export async function values(t: r.Tensor): Promise<number[]> {
   return Array.from(await t.toArray());

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
-import * as nn from '../../nn';
-import { values } from './helpers';
+import * as r from '../../index.js';
+import * as nn from '../../nn/index.js';
+import { values } from './helpers.js';
 
 const dim = (max = 5) => fc.integer({ min: 1, max });
 const lead = fc.array(dim(3), { minLength: 0, maxLength: 2 });

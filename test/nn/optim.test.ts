@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
-import * as nn from '../../nn';
-import { values } from './helpers';
+import * as r from '../../index.js';
+import * as nn from '../../nn/index.js';
+import { values } from './helpers.js';
 
 const finite = (min: number, max: number) => fc.double({ min, max, noNaN: true, noDefaultInfinity: true });
 const vector = fc.array(finite(-3, 3), { minLength: 1, maxLength: 6 });

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as r from '../../index';
-import * as nn from '../../nn';
+import * as r from '../../index.js';
+import * as nn from '../../nn/index.js';
 
 /**
  * Written by the reference implementation (Python safetensors 0.8.0, numpy 2.4):

@@ -7,9 +7,9 @@
  * suite is skipped with a warning, except under CI, where that is a failure: CI must run it.
  */
 import { afterAll, expect, it } from 'vitest';
-import * as r from '../../index';
-import * as nn from '../../nn';
-import { startWebGPU } from '../backends/webgpuAdapter';
+import * as r from '../../index.js';
+import * as nn from '../../nn/index.js';
+import { startWebGPU } from '../backends/webgpuAdapter.js';
 
 const { suite } = await startWebGPU();
 

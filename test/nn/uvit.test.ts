@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index';
-import * as nn from '../../nn';
-import { values } from './helpers';
+import * as r from '../../index.js';
+import * as nn from '../../nn/index.js';
+import { values } from './helpers.js';
 
 /** A U-ViT small enough for properties: widths 4-8, one block. */
 const miniature = (over: Partial<nn.UViTConfig> = {}): nn.UViTConfig => ({

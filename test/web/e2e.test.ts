@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cosineSchedule, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes } from '../../diffusion';
+import { cosineSchedule, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes } from '../../diffusion/index.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const HAVE_CHROMIUM = existsSync(CHROMIUM);

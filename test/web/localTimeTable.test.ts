@@ -1,8 +1,8 @@
 /** The explainer's panel-1 numbers, checked in Node against the diffusion package (no browser). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cosineSchedule, frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes } from '../../diffusion';
-import { globalLocalTimes, localTimeRows, previousTime, type MapName } from '../../web/src/localTimeTable';
+import { cosineSchedule, frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes } from '../../diffusion/index.js';
+import { globalLocalTimes, localTimeRows, previousTime, type MapName } from '../../web/src/localTimeTable.js';
 
 const windowAndClean = fc.integer({ min: 1, max: 24 }).chain((window) => fc.record({ window: fc.constant(window), cleanFrames: fc.integer({ min: 0, max: window - 1 }) }));
 const time = fc.double({ min: 0, max: 1, noNaN: true });

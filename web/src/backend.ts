@@ -6,8 +6,8 @@
  * U-ViT on it and on the CPU backend and compares them, so a browser whose driver miscompiles a
  * kernel falls back with the reason shown instead of training on wrong numbers.
  */
-import { add, foldIn, key, mean, mul, normal, setBackend, square, tensor, tidy, toArray, treeLeaves, treeMap, valueAndGrad, type Backend, type Tensor } from '../../index';
-import { uvit, uvitPresets, type UViTParams } from '../../nn';
+import { add, foldIn, key, mean, mul, normal, setBackend, square, tensor, tidy, toArray, treeLeaves, treeMap, valueAndGrad, type Backend, type Tensor } from '../../index.js';
+import { uvit, uvitPresets, type UViTParams } from '../../nn/index.js';
 
 export interface BackendChoice {
   /** The backend every panel runs on: 'webgpu' or 'cpu'. */

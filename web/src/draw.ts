@@ -1,5 +1,5 @@
 /** Canvas drawing: video frames, the local-time maps of Figure 2 and line charts. */
-import type { LocalTimes } from '../../diffusion';
+import type { LocalTimes } from '../../diffusion/index.js';
 
 export type Rgb = readonly [number, number, number];
 

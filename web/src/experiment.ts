@@ -5,11 +5,11 @@
  * file only wires it together, one training step or one frame at a time, so the page can yield to
  * the browser in between.
  */
-import { dispose, foldIn, key, tensor, tidy, toArray, uniformHost, valueAndGrad, type Key, type Tensor } from '../../index';
-import { cosineSchedule, rollout, sampleBoundary, standardRollout, standardTrainStep, trainStep, type Denoiser, type Schedule } from '../../diffusion';
-import { adam, applyUpdates, countParameters, disposeStale, ema, uvit, uvitPresets, type AdamState, type EmaState, type UViT, type UViTParams } from '../../nn';
-import { movingShapes } from '../../experiments/shapes';
-import { fsdFromArrays } from '../../experiments/metrics';
+import { dispose, foldIn, key, tensor, tidy, toArray, uniformHost, valueAndGrad, type Key, type Tensor } from '../../index.js';
+import { cosineSchedule, rollout, sampleBoundary, standardRollout, standardTrainStep, trainStep, type Denoiser, type Schedule } from '../../diffusion/index.js';
+import { adam, applyUpdates, countParameters, disposeStale, ema, uvit, uvitPresets, type AdamState, type EmaState, type UViT, type UViTParams } from '../../nn/index.js';
+import { movingShapes } from '../../experiments/shapes.js';
+import { fsdFromArrays } from '../../experiments/metrics.js';
 
 export interface ExperimentConfig {
   /** Side of the square, single-channel frames (a power of two, for FSD's DFT). */

@@ -1,10 +1,10 @@
 /** Panel 2: a clip of moving shapes noised frame by frame at the local times of panel 1 (Eq. 7). */
-import { dispose, key, normal, tensor, tidy, toArray } from '../../index';
-import { diffuse, logSnrTensor, type Schedule } from '../../diffusion';
-import { movingShapes } from '../../experiments/shapes';
-import { byId, el, formatNumber, slider } from './dom';
-import { drawFrame } from './draw';
-import { localTimeMap, type LocalTimeSettings } from './localTimeTable';
+import { dispose, key, normal, tensor, tidy, toArray } from '../../index.js';
+import { diffuse, logSnrTensor, type Schedule } from '../../diffusion/index.js';
+import { movingShapes } from '../../experiments/shapes.js';
+import { byId, el, formatNumber, slider } from './dom.js';
+import { drawFrame } from './draw.js';
+import { localTimeMap, type LocalTimeSettings } from './localTimeTable.js';
 
 const SIZE = 32;
 const CHANNELS = 3;

@@ -1,8 +1,8 @@
 /** Panel 1: the paper's Figure 2 with sliders, and the per-frame numbers as a table. */
-import type { Schedule } from '../../diffusion';
-import { byId, el, formatNumber, slider } from './dom';
-import { CLEAN_COLOUR, NOISE_COLOUR, css, drawLocalTimeMap, windowColour } from './draw';
-import { MAPS, globalLocalTimes, localTimeMap, localTimeRows, previousTime, type LocalTimeSettings, type MapName } from './localTimeTable';
+import type { Schedule } from '../../diffusion/index.js';
+import { byId, el, formatNumber, slider } from './dom.js';
+import { CLEAN_COLOUR, NOISE_COLOUR, css, drawLocalTimeMap, windowColour } from './draw.js';
+import { MAPS, globalLocalTimes, localTimeMap, localTimeRows, previousTime, type LocalTimeSettings, type MapName } from './localTimeTable.js';
 
 function rowColour(category: 'clean' | 'noise' | 'window', localTime: number): readonly [number, number, number] {
   return category === 'clean' ? CLEAN_COLOUR : category === 'noise' ? NOISE_COLOUR : windowColour(localTime);

@@ -9,7 +9,7 @@ import {
   rescaledInitLocalTimes,
   type LocalTimes,
   type Schedule,
-} from '../../diffusion';
+} from '../../diffusion/index.js';
 
 export type MapName = 'linear' | 'init' | 'rescaled';
 

@@ -3,13 +3,13 @@
  * CPU backend, else CPU), show which, then mount the three panels. Importing the package's root
  * index.ts registers the backends, exactly as a Node user's import does.
  */
-import '../../index';
-import { startBackend } from './backend';
-import { byId, el } from './dom';
-import { mountForwardPanel } from './forwardPanel';
-import { mountLocalTimePanel } from './localTimePanel';
-import { SCHEDULE } from './experiment';
-import { mountTrainingPanel } from './trainingPanel';
+import '../../index.js';
+import { startBackend } from './backend.js';
+import { byId, el } from './dom.js';
+import { mountForwardPanel } from './forwardPanel.js';
+import { mountLocalTimePanel } from './localTimePanel.js';
+import { SCHEDULE } from './experiment.js';
+import { mountTrainingPanel } from './trainingPanel.js';
 
 /** Errors are shown on the page as well as in the console, so a reader sees what went wrong. */
 function report(where: string, e: unknown): void {

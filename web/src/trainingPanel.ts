@@ -3,9 +3,9 @@
  * both out frame by frame from the same context and compare them with FSD (Eq. 27) per frame.
  * Work runs one training step or one frame at a time, yielding to the browser in between.
  */
-import type { Denoiser } from '../../diffusion';
-import { byId, button, el, formatNumber, yieldToBrowser } from './dom';
-import { drawFrame, drawLineChart } from './draw';
+import type { Denoiser } from '../../diffusion/index.js';
+import { byId, button, el, formatNumber, yieldToBrowser } from './dom.js';
+import { drawFrame, drawLineChart } from './draw.js';
 import {
   EXPERIMENT,
   createTrainer,
@@ -17,7 +17,7 @@ import {
   standardBlockRollout,
   type Method,
   type Trainer,
-} from './experiment';
+} from './experiment.js';
 
 const COLOURS: Record<Method | 'truth', string> = { rolling: '#1f6fd1', standard: '#e07b00', truth: '#2e9e58' };
 const ROLLOUT_BATCH = 4;
