@@ -1,17 +1,18 @@
 /**
- * The real BAIR clip the experiments tests read: ../shared/data/bair/bair_sample.npz beside the
- * checkout (never copied into the project). A missing clip fails the test that needs it, naming
- * where it must be: it does not skip.
+ * The real BAIR clip the experiments tests read: test/fixtures/bair/bair_sample.npz, shipped in the
+ * repository (provenance and licence in test/fixtures/bair/README.md) so a fresh clone passes with
+ * nothing beside it. It is not in the published package. A missing clip fails the test that needs
+ * it, naming where it must be: it does not skip.
  */
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const BAIR_SAMPLE = resolve(process.cwd(), '../shared/data/bair/bair_sample.npz');
+export const BAIR_SAMPLE = fileURLToPath(new URL('../fixtures/bair/bair_sample.npz', import.meta.url));
 
 /** The clip's path, or an error saying where it must sit. */
 export function requireBairSample(): string {
   if (!existsSync(BAIR_SAMPLE)) {
-    throw new Error(`missing ${BAIR_SAMPLE}: the real BAIR clip bair_sample.npz must sit in ../shared/data/bair/ beside the checkout (CI has it)`);
+    throw new Error(`missing ${BAIR_SAMPLE}: the real BAIR clip is part of the repository (test/fixtures/bair/); is the checkout complete?`);
   }
   return BAIR_SAMPLE;
 }
