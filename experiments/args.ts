@@ -2,7 +2,7 @@
  * Command-line options decoded with io-ts into an fp-ts `Either`: every flag arrives as a string and
  * is decoded into a typed config, and a failure lists each bad flag with what was expected.
  */
-import { isLeft, left, right, type Either } from 'fp-ts/Either';
+import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 
 /** `--name value` and `--flag` (true) pairs; positional words are kept in order. */

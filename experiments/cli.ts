@@ -4,7 +4,7 @@
  */
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
-import { isLeft } from 'fp-ts/Either';
+import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index.js';
 import { decodeFlags, NonNegativeInt, NonNegativeNumber, oneOf, parseArgv, PositiveInt, PositiveNumber, Probability, BooleanFromString } from './args.js';

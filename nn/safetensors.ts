@@ -17,9 +17,10 @@
  * implementation: header size ≤ 100 MB, offsets that tile the data buffer exactly with no overlap
  * or hole, byte counts that match dtype × shape), and every error names the tensor and the problem.
  */
-import { isLeft, left, right, type Either } from 'fp-ts/Either';
+import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { bytesPerElement, fromArray, Tensor, treeMap, type DType, type TypedArray } from '../core/index.js';
+import { importNodeModule } from '../core/nodeModule.js';
 
 /** The reference implementation's limit on the header (`MAX_HEADER_SIZE`). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -116,9 +117,9 @@ export async function serializeSafetensors(tree: unknown, metadata: SafetensorsM
 export async function saveSafetensors(path: string, tree: unknown, metadata: SafetensorsMetadata = {}): Promise<void> {
   const bytes = await serializeSafetensors(tree, metadata);
   // Imported on use so that the rest of this module (and nn) loads in a browser.
-  const fs = await import('node:fs/promises');
-  const { dirname, basename, join } = await import('node:path');
-  const { randomBytes } = await import('node:crypto');
+  const fs = await importNodeModule<typeof import('node:fs/promises')>('node:fs/promises');
+  const { dirname, basename, join } = await importNodeModule<typeof import('node:path')>('node:path');
+  const { randomBytes } = await importNodeModule<typeof import('node:crypto')>('node:crypto');
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temporary, 'wx');
   try {
@@ -324,7 +325,7 @@ export function deserializeSafetensors<T = unknown>(bytes: Uint8Array, options: 
 
 /** Read a checkpoint; errors name the file, the tensor and the problem. */
 export async function loadSafetensors<T = unknown>(path: string, options: LoadOptions<T> = {}): Promise<Loaded<T>> {
-  const fs = await import('node:fs/promises');
+  const fs = await importNodeModule<typeof import('node:fs/promises')>('node:fs/promises');
   const bytes = new Uint8Array(await fs.readFile(path));
   const r = decodeSafetensors(bytes, options);
   if (isLeft(r)) throw new Error(`${r.left} (in ${path})`);
@@ -338,7 +339,7 @@ export async function loadSafetensors<T = unknown>(path: string, options: LoadOp
  * `loadSafetensors` reads, bar damage inside the tensor bytes.
  */
 export async function readSafetensorsMetadata(path: string): Promise<Record<string, string>> {
-  const fs = await import('node:fs/promises');
+  const fs = await importNodeModule<typeof import('node:fs/promises')>('node:fs/promises');
   const handle = await fs.open(path, 'r');
   try {
     const fileBytes = (await handle.stat()).size;

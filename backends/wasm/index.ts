@@ -23,6 +23,7 @@ import { DEFAULT_MATMUL, matmulScratchBytes, type MatmulConfig } from './matmul.
 import { buildKernelModule, type KernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module.js';
 import { canStartWorkers, ThreadPool } from './threads.js';
 import { mapName, type FloatBinary, type FloatCompare, type FloatUnary } from './elementwise.js';
+import { importNodeModule } from '../../core/nodeModule.js';
 
 export interface WasmBuffer {
   /** Byte address in the heap. */
@@ -558,7 +559,7 @@ function setup(options: WasmBackendOptions, threads: number): { heap: Heap; cfg:
 async function parallelism(): Promise<number> {
   if (!isNode()) return Math.min(8, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1);
   try {
-    const os = await import('node:os');
+    const os = await importNodeModule<typeof import('node:os')>('node:os');
     return Math.min(8, os.availableParallelism?.() ?? os.cpus().length);
   } catch {
     return 1;

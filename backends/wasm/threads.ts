@@ -16,6 +16,7 @@
  * without which there is no SharedArrayBuffer). Elsewhere the backend runs on one thread.
  * A browser's main thread may not block in `Atomics.wait`, so there it spins until the job is done.
  */
+import { importNodeModule } from '../../core/nodeModule.js';
 
 // control block (Int32Array indices)
 const SEQ = 0; // bumped to wake workers; −1 in FN means quit
@@ -117,7 +118,7 @@ interface WorkerData {
 /** Start one worker running the loop on `data`; resolves when it reports ready. */
 async function startWorker(data: WorkerData): Promise<AnyWorker> {
   if (isNode()) {
-    const { Worker } = await import('node:worker_threads');
+    const { Worker } = await importNodeModule<typeof import('node:worker_threads')>('node:worker_threads');
     // Workers run plain JS: no loader hooks (tsx, vitest) from the parent's execArgv.
     const w = new Worker(NODE_WORKER, { eval: true, execArgv: [], workerData: data }) as unknown as NodeWorker;
     w.unref();

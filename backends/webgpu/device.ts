@@ -3,6 +3,7 @@
  * Failing to find an adapter is an error that says what to install, since the usual cause in Node is
  * a machine without a Vulkan driver.
  */
+import { importNodeModule } from '../../core/nodeModule.js';
 
 export interface AcquiredDevice {
   readonly adapter: GPUAdapter;
@@ -102,7 +103,7 @@ export async function dawnGpu(flags: readonly string[] = []): Promise<GPU> {
   if (!proc) throw new Error(NO_ADAPTER_HELP);
   let dawn: typeof import('webgpu');
   try {
-    dawn = await import('webgpu');
+    dawn = await importNodeModule<typeof import('webgpu')>('webgpu');
   } catch (e) {
     throw new Error(`${NO_ADAPTER_HELP} (the \`webgpu\` package could not be loaded: ${(e as Error).message}; run \`npm install webgpu\`)`);
   }
