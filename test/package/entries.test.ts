@@ -1,0 +1,74 @@
+/**
+ * The published package's entries (package.json `exports`), checked on the source so that the
+ * ordinary suite catches what would break a consumer (the packed package itself is tried by
+ * .ci/consumer: Node, tsc NodeNext, vite build, the examples):
+ * - every export target is a file the build emits (a source file exists for it);
+ * - nothing a browser bundle reaches from the browser entries imports a Node-only module in a way a
+ *   bundler follows (a static import, or a dynamic import of a string literal): Node-only modules go
+ *   through core/nodeModule.ts's `importNodeModule`, behind a run-time check.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+  exports: Record<string, string | Record<string, string>>;
+  files: string[];
+};
+
+/** `./dist/a/b.js` or `.d.ts` → `a/b.ts`, the source the build emits it from. */
+const sourceOf = (target: string): string => target.replace(/^\.\/dist\//, '').replace(/\.d\.ts$|\.js$/, '.ts');
+
+function targets(): { entry: string; condition: string; target: string }[] {
+  return Object.entries(pkg.exports).flatMap(([entry, value]) =>
+    typeof value === 'string' ? [{ entry, condition: 'default', target: value }] : Object.entries(value).map(([condition, target]) => ({ entry, condition, target })),
+  );
+}
+
+const NODE_ONLY = /^(node:|webgpu$|mnist$)/;
+
+/** Node-only specifiers a bundler would follow from `file`, through its relative imports. */
+function nodeOnlyReach(file: string, seen = new Set<string>()): string[] {
+  if (seen.has(file)) return [];
+  seen.add(file);
+  const text = readFileSync(file, 'utf8');
+  // Type positions (`typeof import('x')`, `import('x').Name`) are erased by the build.
+  const specs = [...text.matchAll(/^\s*(?:import(?!\s+type\b)|export(?!\s+type\b))\s[^'"]*?from\s*'([^']+)'|^\s*import\s*'([^']+)'|(?<!typeof )\bimport\(\s*'([^']+)'\s*\)(?!\.)/gm)].map((m) => (m[1] ?? m[2] ?? m[3])!);
+  return specs.flatMap((spec) => {
+    if (NODE_ONLY.test(spec)) return [`${relative(ROOT, file)} imports '${spec}'`];
+    const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
+    // (a specifier that names no file is an example in a comment)
+    if (spec.startsWith('.') && existsSync(target)) return nodeOnlyReach(target, seen);
+    return [];
+  });
+}
+
+describe('the package entries', () => {
+  it('every export target is emitted by the build from a source file', () => {
+    const missing = targets()
+      .filter(({ target }) => target.startsWith('./dist/'))
+      .filter(({ target }) => !existsSync(join(ROOT, sourceOf(target))))
+      .map(({ entry, condition, target }) => `${entry} (${condition}): ${target}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('a browser bundle of any entry reaches no Node-only module', () => {
+    const browserEntries = targets()
+      .filter(({ target }) => target.endsWith('.js'))
+      .filter(({ entry, condition }) => condition === 'browser' || !targets().some((t) => t.entry === entry && t.condition === 'browser'))
+      .filter(({ entry }) => entry !== './package.json');
+    expect(browserEntries.map((t) => t.entry).sort()).toEqual(['.', './diffusion', './experiments', './nn']);
+    const reached = browserEntries.flatMap(({ target }) => nodeOnlyReach(join(ROOT, sourceOf(target))));
+    expect([...new Set(reached)]).toEqual([]);
+  });
+
+  it('the check sees a Node-only import (the Node entry of experiments reads files)', () => {
+    expect(nodeOnlyReach(join(ROOT, 'experiments/index.ts')).length).toBeGreaterThan(0);
+  });
+
+  it('the published files are the build, the command and the docs, not the tests or their data', () => {
+    expect(pkg.files.sort()).toEqual(['CHANGELOG.md', 'bin', 'dist']);
+  });
+});
