@@ -1,25 +1,67 @@
 /**
- * Pytrees: nested plain objects and arrays whose leaves are tensors (other leaves — numbers, strings,
- * null — pass through untouched). Parameters, gradients and optimizer states are pytrees.
+ * Pytrees: nested plain objects, arrays and registered classes (`registerPytreeNode`, pytree.ts) whose
+ * leaves are tensors. Other leaves (numbers, strings, booleans, null, functions) pass through the tree
+ * functions untouched; any other object (a `Map`, an unregistered class) is an error naming its type
+ * and path, since walking past it would silently skip the tensors it holds. Parameters, gradients and
+ * optimizer states are pytrees.
  */
-import { Tensor } from './tensor.js';
+import { describeValue, isPlainObject, notAPytreeNode, pytreeNodeOf } from './pytree.js';
+import { getBackend, newStorage, Tensor } from './tensor.js';
 
 export type Tree<L = Tensor> = L | readonly Tree<L>[] | { readonly [k: string]: Tree<L> };
 
-function isPlainObject(x: unknown): x is Record<string, unknown> {
-  return x !== null && typeof x === 'object' && !Array.isArray(x) && Object.getPrototypeOf(x) === Object.prototype;
-}
-
 /** Apply `fn` to every tensor leaf, keeping the structure. */
 export function treeMap<T>(tree: T, fn: (leaf: Tensor, path: string) => Tensor, path = ''): T {
-  if (tree instanceof Tensor) return fn(tree, path) as T;
-  if (Array.isArray(tree)) return tree.map((x, i) => treeMap(x, fn, join(path, String(i)))) as T;
+  return mapTree(tree, fn, path, 'treeMap', passThrough) as T;
+}
+
+const passThrough = (x: unknown): unknown => x;
+
+/**
+ * The one walker: `fn` on tensors, recursion into arrays, plain objects and registered nodes,
+ * `other(x, path)` on every other non-object leaf; an unregistered object is an error naming `op`.
+ */
+function mapTree(tree: unknown, fn: (leaf: Tensor, path: string) => Tensor, path: string, op: string, other: (x: unknown, path: string) => unknown): unknown {
+  if (tree instanceof Tensor) return fn(tree, path);
+  if (tree === null || typeof tree !== 'object') return other(tree, path);
+  if (Array.isArray(tree)) return tree.map((x, i) => mapTree(x, fn, join(path, String(i)), op, other));
   if (isPlainObject(tree)) {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(tree)) out[k] = treeMap(tree[k], fn, join(path, k));
-    return out as T;
+    for (const k of Object.keys(tree)) out[k] = mapTree(tree[k], fn, join(path, k), op, other);
+    return out;
   }
-  return tree;
+  const node = pytreeNodeOf(tree);
+  if (node === undefined) throw notAPytreeNode(op, tree, path);
+  const [children, aux] = node.flatten(tree);
+  return node.unflatten(aux, mapTree(children, fn, path, op, other));
+}
+
+/** A float32 scalar made without an op (and so without a tape): how a differentiated number is lifted. */
+function hostScalar(value: number): Tensor {
+  const backend = getBackend();
+  return new Tensor(newStorage(backend, backend.upload(new Float32Array([value]), 'float32'), 1, 'float32'), [], 'float32');
+}
+
+/**
+ * @internal How `vjp`, `grad` and `valueAndGrad` walk what they differentiate: `fn` on every tensor;
+ * a JS number is lifted to a float32 scalar first (as JAX takes a Python float), so
+ * `grad(x => square(x))(3)` is a tensor holding 6; null and undefined are empty subtrees; any other
+ * value (a string, a boolean, a function, an unregistered object) is an error naming it and its path,
+ * where it used to be handed back unchanged as if it were its own gradient.
+ */
+export function mapDifferentiable<T>(tree: T, fn: (t: Tensor) => Tensor): T {
+  return mapTree(tree, fn, '', 'grad/vjp', liftOrRefuse) as T;
+
+  function liftOrRefuse(x: unknown, path: string): unknown {
+    if (x === null || x === undefined) return x;
+    if (typeof x === 'number') {
+      const lifted = hostScalar(x);
+      const out = fn(lifted);
+      if (out !== lifted) lifted.dispose();
+      return out;
+    }
+    throw new Error(`grad/vjp: the differentiated argument holds ${describeValue(x)} at '${path || '<root>'}'; only tensors (and numbers, taken as float32 scalars) can be differentiated: pass other values as further arguments of f, which grad does not differentiate`);
+  }
 }
 
 /**
@@ -28,6 +70,14 @@ export function treeMap<T>(tree: T, fn: (leaf: Tensor, path: string) => Tensor, 
  */
 export function treeZipMap<T>(trees: readonly T[], fn: (leaves: Tensor[], path: string) => Tensor, path = ''): T {
   const first = trees[0];
+  const node = first !== null && typeof first === 'object' && !(first instanceof Tensor) && !Array.isArray(first) && !isPlainObject(first) ? pytreeNodeOf(first) : undefined;
+  if (node) {
+    const parts = trees.map((t, i) => {
+      if (t === null || typeof t !== 'object' || Object.getPrototypeOf(t) !== Object.getPrototypeOf(first)) throw new Error(`treeZipMap: tree ${i} has ${describeValue(t)} at '${path || '<root>'}' where tree 0 has a ${node.name}`);
+      return node.flatten(t);
+    });
+    return node.unflatten(parts[0]![1], treeZipMap(parts.map((p) => p[0]), fn, path)) as T;
+  }
   if (first instanceof Tensor) {
     trees.forEach((t, i) => {
       if (!(t instanceof Tensor)) throw new Error(`treeZipMap: tree ${i} has no tensor at '${path || '<root>'}'`);
@@ -55,6 +105,7 @@ export function treeZipMap<T>(trees: readonly T[], fn: (leaves: Tensor[], path: 
     }
     return out as T;
   }
+  if (first !== null && typeof first === 'object') throw notAPytreeNode('treeZipMap', first, path);
   return first;
 }
 
@@ -66,8 +117,14 @@ export function treeLeaves(tree: unknown): Tensor[] {
 /** `[path, tensor]` pairs, paths joined with '.' (the safetensors naming). */
 export function treeFlatten(tree: unknown, path = '', out: [string, Tensor][] = []): [string, Tensor][] {
   if (tree instanceof Tensor) out.push([path, tree]);
+  else if (tree === null || typeof tree !== 'object') return out;
   else if (Array.isArray(tree)) tree.forEach((x, i) => treeFlatten(x, join(path, String(i)), out));
   else if (isPlainObject(tree)) for (const k of Object.keys(tree)) treeFlatten(tree[k], join(path, k), out);
+  else {
+    const node = pytreeNodeOf(tree);
+    if (node === undefined) throw notAPytreeNode('treeFlatten', tree, path);
+    treeFlatten(node.flatten(tree)[0], path, out);
+  }
   return out;
 }
 
