@@ -11,7 +11,8 @@
  */
 import { arange, concat, zeros, bitcast, cast, erfinv, floor, fromArray, less, maximum, minimum, mul, reshape, scalar, shiftLeft, shiftRight, bitwiseOr, bitwiseXor, sub, add, slice } from './ops.js';
 import { sizeOf, type Shape } from './shape.js';
-import { scoped, type Tensor } from './tensor.js';
+import { describeValue } from './pytree.js';
+import { scoped, Tensor } from './tensor.js';
 import { bind } from './trace.js';
 
 export interface Key {
@@ -94,6 +95,13 @@ export function isKey(x: unknown): x is Key {
   return typeof x === 'object' && x !== null && (x as Key).kind === 'prng-key';
 }
 
+/** A key argument must be a key: a tensor, a seed number or a split's array is an error naming the op. */
+function checkKey(op: string, k: unknown): asserts k is Key {
+  if (isKey(k)) return;
+  const got = k instanceof Tensor ? `a tensor (${k.dtype}[${k.shape}])` : Array.isArray(k) ? `an array of ${k.length}${k.length > 0 && k.every(isKey) ? ' keys (take one of them: split returns an array)' : ''}` : describeValue(k);
+  throw new Error(`${op}: the key must be a PRNG key from key(seed), split or foldIn, got ${got}${typeof k === 'number' ? `; use key(${k})` : ''}`);
+}
+
 /** `key(seed)`: as JAX's `PRNGKey(seed)`, the words are the high and low 32 bits of the seed. */
 export function key(seed: number): Key {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`key: the seed must be a non-negative safe integer, got ${seed}`);
@@ -121,6 +129,7 @@ function threefryCounts(k: Key, counts: readonly number[]): number[] {
 
 /** `n` new independent keys (JAX's `random.split`). */
 export function split(k: Key, n = 2): Key[] {
+  checkKey('split', k);
   if (!Number.isInteger(n) || n < 1) throw new Error(`split: n must be a positive integer, got ${n}`);
   const out = threefryCounts(k, Array.from({ length: 2 * n }, (_, i) => i));
   return Array.from({ length: n }, (_, i) => makeKey(out[2 * i]!, out[2 * i + 1]!));
@@ -128,6 +137,7 @@ export function split(k: Key, n = 2): Key[] {
 
 /** A key derived from `k` and an integer (JAX's `random.fold_in`). */
 export function foldIn(k: Key, data: number): Key {
+  checkKey('foldIn', k);
   if (!Number.isInteger(data)) throw new Error(`foldIn: data must be an integer, got ${data}`);
   const out = threefryCounts(k, [0, data >>> 0]);
   return makeKey(out[0]!, out[1]!);
@@ -140,6 +150,7 @@ export function foldIn(k: Key, data: number): Key {
  * (not n), as JAX's `threefry_2x32` pads, so `uniform(key(0), [])` is JAX's 0.41845703.
  */
 export const randomBits = scoped(function randomBits(k: Key, shape: Shape): Tensor {
+  checkKey('randomBits', k);
   const n = sizeOf(shape);
   const padded = n + (n % 2);
   const half = padded / 2;
@@ -156,6 +167,7 @@ export const randomBits = scoped(function randomBits(k: Key, shape: Shape): Tens
  * few scalars a step needs (diffusion times, Bernoulli choices) without a device round trip.
  */
 export function uniformHost(k: Key, n: number): number[] {
+  checkKey('uniformHost', k);
   const padded = n + (n % 2);
   const half = padded / 2;
   const words = new Array<number>(padded);
@@ -174,6 +186,7 @@ export function uniformHost(k: Key, n: number): number[] {
 
 /** Uniform float32 in [minval, maxval) from the top 23 bits of each word (JAX's construction). */
 export const uniform = scoped(function uniform(k: Key, shape: Shape, minval = 0, maxval = 1): Tensor {
+  checkKey('uniform', k);
   const bits = randomBits(k, shape);
   const mantissa = bitwiseOr(shiftRight(bits, scalar(9, 'uint32')), scalar(0x3f800000, 'uint32'));
   const unit = sub(bitcast(mantissa, 'float32'), 1);
@@ -190,17 +203,20 @@ export const uniform = scoped(function uniform(k: Key, shape: Shape, minval = 0,
  * which changes the last bits. Same key, same backend: same numbers, always.
  */
 export const normal = scoped(function normal(k: Key, shape: Shape): Tensor {
+  checkKey('normal', k);
   const lo = -0.99999994039535522; // nextafter(-1, 0) in float32
   return mul(erfinv(uniform(k, shape, lo, 1)), Math.SQRT2);
 });
 
 /** Bernoulli draws (bool): true with probability `p` (a number or a tensor broadcasting to `shape`). */
 export const bernoulli = scoped(function bernoulli(k: Key, p: number | Tensor, shape: Shape): Tensor {
+  checkKey('bernoulli', k);
   return less(uniform(k, shape), p);
 });
 
 /** Uniform integers in [lo, hi). */
 export const randint = scoped(function randint(k: Key, shape: Shape, lo: number, hi: number): Tensor {
+  checkKey('randint', k);
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) throw new Error(`randint: need integers lo < hi, got [${lo}, ${hi})`);
   const u = uniform(k, shape);
   // floor, not the cast's truncation toward zero: with lo < 0 truncation maps (−1, 1) to 0 (twice as
@@ -210,6 +226,7 @@ export const randint = scoped(function randint(k: Key, shape: Shape, lo: number,
 
 /** A random permutation of 0..n-1 (int32), by sorting random keys on the host. */
 export const permutation = scoped(function permutation(k: Key, n: number): Tensor {
+  checkKey('permutation', k);
   const [a, b] = [k.words[0], k.words[1]];
   const scores = Array.from({ length: n }, (_, i) => threefry2x32Block(a, b, i, 0x9e3779b9)[0]);
   const idx = Array.from({ length: n }, (_, i) => i).sort((i, j) => scores[i]! - scores[j]! || i - j);
