@@ -2,12 +2,14 @@
  * The `rolling` command line: train, rollout, eval, data, vectors and demo. Options are decoded with
  * io-ts into an `Either`; a bad option prints what was wrong and exits non-zero.
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, extname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index.js';
-import { decodeFlags, NonNegativeInt, NonNegativeNumber, oneOf, parseArgv, PositiveInt, PositiveNumber, Probability, BooleanFromString } from './args.js';
+import { getBackend, getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index.js';
+import { setDebugNans } from '../core/debug.js';
+import { formatHelp, NonNegativeInt, NonNegativeNumber, oneOf, parseCommand, PositiveInt, PositiveNumber, Switch, type OptionTable, type Options } from './args.js';
 import { writeFileAtomic } from './atomicWrite.js';
 import { isBairRecordName } from './bair.js';
 import { bairDataset, bairNpzDataset, clipTensor, isKolmogorovShardName, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets.js';
@@ -17,51 +19,84 @@ import { generate } from './generate.js';
 import { writeGif } from './gif.js';
 import { KOLMOGOROV_DEFAULTS, simulateKolmogorov } from './kolmogorov.js';
 import { writeNpy } from './npy.js';
-import { frameGrid, lineChart, stackImages } from './plot.js';
+import { frameGrid, lineChart, stackImages, upscaleNearest } from './plot.js';
 import { writePng } from './png.js';
 import { PRESETS, presetNames, type Preset } from './presets.js';
 import { progressBar } from './progress.js';
-import { loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer.js';
+import { CHECKPOINT, loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer.js';
 
 const DATA_FORMATS = `'shapes' (generated), 'mnist' (moving MNIST from the mnist package's digits), 'kolmogorov' (simulated), a folder of kolmogorov-*.npy shards from \`rolling data\`,
 a BAIR .tfrecords (or .tfrecord) file, a folder of BAIR traj_*.tfrecords, a BAIR .npz clip laid out as
 bair_sample.npz (aux1_image or image, and action), or a .npy of videos [N, T, H, W, C] or [T, H, W, C]`;
 
-const USAGE = `rolling — Rolling Diffusion Models (Ruhe et al., ICML 2024) in TypeScript
+/** The top-level help: each command with what it does; `rolling <command> --help` lists its options. */
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length)) + 2;
+  return `rolling — Rolling Diffusion Models (Ruhe et al., ICML 2024) in TypeScript
 
-Usage:
-  rolling demo     --out DIR [--steps N] [--backend cpu|webgpu|wasm]
-  rolling train    --out DIR [--preset ${presetNames().join('|')}] [--data shapes|mnist|kolmogorov|PATH] [--mode rolling|standard]
-                   [--steps N] [--seed S] [--resume] [--checkpoint-every N] [--backend cpu|webgpu|wasm]
-  rolling rollout  --checkpoint FILE --out DIR [--frames N] [--clip I] [--steps-per-frame K] [--sampler ddpm|ddim] [--seed S] [--data ...]
-  rolling eval     --rolling FILE --standard FILE --out DIR [--clips N] [--frames N] [--steps-per-frame K] [--seed S] [--data ...]
-  rolling data     kolmogorov --out DIR [--clips N] [--shards N] [--frames N] [--size N] [--seed S]
-                   [--simulation-size N] [--warmup T] [--frame-interval T]
-  rolling vectors  --out FILE
+Usage: rolling <command> [options]
 
-Data (--data): ${DATA_FORMATS}.
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}${c.summary}`).join('\n')}
+
+Run \`rolling <command> --help\` (or -h) for a command's options and their defaults; \`rolling --version\` for the version.
+Exit status: 0 on success, 2 for a usage or input error (bad options, missing or unreadable files, data
+that does not fit the checkpoint), 1 when a command fails while running.
+
 FVD is not reported: it needs the I3D network's weights, which this project cannot download.`;
+}
 
+/** A usage or input error: printed without a stack, exit status 2. */
 class UsageError extends Error {}
 
-function decode<C extends t.Props>(command: string, props: C, flags: Record<string, string>, required: (keyof C)[] = []) {
-  const r = decodeFlags(command, props, flags, required);
-  if (isLeft(r)) throw new UsageError(`rolling ${command}: invalid options\n${r.left}\n\nRun \`rolling --help\` for usage.`);
-  return r.right;
+/** Errors thrown while reading what an option names become input errors that name the option. */
+async function asInput<T>(option: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${option}: ${fileErrorMessage(e) ?? (e as Error).message}`);
+  }
+}
+
+/** A Node file-system error said with its path (ENOENT, EISDIR, … alone do not say which file). */
+function fileErrorMessage(e: unknown): string | undefined {
+  const err = e as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof err.code !== 'string' || !/^E[A-Z]+$/.test(err.code)) return undefined;
+  const what: Record<string, string> = {
+    ENOENT: 'no such file or folder',
+    EISDIR: 'is a folder, where a file was expected',
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EEXIST: 'already exists',
+    ENOSPC: 'no space left on the device',
+    EROFS: 'the file system is read-only',
+  };
+  return `${err.path ?? '(unknown path)'}: ${what[err.code] ?? err.code} (${err.code}${err.syscall ? ` from ${err.syscall}` : ''})`;
 }
 
 const Backend = oneOf(['cpu', 'webgpu', 'wasm'] as const);
 const Mode = oneOf(['rolling', 'standard'] as const);
 const Sampler = oneOf(['ddpm', 'ddim'] as const);
 
-async function useBackend(name: string | undefined): Promise<void> {
-  if (!name) return;
-  try {
-    await setBackend(name);
-  } catch (e) {
-    throw new UsageError(`--backend ${name}: ${(e as Error).message}`);
+async function useBackend(name: string | undefined, debugNans = false): Promise<void> {
+  if (name) {
+    try {
+      await setBackend(name);
+    } catch (e) {
+      throw new UsageError(`--backend ${name}: ${(e as Error).message}`);
+    }
+  }
+  if (debugNans) {
+    if (!getBackend().readSync) throw new UsageError(`--debug-nans: reads every op's output synchronously, which the ${getBackendName()} backend cannot; use --backend cpu or wasm`);
+    setDebugNans(true);
   }
 }
+
+const BACKEND_OPTION = { codec: Backend, value: 'NAME', defaultText: 'wasm (cpu where WebAssembly SIMD is missing)', help: 'cpu, wasm or webgpu' } as const;
+const DEBUG_NANS_OPTION = { codec: Switch, kind: 'switch', help: "stop at the first op that makes NaN or Inf, naming it (slow; jax_debug_nans)" } as const;
+const SEED_OPTION = { codec: NonNegativeInt, value: 'S', default: 0, help: 'random seed' } as const;
 
 /**
  * What data is read for. Training reads --data or the preset's data set. Sampling (rollout, eval)
@@ -70,23 +105,37 @@ async function useBackend(name: string | undefined): Promise<void> {
  */
 type DataUse =
   | { readonly command: 'train' }
-  | { readonly command: 'rollout' | 'eval'; readonly checkpoint: string; readonly trainedOn: string };
+  | { readonly command: 'rollout' | 'eval'; readonly checkpoint: string; readonly trainedOn: string; readonly frameShape: readonly number[] };
 
 const GENERATED_DATA: readonly string[] = ['shapes', 'mnist', 'kolmogorov'];
 
 /**
  * The data set named by --data (or the one `use` implies), `clips` clips when it is generated. A path
  * is read by its extension when it is a file and by its contents when it is a folder; anything else is
- * a usage error that lists what is accepted.
+ * a usage error that lists what is accepted. For sampling, frames of another shape than the
+ * checkpoint's are refused, before a generated set is simulated (Kolmogorov clips take seconds each).
  */
 async function loadData(preset: Preset, data: string | undefined, o: { seed: number; clips: number; use: DataUse }): Promise<VideoDataset> {
   const { seed, clips, use } = o;
   const sampling = use.command !== 'train';
   const name = data ?? (sampling ? (GENERATED_DATA.includes(use.trainedOn) ? use.trainedOn : undefined) : preset.data);
-  const generated = { clips, frames: preset.clipLength, size: preset.size, seed };
-  if (name === 'mnist') return movingDigitsDataset({ ...generated, split: sampling ? 'test' : 'train' });
-  if (name === 'shapes') return movingShapesDataset(generated);
-  if (name === 'kolmogorov') return kolmogorovDataset(generated);
+  const generator = name === 'mnist' ? movingDigitsDataset : name === 'shapes' ? movingShapesDataset : name === 'kolmogorov' ? kolmogorovDataset : undefined;
+  if (generator !== undefined) {
+    const settings = { frames: preset.clipLength, size: preset.size, seed, split: sampling ? ('test' as const) : ('train' as const) };
+    // Zero clips cost nothing and carry the frame shape.
+    if (sampling) checkFrameShape(use.checkpoint, use.frameShape, generator({ ...settings, clips: 0 }));
+    const bar = progressBar(`data (${name}, ${clips} clip${clips === 1 ? "" : "s"})`, clips);
+    const dataset = generator({ ...settings, clips, onClip: (done: number) => bar.update(done) });
+    bar.done();
+    return dataset;
+  }
+  const dataset = await readData(preset, data, use);
+  if (sampling) checkFrameShape(use.checkpoint, use.frameShape, dataset);
+  return dataset;
+}
+
+async function readData(preset: Preset, data: string | undefined, use: DataUse): Promise<VideoDataset> {
+  const sampling = use.command !== 'train';
   if (data === undefined) {
     throw new UsageError(
       sampling
@@ -101,16 +150,17 @@ async function loadData(preset: Preset, data: string | undefined, o: { seed: num
   } catch {
     throw new UsageError(`--data ${data}: no such file or folder (${path}).\nAccepted --data: ${DATA_FORMATS}.`);
   }
+  const option = `--data ${data}`;
   if (info.isDirectory()) {
-    const names = await readdir(path);
-    if (names.some(isBairRecordName)) return bairDataset(path);
-    if (names.some(isKolmogorovShardName)) return kolmogorovShards(path);
+    const names = await asInput(option, () => readdir(path));
+    if (names.some(isBairRecordName)) return asInput(option, () => bairDataset(path));
+    if (names.some(isKolmogorovShardName)) return asInput(option, () => kolmogorovShards(path));
     throw new UsageError(`--data ${data}: the folder ${path} holds neither BAIR traj_*.tfrecords files nor kolmogorov-*.npy shards.\nAccepted --data: ${DATA_FORMATS}.`);
   }
   switch (extname(path).toLowerCase()) {
-    case '.tfrecords': case '.tfrecord': return bairDataset(path);
-    case '.npz': return bairNpzDataset(path);
-    case '.npy': return npyDataset(path);
+    case '.tfrecords': case '.tfrecord': return asInput(option, () => bairDataset(path));
+    case '.npz': return asInput(option, () => bairNpzDataset(path));
+    case '.npy': return asInput(option, () => npyDataset(path));
     default:
       throw new UsageError(`--data ${data}: unknown format '${extname(path) || 'no extension'}' (${path}).\nAccepted --data: ${DATA_FORMATS}.`);
   }
@@ -132,17 +182,57 @@ function checkFrameShape(checkpoint: string, frameShape: readonly number[], d: V
   }
 }
 
-async function cmdTrain(flags: Record<string, string>): Promise<void> {
-  const o = decode('train', { out: t.string, preset: oneOf(presetNames()), data: t.string, mode: Mode, steps: PositiveInt, seed: NonNegativeInt, resume: BooleanFromString, 'checkpoint-every': PositiveInt, backend: Backend }, flags, ['out']);
-  await useBackend(o.backend);
-  const preset = PRESETS[o.preset ?? 'shapes']!;
-  const seed = o.seed ?? 0;
-  const dataset = await loadData(preset, o.data, { seed, clips: preset.clips, use: { command: 'train' } });
+/**
+ * Training into a folder that holds a checkpoint continues it (--resume) or replaces it (--force),
+ * never silently overwrites it.
+ */
+async function checkRunFolder(out: string, o: { resume: boolean; force: boolean }): Promise<void> {
+  if (o.resume && o.force) throw new UsageError('--resume and --force contradict each other: --resume continues the checkpoint in --out, --force trains over it');
+  if (o.resume || o.force) return;
+  const path = join(resolve(out), CHECKPOINT);
+  if (!(await stat(path).then((s) => s.isFile(), () => false))) return;
+  const m = await readCheckpointMetadata(path).catch(() => ({}) as Record<string, string>);
+  const progress = m.step !== undefined && m.steps !== undefined ? ` (step ${m.step} of ${m.steps})` : '';
+  throw new UsageError(`--out ${out}: ${path} already holds a checkpoint${progress}; pass --resume to continue it, or --force to train over it`);
+}
+
+/** A checkpoint file, or the run folder `rolling train --out` wrote one to; a missing path is an input error naming it. */
+async function checkpointPath(option: string, given: string): Promise<string> {
+  const path = resolve(given);
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) throw new UsageError(`--${option} ${given}: no such file or folder (${path})`);
+  if (!info.isDirectory()) return path;
+  const inside = join(path, CHECKPOINT);
+  if (!(await stat(inside).then((s) => s.isFile(), () => false))) {
+    throw new UsageError(`--${option} ${given}: the folder ${path} holds no ${CHECKPOINT}; pass a checkpoint file, or a folder \`rolling train --out\` trained into`);
+  }
+  return inside;
+}
+
+const TRAIN_OPTIONS = {
+  out: { codec: t.string, value: 'DIR', required: true, help: 'run folder: checkpoint.safetensors and train-log.json are written there' },
+  preset: { codec: oneOf(presetNames()), value: 'NAME', default: 'shapes', help: `model, data and training settings: ${presetNames().join(', ')}` },
+  data: { codec: t.string, value: 'DATA', defaultText: "the preset's data set", help: 'shapes, mnist, kolmogorov or a PATH (see Data below)' },
+  mode: { codec: Mode, value: 'MODE', default: 'rolling', help: 'rolling, or standard (block-autoregressive) diffusion' },
+  steps: { codec: PositiveInt, value: 'N', defaultText: "the preset's", help: 'training steps' },
+  seed: SEED_OPTION,
+  resume: { codec: Switch, kind: 'switch', help: 'continue the checkpoint in --out (bit for bit as an uninterrupted run)' },
+  force: { codec: Switch, kind: 'switch', help: 'train over a checkpoint already in --out' },
+  'checkpoint-every': { codec: PositiveInt, value: 'N', defaultText: "the preset's", help: 'steps between checkpoints' },
+  backend: BACKEND_OPTION,
+  'debug-nans': DEBUG_NANS_OPTION,
+} as const satisfies OptionTable;
+
+async function cmdTrain(o: Options<typeof TRAIN_OPTIONS>): Promise<void> {
+  await useBackend(o.backend, o['debug-nans']);
+  const preset = PRESETS[o.preset]!;
+  await checkRunFolder(o.out, o);
+  const dataset = await loadData(preset, o.data, { seed: o.seed, clips: preset.clips, use: { command: 'train' } });
   checkDataFits(preset, dataset);
   const steps = o.steps ?? preset.steps;
-  const bar = progressBar(`train (${o.mode ?? 'rolling'}, ${getBackendName()})`, steps);
-  const { log } = await train({ preset, dataset, out: resolve(o.out!), seed, mode: o.mode ?? 'rolling', steps, resume: o.resume ?? false, checkpointEvery: o['checkpoint-every'], onStep: (step, loss) => bar.update(step, { loss }) });
-  bar.done(`checkpoint: ${join(resolve(o.out!), 'checkpoint.safetensors')} (${log.losses.length} steps, final loss ${log.losses.at(-1)?.toFixed(4)})`);
+  const bar = progressBar(`train (${o.mode}, ${getBackendName()})`, steps);
+  const { log } = await train({ preset, dataset, out: resolve(o.out), seed: o.seed, mode: o.mode, steps, resume: o.resume, checkpointEvery: o['checkpoint-every'], onStep: (step, loss) => bar.update(step, { loss }) });
+  bar.done(`checkpoint: ${join(resolve(o.out), CHECKPOINT)} (${log.losses.length} steps, final loss ${log.losses.at(-1)?.toFixed(4)})`);
 }
 
 interface RolloutResult {
@@ -153,10 +243,11 @@ interface RolloutResult {
 }
 
 async function rolloutToFiles(o: { checkpoint: string; out: string; frames: number; clip: number; stepsPerFrame?: number; sampler?: 'ddpm' | 'ddim'; seed: number; data?: string; mode?: TrainMode }): Promise<RolloutResult> {
-  const ck = await loadForSampling(resolve(o.checkpoint));
+  const ck = await asInput(`--checkpoint ${o.checkpoint}`, () => loadForSampling(resolve(o.checkpoint)));
   const { preset, frameShape } = ck;
-  const dataset = await loadData(preset, o.data, { seed: 1_000 + o.seed, clips: preset.clips, use: { command: 'rollout', checkpoint: o.checkpoint, trainedOn: trainedOn(ck.metadata, preset) } });
-  checkFrameShape(o.checkpoint, frameShape, dataset);
+  // A generated held-out set needs only clips 0 … --clip (each clip is seeded by its index alone).
+  const use = { command: 'rollout', checkpoint: o.checkpoint, trainedOn: trainedOn(ck.metadata, preset), frameShape } as const;
+  const dataset = await loadData(preset, o.data, { seed: 1_000 + o.seed, clips: o.clip + 1, use });
   const [h, w, c] = frameShape;
   const available = dataset.clipLength - preset.cleanFrames;
   const truthFrames = Math.min(o.frames, available);
@@ -192,9 +283,11 @@ async function rolloutToFiles(o: { checkpoint: string; out: string; frames: numb
     gifFrames.push(toBytes(sideBySide(g, tr), c).data);
   }
   const outC = c === 1 ? 1 : 3;
-  await writeGif(join(o.out, 'rollout.gif'), { width: gw, height: h, channels: outC, frames: gifFrames, delayMs: 150 });
+  // The GIF is enlarged as the PNG is: a 16-pixel frame shown at its own size is too small to see.
+  const scale = h <= 16 ? 4 : h <= 32 ? 2 : 1;
+  await writeGif(join(o.out, 'rollout.gif'), { width: gw * scale, height: h * scale, channels: outC, frames: gifFrames.map((f) => upscaleNearest(f, gw, h, outC, scale)), delayMs: 150 });
   const rows = truth ? [generated, padFrames(truth, truthFrames, o.frames, fs)] : [generated];
-  await writePng(join(o.out, 'rollout.png'), frameGrid(rows, o.frames, h, w, c, h <= 16 ? 4 : h <= 32 ? 2 : 1));
+  await writePng(join(o.out, 'rollout.png'), frameGrid(rows, o.frames, h, w, c, scale));
   await writeNpy(join(o.out, 'rollout.npy'), { shape: [o.frames, h, w, c], data: generated });
   return { generated, truth, frames: o.frames, frameShape };
 }
@@ -206,17 +299,34 @@ function padFrames(a: Float32Array, have: number, want: number, fs: number): Flo
   return out;
 }
 
-async function cmdRollout(flags: Record<string, string>): Promise<void> {
-  const o = decode('rollout', { checkpoint: t.string, out: t.string, frames: PositiveInt, clip: NonNegativeInt, 'steps-per-frame': PositiveInt, sampler: Sampler, seed: NonNegativeInt, data: t.string, mode: Mode, backend: Backend }, flags, ['checkpoint', 'out']);
-  await useBackend(o.backend);
-  const out = resolve(o.out!);
-  const r = await rolloutToFiles({ checkpoint: o.checkpoint!, out, frames: o.frames ?? 16, clip: o.clip ?? 0, stepsPerFrame: o['steps-per-frame'], sampler: o.sampler, seed: o.seed ?? 0, data: o.data, mode: o.mode });
+const DATA_OPTION = { codec: t.string, value: 'DATA', defaultText: 'held-out clips of the data set the checkpoint was trained on', help: 'where the context frames and ground truth come from (see Data below)' } as const;
+const STEPS_PER_FRAME_OPTION = { codec: PositiveInt, value: 'K', defaultText: "the checkpoint's preset's", help: 'denoising steps per generated frame' } as const;
+
+const ROLLOUT_OPTIONS = {
+  checkpoint: { codec: t.string, value: 'PATH', required: true, help: 'a checkpoint.safetensors, or the run folder `rolling train --out` wrote it to' },
+  out: { codec: t.string, value: 'DIR', required: true, help: 'folder for rollout.gif, rollout.png and rollout.npy' },
+  frames: { codec: PositiveInt, value: 'N', default: 16, help: 'frames to generate after the clean context frames' },
+  clip: { codec: NonNegativeInt, value: 'I', default: 0, help: 'the held-out clip whose first frames are the context' },
+  'steps-per-frame': STEPS_PER_FRAME_OPTION,
+  sampler: { codec: Sampler, value: 'NAME', default: 'ddpm', help: 'ddpm or ddim' },
+  seed: SEED_OPTION,
+  data: DATA_OPTION,
+  mode: { codec: Mode, value: 'MODE', defaultText: "the checkpoint's", help: 'rolling or standard sampling' },
+  backend: BACKEND_OPTION,
+  'debug-nans': DEBUG_NANS_OPTION,
+} as const satisfies OptionTable;
+
+async function cmdRollout(o: Options<typeof ROLLOUT_OPTIONS>): Promise<void> {
+  await useBackend(o.backend, o['debug-nans']);
+  const checkpoint = await checkpointPath('checkpoint', o.checkpoint);
+  const out = resolve(o.out);
+  const r = await rolloutToFiles({ checkpoint, out, frames: o.frames, clip: o.clip, stepsPerFrame: o['steps-per-frame'], sampler: o.sampler, seed: o.seed, data: o.data, mode: o.mode });
   console.log(`wrote ${join(out, 'rollout.gif')}, ${join(out, 'rollout.png')} (generated above ground truth) and ${join(out, 'rollout.npy')} [${[r.frames, ...r.frameShape].join(', ')}] (frames, height, width, channels)`);
 }
 
 /** Roll out the first `clips` clips of the held-out `dataset` with a checkpoint; returns generated and real [clips, frames, …]. */
 async function rolloutMany(checkpoint: string, dataset: VideoDataset, clips: number, frames: number, stepsPerFrame: number | undefined, seed: number, label: string) {
-  const ck = await loadForSampling(resolve(checkpoint));
+  const ck = await asInput(`--${label.replace('eval ', '')} ${checkpoint}`, () => loadForSampling(resolve(checkpoint)));
   const { preset, frameShape } = ck;
   const [h, w, c] = frameShape;
   const fs = h * w * c;
@@ -266,21 +376,33 @@ async function checkComparable(rolling: string, standard: string): Promise<Recor
   return a;
 }
 
-async function cmdEval(flags: Record<string, string>): Promise<void> {
-  const o = decode('eval', { rolling: t.string, standard: t.string, out: t.string, clips: PositiveInt, frames: PositiveInt, 'steps-per-frame': PositiveInt, seed: NonNegativeInt, data: t.string, backend: Backend }, flags, ['rolling', 'standard', 'out']);
-  await useBackend(o.backend);
-  const clips = o.clips ?? 8;
-  const frames = o.frames ?? 16;
-  const seed = o.seed ?? 0;
-  const metadata = await checkComparable(o.rolling!, o.standard!);
+const EVAL_OPTIONS = {
+  rolling: { codec: t.string, value: 'PATH', required: true, help: 'checkpoint (or run folder) of the rolling model' },
+  standard: { codec: t.string, value: 'PATH', required: true, help: 'checkpoint (or run folder) of the standard model, same --preset and --data' },
+  out: { codec: t.string, value: 'DIR', required: true, help: 'folder for eval.json and eval.png' },
+  clips: { codec: PositiveInt, value: 'N', default: 8, help: 'held-out clips to roll out with each model' },
+  frames: { codec: PositiveInt, value: 'N', default: 16, help: 'frames to generate per clip' },
+  'steps-per-frame': STEPS_PER_FRAME_OPTION,
+  seed: SEED_OPTION,
+  data: DATA_OPTION,
+  backend: BACKEND_OPTION,
+  'debug-nans': DEBUG_NANS_OPTION,
+} as const satisfies OptionTable;
+
+async function cmdEval(o: Options<typeof EVAL_OPTIONS>): Promise<void> {
+  await useBackend(o.backend, o['debug-nans']);
+  const { clips, frames, seed } = o;
+  const rolling = await checkpointPath('rolling', o.rolling);
+  const standard = await checkpointPath('standard', o.standard);
+  const metadata = await checkComparable(rolling, standard);
   const preset = JSON.parse(metadata.preset!) as Preset;
   // One held-out set for both models, so both are scored on the same clips.
-  const dataset = await loadData(preset, o.data, { seed: 1_000 + seed, clips, use: { command: 'eval', checkpoint: o.rolling!, trainedOn: trainedOn(metadata, preset) } });
-  checkFrameShape(o.rolling!, JSON.parse(metadata.frameShape!) as number[], dataset);
+  const use = { command: 'eval', checkpoint: rolling, trainedOn: trainedOn(metadata, preset), frameShape: JSON.parse(metadata.frameShape!) as number[] } as const;
+  const dataset = await loadData(preset, o.data, { seed: 1_000 + seed, clips, use });
   if (dataset.clipLength < preset.cleanFrames + frames) throw new UsageError(`--frames ${frames}: held-out clips have ${dataset.clipLength} frames, so at most ${dataset.clipLength - preset.cleanFrames} can be compared`);
   const results: Record<string, StepMetrics[]> = {};
   let shape: [number, number, number] = [0, 0, 0];
-  for (const [label, path] of [['rolling', o.rolling!], ['standard', o.standard!]] as const) {
+  for (const [label, path] of [['rolling', rolling], ['standard', standard]] as const) {
     const r = await rolloutMany(path, dataset, clips, frames, o['steps-per-frame'], seed, `eval ${label}`);
     shape = r.frameShape;
     results[label] = stepMetrics(r.real, r.gen, clips, frames, ...r.frameShape);
@@ -298,31 +420,34 @@ async function cmdEval(flags: Record<string, string>): Promise<void> {
   console.log(`\nwrote ${join(out, 'eval.json')} and ${join(out, 'eval.png')}`);
 }
 
-async function cmdData(positional: string[], flags: Record<string, string>): Promise<void> {
+const DATA_COMMAND_OPTIONS = {
+  out: { codec: t.string, value: 'DIR', required: true, help: 'folder for the kolmogorov-NNNN.npy shards' },
+  clips: { codec: PositiveInt, value: 'N', default: 8, help: 'clips per shard' },
+  shards: { codec: PositiveInt, value: 'N', default: 1, help: 'shards (files) to write' },
+  frames: { codec: PositiveInt, value: 'N', default: 32, help: 'frames per clip' },
+  size: { codec: PositiveInt, value: 'N', default: 32, help: 'frame height and width (a power of two)' },
+  seed: SEED_OPTION,
+  'simulation-size': { codec: PositiveInt, value: 'N', defaultText: '--size', help: 'solver grid (a power of two ≥ --size; Fourier-truncated to --size)' },
+  warmup: { codec: NonNegativeNumber, value: 'T', default: KOLMOGOROV_DEFAULTS.warmup, help: 'simulated time discarded before frame 0' },
+  'frame-interval': { codec: PositiveNumber, value: 'T', default: KOLMOGOROV_DEFAULTS.frameInterval, help: 'simulated time between frames' },
+} as const satisfies OptionTable;
+
+async function cmdData(positional: string[], o: Options<typeof DATA_COMMAND_OPTIONS>): Promise<void> {
   if (positional[0] !== 'kolmogorov') throw new UsageError(`rolling data: the only generated data set is 'kolmogorov' (shapes are generated on the fly); got ${positional[0] ?? 'nothing'}`);
-  const o = decode(
-    'data',
-    { out: t.string, clips: PositiveInt, shards: PositiveInt, frames: PositiveInt, size: PositiveInt, seed: NonNegativeInt, 'simulation-size': PositiveInt, warmup: NonNegativeNumber, 'frame-interval': PositiveNumber },
-    flags,
-    ['out'],
-  );
-  const clips = o.clips ?? 8;
-  const shards = o.shards ?? 1;
-  const frames = o.frames ?? 32;
-  const size = o.size ?? 32;
+  const { clips, shards, frames, size } = o;
   const simulationSize = o['simulation-size'] ?? size;
   if (!isPowerOfTwo(size)) throw new UsageError(`--size ${size}: the spectral solver needs a power of two`);
   if (!isPowerOfTwo(simulationSize) || simulationSize < size) {
     throw new UsageError(`--simulation-size ${simulationSize}: must be a power of two at least --size ${size} (frames are Fourier-truncated to --size)`);
   }
-  const physics = { simulationSize, warmup: o.warmup ?? KOLMOGOROV_DEFAULTS.warmup, frameInterval: o['frame-interval'] ?? KOLMOGOROV_DEFAULTS.frameInterval };
+  const physics = { simulationSize, warmup: o.warmup, frameInterval: o['frame-interval'] };
   const out = resolve(o.out!);
   await mkdir(out, { recursive: true });
   const bar = progressBar('kolmogorov', clips * shards);
   for (let s = 0; s < shards; s++) {
     const list: Float32Array[] = [];
     for (let i = 0; i < clips; i++) {
-      list.push(simulateKolmogorov({ frames, size, ...physics, seed: (o.seed ?? 0) * 100_003 + s * clips + i }).frames);
+      list.push(simulateKolmogorov({ frames, size, ...physics, seed: o.seed * 100_003 + s * clips + i }).frames);
       bar.update(s * clips + i + 1);
     }
     await writeKolmogorovShard(join(out, `kolmogorov-${String(s).padStart(4, '0')}.npy`), list, frames, size);
@@ -330,31 +455,44 @@ async function cmdData(positional: string[], flags: Record<string, string>): Pro
   bar.done(`wrote ${shards} shard(s) of ${clips} clips [${frames}, ${size}, ${size}, 2] to ${out} (simulated on ${simulationSize}², ${physics.warmup} time units discarded, a frame every ${physics.frameInterval})`);
 }
 
-async function cmdVectors(flags: Record<string, string>): Promise<void> {
-  const o = decode('vectors', { out: t.string }, flags, ['out']);
+const VECTORS_OPTIONS = {
+  out: { codec: t.string, value: 'FILE', required: true, help: 'the JSON file to write (test/fixtures/golden.json is one)' },
+} as const satisfies OptionTable;
+
+async function cmdVectors(o: Options<typeof VECTORS_OPTIONS>): Promise<void> {
   const { writeGoldenVectors } = await import('./goldenVectors.js');
   await writeGoldenVectors(resolve(o.out!));
   console.log(`wrote ${resolve(o.out!)}`);
 }
 
 /** The README's main job: train a tiny rolling model, roll out twice the window, write pictures and metrics. */
-async function cmdDemo(flags: Record<string, string>): Promise<void> {
-  const o = decode('demo', { out: t.string, steps: PositiveInt, backend: Backend, seed: NonNegativeInt, resume: BooleanFromString }, flags, ['out']);
-  await useBackend(o.backend);
+const DEMO_OPTIONS = {
+  out: { codec: t.string, value: 'DIR', required: true, help: 'folder for the checkpoint, rollout.gif/png/npy, metrics.json and losses.csv' },
+  steps: { codec: PositiveInt, value: 'N', default: PRESETS.demo!.steps, help: 'training steps' },
+  seed: SEED_OPTION,
+  resume: TRAIN_OPTIONS.resume,
+  force: TRAIN_OPTIONS.force,
+  backend: BACKEND_OPTION,
+  'debug-nans': DEBUG_NANS_OPTION,
+} as const satisfies OptionTable;
+
+async function cmdDemo(o: Options<typeof DEMO_OPTIONS>): Promise<void> {
+  await useBackend(o.backend, o['debug-nans']);
   const preset = PRESETS.demo!;
-  const seed = o.seed ?? 0;
+  await checkRunFolder(o.out, o);
+  const seed = o.seed;
   const out = resolve(o.out!);
-  const steps = o.steps ?? preset.steps;
+  const steps = o.steps;
   const patch = preset.patchSize ?? 4;
   const layout = `${patch === 1 ? 'pixel level' : `${patch}×${patch} patches`}${preset.channels ? `, conv widths ${preset.channels.join('/')}` : ''}`;
   console.log(`demo: training the tiny U-ViT (${layout}) with rolling diffusion on ${preset.data === 'mnist' ? 'moving MNIST' : `moving ${preset.data}`} (${preset.size}×${preset.size}, window ${preset.window}, ${preset.cleanFrames} clean frames) for ${steps} steps on ${getBackendName()}`);
   const dataset = await loadData(preset, undefined, { seed, clips: preset.clips, use: { command: 'train' } });
   const bar = progressBar('train', steps);
   const started = Date.now();
-  const { log } = await train({ preset, dataset, out, seed, mode: 'rolling', steps, resume: o.resume ?? false, onStep: (step, loss) => bar.update(step, { loss }) });
+  const { log } = await train({ preset, dataset, out, seed, mode: 'rolling', steps, resume: o.resume, onStep: (step, loss) => bar.update(step, { loss }) });
   bar.done();
   const frames = 2 * preset.window;
-  const r = await rolloutToFiles({ checkpoint: join(out, 'checkpoint.safetensors'), out, frames, clip: 0, seed, stepsPerFrame: preset.stepsPerFrame });
+  const r = await rolloutToFiles({ checkpoint: join(out, CHECKPOINT), out, frames, clip: 0, seed, stepsPerFrame: preset.stepsPerFrame });
   const [h, w, c] = r.frameShape;
   const truthFrames = r.truth ? r.truth.length / (h * w * c) : 0;
   const perStep = r.truth ? stepMetrics(r.truth, r.generated.subarray(0, r.truth.length), 1, truthFrames, h, w, c) : [];
@@ -382,35 +520,96 @@ function mean(a: readonly number[]): number {
   return a.reduce((s, v) => s + v, 0) / Math.max(a.length, 1);
 }
 
-/** The commands: how many positional words each takes (the rest are refused), and what runs it. */
-const COMMANDS: Readonly<Record<string, { readonly positional: number; readonly run: (positional: string[], flags: Record<string, string>) => Promise<void> }>> = {
-  train: { positional: 0, run: (_, flags) => cmdTrain(flags) },
-  rollout: { positional: 0, run: (_, flags) => cmdRollout(flags) },
-  eval: { positional: 0, run: (_, flags) => cmdEval(flags) },
-  data: { positional: 1, run: cmdData },
-  vectors: { positional: 0, run: (_, flags) => cmdVectors(flags) },
-  demo: { positional: 0, run: (_, flags) => cmdDemo(flags) },
+interface Command<T extends OptionTable> {
+  readonly summary: string;
+  readonly usage: string;
+  /** How many positional words it takes; more are refused. */
+  readonly positional: number;
+  readonly options: T;
+  readonly notes?: string;
+  readonly run: (positional: string[], options: Options<T>) => Promise<void>;
+}
+
+const command = <T extends OptionTable>(c: Command<T>): Command<OptionTable> => c as unknown as Command<OptionTable>;
+const DATA_NOTES = `Data (--data): ${DATA_FORMATS}.`;
+
+/** The commands: what each does, its options, how many positional words it takes, and what runs it. */
+const COMMANDS: Readonly<Record<string, Command<OptionTable>>> = {
+  train: command({ summary: 'train a rolling (or standard) diffusion model; writes checkpoint.safetensors', usage: 'rolling train --out DIR [options]', positional: 0, options: TRAIN_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdTrain(o) }),
+  rollout: command({ summary: 'generate frames from a checkpoint after held-out context frames; writes rollout.gif/png/npy', usage: 'rolling rollout --checkpoint PATH --out DIR [options]', positional: 0, options: ROLLOUT_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdRollout(o) }),
+  eval: command({ summary: 'compare a rolling and a standard checkpoint on held-out clips (MSE and FSD per step)', usage: 'rolling eval --rolling PATH --standard PATH --out DIR [options]', positional: 0, options: EVAL_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdEval(o) }),
+  data: command({ summary: 'simulate Kolmogorov flow clips into .npy shards for --data', usage: 'rolling data kolmogorov --out DIR [options]', positional: 1, options: DATA_COMMAND_OPTIONS, run: cmdData }),
+  vectors: command({ summary: 'write the golden test vectors (JSON) other implementations can check against', usage: 'rolling vectors --out FILE', positional: 0, options: VECTORS_OPTIONS, run: (_, o) => cmdVectors(o) }),
+  demo: command({ summary: 'train the tiny demo model, roll out twice its window, write pictures and metrics', usage: 'rolling demo --out DIR [options]', positional: 0, options: DEMO_OPTIONS, run: (_, o) => cmdDemo(o) }),
 };
 
-export async function main(argv: readonly string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const { positional, flags } = parseArgv(rest);
-  try {
-    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      console.log(USAGE);
-      return command === undefined ? 1 : 0;
+function helpOf(name: string): string {
+  const c = COMMANDS[name]!;
+  return formatHelp(name, c.summary, c.usage, c.options, c.notes);
+}
+
+/** The package's version, from the package.json above this module (in the source tree or in dist/). */
+async function packageVersion(): Promise<string> {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const text = await readFile(join(dir, 'package.json'), 'utf8').catch(() => undefined);
+    if (text !== undefined) {
+      const pkg = JSON.parse(text) as { name?: string; version?: string };
+      if (pkg.name === 'rolling-diffusion' && pkg.version) return pkg.version;
     }
-    const cmd = Object.hasOwn(COMMANDS, command) ? COMMANDS[command]! : undefined;
-    if (!cmd) throw new UsageError(`rolling: unknown command '${command}'\n\n${USAGE}`);
+    const up = dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
+
+/**
+ * Runs `rolling <argv>` and returns the exit status: 0 on success, 2 for a usage or input error
+ * (printed without a stack: bad options, missing or unreadable files named by their path, data that
+ * does not fit), 1 when a command fails while running.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === '--version' || name === '-v' || name === '-V') {
+      console.log(`rolling ${await packageVersion()}`);
+      return 0;
+    }
+    if (name === undefined) {
+      console.error(usage());
+      return 2;
+    }
+    if (name === 'help' || name === '--help' || name === '-h') {
+      const topic = rest[0];
+      if (topic !== undefined && !Object.hasOwn(COMMANDS, topic)) throw new UsageError(`rolling help: unknown command '${topic}'\n\n${usage()}`);
+      console.log(topic === undefined ? usage() : helpOf(topic));
+      return 0;
+    }
+    const cmd = Object.hasOwn(COMMANDS, name) ? COMMANDS[name]! : undefined;
+    if (!cmd) throw new UsageError(`rolling: unknown command '${name}'\n\n${usage()}`);
+    const parsed = parseCommand(name, cmd.options, rest);
+    if (isLeft(parsed)) throw new UsageError(`rolling ${name}: invalid options\n${parsed.left}\n\nRun \`rolling ${name} --help\` for its options.`);
+    if (parsed.right.help) {
+      console.log(helpOf(name));
+      return 0;
+    }
+    const { positional, options } = parsed.right;
     const stray = positional.slice(cmd.positional);
     if (stray.length > 0) {
-      throw new UsageError(`rolling ${command}: unexpected argument${stray.length > 1 ? 's' : ''} ${stray.map((a) => `'${a}'`).join(' ')}; options are written --name value (run \`rolling --help\` for usage)`);
+      throw new UsageError(`rolling ${name}: unexpected argument${stray.length > 1 ? 's' : ''} ${stray.map((a) => `'${a}'`).join(' ')}; options are written --name value (run \`rolling ${name} --help\` for its options)`);
     }
-    await cmd.run(positional, flags);
+    await cmd.run(positional, options);
     return 0;
   } catch (e) {
-    console.error(e instanceof UsageError ? e.message : `rolling ${command}: ${(e as Error).message}`);
-    return e instanceof UsageError ? 2 : 1;
+    const file = fileErrorMessage(e);
+    if (e instanceof UsageError || file !== undefined) {
+      console.error(e instanceof UsageError ? e.message : `rolling ${name}: ${file}`);
+      return 2;
+    }
+    console.error(`rolling ${name}: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    setDebugNans(false);
   }
 }
 

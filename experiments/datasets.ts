@@ -83,20 +83,30 @@ export function clipTensor(d: VideoDataset, index: number, frames: number): Tens
 }
 
 /** `clips` clips from a per-clip generator of intensities in [0, 1] (seeded seed · 100003 + i), mapped to [−1, 1] as 2x − 1. */
-function generatedClips(clips: number, seed: number, clip: (seed: number) => Float32Array): Float32Array[] {
+function generatedClips(clips: number, seed: number, clip: (seed: number) => Float32Array, onClip?: (done: number) => void): Float32Array[] {
   return Array.from({ length: clips }, (_, i) => {
     const v = clip(seed * 100_003 + i);
     for (let j = 0; j < v.length; j++) v[j] = v[j]! * 2 - 1;
+    onClip?.(i + 1);
     return v;
   });
 }
 
+/** Settings every generated data set takes; `onClip(done)` is told after each clip (for a progress bar). */
+interface GeneratedOptions {
+  clips?: number;
+  frames?: number;
+  size?: number;
+  seed?: number;
+  onClip?: (done: number) => void;
+}
+
 /** Bouncing shapes: needs nothing, generated from a seed. Pixels in [0, 1] map to [−1, 1]. */
-export function movingShapesDataset(opts: { clips?: number; frames?: number; size?: number; count?: number; seed?: number; channels?: number } = {}): VideoDataset {
+export function movingShapesDataset(opts: GeneratedOptions & { count?: number; channels?: number } = {}): VideoDataset {
   const frames = opts.frames ?? 32;
   const size = opts.size ?? 32;
   const channels = opts.channels ?? 1;
-  const list = generatedClips(opts.clips ?? 256, opts.seed ?? 0, (seed) => movingShapes({ frames, size, count: opts.count ?? 2, seed, channels }));
+  const list = generatedClips(opts.clips ?? 256, opts.seed ?? 0, (seed) => movingShapes({ frames, size, count: opts.count ?? 2, seed, channels }), opts.onClip);
   return { name: 'shapes', frameShape: [size, size, channels], clips: list, clipLength: frames, describe: 'intensity in [0, 1] as 2x − 1' };
 }
 
@@ -104,11 +114,11 @@ export function movingShapesDataset(opts: { clips?: number; frames?: number; siz
  * Moving MNIST (experiments/movingDigits.ts): real digits from the `mnist` package bouncing in the
  * frame, white on black mapped to [−1, 1]. `split: 'test'` draws only digits no 'train' clip shows.
  */
-export function movingDigitsDataset(opts: { clips?: number; frames?: number; size?: number; count?: number; seed?: number; split?: 'train' | 'test' } = {}): VideoDataset {
+export function movingDigitsDataset(opts: GeneratedOptions & { count?: number; split?: 'train' | 'test' } = {}): VideoDataset {
   const frames = opts.frames ?? 20;
   const size = opts.size ?? 64;
   const split = opts.split ?? 'train';
-  const list = generatedClips(opts.clips ?? 256, opts.seed ?? 0, (seed) => movingDigits({ frames, size, count: opts.count ?? 2, seed, split }));
+  const list = generatedClips(opts.clips ?? 256, opts.seed ?? 0, (seed) => movingDigits({ frames, size, count: opts.count ?? 2, seed, split }), opts.onClip);
   return { name: 'mnist', frameShape: [size, size, 1], clips: list, clipLength: frames, describe: `moving MNIST (${split} digits), intensity in [0, 1] as 2x − 1` };
 }
 
@@ -116,7 +126,7 @@ export function movingDigitsDataset(opts: { clips?: number; frames?: number; siz
 export const KOLMOGOROV_VELOCITY_SCALE = 7;
 
 /** Kolmogorov flow simulated in memory (slow for many clips: prefer `rolling data kolmogorov` shards). */
-export function kolmogorovDataset(opts: { clips?: number; frames?: number; size?: number; seed?: number } = {}): VideoDataset {
+export function kolmogorovDataset(opts: GeneratedOptions = {}): VideoDataset {
   const clips = opts.clips ?? 8;
   const frames = opts.frames ?? 32;
   const size = opts.size ?? 32;
@@ -124,6 +134,7 @@ export function kolmogorovDataset(opts: { clips?: number; frames?: number; size?
   for (let i = 0; i < clips; i++) {
     const clip = simulateKolmogorov({ frames, size, seed: (opts.seed ?? 0) * 100_003 + i });
     list.push(clip.frames.map((v) => v / KOLMOGOROV_VELOCITY_SCALE));
+    opts.onClip?.(i + 1);
   }
   return { name: 'kolmogorov', frameShape: [size, size, 2], clips: list, clipLength: frames, describe: `velocity (u, v) divided by ${KOLMOGOROV_VELOCITY_SCALE}` };
 }

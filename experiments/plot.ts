@@ -15,6 +15,22 @@ function blank(width: number, height: number, value = 255): RGBImage {
   return { width, height, channels: 3, data: new Uint8Array(width * height * 3).fill(value) };
 }
 
+/** Pixels [height, width, channels] enlarged `scale` times by repeating each pixel (nearest neighbour). */
+export function upscaleNearest(data: Uint8Array, width: number, height: number, channels: number, scale: number): Uint8Array {
+  if (scale === 1) return data;
+  const out = new Uint8Array(data.length * scale * scale);
+  const rowBytes = width * scale * channels;
+  for (let y = 0; y < height; y++) {
+    const row = out.subarray(y * scale * rowBytes, (y * scale + 1) * rowBytes);
+    for (let x = 0; x < width; x++) {
+      const px = data.subarray((y * width + x) * channels, (y * width + x + 1) * channels);
+      for (let k = 0; k < scale; k++) row.set(px, (x * scale + k) * channels);
+    }
+    for (let k = 1; k < scale; k++) out.copyWithin((y * scale + k) * rowBytes, y * scale * rowBytes, (y * scale + 1) * rowBytes);
+  }
+  return out;
+}
+
 /** Rows of frames ([frames, H, W, C] in [−1, 1] each), scaled by an integer factor, 2-pixel gaps. */
 export function frameGrid(rows: readonly Float32Array[], frames: number, h: number, w: number, c: number, scale = 2): RGBImage {
   const gap = 2;

@@ -179,8 +179,8 @@ describe('the rolling command line', () => {
     const heldOut = movingShapesDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed: 1_000 });
     const truth = clipFrames(heldOut, 0, preset.cleanFrames, frames);
     expectFrameGrid(new Uint8Array(await readFile(join(dir, 'ro', 'rollout.png'))), [generated, truth], frames, [h, w, c], 4);
-    // The GIF shows generated and truth side by side with a 2-pixel gap.
-    expect(await gifSize(join(dir, 'ro', 'rollout.gif'))).toEqual([2 * w + 2, h]);
+    // The GIF shows generated and truth side by side with a 2-pixel gap, enlarged 4 times as the PNG is.
+    expect(await gifSize(join(dir, 'ro', 'rollout.gif'))).toEqual([4 * (2 * w + 2), 4 * h]);
     const ev = await run('eval', '--rolling', join(roll, 'checkpoint.safetensors'), '--standard', join(std, 'checkpoint.safetensors'), '--out', join(dir, 'ev'), '--clips', '2', '--frames', '3');
     expect(ev.code, ev.err).toBe(0);
     expect(ev.out).toMatch(/MSE rolling/);
@@ -220,7 +220,7 @@ describe('the rolling command line', () => {
     const heldOut = movingShapesDataset({ clips: preset.clips, frames: preset.clipLength, size: preset.size, seed: 1_000 });
     const truth = clipFrames(heldOut, 0, preset.cleanFrames, frames);
     expectFrameGrid(new Uint8Array(await readFile(join(out, 'rollout.png'))), [npy.data as Float32Array, truth], frames, [h, w, c], 4);
-    expect(await gifSize(join(out, 'rollout.gif'))).toEqual([2 * w + 2, h]);
+    expect(await gifSize(join(out, 'rollout.gif'))).toEqual([4 * (2 * w + 2), 4 * h]);
     expect(await readdir(out)).toEqual(expect.arrayContaining(['checkpoint.safetensors', 'train-log.json']));
   });
 
@@ -305,7 +305,7 @@ describe('the rolling command line', () => {
       [['train', '--out', dir, '--preset', 'test', '--data', join(dir, 'nowhere.tfrecords')], /--data .*nowhere\.tfrecords: no such file or folder[\s\S]*Accepted --data:/, 2],
       [['train', '--out', dir, '--preset', 'test', '--data', join(dir, 'notes.txt')], /notes\.txt: unknown format '\.txt'[\s\S]*\.tfrecords/, 2],
       [['train', '--out', dir, '--preset', 'test', '--data', join(dir, 'empty-data')], /empty-data: the folder .* holds neither BAIR traj_\*\.tfrecords files nor kolmogorov-\*\.npy shards/, 2],
-      [['rollout', '--checkpoint', join(dir, 'missing.safetensors'), '--out', dir], /missing\.safetensors/, 1],
+      [['rollout', '--checkpoint', join(dir, 'missing.safetensors'), '--out', dir], /--checkpoint .*missing\.safetensors: no such file or folder/, 2],
       [['eval', '--rolling', roll, '--standard', other, '--out', join(dir, 'ev-bad')], /not comparable: preset window 4 against 6/, 2],
       [['eval', '--rolling', roll, '--standard', mnistLike, '--out', join(dir, 'ev-bad'), '--clips', '1', '--frames', '2'], /not comparable: data 'shapes' against 'mnist'/, 2],
       [['data', 'mnist', '--out', dir], /only generated data set is 'kolmogorov'/, 2],
