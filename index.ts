@@ -5,7 +5,10 @@
  * Importing this module registers the backends. The default is the WebAssembly SIMD backend (`wasm`,
  * with worker threads in Node); where it cannot start synchronously (no SIMD, or a browser's main
  * thread, which refuses to compile a large module synchronously) the pure-TypeScript reference
- * backend (`cpu`) is. `await setBackend('cpu' | 'wasm' | 'webgpu')` chooses explicitly.
+ * backend (`cpu`) is. `await setBackend('cpu' | 'wasm' | 'webgpu')` chooses explicitly. The package's
+ * other entries (`rolling-diffusion/nn`, `/diffusion`, `/experiments`: entry/) import this module
+ * first, so each works alone.
+ * @module rolling-diffusion
  */
 import { registerBackend, setDefaultBackends } from './core/index.js';
 import { createCpuBackend } from './backends/cpu/index.js';

@@ -1,4 +1,4 @@
-// A TypeScript consumer, type-checked with moduleResolution NodeNext, strict and stricter flags, and
+// A TypeScript consumer, type-checked with moduleResolution NodeNext, strict, exactOptionalPropertyTypes and
 // no skipLibCheck (tsconfig.json here): every entry's declarations, used the way the README shows.
 import { grad, key, matmul, mean, normal, square, sub, tensor, tidy, type Key, type Tensor } from 'rolling-diffusion';
 import { adam, linear, minimizeStep, type LinearParams, type MinimizeState, type AdamState } from 'rolling-diffusion/nn';
