@@ -21,6 +21,7 @@ import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { bytesPerElement, fromArray, Tensor, treeMap, type DType, type TypedArray } from '../core/index.js';
 import { importNodeModule } from '../core/nodeModule.js';
+import { pytreeNodeOf } from '../core/pytree.js';
 
 /** The reference implementation's limit on the header (`MAX_HEADER_SIZE`). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -64,6 +65,9 @@ function flattenForSaving(tree: unknown): [string, Tensor][] {
         if (path === '' && k === '__metadata__') throw new Error("safetensors: a top-level key cannot be '__metadata__' (reserved for metadata)");
         walk(v, path ? `${path}.${k}` : k);
       }
+    } else if (node !== null && typeof node === 'object' && pytreeNodeOf(node) !== undefined) {
+      // A registered class (registerPytreeNode) is stored as its children; load it back with `like`.
+      walk(pytreeNodeOf(node)!.flatten(node)[0], path);
     } else if (node !== null && node !== undefined) {
       throw new Error(`safetensors: the leaf at '${path || '<root>'}' is a ${typeof node}, not a tensor; only tensors are stored (put other values in the metadata)`);
     }
