@@ -16,6 +16,7 @@ import sys
 import numpy as np
 import torch
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_step import rolling_loss, times_to_tensors  # noqa: E402
 from uvit import UViT, count_parameters, from_torch_layout, load_ours, read_safetensors, torch_name  # noqa: E402

@@ -32,6 +32,7 @@ import time
 import numpy as np
 import torch
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from uvit import TRAIN_PRESETS, UViT, count_parameters, model_config  # noqa: E402
 
