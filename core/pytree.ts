@@ -30,15 +30,13 @@ export interface PytreeNodeDef<T = unknown, C = unknown, A = unknown> {
 // is a type of its own and needs its own registration.
 const registry = new Map<object, PytreeNodeDef>();
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Class<T> = abstract new (...args: any[]) => T;
-
 /**
  * Register a class as a pytree node (JAX's `register_pytree_node(nodetype, flatten, unflatten)`).
  * `flatten(node)` returns `[children, aux]`: the children are walked (their keys or indices become
  * the path names, e.g. in safetensors), `aux` is static data handed back to `unflatten(aux, children)`.
  */
-export function registerPytreeNode<T extends object, C, A>(nodeType: Class<T>, flatten: (node: T) => readonly [C, A], unflatten: (aux: A, children: C) => T): void {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function registerPytreeNode<T extends object, C, A>(nodeType: abstract new (...args: any[]) => T, flatten: (node: T) => readonly [C, A], unflatten: (aux: A, children: C) => T): void {
   if (typeof nodeType !== 'function' || typeof nodeType.prototype !== 'object') throw new Error(`registerPytreeNode: expected a class, got ${describeValue(nodeType)}`);
   if (nodeType.prototype === Object.prototype || nodeType.prototype === Array.prototype) throw new Error(`registerPytreeNode: ${nodeType.name} is a pytree node already`);
   if (typeof flatten !== 'function' || typeof unflatten !== 'function') throw new Error(`registerPytreeNode(${nodeType.name}): flatten and unflatten must be functions`);
@@ -51,7 +49,8 @@ export function registerPytreeNode<T extends object, C, A>(nodeType: Class<T>, f
  * are walked, `metaFields` are static and copied as they are. Unflattening makes an instance of the
  * class without calling its constructor and assigns the fields.
  */
-export function registerPytreeDataclass<T extends object>(nodeType: Class<T>, dataFields: readonly (keyof T & string)[], metaFields: readonly (keyof T & string)[] = []): void {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function registerPytreeDataclass<T extends object>(nodeType: abstract new (...args: any[]) => T, dataFields: readonly (keyof T & string)[], metaFields: readonly (keyof T & string)[] = []): void {
   for (const f of [...dataFields, ...metaFields]) if (typeof f !== 'string') throw new Error(`registerPytreeDataclass(${nodeType.name}): field names must be strings`);
   registerPytreeNode(
     nodeType,
