@@ -45,6 +45,8 @@ const ROOT = path.dirname(HERE);
 interface StepReport {
   msPerStep: number[];
   medianMs: number;
+  /** CPU time of every thread per step, where the side reports it. */
+  cpuMsPerStep?: number[];
   peakRssBytes: number;
   peakTensorBytes?: number;
   parameters?: number;
@@ -64,6 +66,7 @@ interface Run {
 
 interface Side {
   medianMs?: number;
+  medianCpuMs?: number;
   roundMedians: number[];
   peakRssBytes?: number;
   peakTensorBytes?: number;
@@ -120,8 +123,9 @@ function summarise(runs: readonly Run[]): Side {
   const failed = runs.find((r) => r.error);
   return {
     medianMs: median(ok.flatMap((r) => r.report!.msPerStep)),
+    medianCpuMs: ok.every((r) => r.report!.cpuMsPerStep) ? median(ok.flatMap((r) => r.report!.cpuMsPerStep!)) : undefined,
     roundMedians: ok.map((r) => Math.round(r.report!.medianMs * 10) / 10),
-    peakRssBytes: ok.length ? Math.max(...runs.map((r) => r.hwmBytes)) : undefined,
+    peakRssBytes: ok.length ? Math.max(...ok.map((r) => r.hwmBytes)) : undefined,
     peakTensorBytes: ok.some((r) => r.report!.peakTensorBytes !== undefined) ? Math.max(...ok.map((r) => r.report!.peakTensorBytes ?? 0)) : undefined,
     parameters: ok[0]?.report!.parameters,
     ...(failed ? { error: failed.error } : {}),
@@ -224,6 +228,7 @@ async function main(): Promise<number> {
       ours: o,
       torch: { ...t, matmul1024Gflops: median(gflops), libblas: theirs.find((r) => r.report)?.report!.libblas },
       ratio: o.medianMs !== undefined && t.medianMs !== undefined ? Math.round((t.medianMs / o.medianMs) * 1000) / 1000 : null,
+      cpuRatio: o.medianCpuMs !== undefined && t.medianCpuMs !== undefined ? Math.round((t.medianCpuMs / o.medianCpuMs) * 1000) / 1000 : null,
       parametersEqual: o.parameters === undefined || t.parameters === undefined ? null : o.parameters === t.parameters,
     });
   }
@@ -235,6 +240,9 @@ async function main(): Promise<number> {
     ),
   );
   console.log('\nms/step: median of every timed step of every round (the rounds\' medians in brackets); peak RSS: VmHWM; ratio ≥ 1.0: ours at least as fast.');
+  for (const r of results) {
+    if (r.torch.medianCpuMs !== undefined) console.log(`${r.preset}: CPU ms/step (all threads) torch ${formatMs(r.torch.medianCpuMs)}, ours ${r.ours.medianCpuMs === undefined ? 'not reported' : `${formatMs(r.ours.medianCpuMs)} (torch / ours ${formatRatio(r.cpuRatio ?? undefined)})`}`);
+  }
   for (const r of results) if (r.parametersEqual === false) console.log(`warning: ${r.preset}: the two sides count different parameters (${r.ours.parameters} vs ${r.torch.parameters}); the replica has drifted from nn/uvit.ts`);
   console.log(JSON.stringify({ bench: 'trainVsTorch', machine: { ...m, loadAfter: os.loadavg().map((l) => l.toFixed(2)).join(' ') }, threads, backend: values.backend, ompWaitPolicy: torch.env.OMP_WAIT_POLICY ?? null, rounds, steps: Number(values.steps), warmup: Number(values.warmup), results }));
   return 0;

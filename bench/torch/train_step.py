@@ -1,7 +1,8 @@
 """
 The training step of `rolling train` (experiments/trainer.ts) in PyTorch, on the U-ViT replica of
 bench/torch/uvit.py, timed as bench/trainStep.ts times ours. Prints one JSON line:
-`{preset, backend, batch, threads, parameters, msPerStep[], medianMs, peakRssBytes, lastLoss, blas...}`.
+`{preset, backend, batch, threads, parameters, msPerStep[], medianMs, cpuMsPerStep[], peakRssBytes,
+lastLoss, libblas, matmul1024Gflops}`.
 
     OMP_NUM_THREADS=2 LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp \
       /usr/bin/python3 bench/torch/train_step.py --preset demo [--batch 8] [--steps 10] [--threads 2]
@@ -190,13 +191,14 @@ def main():
                 e.mul_(decay).add_(p, alpha=1 - decay)
         return loss.item()
 
-    ms = []
+    ms, cpu_ms = [], []
     last = float("nan")
     for i in range(args.warmup + args.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         last = step(i)
         if i >= args.warmup:
             ms.append((time.perf_counter() - t0) * 1000)
+            cpu_ms.append((time.process_time() - c0) * 1000)
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     ordered = sorted(ms)
     print(json.dumps({
@@ -208,6 +210,8 @@ def main():
         "parameters": count_parameters(model),
         "msPerStep": [round(v, 1) for v in ms],
         "medianMs": ordered[len(ordered) // 2] if ordered else None,
+        # CPU time of all threads: steadier than wall time on a loaded machine, but it counts spinning.
+        "cpuMsPerStep": [round(v, 1) for v in cpu_ms],
         "peakRssBytes": peak_rss,
         "lastLoss": last,
         **blas,
