@@ -28,14 +28,6 @@ export const PositiveInt = numberFrom('a positive integer', true, 1, Number.MAX_
 export const NonNegativeInt = numberFrom('a non-negative integer', true, 0, Number.MAX_SAFE_INTEGER);
 export const PositiveNumber = numberFrom('a positive number', false, Number.MIN_VALUE, Number.MAX_VALUE);
 export const NonNegativeNumber = numberFrom('a non-negative number', false, 0, Number.MAX_VALUE);
-export const Probability = numberFrom('a probability', false, 0, 1);
-export const BooleanFromString = new t.Type<boolean, string, unknown>(
-  'a boolean',
-  (u): u is boolean => typeof u === 'boolean',
-  (u, c) => (u === 'true' || u === true ? t.success(true) : u === 'false' || u === false ? t.success(false) : t.failure(u, c, `expected true or false, got ${JSON.stringify(u)}`)),
-  String,
-);
-
 export function oneOf<const V extends string>(values: readonly V[]): t.Type<V, string, unknown> {
   return new t.Type<V, string, unknown>(
     values.join('|'),
@@ -68,6 +60,7 @@ export type Options<T extends OptionTable> = {
   -readonly [K in keyof T]: T[K] extends { readonly kind: 'switch' } ? boolean : T[K] extends { readonly default: unknown } | { readonly required: true } ? t.TypeOf<T[K]['codec']> : t.TypeOf<T[K]['codec']> | undefined;
 };
 
+/** A switch's codec: `parseArgs` gives `true` when it is present (a value given to it is an error there). */
 export const Switch = t.boolean;
 
 /** What parsing a command's words gives: the help was asked for, or the options and positional words. */
