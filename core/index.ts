@@ -4,7 +4,7 @@ export type { Prim, BackendPrim, PrimParams, Im2ColParams, UnaryPrim, BinaryPrim
 export { UNARY_PRIMS, BINARY_PRIMS, BITWISE_PRIMS, COMPARE_PRIMS } from './primitives.js';
 export { Tensor, registerBackend, setBackend, setDefaultBackends, getBackend, getBackendName, resetBackend, tidy, keep, dispose, memoryStats, scoped } from './tensor.js';
 export type { TensorTree } from './tensor.js';
-export { bind, vjp, grad, valueAndGrad, stopGradient, isTracing } from './trace.js';
+export { bind, vjp, grad, valueAndGrad, stopGradient, isTracing, checkpoint, customVjp } from './trace.js';
 export type { GradOptions, Pullback } from './trace.js';
 export * from './ops.js';
 // `split` is the PRNG's (JAX's random.split); the tensor split of ops.ts is exported as splitTensor.
@@ -16,3 +16,8 @@ export type { Tree } from './tree.js';
 export { broadcastShapes, broadcastStrides, collapseStrides, sizeOf, stridesOf, shapeEq, normalizeAxes, normalizeAxis } from './shape.js';
 export type { Shape } from './shape.js';
 export { makeTypedArray, bytesPerElement } from './dtype.js';
+export { registerPytreeNode, registerPytreeDataclass } from './pytree.js';
+export type { PytreeNodeDef } from './pytree.js';
+export { setDebugNans, debugNans } from './debug.js';
+export { dtypeOfTypedArray } from './dtype.js';
+export type { Nested } from './format.js';

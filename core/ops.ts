@@ -2,11 +2,14 @@
  * The user-facing ops. Each is a short function that binds primitives (see `primitives.ts`); the
  * derivative of each primitive lives in `rules.ts`, so every op here is differentiable for free.
  */
-import { bytesPerElement, makeTypedArray, type DType, type TypedArray } from './dtype.js';
+import { checkDType, checkTensor, checkTensorLike } from './argument.js';
+import { bytesPerElement, dtypeOfTypedArray, makeTypedArray, type DType, type TypedArray } from './dtype.js';
+import { nest } from './format.js';
+import { describeValue } from './pytree.js';
 import type { Im2ColParams, PrimParams } from './primitives.js';
 import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape.js';
 import { getBackend, getBackendName, newStorage, scoped, setBackend, Tensor } from './tensor.js';
-import { bind, stopGradient } from './trace.js';
+import { bind, customVjp, stopGradient } from './trace.js';
 
 export type NestedArray = number | boolean | readonly NestedArray[];
 export type TensorLike = Tensor | number;
@@ -29,12 +32,15 @@ function flatten(values: NestedArray, out: number[], shape: readonly number[], d
     for (const x of values) flatten(x, out, shape, depth + 1);
   } else {
     if (depth !== shape.length) throw new Error('tensor: ragged nested array');
-    out.push(typeof values === 'boolean' ? Number(values) : (values as number));
+    if (typeof values === 'number') out.push(values);
+    else if (typeof values === 'boolean') out.push(Number(values));
+    else throw new Error(`tensor: element ${out.length} (in row-major order) is ${describeValue(values)}; values must be numbers or booleans${values instanceof Tensor ? ' (join tensors with stack or concat)' : ''}`);
   }
 }
 
 /** Make a tensor from host values on the current backend. */
 export function fromArray(data: TypedArray, shape: Shape, dtype: DType): Tensor {
+  checkDType('tensor', dtype);
   assertShape('tensor', shape);
   if (data.length !== sizeOf(shape)) throw new Error(`tensor: ${data.length} values do not fill shape ${fmt(shape)} (${sizeOf(shape)} elements)`);
   const backend = getBackend();
@@ -44,14 +50,19 @@ export function fromArray(data: TypedArray, shape: Shape, dtype: DType): Tensor 
 
 /**
  * `tensor(values, shape?, dtype?)`: from a number, a nested array or a typed array. The dtype
- * defaults to the typed array's, float32 for numbers, bool for booleans.
+ * defaults to float32 for numbers, bool for booleans, and for a typed array to the dtype that keeps
+ * its numbers (`dtypeOfTypedArray`: integer arrays such as image bytes become int32, never bool).
  */
-export function tensor(values: NestedArray | TypedArray, shape?: Shape, dtype?: DType): Tensor {
+export function tensor(values: NestedArray | TypedArray | ArrayBufferView, shape?: Shape, dtype?: DType): Tensor {
+  if (dtype !== undefined) checkDType('tensor', dtype);
   if (ArrayBuffer.isView(values)) {
-    const d: DType = dtype ?? (values instanceof Int32Array ? 'int32' : values instanceof Uint32Array ? 'uint32' : values instanceof Uint8Array ? 'bool' : 'float32');
-    const arr = makeTypedArray(d, values.length);
-    arr.set(values as ArrayLike<number>);
-    return fromArray(arr, shape ?? [values.length], d);
+    const d: DType = dtype ?? dtypeOfTypedArray('tensor', values);
+    const arr = makeTypedArray(d, (values as TypedArray).length);
+    arr.set(values as TypedArray);
+    return fromArray(arr, shape ?? [arr.length], d);
+  }
+  if (typeof values !== 'number' && typeof values !== 'boolean' && !Array.isArray(values)) {
+    throw new Error(`tensor: values are ${describeValue(values)}; pass a number, a boolean, a nested array of them or a typed array${values instanceof Tensor ? ' (it is a tensor already)' : ''}`);
   }
   const inferred = inferShape(values as NestedArray);
   const flat: number[] = [];
@@ -65,6 +76,8 @@ export function tensor(values: NestedArray | TypedArray, shape?: Shape, dtype?: 
 }
 
 export function scalar(value: number, dtype: DType = 'float32'): Tensor {
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new Error(`scalar: the value is ${describeValue(value)}, not a number`);
+  checkDType('scalar', dtype);
   const arr = makeTypedArray(dtype, 1);
   arr[0] = value;
   return fromArray(arr, [], dtype);
@@ -72,6 +85,8 @@ export function scalar(value: number, dtype: DType = 'float32'): Tensor {
 
 export const full = scoped(function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
   assertShape('full', shape);
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new Error(`full: the value is ${describeValue(value)}, not a number`);
+  checkDType('full', dtype);
   // The scalar is spent at once (no tape tracks it), so `zeros`/`ones` outside tidy leave only their result.
   const s = scalar(value, dtype);
   const out = bind('broadcast', [s], { shape: [...shape] });
@@ -79,15 +94,16 @@ export const full = scoped(function full(shape: Shape, value: number, dtype: DTy
   return out;
 });
 
-export const zeros = (shape: Shape, dtype: DType = 'float32'): Tensor => full(shape, 0, dtype);
-export const ones = (shape: Shape, dtype: DType = 'float32'): Tensor => full(shape, 1, dtype);
-export const zerosLike = (x: Tensor): Tensor => full(x.shape, 0, x.dtype);
-export const onesLike = (x: Tensor): Tensor => full(x.shape, 1, x.dtype);
+export const zeros = (shape: Shape, dtype: DType = 'float32'): Tensor => (checkDType('zeros', dtype), full(shape, 0, dtype));
+export const ones = (shape: Shape, dtype: DType = 'float32'): Tensor => (checkDType('ones', dtype), full(shape, 1, dtype));
+export const zerosLike = (x: Tensor): Tensor => (checkTensor('zerosLike', 'x', x), full(x.shape, 0, x.dtype));
+export const onesLike = (x: Tensor): Tensor => (checkTensor('onesLike', 'x', x), full(x.shape, 1, x.dtype));
 
 /** `arange(n)` or `arange(start, stop, step?)`, float32 unless a dtype is given. */
 export const arange = scoped(function arange(startOrN: number, stop?: number, step = 1, dtype: DType = 'float32'): Tensor {
   const [start, end] = stop === undefined ? [0, startOrN] : [startOrN, stop];
   if (step === 0) throw new Error('arange: step must not be 0');
+  checkDType('arange', dtype);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const arr = makeTypedArray(dtype, n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
@@ -113,13 +129,8 @@ export function toArray(t: Tensor): Promise<TypedArray> {
 
 /** A nested-array copy of the values, shaped like the tensor (numbers, or booleans for bool). */
 export async function toNested(t: Tensor): Promise<NestedArray> {
-  const flat = await t.toArray();
-  const build = (depth: number, offset: number): NestedArray => {
-    if (depth === t.rank) return t.dtype === 'bool' ? flat[offset] !== 0 : flat[offset]!;
-    const stride = sizeOf(t.shape.slice(depth + 1));
-    return Array.from({ length: t.shape[depth]! }, (_, i) => build(depth + 1, offset + i * stride));
-  };
-  return build(0, 0);
+  checkTensor('toNested', 't', t);
+  return nest(await t.toArray(), t.shape, t.dtype);
 }
 
 /** Copy a tensor to another backend's memory. */
@@ -141,6 +152,8 @@ function lift(x: TensorLike, like: Tensor): Tensor {
 }
 
 const binaryOp = scoped(function binaryOp(prim: 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'mod' | 'bitand' | 'bitor' | 'bitxor' | 'shl' | 'shr' | 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge', a: TensorLike, b: TensorLike): Tensor {
+  if (!(a instanceof Tensor)) checkTensorLike(prim, 'a', a);
+  if (!(b instanceof Tensor)) checkTensorLike(prim, 'b', b);
   if (!(a instanceof Tensor) && !(b instanceof Tensor)) return bind(prim, [scalar(a), scalar(b)], {});
   const ta = a instanceof Tensor ? a : lift(a, b as Tensor);
   const tb = b instanceof Tensor ? b : lift(b, ta);
@@ -189,8 +202,8 @@ export const floor = (x: Tensor): Tensor => bind('floor', [x], {});
 export const abs = (x: Tensor): Tensor => bind('abs', [x], {});
 export const sign = (x: Tensor): Tensor => bind('sign', [x], {});
 export const sigmoid = (x: Tensor): Tensor => bind('sigmoid', [x], {});
-export const square = (x: Tensor): Tensor => mul(x, x);
-export const reciprocal = (x: Tensor): Tensor => div(1, x);
+export const square = (x: Tensor): Tensor => (checkTensor('square', 'x', x), mul(x, x));
+export const reciprocal = (x: Tensor): Tensor => (checkTensor('reciprocal', 'x', x), div(1, x));
 export const rsqrt = scoped((x: Tensor): Tensor => reciprocal(sqrt(x)));
 export const ceil = scoped((x: Tensor): Tensor => neg(floor(neg(x))));
 
@@ -207,12 +220,16 @@ export const softplus = scoped((x: Tensor): Tensor => add(maximum(x, 0), log1p(e
 export const logSigmoid = scoped((x: Tensor): Tensor => neg(softplus(neg(x))));
 
 export const clip = scoped(function clip(x: Tensor, lo: number, hi: number): Tensor {
+  checkTensor('clip', 'x', x);
   if (lo > hi) throw new Error(`clip: lower bound ${lo} exceeds upper bound ${hi}`);
   return minimum(maximum(x, lo), hi);
 });
 
 /** where(cond, a, b): `a` where cond is true, else `b`; all three broadcast. */
 export const where = scoped(function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  checkTensor('where', 'cond', cond);
+  if (!(a instanceof Tensor)) checkTensorLike('where', 'a', a);
+  if (!(b instanceof Tensor)) checkTensorLike('where', 'b', b);
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : null;
   const ta = a instanceof Tensor ? a : like ? lift(a, like) : scalar(a);
   const tb = b instanceof Tensor ? b : lift(b, ta);
@@ -220,10 +237,14 @@ export const where = scoped(function where(cond: Tensor, a: TensorLike, b: Tenso
 });
 
 export function cast(x: Tensor, dtype: DType): Tensor {
+  checkTensor('cast', 'x', x);
+  checkDType('cast', dtype);
   return x.dtype === dtype ? x : bind('cast', [x], { dtype });
 }
 
 export function bitcast(x: Tensor, dtype: DType): Tensor {
+  checkTensor('bitcast', 'x', x);
+  checkDType('bitcast', dtype);
   if (bytesPerElement(x.dtype) !== 4 || bytesPerElement(dtype) !== 4) throw new Error(`bitcast: only between 32-bit dtypes, got ${x.dtype} → ${dtype}`);
   return x.dtype === dtype ? x : bind('bitcast', [x], { dtype });
 }
@@ -249,6 +270,7 @@ function reduceResult(op: string, r: Tensor, x: Tensor, axes: number[], keepDims
 
 /** Sum over `axes` (all by default). */
 export const sum = scoped(function sum(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  checkTensor('sum', 'x', x);
   const ax = normalizeAxes('sum', axes, x.rank);
   const src = x.dtype === 'bool' ? cast(x, 'int32') : x;
   return reduceResult('sum', ax.length ? bind('sum', [src], { axes: ax }) : src, x, ax, keepDims);
@@ -256,28 +278,33 @@ export const sum = scoped(function sum(x: Tensor, axes?: number | readonly numbe
 
 /** The mean over `axes` (all by default). Integer and bool inputs give float32 means, as in NumPy and JAX. */
 export const mean = scoped(function mean(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  checkTensor('mean', 'x', x);
   const ax = normalizeAxes('mean', axes, x.rank);
   const count = ax.reduce((n, a) => n * x.shape[a]!, 1);
   return div(sum(x.dtype === 'float32' ? x : cast(x, 'float32'), ax, keepDims), count);
 });
 
 export const max = scoped(function max(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  checkTensor('max', 'x', x);
   const ax = normalizeAxes('max', axes, x.rank);
   for (const a of ax) if (x.shape[a] === 0) throw new Error(`max: axis ${a} of ${fmt(x.shape)} is empty`);
   return reduceResult('max', ax.length ? bind('reduceMax', [x], { axes: ax }) : x, x, ax, keepDims);
 });
 
 export const min = scoped(function min(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  checkTensor('min', 'x', x);
   return neg(max(neg(x), axes, keepDims));
 });
 
 /** Variance (population, ddof = 0) over `axes`. */
 export const variance = scoped(function variance(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  checkTensor('variance', 'x', x);
   const mu = mean(x, axes, true);
   return mean(square(sub(x, mu)), axes, keepDims);
 });
 
 export const argmax = scoped(function argmax(x: Tensor, axis = -1): Tensor {
+  checkTensor('argmax', 'x', x);
   return bind('argmax', [x], { axis: normalizeAxis('argmax', axis, x.rank) });
 });
 
@@ -287,6 +314,7 @@ export const argmin = scoped(function argmin(x: Tensor, axis = -1): Tensor {
 
 /** log Σ exp(x), shifted by the (gradient-free) maximum so it cannot overflow. */
 export const logSumExp = scoped(function logSumExp(x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor {
+  checkTensor('logSumExp', 'x', x);
   const ax = normalizeAxes('logSumExp', axes, x.rank);
   const m = stopGradient(max(x, ax, true));
   const safe = where(isFinite(m), m, 0);
@@ -295,10 +323,12 @@ export const logSumExp = scoped(function logSumExp(x: Tensor, axes?: number | re
 });
 
 export const cumsum = scoped(function cumsum(x: Tensor, axis = -1, options: { reverse?: boolean } = {}): Tensor {
+  checkTensor('cumsum', 'x', x);
   return bind('cumsum', [x], { axis: normalizeAxis('cumsum', axis, x.rank), reverse: options.reverse ?? false });
 });
 
 export const softmax = scoped(function softmax(x: Tensor, axis = -1): Tensor {
+  checkTensor('softmax', 'x', x);
   axis = normalizeAxis('softmax', axis, x.rank);
   const m = stopGradient(max(x, axis, true));
   const e = exp(sub(x, m));
@@ -306,6 +336,7 @@ export const softmax = scoped(function softmax(x: Tensor, axis = -1): Tensor {
 });
 
 export const logSoftmax = scoped(function logSoftmax(x: Tensor, axis = -1): Tensor {
+  checkTensor('logSoftmax', 'x', x);
   // (x − m) − log Σ exp(x − m), shifting first as JAX does: x − logSumExp(x) would cancel two numbers
   // of the logits' size, losing ~|x|·2⁻²⁴ (6e-5 at logits of 1000) of a result near 0.
   axis = normalizeAxis('logSoftmax', axis, x.rank);
@@ -318,6 +349,7 @@ export const logSoftmax = scoped(function logSoftmax(x: Tensor, axis = -1): Tens
 // ---------------------------------------------------------------- shapes
 
 export function reshape(x: Tensor, shape: Shape): Tensor {
+  checkTensor('reshape', 'x', x);
   const s = [...shape];
   const infer = s.indexOf(-1);
   if (infer >= 0) {
@@ -331,6 +363,7 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
 }
 
 export const transpose = scoped(function transpose(x: Tensor, perm?: readonly number[]): Tensor {
+  checkTensor('transpose', 'x', x);
   const p = perm ? perm.map((a) => normalizeAxis('transpose', a, x.rank)) : x.shape.map((_, i) => x.rank - 1 - i);
   // (A shorter identity prefix such as [0] for a matrix must reach the shape rule, which rejects it.)
   if (p.length === x.rank && p.every((v, i) => v === i)) return x;
@@ -339,6 +372,7 @@ export const transpose = scoped(function transpose(x: Tensor, perm?: readonly nu
 
 /** Swap the last two axes. */
 export const matrixTranspose = scoped(function matrixTranspose(x: Tensor): Tensor {
+  checkTensor('matrixTranspose', 'x', x);
   if (x.rank < 2) throw new Error(`matrixTranspose: needs rank ≥ 2, got ${fmt(x.shape)}`);
   const p = x.shape.map((_, i) => i);
   p[x.rank - 1] = x.rank - 2;
@@ -347,11 +381,13 @@ export const matrixTranspose = scoped(function matrixTranspose(x: Tensor): Tenso
 });
 
 export const broadcastTo = scoped(function broadcastTo(x: Tensor, shape: Shape): Tensor {
+  checkTensor('broadcastTo', 'x', x);
   if (shape.length === x.rank && shape.every((d, i) => d === x.shape[i])) return x;
   return bind('broadcast', [x], { shape: [...shape] });
 });
 
 export const expandDims = scoped(function expandDims(x: Tensor, axis: number): Tensor {
+  checkTensor('expandDims', 'x', x);
   const a = normalizeAxis('expandDims', axis, x.rank + 1);
   const s = [...x.shape];
   s.splice(a, 0, 1);
@@ -359,6 +395,7 @@ export const expandDims = scoped(function expandDims(x: Tensor, axis: number): T
 });
 
 export const squeeze = scoped(function squeeze(x: Tensor, axes?: number | readonly number[]): Tensor {
+  checkTensor('squeeze', 'x', x);
   const ax = axes === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normalizeAxes('squeeze', axes, x.rank);
   for (const a of ax) if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} of ${fmt(x.shape)} has size ${x.shape[a]}, not 1`);
   return reshape(x, x.shape.filter((_, i) => !ax.includes(i)));
@@ -366,6 +403,7 @@ export const squeeze = scoped(function squeeze(x: Tensor, axes?: number | readon
 
 /** `slice(x, begin, size)`; a size of -1 takes the rest of that axis; negative begins count from the end. */
 export const slice = scoped(function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
+  checkTensor('slice', 'x', x);
   if (begin.length > x.rank) throw new Error(`slice: ${begin.length} begins for a tensor of rank ${x.rank} ${fmt(x.shape)}`);
   const b = x.shape.map((d, i) => {
     const v = begin[i] ?? 0;
@@ -381,6 +419,7 @@ export const slice = scoped(function slice(x: Tensor, begin: readonly number[], 
 
 /** Take `[start, stop)` along one axis. */
 export const sliceAxis = scoped(function sliceAxis(x: Tensor, axis: number, start: number, stop: number): Tensor {
+  checkTensor('sliceAxis', 'x', x);
   const a = normalizeAxis('sliceAxis', axis, x.rank);
   // Python's [start:stop], negative bounds counting from the end. (Passing stop − start on as a size
   // would turn a reversed range into slice's "−1 = the rest of the axis".)
@@ -396,14 +435,18 @@ export const sliceAxis = scoped(function sliceAxis(x: Tensor, axis: number, star
 });
 
 export const concat = scoped(function concat(xs: readonly Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(xs as unknown)) throw new Error(`concat: the tensors must come as an array, got ${describeValue(xs)}`);
   if (xs.length === 0) throw new Error('concat: needs at least one tensor');
+  xs.forEach((x, i) => checkTensor('concat', `xs[${i}]`, x));
   const a = normalizeAxis('concat', axis, xs[0]!.rank);
   if (xs.length === 1) return xs[0]!;
   return bind('concat', xs, { axis: a });
 });
 
 export const stack = scoped(function stack(xs: readonly Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(xs as unknown)) throw new Error(`stack: the tensors must come as an array, got ${describeValue(xs)}`);
   if (xs.length === 0) throw new Error('stack: needs at least one tensor');
+  xs.forEach((x, i) => checkTensor('stack', `xs[${i}]`, x));
   const a = normalizeAxis('stack', axis, xs[0]!.rank + 1);
   for (const x of xs) {
     if (x.rank !== xs[0]!.rank || x.shape.some((d, i) => d !== xs[0]!.shape[i])) {
@@ -415,6 +458,7 @@ export const stack = scoped(function stack(xs: readonly Tensor[], axis = 0): Ten
 
 /** Split into pieces of the given sizes (or `n` equal pieces) along an axis. */
 export const split = scoped(function split(x: Tensor, sizesOrCount: number | readonly number[], axis = 0): Tensor[] {
+  checkTensor('split', 'x', x);
   const a = normalizeAxis('split', axis, x.rank);
   const d = x.shape[a]!;
   let sizes: number[];
@@ -435,6 +479,7 @@ export const split = scoped(function split(x: Tensor, sizesOrCount: number | rea
 
 /** Pad with a constant: `paddings[i] = [before, after]` for each axis. */
 export const pad = scoped(function pad(x: Tensor, paddings: readonly (readonly [number, number])[], value = 0): Tensor {
+  checkTensor('pad', 'x', x);
   if (paddings.length !== x.rank) throw new Error(`pad: need ${x.rank} [before, after] pairs for ${fmt(x.shape)}, got ${paddings.length}`);
   return padPrim(x, paddings.map((p) => p[0]), paddings.map((p) => p[1]), value);
 });
@@ -446,12 +491,15 @@ export function padPrim(x: Tensor, before: readonly number[], after: readonly nu
 }
 
 export const flip = scoped(function flip(x: Tensor, axes?: number | readonly number[]): Tensor {
+  checkTensor('flip', 'x', x);
   const ax = normalizeAxes('flip', axes, x.rank);
   return ax.length ? bind('flip', [x], { axes: ax }) : x;
 });
 
 /** Gather along an axis with int32 indices of any shape (NumPy's `take`). Indices must be in range. */
 export const take = scoped(function take(x: Tensor, indices: Tensor, axis = 0): Tensor {
+  checkTensor('take', 'x', x);
+  checkTensor('take', 'indices', indices);
   const a = normalizeAxis('take', axis, x.rank);
   return bind('gather', [x, cast(indices, 'int32')], { axis: a });
 });
@@ -463,16 +511,20 @@ export function scatterAddPrim(g: Tensor, indices: Tensor, axis: number, size: n
 
 /** Scatter-add `updates` into zeros of length `size` along `axis` (the adjoint of take). */
 export const scatterAdd = scoped(function scatterAdd(updates: Tensor, indices: Tensor, size: number, axis = 0): Tensor {
+  checkTensor('scatterAdd', 'updates', updates);
+  checkTensor('scatterAdd', 'indices', indices);
   // `axis` names an axis of the result (as `take`'s names one of its input), whose rank is
   // updates.rank − indices.rank + 1: a scalar index adds an axis.
   return scatterAddPrim(updates, cast(indices, 'int32'), normalizeAxis('scatterAdd', axis, updates.rank - indices.rank + 1), size);
 });
 
 export const oneHot = scoped(function oneHot(indices: Tensor, depth: number): Tensor {
+  checkTensor('oneHot', 'indices', indices);
   return cast(equal(expandDims(cast(indices, 'int32'), -1), arange(0, depth, 1, 'int32')), 'float32');
 });
 
 export const tile = scoped(function tile(x: Tensor, reps: readonly number[]): Tensor {
+  checkTensor('tile', 'x', x);
   if (reps.length !== x.rank) throw new Error(`tile: need ${x.rank} repetitions for ${fmt(x.shape)}`);
   // Interleave a new axis of each repetition count before every axis, broadcast, and merge.
   const expanded = reshape(x, x.shape.flatMap((d) => [1, d]));
@@ -482,6 +534,7 @@ export const tile = scoped(function tile(x: Tensor, reps: readonly number[]): Te
 
 /** Repeat each element `n` times along an axis (nearest-neighbour upsampling uses this). */
 export const repeat = scoped(function repeat(x: Tensor, n: number, axis: number): Tensor {
+  checkTensor('repeat', 'x', x);
   if (!Number.isInteger(n) || n < 0) throw new Error(`repeat: n must be a non-negative integer, got ${n}`);
   const a = normalizeAxis('repeat', axis, x.rank);
   const s = [...x.shape];
@@ -504,6 +557,8 @@ export function matmulPrim(a: Tensor, b: Tensor, transA: boolean, transB: boolea
  * operand is a row (left) or column (right) vector.
  */
 export const matmul = scoped(function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', 'a', a);
+  checkTensor('matmul', 'b', b);
   if (a.rank === 0 || b.rank === 0) throw new Error(`matmul: operands must have rank ≥ 1, got ${fmt(a.shape)} @ ${fmt(b.shape)}`);
   const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]!]) : a;
   const b2 = b.rank === 1 ? reshape(b, [b.shape[0]!, 1]) : b;
@@ -595,10 +650,30 @@ export const conv2d = scoped(function conv2d(x: Tensor, w: Tensor, options: Conv
   const outHeight = Math.floor((h + pt + pb - ((kh - 1) * dh + 1)) / sh) + 1;
   const outWidth = Math.floor((wd + pl + pr - ((kw - 1) * dw + 1)) / sw) + 1;
   if (outHeight <= 0 || outWidth <= 0) throw new Error(`conv2d: kernel ${kh}×${kw} does not fit input ${h}×${wd} with this padding`);
-  const cols =
-    kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && pb === 0 && pr === 0
-      ? x
-      : im2colPrim(x, { kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop: pt, padLeft: pl, outHeight, outWidth, dilationHeight: dh, dilationWidth: dw });
-  const y = matmulPrim(reshape(cols, [1, n * outHeight * outWidth, kh * kw * c]), reshape(w, [1, kh * kw * c, co]), false, false);
+  const w2 = reshape(w, [1, kh * kw * c, co]);
+  if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && pb === 0 && pr === 0) {
+    return reshape(matmulPrim(reshape(x, [1, n * h * wd, c]), w2, false, false), [n, outHeight, outWidth, co]);
+  }
+  const p: Im2ColParams = { kernelHeight: kh, kernelWidth: kw, strideHeight: sh, strideWidth: sw, padTop: pt, padLeft: pl, outHeight, outWidth, dilationHeight: dh, dilationWidth: dw };
+  // The patch matrix is kh·kw times the input: under `grad` it is rebuilt in the backward pass
+  // (checkpoint) instead of kept from the forward pass, which dominated a training step's memory.
+  const y = convPatches(x, w2, p);
   return reshape(y, [n, outHeight, outWidth, co]);
 });
+
+/**
+ * im2col + matmul as one step of the tape: its backward pass rebuilds the patches from `x` (one
+ * im2col) for the weights' cotangent instead of keeping them from the forward pass, so a training
+ * step holds each convolution's input, not its kh·kw times larger patch matrix.
+ */
+const convPatches = customVjp(
+  (x: Tensor, w2: Tensor, p: Im2ColParams): Tensor => matmulPrim(patchMatrix(x, p), w2, false, false),
+  ([x, w2, p], [g], wanted) => [
+    wanted[0] ? col2imPrim(reshape(matmulPrim(g!, w2, false, true), [x.shape[0]!, p.outHeight, p.outWidth, w2.shape[1]!]), { ...p, height: x.shape[1]!, width: x.shape[2]! }) : null,
+    wanted[1] ? matmulPrim(patchMatrix(x, p), g!, true, false) : null,
+  ],
+);
+
+function patchMatrix(x: Tensor, p: Im2ColParams): Tensor {
+  return reshape(im2colPrim(x, p), [1, x.shape[0]! * p.outHeight * p.outWidth, p.kernelHeight * p.kernelWidth * x.shape[3]!]);
+}

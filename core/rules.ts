@@ -21,7 +21,21 @@ export interface Rule<P extends Prim> {
   shape(inputs: readonly Tensor[], params: PrimParams[P]): ShapeDType;
   /** Absent for primitives without a derivative (comparisons, integer ops, random bits). */
   vjp?(g: Tensor, inputs: readonly Tensor[], out: Tensor, params: PrimParams[P]): Thunk[];
+  /**
+   * The values `vjp` reads (PyTorch's "saved tensors"): the indices of the inputs whose values it
+   * uses, and whether it uses the output's. The tape keeps only these alive for the backward pass;
+   * every other input and output may be freed as soon as the forward pass is done with it (a `vjp`
+   * may still read the `shape`/`dtype` of any of them). Absent: everything is kept.
+   */
+  saves?: { readonly inputs: readonly number[]; readonly output: boolean };
 }
+
+/** What a rule's `vjp` reads (see `Rule.saves`). */
+const saves = (inputs: readonly number[], output = false) => ({ inputs, output });
+const NOTHING = saves([]);
+const INPUT = saves([0]);
+const OUTPUT = saves([], true);
+const BOTH = saves([0, 1]);
 
 type Rules = { [P in Prim]: Rule<P> };
 
@@ -37,20 +51,22 @@ function sameDType(op: string, ...xs: readonly Tensor[]): DType {
   return d;
 }
 
-const unaryFloat = <P extends Prim>(op: P, vjp?: (g: Tensor, x: Tensor, out: Tensor) => Tensor): Rule<P> => ({
+const unaryFloat = <P extends Prim>(op: P, save: Rule<P>['saves'], vjp?: (g: Tensor, x: Tensor, out: Tensor) => Tensor): Rule<P> => ({
   shape: ([x]) => {
     floatOnly(op, x!);
     return { shape: [...x!.shape], dtype: 'float32' };
   },
   vjp: vjp ? (g, [x], out) => [() => vjp(g, x!, out)] : undefined,
+  saves: save,
 });
 
-const unaryNumeric = <P extends Prim>(op: P, vjp?: (g: Tensor, x: Tensor, out: Tensor) => Tensor): Rule<P> => ({
+const unaryNumeric = <P extends Prim>(op: P, save: Rule<P>['saves'], vjp?: (g: Tensor, x: Tensor, out: Tensor) => Tensor): Rule<P> => ({
   shape: ([x]) => {
     if (x!.dtype === 'bool' || x!.dtype === 'uint32') throw new Error(`${op}: expects float32 or int32, got ${x!.dtype}`);
     return { shape: [...x!.shape], dtype: x!.dtype };
   },
   vjp: vjp ? (g, [x], out) => [() => vjp(g, x!, out)] : undefined,
+  saves: save,
 });
 
 function binaryShape(op: string, inputs: readonly Tensor[], allow: (d: DType) => boolean): ShapeDType {
@@ -63,9 +79,10 @@ function binaryShape(op: string, inputs: readonly Tensor[], allow: (d: DType) =>
 const numeric = (d: DType) => d !== 'bool';
 const integer = (d: DType) => d !== 'float32';
 
-const binary = <P extends Prim>(op: P, vjp?: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Thunk, Thunk]): Rule<P> => ({
+const binary = <P extends Prim>(op: P, save: Rule<P>['saves'], vjp?: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Thunk, Thunk]): Rule<P> => ({
   shape: (inputs) => binaryShape(op, inputs, numeric),
   vjp: vjp ? (g, [a, b], out) => vjp(g, a!, b!, out) : undefined,
+  saves: save,
 });
 
 const bitwise = <P extends Prim>(op: P): Rule<P> => ({ shape: (inputs) => binaryShape(op, inputs, integer) });
@@ -113,45 +130,45 @@ function unbatch(g: Tensor, batch: number): Tensor {
 }
 
 export const rules: Rules = {
-  neg: unaryNumeric('neg', (g) => o.neg(g)),
-  exp: unaryFloat('exp', (g, _x, out) => o.mul(g, out)),
-  log: unaryFloat('log', (g, x) => o.div(g, x)),
-  expm1: unaryFloat('expm1', (g, _x, out) => o.add(o.mul(g, out), g)),
-  log1p: unaryFloat('log1p', (g, x) => o.div(g, o.add(x, 1))),
-  sin: unaryFloat('sin', (g, x) => o.mul(g, o.cos(x))),
-  cos: unaryFloat('cos', (g, x) => o.neg(o.mul(g, o.sin(x)))),
-  tanh: unaryFloat('tanh', (g, _x, out) => o.mul(g, o.sub(1, o.square(out)))),
-  sqrt: unaryFloat('sqrt', (g, _x, out) => o.div(g, o.mul(out, 2))),
-  erf: unaryFloat('erf', (g, x) => o.mul(g, o.mul(o.exp(o.neg(o.square(x))), 2 / Math.sqrt(Math.PI)))),
+  neg: unaryNumeric('neg', NOTHING, (g) => o.neg(g)),
+  exp: unaryFloat('exp', OUTPUT, (g, _x, out) => o.mul(g, out)),
+  log: unaryFloat('log', INPUT, (g, x) => o.div(g, x)),
+  expm1: unaryFloat('expm1', OUTPUT, (g, _x, out) => o.add(o.mul(g, out), g)),
+  log1p: unaryFloat('log1p', INPUT, (g, x) => o.div(g, o.add(x, 1))),
+  sin: unaryFloat('sin', INPUT, (g, x) => o.mul(g, o.cos(x))),
+  cos: unaryFloat('cos', INPUT, (g, x) => o.neg(o.mul(g, o.sin(x)))),
+  tanh: unaryFloat('tanh', OUTPUT, (g, _x, out) => o.mul(g, o.sub(1, o.square(out)))),
+  sqrt: unaryFloat('sqrt', OUTPUT, (g, _x, out) => o.div(g, o.mul(out, 2))),
+  erf: unaryFloat('erf', INPUT, (g, x) => o.mul(g, o.mul(o.exp(o.neg(o.square(x))), 2 / Math.sqrt(Math.PI)))),
   // d/dx erfinv(x) = √π/2 · exp(erfinv(x)²)
-  erfinv: unaryFloat('erfinv', (g, _x, out) => o.mul(g, o.mul(o.exp(o.square(out)), Math.sqrt(Math.PI) / 2))),
-  floor: unaryFloat('floor', (g) => o.zerosLike(g)),
-  abs: unaryNumeric('abs', (g, x) => o.mul(g, o.sign(x))),
-  sign: unaryNumeric('sign', (g) => o.zerosLike(g)),
-  sigmoid: unaryFloat('sigmoid', (g, _x, out) => o.mul(g, o.mul(out, o.sub(1, out)))),
+  erfinv: unaryFloat('erfinv', OUTPUT, (g, _x, out) => o.mul(g, o.mul(o.exp(o.square(out)), Math.sqrt(Math.PI) / 2))),
+  floor: unaryFloat('floor', NOTHING, (g) => o.zerosLike(g)),
+  abs: unaryNumeric('abs', INPUT, (g, x) => o.mul(g, o.sign(x))),
+  sign: unaryNumeric('sign', NOTHING, (g) => o.zerosLike(g)),
+  sigmoid: unaryFloat('sigmoid', OUTPUT, (g, _x, out) => o.mul(g, o.mul(out, o.sub(1, out)))),
 
-  add: binary('add', (g, a, b) => [() => unbroadcast(g, a.shape), () => unbroadcast(g, b.shape)]),
-  sub: binary('sub', (g, a, b) => [() => unbroadcast(g, a.shape), () => unbroadcast(o.neg(g), b.shape)]),
-  mul: binary('mul', (g, a, b) => [() => unbroadcast(o.mul(g, b), a.shape), () => unbroadcast(o.mul(g, a), b.shape)]),
-  div: binary('div', (g, a, b, out) => [
+  add: binary('add', NOTHING, (g, a, b) => [() => unbroadcast(g, a.shape), () => unbroadcast(g, b.shape)]),
+  sub: binary('sub', NOTHING, (g, a, b) => [() => unbroadcast(g, a.shape), () => unbroadcast(o.neg(g), b.shape)]),
+  mul: binary('mul', BOTH, (g, a, b) => [() => unbroadcast(o.mul(g, b), a.shape), () => unbroadcast(o.mul(g, a), b.shape)]),
+  div: binary('div', saves([1], true), (g, a, b, out) => [
     () => unbroadcast(o.div(g, b), a.shape),
     () => unbroadcast(o.neg(o.div(o.mul(g, out), b)), b.shape),
   ]),
   // Ties split the cotangent evenly, as JAX does, so the derivative matches the symmetric difference.
-  max: binary('max', (g, a, b) => [
+  max: binary('max', BOTH, (g, a, b) => [
     () => unbroadcast(o.mul(g, tieMask(a, b)), a.shape),
     () => unbroadcast(o.mul(g, tieMask(b, a)), b.shape),
   ]),
-  min: binary('min', (g, a, b) => [
+  min: binary('min', BOTH, (g, a, b) => [
     () => unbroadcast(o.mul(g, tieMask(b, a)), a.shape),
     () => unbroadcast(o.mul(g, tieMask(a, b)), b.shape),
   ]),
-  pow: binary('pow', (g, a, b, out) => [
+  pow: binary('pow', saves([0, 1], true), (g, a, b, out) => [
     () => unbroadcast(o.mul(g, o.mul(b, o.pow(a, o.sub(b, 1)))), a.shape),
     // ∂/∂b aᵇ = aᵇ log a, defined for a > 0; taken as 0 elsewhere.
     () => unbroadcast(o.mul(g, o.where(o.greater(a, 0), o.mul(out, o.log(o.where(o.greater(a, 0), a, 1))), 0)), b.shape),
   ]),
-  mod: binary('mod', (g, a, b) => [
+  mod: binary('mod', BOTH, (g, a, b) => [
     () => unbroadcast(g, a.shape),
     () => unbroadcast(o.neg(o.mul(g, o.floor(o.div(a, b)))), b.shape),
   ]),
@@ -170,6 +187,7 @@ export const rules: Rules = {
   ge: compare('ge'),
 
   where: {
+    saves: saves([0]),
     shape: ([c, a, b]) => {
       if (c!.dtype !== 'bool') throw new Error(`where: the condition must be bool, got ${c!.dtype}; compare first (e.g. greater(x, 0))`);
       const dtype = sameDType('where', a!, b!);
@@ -182,6 +200,7 @@ export const rules: Rules = {
     ],
   },
   cast: {
+    saves: NOTHING,
     shape: ([x], { dtype }) => ({ shape: [...x!.shape], dtype }),
     vjp: (g, [x], _out, { dtype }) => [x!.dtype === 'float32' && dtype === 'float32' ? () => g : null],
   },
@@ -192,10 +211,12 @@ export const rules: Rules = {
     },
   },
   sum: {
+    saves: NOTHING,
     shape: reduceShape('sum'),
     vjp: (g, [x], _out, { axes }) => [() => o.broadcastTo(o.reshape(g, keptShape(x!.shape, axes)), [...x!.shape])],
   },
   reduceMax: {
+    saves: saves([0], true),
     shape: reduceShape('max'),
     // The cotangent is shared evenly among tied maxima.
     vjp: (g, [x], out, { axes }) => [
@@ -215,6 +236,7 @@ export const rules: Rules = {
     },
   },
   cumsum: {
+    saves: NOTHING,
     shape: ([x], { axis }) => {
       if (axis < 0 || axis >= x!.rank) throw new Error(`cumsum: axis ${axis} out of range for shape ${fmt(x!.shape)}`);
       if (x!.dtype === 'bool') throw new Error('cumsum: cast bool to int32 or float32 first');
@@ -223,6 +245,7 @@ export const rules: Rules = {
     vjp: (g, _x, _out, { axis, reverse }) => [() => o.cumsum(g, axis, { reverse: !reverse })],
   },
   matmul: {
+    saves: BOTH,
     shape: matmulShape,
     // Both cotangents are matmuls with transpose flags: no M×K×N intermediate and no transposed copy.
     vjp: (g, [a, b], _out, { transA, transB }) => [
@@ -231,6 +254,7 @@ export const rules: Rules = {
     ],
   },
   im2col: {
+    saves: NOTHING,
     shape: ([x], p) => {
       if (x!.rank !== 4) throw new Error(`im2col: expects NHWC rank 4, got ${fmt(x!.shape)}`);
       const [n, , , c] = x!.shape as [number, number, number, number];
@@ -239,6 +263,7 @@ export const rules: Rules = {
     vjp: (g, [x], _out, p) => [() => o.col2imPrim(g, { ...p, height: x!.shape[1]!, width: x!.shape[2]! })],
   },
   col2im: {
+    saves: NOTHING,
     shape: ([x], p) => {
       const [n, , , kc] = x!.shape as [number, number, number, number];
       return { shape: [n, p.height, p.width, kc / (p.kernelHeight * p.kernelWidth)], dtype: x!.dtype };
@@ -246,6 +271,7 @@ export const rules: Rules = {
     vjp: (g, _x, _out, p) => [() => o.im2colPrim(g, p)],
   },
   transpose: {
+    saves: NOTHING,
     shape: ([x], { perm }) => {
       const sorted = [...perm].sort((a, b) => a - b);
       if (perm.length !== x!.rank || sorted.some((v, i) => v !== i)) {
@@ -260,6 +286,7 @@ export const rules: Rules = {
     },
   },
   broadcast: {
+    saves: NOTHING,
     shape: ([x], { shape }) => {
       assertShape('broadcastTo', shape);
       const b = broadcastShapes('broadcastTo', x!.shape, shape);
@@ -269,6 +296,7 @@ export const rules: Rules = {
     vjp: (g, [x]) => [() => unbroadcast(g, x!.shape)],
   },
   slice: {
+    saves: NOTHING,
     shape: ([x], { begin, size }) => {
       if (begin.length !== x!.rank || size.length !== x!.rank) throw new Error(`slice: begin and size need ${x!.rank} entries for ${fmt(x!.shape)}`);
       x!.shape.forEach((d, i) => {
@@ -283,6 +311,7 @@ export const rules: Rules = {
     ],
   },
   pad: {
+    saves: NOTHING,
     shape: ([x], { before, after }) => {
       if (before.length !== x!.rank || after.length !== x!.rank) throw new Error(`pad: need ${x!.rank} (before, after) pairs for ${fmt(x!.shape)}`);
       if ([...before, ...after].some((v) => v < 0 || !Number.isInteger(v))) throw new Error(`pad: paddings must be non-negative integers, got [${before}] [${after}]`);
@@ -291,6 +320,7 @@ export const rules: Rules = {
     vjp: (g, [x], _out, { before }) => [() => o.slice(g, before, [...x!.shape])],
   },
   concat: {
+    saves: NOTHING,
     shape: (xs, { axis }) => {
       const first = xs[0]!;
       sameDType('concat', ...xs);
@@ -315,10 +345,12 @@ export const rules: Rules = {
     },
   },
   flip: {
+    saves: NOTHING,
     shape: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype }),
     vjp: (g, _x, _out, { axes }) => [() => o.flip(g, axes)],
   },
   gather: {
+    saves: saves([1]),
     shape: ([x, idx], { axis }) => {
       if (idx!.dtype !== 'int32') throw new Error(`take: indices must be int32, got ${idx!.dtype}`);
       return { shape: [...x!.shape.slice(0, axis), ...idx!.shape, ...x!.shape.slice(axis + 1)], dtype: x!.dtype };
@@ -326,6 +358,7 @@ export const rules: Rules = {
     vjp: (g, [x, idx], _out, { axis }) => [() => o.scatterAddPrim(g, idx!, axis, x!.shape[axis]!), null],
   },
   scatterAdd: {
+    saves: saves([1]),
     shape: ([x, idx], { axis, size }) => {
       if (idx!.dtype !== 'int32') throw new Error(`scatterAdd: indices must be int32, got ${idx!.dtype}`);
       const r = idx!.rank;
@@ -343,6 +376,7 @@ export const rules: Rules = {
     },
   },
   reshape: {
+    saves: NOTHING,
     shape: ([x], { shape }) => {
       // Without this, [-2, -3] would pass for 6 elements and make a tensor with negative dimensions.
       assertShape('reshape', shape);

@@ -9,6 +9,8 @@
 import type { Backend, BackendBuffer } from './backend.js';
 import { bytesPerElement, type DType, type TypedArray } from './dtype.js';
 import { fmt, sizeOf, type Shape } from './shape.js';
+import { formatTensor, nest, type Nested } from './format.js';
+import { isPlainObject, pytreeNodeOf } from './pytree.js';
 
 export interface Storage {
   readonly buffer: BackendBuffer;
@@ -72,6 +74,29 @@ export class Tensor {
     const s = this.live('toArraySync');
     if (!s.backend.readSync) throw new Error(`toArraySync: the ${s.backend.name} backend reads asynchronously; use await toArray(t)`);
     return s.backend.readSync(s.buffer, this.dtype, this.size);
+  }
+
+  /**
+   * The value of a one-element tensor (PyTorch's `item()`): a number, or a boolean for bool. Any other
+   * size is an error naming the shape.
+   */
+  async item(): Promise<number | boolean> {
+    if (this.size !== 1) throw new Error(`item: the tensor ${this.dtype}${fmt(this.shape)} has ${this.size} elements, not one; read it with array() or toArray()`);
+    const v = (await this.toArray())[0]!;
+    return this.dtype === 'bool' ? v !== 0 : v;
+  }
+
+  /** Values as nested arrays shaped like the tensor (tfjs's `array()`); `toArray()` gives them flat. */
+  async array(): Promise<Nested> {
+    return nest(await this.toArray(), this.shape, this.dtype);
+  }
+
+  /** What `console.log`, `util.inspect` and the REPL print: dtype, shape and values, as NumPy does. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    const s = this.storage;
+    if (s === null) return formatTensor(this.shape, this.dtype, null, 'disposed');
+    if (!s.backend.readSync) return formatTensor(this.shape, this.dtype, null, `on ${s.backend.name}: await t.array() to read the values`);
+    return formatTensor(this.shape, this.dtype, s.backend.readSync(s.buffer, this.dtype, this.size), '');
   }
 
   dispose(): void {
@@ -230,8 +255,12 @@ export type TensorTree = Tensor | number | string | boolean | null | undefined |
 export function treeTensors(tree: unknown, out: Tensor[] = []): Tensor[] {
   if (tree instanceof Tensor) out.push(tree);
   else if (Array.isArray(tree)) for (const x of tree) treeTensors(x, out);
-  else if (tree !== null && typeof tree === 'object' && Object.getPrototypeOf(tree) === Object.prototype) {
-    for (const k of Object.keys(tree)) treeTensors((tree as Record<string, unknown>)[k], out);
+  else if (isPlainObject(tree)) for (const k of Object.keys(tree)) treeTensors(tree[k], out);
+  else if (tree !== null && typeof tree === 'object') {
+    // A registered class's tensors are kept and freed like any others; other objects are opaque here
+    // (a scope may return anything), and the tree functions and transformations refuse them.
+    const node = pytreeNodeOf(tree);
+    if (node !== undefined) treeTensors(node.flatten(tree)[0], out);
   }
   return out;
 }
@@ -288,6 +317,12 @@ export function scoped<F extends (...args: never[]) => unknown>(f: F): F {
   };
   Object.defineProperty(wrapped, 'name', { value: f.name });
   return wrapped as unknown as F;
+}
+
+/** @internal Whether the innermost open scope will free `t` when it ends (unless returned). */
+export function ownedByScope(t: Tensor): boolean {
+  const top = scopes[scopes.length - 1];
+  return top !== undefined && top.has(t);
 }
 
 /** Take tensors out of the current scope so the enclosing `tidy` does not free them. */

@@ -10,14 +10,42 @@
  */
 import type { PrimParams, Prim } from './primitives.js';
 import { rules } from './rules.js';
-import { getBackend, newStorage, Tensor, tapeNeeds, tidy, treeTensors, dispose } from './tensor.js';
+import { getBackend, newStorage, ownedByScope, Tensor, tapeNeeds, tidy, treeTensors, dispose } from './tensor.js';
 import type { BufferInfo } from './backend.js';
+import { checkInputs } from './argument.js';
+import { checkFinite, debugNans } from './debug.js';
+import { mapDifferentiable, treeMap } from './tree.js';
 
-interface Entry {
+/** One primitive applied, as the tape records it. */
+interface PrimEntry {
   readonly prim: Prim;
+  /** Every input (a VJP may read any input's shape); only those in `saved` are kept alive for it. */
   readonly inputs: readonly Tensor[];
   readonly output: Tensor;
   readonly params: PrimParams[Prim];
+  /** The tensors whose values the VJP reads (the rule's `saves`). */
+  readonly saved: readonly Tensor[];
+}
+
+/** A function recorded as one step with its own pullback (`checkpoint`). */
+interface CustomEntry {
+  readonly prim: null;
+  readonly inputs: readonly Tensor[];
+  readonly outputs: readonly Tensor[];
+  readonly saved: readonly Tensor[];
+  /** Cotangents of the inputs (null where not `wanted`) from cotangents of every output (zeros where none flowed). */
+  readonly pullback: (cts: readonly Tensor[], wanted: readonly boolean[]) => readonly (Tensor | null)[];
+}
+
+type Entry = PrimEntry | CustomEntry;
+
+/** The tensors a rule's VJP reads; without a `saves` declaration, all inputs and the output. */
+function savedBy(saves: { readonly inputs: readonly number[]; readonly output: boolean } | undefined, inputs: readonly Tensor[], out: Tensor): Tensor[] {
+  if (saves === undefined) return [...inputs, out];
+  const keep: Tensor[] = [];
+  for (const i of saves.inputs) if (inputs[i] !== undefined) keep.push(inputs[i]!);
+  if (saves.output) keep.push(out);
+  return keep;
 }
 
 class Tape {
@@ -37,6 +65,7 @@ export function isTracing(): boolean {
 
 /** Run a primitive on the inputs' backend and record it on the active tapes. */
 export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P]): Tensor {
+  checkInputs(prim, inputs);
   const rule = rules[prim];
   const first = inputs[0];
   const storage0 = first?.live(prim);
@@ -58,12 +87,13 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
     const buffer = backend.run(prim as Exclude<P, 'reshape'>, infos, params as PrimParams[Exclude<P, 'reshape'>], { shape, dtype });
     out = new Tensor(newStorage(backend, buffer, size, dtype), shape, dtype);
   }
+  if (debugNans.on) checkFinite(prim, inputs, out);
   for (const tape of activeTapes) {
     if (inputs.some((t) => tape.tracked.has(t.id))) {
-      tape.entries.push({ prim, inputs: [...inputs], output: out, params });
+      const keep = savedBy(rule.saves, inputs, out);
+      tape.entries.push({ prim, inputs: [...inputs], output: out, params, saved: keep });
       tape.tracked.add(out.id);
-      for (const t of inputs) tape.saved.add(t);
-      tape.saved.add(out);
+      for (const t of keep) tape.saved.add(t);
     }
   }
   return out;
@@ -78,16 +108,8 @@ function alias(x: Tensor): Tensor {
   return bind('reshape', [x], { shape: [...x.shape] });
 }
 
-function mapTensors<T>(tree: T, fn: (t: Tensor) => Tensor): T {
-  if (tree instanceof Tensor) return fn(tree) as T;
-  if (Array.isArray(tree)) return tree.map((x) => mapTensors(x, fn)) as T;
-  if (tree !== null && typeof tree === 'object' && Object.getPrototypeOf(tree) === Object.prototype) {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(tree)) out[k] = mapTensors((tree as Record<string, unknown>)[k], fn);
-    return out as T;
-  }
-  return tree;
-}
+// Numbers are lifted to float32 scalars; registered classes are walked; other values are refused.
+const mapTensors = mapDifferentiable;
 
 export type Pullback<In, Out> = (cotangent: Out) => In;
 
@@ -98,6 +120,16 @@ export type Pullback<In, Out> = (cotangent: Out) => In;
  * as the `vjp` call: it reads the intermediates the forward pass kept.
  */
 export function vjp<A extends unknown[], Out>(f: (...args: A) => Out, ...primals: A): [Out, Pullback<A, Out>] {
+  return record(f, primals, null);
+}
+
+/**
+ * `vjp`, with an option for a pullback that is called once: given `keepAlive` (the tensors the
+ * caller returns), its backward pass frees each forward value of the current scope as soon as its
+ * last reader is done, instead of when the scope ends, so the backward pass does not hold the whole
+ * forward pass until its last step. Only tensors the enclosing `tidy` would free anyway are freed.
+ */
+function record<A extends unknown[], Out>(f: (...args: A) => Out, primals: A, keepAlive: ((t: Tensor) => boolean) | null): [Out, Pullback<A, Out>] {
   const tape = new Tape();
   const inputs = primals.map((p) => mapTensors(p, alias)) as A;
   for (const t of treeTensors(inputs)) tape.tracked.add(t.id);
@@ -114,7 +146,7 @@ export function vjp<A extends unknown[], Out>(f: (...args: A) => Out, ...primals
     if (ctLeaves.length !== outLeaves.length) {
       throw new Error(`vjp: the cotangent has ${ctLeaves.length} tensors but the output has ${outLeaves.length}`);
     }
-    const grads = backward(tape, outLeaves, ctLeaves);
+    const grads = backward(tape, outLeaves, ctLeaves, keepAlive);
     return mapTensors(inputs, (t) => {
       const g = grads.get(t.id);
       return g ?? bind('broadcast', [zeroScalar(t)], { shape: [...t.shape] });
@@ -129,7 +161,7 @@ function zeroScalar(like: Tensor): Tensor {
   return new Tensor(newStorage(backend, backend.upload(arr, like.dtype), 1, like.dtype), [], like.dtype);
 }
 
-function backward(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[]): Map<number, Tensor> {
+function backward(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], keepAlive: ((t: Tensor) => boolean) | null): Map<number, Tensor> {
   const grads = new Map<number, Tensor>();
   // Holds count how many map slots point at a tensor, so intermediate cotangents can be freed as
   // soon as they are consumed when no outer tape needs them.
@@ -165,22 +197,144 @@ function backward(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[]): 
     }
     if (tape.tracked.has(o.id)) accumulate(o.id, ct);
   });
+  // Where each saved value is read for the last time (the lowest entry index that saves it).
+  const lastReader = canFree && keepAlive ? new Map<Tensor, number>() : null;
+  if (lastReader) {
+    tape.entries.forEach((e, i) => {
+      for (const t of e.saved) if (!lastReader.has(t)) lastReader.set(t, i);
+    });
+  }
+  const done = (e: Entry, i: number) => {
+    for (const t of e.saved) {
+      if (lastReader!.get(t) === i && ownedByScope(t) && !keepAlive!(t) && !holds.has(t) && !userOwned.has(t)) t.dispose();
+    }
+  };
   for (let i = tape.entries.length - 1; i >= 0; i--) {
     const e = tape.entries[i]!;
+    if (e.prim === null) {
+      const gs = e.outputs.map((o) => grads.get(o.id));
+      if (gs.some((g) => g !== undefined)) {
+        for (const o of e.outputs) grads.delete(o.id);
+        const filled = gs.map((g, j) => g ?? bind('broadcast', [zeroScalar(e.outputs[j]!)], { shape: [...e.outputs[j]!.shape] }));
+        const wanted = e.inputs.map((inp) => tape.tracked.has(inp.id));
+        const inCts = tidy(() => e.pullback(filled, wanted));
+        e.inputs.forEach((inp, j) => {
+          const ct = inCts[j];
+          if (!ct) return;
+          if (wanted[j]) accumulate(inp.id, ct);
+          else if (canFree) ct.dispose();
+        });
+        gs.forEach((g, j) => (g !== undefined ? release(g) : canFree && filled[j]!.dispose()));
+      }
+      if (lastReader) done(e, i);
+      continue;
+    }
     const g = grads.get(e.output.id);
-    if (g === undefined) continue;
+    if (g === undefined) {
+      if (lastReader) done(e, i);
+      continue;
+    }
     grads.delete(e.output.id);
     const rule = rules[e.prim];
     if (rule.vjp) {
       const inCts = rule.vjp(g, e.inputs, e.output, e.params as never);
       e.inputs.forEach((inp, j) => {
         const thunk = inCts[j];
-        if (thunk && tape.tracked.has(inp.id)) accumulate(inp.id, thunk());
+        // In a scope, so a rule's temporaries are freed at once rather than when the whole step ends.
+        if (thunk && tape.tracked.has(inp.id)) accumulate(inp.id, tidy(thunk));
       });
     }
     release(g);
+    if (lastReader) done(e, i);
   }
   return grads;
+}
+
+/**
+ * `customVjp(fn, backward)` (`jax.custom_vjp`): `fn` as it is, but under `grad` it is one step of
+ * the tape whose pullback is `backward(args, cotangents, wanted)` instead of the pullback of the
+ * primitives `fn` runs. Those primitives are not recorded, so nothing `fn` makes is kept for the
+ * backward pass but its arguments. `backward` gets the arguments, one cotangent per tensor leaf of
+ * the result (in `treeMap` order; zeros where none flowed) and, per tensor leaf of the arguments,
+ * whether its cotangent is needed; it returns one cotangent per tensor leaf of the arguments (null
+ * allowed where not wanted). Write it with ordinary ops: under an outer `grad` it is recorded, so gradients of
+ * gradients work. Arguments and result are pytrees; non-tensor leaves pass through.
+ */
+export function customVjp<A extends unknown[], R>(
+  fn: (...args: A) => R,
+  backward: (args: A, cotangents: readonly Tensor[], wanted: readonly boolean[]) => readonly (Tensor | null)[],
+): (...args: A) => R {
+  return (...args: A): R => {
+    const inputs = leavesOf(args);
+    if (!activeTapes.some((tape) => inputs.some((x) => tape.tracked.has(x.id)))) return fn(...args);
+    // Forward with recording suspended: the scope frees every intermediate, as no tape needs them.
+    const suspended = activeTapes.splice(0);
+    let out: R;
+    try {
+      out = tidy(() => fn(...args));
+    } finally {
+      activeTapes.push(...suspended);
+    }
+    // Fresh identities for the outputs, so an output that is one of the inputs gets its own entry.
+    const outputs: Tensor[] = [];
+    const result = treeMap(out, (t) => {
+      const fresh = new Tensor(t.live('customVjp'), t.shape, t.dtype);
+      outputs.push(fresh);
+      return fresh;
+    });
+    const pullback = (cts: readonly Tensor[], wanted: readonly boolean[]): readonly (Tensor | null)[] => {
+      const got = backward(args, cts, wanted);
+      if (got.length !== inputs.length) throw new Error(`customVjp: backward returned ${got.length} cotangents for ${inputs.length} tensor arguments`);
+      got.forEach((g, i) => {
+        const x = inputs[i]!;
+        if (g === null && !wanted[i]) return;
+        if (!(g instanceof Tensor) || g.dtype !== x.dtype || g.shape.length !== x.shape.length || g.shape.some((d, j) => d !== x.shape[j])) {
+          throw new Error(`customVjp: backward's cotangent ${i} is ${g instanceof Tensor ? `${g.dtype}[${g.shape}]` : String(g)} but the argument is ${x.dtype}[${x.shape}]`);
+        }
+      });
+      return got;
+    };
+    const entry: CustomEntry = { prim: null, inputs, outputs, saved: inputs, pullback };
+    for (const tape of activeTapes) {
+      if (inputs.some((x) => tape.tracked.has(x.id))) {
+        tape.entries.push(entry);
+        for (const o of outputs) tape.tracked.add(o.id);
+        for (const x of inputs) tape.saved.add(x);
+      }
+    }
+    return result;
+  };
+}
+
+/**
+ * `checkpoint(fn)` (`jax.checkpoint`, PyTorch's `torch.utils.checkpoint`): the same function, but
+ * under `grad` its intermediates are not kept for the backward pass; the backward pass runs `fn`
+ * again from its inputs and pulls back through that. Memory for compute: wrap a block whose
+ * intermediates are large next to its inputs (a network block). Gradients are identical (the
+ * recomputation runs the same kernels on the same values; randomness inside `fn` comes from
+ * explicit keys, so it repeats too), and gradients of gradients work (the recomputation is recorded
+ * by any outer tape). Arguments and result are pytrees; non-tensor leaves pass through.
+ */
+export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+  return customVjp(fn, (args, cts) =>
+    tidy(() => {
+      const [out, pb] = vjp((...leaves: Tensor[]) => fn(...replaceTensors(args, leaves)), ...leavesOf(args));
+      return pb(replaceTensors(out, [...cts]));
+    }),
+  );
+}
+
+/** The tensor leaves of `tree` in the order `treeMap` visits them (other leaves pass through). */
+function leavesOf(tree: unknown): Tensor[] {
+  const leaves: Tensor[] = [];
+  treeMap(tree, (t) => (leaves.push(t), t));
+  return leaves;
+}
+
+/** `tree` with its tensor leaves replaced, in `treeMap` order, by `leaves`. */
+function replaceTensors<T>(tree: T, leaves: readonly Tensor[]): T {
+  let i = 0;
+  return treeMap(tree, () => leaves[i++]!);
 }
 
 export interface GradOptions {
@@ -208,10 +362,12 @@ export function valueAndGrad<X, R extends unknown[], V>(
     // Only the loss is pulled back: `aux` gets no cotangent at all (a zero cotangent would still run
     // its backward pass, and 0 · ∞ there — e.g. aux = sqrt(x) at 0 — would put NaN into the gradient).
     let out!: V;
-    const [loss, pullback] = vjp((xx: X) => {
+    let returned: Set<Tensor> | null = null;
+    const keepAlive = (t: Tensor) => (returned ??= new Set(treeTensors(out))).has(t);
+    const [loss, pullback] = record((xx: X) => {
       out = f(xx, ...rest);
       return checkScalar(op, options.hasAux ? (out as unknown as unknown[])[0] : out);
-    }, x);
+    }, [x], keepAlive);
     const one = bind('broadcast', [onesScalar(loss)], { shape: [...loss.shape] });
     const [gx] = pullback(one);
     return [out, gx];

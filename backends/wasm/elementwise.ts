@@ -38,18 +38,20 @@ function loadMask(c: Code, ptr: Local, zero: Local): void {
 }
 
 /**
- * Export `name(out, in0, …, inN-1, outer, inner, stride0, …, strideN-1)`: strides are bytes per outer
- * step; the output is contiguous.
+ * Export `name(out, in0, …, inN-1, lo, hi, inner, stride0, …, strideN-1)`: rows [lo, hi) of the
+ * `[outer, inner]` view (threads take row ranges); strides are bytes per outer step; the output is
+ * contiguous. Each element's arithmetic does not depend on the range, so a split changes no bits.
  */
 export function emitMap(m: ModuleBuilder, name: string, spec: MapSpec): void {
   const n = spec.inputs.length;
-  const params = Array.from({ length: 1 + n + 2 + n }, () => 'i32' as const);
+  const params = Array.from({ length: 1 + n + 3 + n }, () => 'i32' as const);
   m.func(name, { params }, (c, ...p) => {
     const out = p[0]!;
     const ins = p.slice(1, 1 + n);
-    const outer = p[1 + n]!;
-    const inner = p[2 + n]!;
-    const strides = p.slice(3 + n);
+    const lo = p[1 + n]!;
+    const hi = p[2 + n]!;
+    const inner = p[3 + n]!;
+    const strides = p.slice(4 + n);
     const o = c.local('i32');
     const i = c.local('i32');
     const q = c.local('i32');
@@ -61,9 +63,9 @@ export function emitMap(m: ModuleBuilder, name: string, spec: MapSpec): void {
     const res = c.local('v128');
     const outBytes = bytesOf(spec.output);
     c.v128Const(new Array<number>(16).fill(0)).localSet(zero);
-    c.localGet(out).localSet(q);
-    ins.forEach((x, k) => c.localGet(x).localSet(rowPtr[k]!));
-    c.forRange(o, { const: 0 }, outer, 1, () => {
+    c.localGet(out).localGet(lo).localGet(inner).i32Mul().i32Const(outBytes).i32Mul().i32Add().localSet(q);
+    ins.forEach((x, k) => c.localGet(x).localGet(lo).localGet(strides[k]!).i32Mul().i32Add().localSet(rowPtr[k]!));
+    c.forRange(o, lo, hi, 1, () => {
       spec.inputs.forEach((x, k) => {
         c.localGet(rowPtr[k]!).localSet(ptr[k]!);
         if (x.mode === 's') {
@@ -361,8 +363,8 @@ export const REDUCE_OPS = ['sum', 'max'] as const;
 export type ReduceOp = (typeof REDUCE_OPS)[number];
 
 /**
- * `sum_rows(out, x, outer, len)`: out[o] = Σ_j x[o·len + j], and `sum_cols(out, x, outer, len, inner)`:
- * out[o, i] = Σ_r x[o, r, i]; likewise `max_rows`, `max_cols`. Rows accumulate in 16 lanes (four
+ * `sum_rows(out, x, lo, hi, len)`: out[o] = Σ_j x[o·len + j], and `sum_cols(out, x, lo, hi, len, inner)`:
+ * out[o, i] = Σ_r x[o, r, i], for o in [lo, hi) (threads take ranges of o); likewise `max_rows`, `max_cols`. Rows accumulate in 16 lanes (four
  * vectors), so the sum is a pairwise-ish tree rather than one long chain.
  */
 export function emitReductions(m: ModuleBuilder): void {
@@ -370,14 +372,14 @@ export function emitReductions(m: ModuleBuilder): void {
     const init = op === 'sum' ? 0 : -Infinity;
     const vop = (c: Code) => (op === 'sum' ? c.f32x4Add() : c.f32x4Max());
     const sop = (c: Code) => (op === 'sum' ? c.f32Add() : c.f32Max());
-    m.func(`${op}_rows`, { params: ['i32', 'i32', 'i32', 'i32'] }, (c, out, x, outer, len) => {
+    m.func(`${op}_rows`, { params: ['i32', 'i32', 'i32', 'i32', 'i32'] }, (c, out, x, lo, hi, len) => {
       const o = c.local('i32');
       const j = c.local('i32');
       const p = c.local('i32');
       const acc = [c.local('v128'), c.local('v128'), c.local('v128'), c.local('v128')];
       const s = c.local('f32');
-      c.localGet(x).localSet(p);
-      c.forRange(o, { const: 0 }, outer, 1, () => {
+      c.localGet(x).localGet(lo).localGet(len).i32Mul().i32Const(4).i32Mul().i32Add().localSet(p);
+      c.forRange(o, lo, hi, 1, () => {
         for (const a of acc) c.f32x4Const(init).localSet(a);
         c.i32Const(0).localSet(j);
         c.block((exit) => {
@@ -429,7 +431,7 @@ export function emitReductions(m: ModuleBuilder): void {
       });
     });
 
-    m.func(`${op}_cols`, { params: ['i32', 'i32', 'i32', 'i32', 'i32'] }, (c, out, x, outer, len, inner) => {
+    m.func(`${op}_cols`, { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, out, x, lo, hi, len, inner) => {
       const o = c.local('i32');
       const r = c.local('i32');
       const i = c.local('i32');
@@ -440,8 +442,8 @@ export function emitReductions(m: ModuleBuilder): void {
       const acc = [c.local('v128'), c.local('v128'), c.local('v128'), c.local('v128')];
       const s = c.local('f32');
       c.localGet(inner).i32Const(4).i32Mul().localSet(rowBytes);
-      c.localGet(out).localSet(dst);
-      c.forRange(o, { const: 0 }, outer, 1, () => {
+      c.localGet(out).localGet(lo).localGet(rowBytes).i32Mul().i32Add().localSet(dst);
+      c.forRange(o, lo, hi, 1, () => {
         c.localGet(x).localGet(o).localGet(len).i32Mul().localGet(rowBytes).i32Mul().i32Add().localSet(base);
         c.i32Const(0).localSet(i);
         // Sixteen columns at a time, down all rows.

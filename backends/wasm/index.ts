@@ -140,13 +140,13 @@ function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number,
   const rank = dims.length;
   const inner = dims[rank - 1]!;
   const modes = strides.map((s) => (s[rank - 1] === 1 || inner === 1 ? 'v' : s[rank - 1] === 0 ? 's' : 'g')).join('');
-  const fn = ctx.fns[mapName(op, modes)];
+  const fn = ctx.fns[mapName(op, modes)] as KernelFn | undefined;
   const sizes = inputs.map((x) => x.bytes);
   const ptrs = inputs.map((x) => x.ptr);
   const rows = rank >= 2 ? dims[rank - 2]! : 1;
   const rowStrides = strides.map((s, k) => (rank >= 2 ? s[rank - 2]! : 0) * sizes[k]!);
-  if (fn && rank <= 2) {
-    fn(out.ptr, ...ptrs, rows, inner, ...rowStrides);
+  if (fn !== undefined && rank <= 2) {
+    runMap(ctx, mapName(op, modes), out.ptr, outBytes, ptrs, sizes, modes, rows, inner, rowStrides);
     return true;
   }
   // Higher rank: one call per 2-D block, unless the blocks are too small to pay for the calls; then
@@ -156,13 +156,14 @@ function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number,
   const lead = dims.slice(0, rank - 2);
   const idx = new Array<number>(lead.length).fill(0);
   const offsets = new Array<number>(inputs.length).fill(0);
-  const args = new Array<number>(1 + 2 * inputs.length + 2);
+  const args = new Array<number>(1 + 2 * inputs.length + 3);
   for (let b = 0; b < blocks; b++) {
     args[0] = out.ptr + b * rows * inner * outBytes;
     for (let k = 0; k < inputs.length; k++) args[1 + k] = ptrs[k]! + offsets[k]! * sizes[k]!;
-    args[1 + inputs.length] = rows;
-    args[2 + inputs.length] = inner;
-    for (let k = 0; k < inputs.length; k++) args[3 + inputs.length + k] = rowStrides[k]!;
+    args[1 + inputs.length] = 0;
+    args[2 + inputs.length] = rows;
+    args[3 + inputs.length] = inner;
+    for (let k = 0; k < inputs.length; k++) args[4 + inputs.length + k] = rowStrides[k]!;
     fn(...args);
     for (let ax = lead.length - 1; ax >= 0; ax--) {
       idx[ax]!++;
@@ -173,6 +174,52 @@ function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number,
     }
   }
   return true;
+}
+
+/** Elements of work below which a kernel runs on the calling thread alone (waking workers costs more). */
+const PARALLEL_ELEMENTS = 1 << 15;
+/** The fewest elements a thread's chunk holds. */
+const MIN_CHUNK = 1 << 13;
+/** Row width when a single long row is cut into rows for the threads (a multiple of 4, so no SIMD tail moves). */
+const FLAT_WIDTH = 4096;
+
+/**
+ * Run kernel `name`, whose arguments hold a range [lo, hi) at `rangeArg`, over [0, extent): on the
+ * worker threads as well when there are any and `extent · perUnit` elements of work pay for waking
+ * them. The kernels computed this way (maps, row reductions, im2col/col2im) compute every output
+ * element in the same order whatever the split, so threads change no bits.
+ */
+function runRange(ctx: Context, name: string, args: number[], rangeArg: number, extent: number, perUnit: number): void {
+  const fn = ctx.fns[name]!;
+  args[rangeArg] = 0;
+  args[rangeArg + 1] = extent;
+  if (!ctx.pool || extent < 2 || extent * perUnit < PARALLEL_ELEMENTS || (ctx.adaptive && !ctx.pool.worthIt)) {
+    fn(...args);
+    return;
+  }
+  const unit = Math.max(Math.ceil(extent / (4 * (ctx.pool.size + 1))), Math.ceil(MIN_CHUNK / Math.max(perUnit, 1)));
+  ctx.pool.run({ fn: ctx.fnIndex.get(name)!, args, rangeArg, unit, extent, scratchArg: -1 }, fn, ctx.scratch);
+}
+
+/**
+ * A map kernel over rows [0, rows) of an `[rows, inner]` view. One long row (a flat operation) is
+ * first cut into rows of FLAT_WIDTH, so threads can share it; `v` operands then step a row's width,
+ * `s` operands stay put, and the last partial row runs as it would have.
+ */
+function runMap(ctx: Context, name: string, outPtr: number, outBytes: number, ptrs: readonly number[], sizes: readonly number[], modes: string, rows: number, inner: number, rowStrides: readonly number[]): void {
+  const n = ptrs.length;
+  if (rows === 1 && ctx.pool && inner >= 2 * FLAT_WIDTH && inner >= PARALLEL_ELEMENTS) {
+    const full = Math.floor(inner / FLAT_WIDTH);
+    const strides = sizes.map((b, k) => (modes[k] === 'v' ? FLAT_WIDTH * b : 0));
+    runRange(ctx, name, [outPtr, ...ptrs, 0, full, FLAT_WIDTH, ...strides], 1 + n, full, FLAT_WIDTH);
+    const rest = inner - full * FLAT_WIDTH;
+    if (rest > 0) {
+      const at = full * FLAT_WIDTH;
+      ctx.fns[name]!(outPtr + at * outBytes, ...ptrs.map((p, k) => (modes[k] === 'v' ? p + at * sizes[k]! : p)), 0, 1, rest, ...strides);
+    }
+    return;
+  }
+  runRange(ctx, name, [outPtr, ...ptrs, 0, rows, inner, ...rowStrides], 1 + n, rows, inner);
 }
 
 /**
@@ -195,7 +242,7 @@ function mapDense(ctx: Context, op: string, out: WasmBuffer, sources: readonly S
       copyRows(ctx, t, x.ptr, x.strides, outShape);
       return t.ptr;
     });
-    fn(out.ptr, ...ptrs, 1, n, ...sources.map(() => 0));
+    runMap(ctx, mapName(op, 'v'.repeat(sources.length)), out.ptr, 4, ptrs, sources.map(() => 4), 'v'.repeat(sources.length), 1, n, sources.map(() => 0));
   } finally {
     for (const t of temps) ctx.heap.free(t.ptr, t.size);
   }
@@ -349,8 +396,8 @@ function reduceKernel(op: 'sum' | 'max'): WasmKernel<'sum' | 'reduceMax'> {
         const inner = runs.slice(last + 1).reduce((a, r) => a * r[0], 1);
         const more = runs.slice(0, Math.max(last, 0)).some((r) => r[1]);
         const dst: WasmBuffer = more ? ctx.heap.alloc(outer * inner * 4) : out;
-        if (inner === 1) ctx.fns[`${op}_rows`]!(dst.ptr, src, outer, len);
-        else ctx.fns[`${op}_cols`]!(dst.ptr, src, outer, len, inner);
+        if (inner === 1) runRange(ctx, `${op}_rows`, [dst.ptr, src, 0, outer, len], 2, outer, len);
+        else runRange(ctx, `${op}_cols`, [dst.ptr, src, 0, outer, len, inner], 2, outer, len * inner);
         if (temp) ctx.heap.free(temp.ptr, temp.size);
         temp = more ? dst : null;
         if (!more) return;
@@ -373,7 +420,8 @@ const im2colKernel: WasmKernel<'im2col'> = (() => {
     const x = inputs[0]!;
     if (bytesPerElement(x.dtype) !== 4) return fallback(ctx, out, inputs, p, info);
     const [n, h, w, c] = x.shape as [number, number, number, number];
-    ctx.fns.im2col!(out.ptr, ptrOf(x.buffer), n, h, w, c, p.kernelHeight, p.kernelWidth, p.strideHeight, p.strideWidth, p.padTop, p.padLeft, p.outHeight, p.outWidth, p.dilationHeight, p.dilationWidth);
+    const args = [out.ptr, ptrOf(x.buffer), 0, n, h, w, c, p.kernelHeight, p.kernelWidth, p.strideHeight, p.strideWidth, p.padTop, p.padLeft, p.outHeight, p.outWidth, p.dilationHeight, p.dilationWidth];
+    runRange(ctx, 'im2col', args, 2, n, p.outHeight * p.outWidth * p.kernelHeight * p.kernelWidth * c);
   };
 })();
 
@@ -384,7 +432,8 @@ const col2imKernel: WasmKernel<'col2im'> = (() => {
     if (cols.dtype !== 'float32') return fallback(ctx, out, inputs, p, info);
     const n = cols.shape[0]!;
     const c = cols.shape[3]! / (p.kernelHeight * p.kernelWidth);
-    ctx.fns.col2im!(out.ptr, ptrOf(cols.buffer), n, p.height, p.width, c, p.kernelHeight, p.kernelWidth, p.strideHeight, p.strideWidth, p.padTop, p.padLeft, p.outHeight, p.outWidth, p.dilationHeight, p.dilationWidth);
+    const args = [out.ptr, ptrOf(cols.buffer), 0, n, p.height, p.width, c, p.kernelHeight, p.kernelWidth, p.strideHeight, p.strideWidth, p.padTop, p.padLeft, p.outHeight, p.outWidth, p.dilationHeight, p.dilationWidth];
+    runRange(ctx, 'col2im', args, 2, n, p.outHeight * p.outWidth * p.kernelHeight * p.kernelWidth * c);
   };
 })();
 

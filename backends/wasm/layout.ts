@@ -47,13 +47,15 @@ function emitZero(c: Code, dst: Local, n: Local, i: Local): void {
 }
 
 /**
- * Export `im2col(out, x, n, h, w, c, kh, kw, sh, sw, pt, pl, ho, wo, dh, dw)` and
- * `col2im(out, cols, …same…)` (out is [n, h, w, c] and is zeroed first). Pointers in bytes.
+ * Export `im2col(out, x, lo, hi, h, w, c, kh, kw, sh, sw, pt, pl, ho, wo, dh, dw)` and
+ * `col2im(out, cols, …same…)` (out is [n, h, w, c]; its images [lo, hi) are zeroed first), for the
+ * images [lo, hi) of the batch: images are independent, so threads take ranges of them. Pointers in
+ * bytes.
  */
 export function emitLayout(m: ModuleBuilder): void {
-  const params = Array.from({ length: 16 }, () => 'i32' as const);
+  const params = Array.from({ length: 17 }, () => 'i32' as const);
   for (const kind of ['im2col', 'col2im'] as const) {
-    m.func(kind, { params }, (c, out, x, n, h, w, ch, kh, kw, sh, sw, pt, pl, ho, wo, dh, dw) => {
+    m.func(kind, { params }, (c, out, x, lo, hi, h, w, ch, kh, kw, sh, sw, pt, pl, ho, wo, dh, dw) => {
       const b = c.local('i32');
       const y = c.local('i32');
       const xo = c.local('i32');
@@ -65,14 +67,16 @@ export function emitLayout(m: ModuleBuilder): void {
       const img = c.local('i32');
       const i = c.local('i32');
       const total = c.local('i32');
-      // cols walks the patch matrix in order; img points into the image.
-      c.localGet(kind === 'im2col' ? out : x).localSet(cols);
+      // cols walks the patch matrix in order from image lo; img points into the image.
+      c.localGet(kind === 'im2col' ? out : x);
+      c.localGet(lo).localGet(ho).i32Mul().localGet(wo).i32Mul().localGet(kh).i32Mul().localGet(kw).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul();
+      c.i32Add().localSet(cols);
       if (kind === 'col2im') {
-        c.localGet(n).localGet(h).i32Mul().localGet(w).i32Mul().localGet(ch).i32Mul().localSet(total);
-        c.localGet(out).localSet(img);
+        c.localGet(hi).localGet(lo).i32Sub().localGet(h).i32Mul().localGet(w).i32Mul().localGet(ch).i32Mul().localSet(total);
+        c.localGet(out).localGet(lo).localGet(h).i32Mul().localGet(w).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(img);
         emitZero(c, img, total, i);
       }
-      c.forRange(b, { const: 0 }, n, 1, () => {
+      c.forRange(b, lo, hi, 1, () => {
         c.forRange(y, { const: 0 }, ho, 1, () => {
           c.forRange(xo, { const: 0 }, wo, 1, () => {
             c.forRange(ky, { const: 0 }, kh, 1, () => {

@@ -210,6 +210,55 @@ describe('wasm heap', () => {
     expect(heap.f32().length * 4).toBe(heap.stats().heapBytes);
   });
 
+  it('memory freed in one size class serves requests of other classes once the heap is full (split and merge)', () => {
+    const heap = new Heap({ initialBytes: 1 << 16, maxBytes: 8 << 20 });
+    // Fill the heap with 96 KiB blocks (a class no later request asks for), then free them all.
+    const small: { ptr: number; size: number }[] = [];
+    for (let i = 0; i < 80; i++) small.push(heap.alloc(96 << 10));
+    for (const b of small) heap.free(b.ptr, b.size);
+    // 2 MiB blocks need neighbours merged; 40 KiB blocks need a larger block split.
+    const big = [heap.alloc(2 << 20), heap.alloc(2 << 20), heap.alloc(2 << 20)];
+    const tiny = Array.from({ length: 20 }, () => heap.alloc(40 << 10));
+    const all = [...big, ...tiny].sort((a, b) => a.ptr - b.ptr);
+    for (let i = 1; i < all.length; i++) expect(all[i]!.ptr).toBeGreaterThanOrEqual(all[i - 1]!.ptr + all[i - 1]!.size);
+    expect(all[all.length - 1]!.ptr + all[all.length - 1]!.size).toBeLessThanOrEqual(heap.maxBytes);
+  });
+
+  it('property: live blocks never overlap, stay aligned and inside the heap, under any alloc/free sequence', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 1, max: 300_000 }), fc.nat()), { minLength: 1, maxLength: 200 }), (ops) => {
+        const heap = new Heap({ initialBytes: 1 << 16, maxBytes: 4 << 20 });
+        const live: { ptr: number; size: number }[] = [];
+        for (const [allocate, bytes, pick] of ops) {
+          if (allocate || live.length === 0) {
+            let b: { ptr: number; size: number };
+            try {
+              b = heap.alloc(bytes);
+            } catch (e) {
+              // Full is allowed only when the live blocks and this one cannot fit in the heap at all
+              // without fragmentation beyond what whole size classes waste.
+              expect(String(e)).toMatch(/out of memory/);
+              continue;
+            }
+            expect(b.size).toBeGreaterThanOrEqual(bytes);
+            expect(b.ptr % 64).toBe(0);
+            expect(b.ptr).toBeGreaterThanOrEqual(64);
+            expect(b.ptr + b.size).toBeLessThanOrEqual(heap.maxBytes);
+            for (const o of live) expect(b.ptr + b.size <= o.ptr || o.ptr + o.size <= b.ptr).toBe(true);
+            live.push(b);
+          } else {
+            const [b] = live.splice(pick % live.length, 1);
+            heap.free(b!.ptr, b!.size);
+          }
+        }
+        const stats = heap.stats();
+        expect(stats.buffers).toBe(live.length);
+        expect(stats.bytes).toBe(live.reduce((a, b) => a + b.size, 0));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('growing past the maximum is a clear error that says what to do', () => {
     const heap = new Heap({ initialBytes: 1 << 16, maxBytes: 1 << 21 });
     heap.alloc(1 << 20);
@@ -684,6 +733,28 @@ describe('wasm matmul', () => {
       for (const [batch, m, n, k, tA, tB] of [[1, 300, 200, 260, false, false], [3, 40, 50, 60, true, false], [1, 5, 700, 33, false, true], [2, 129, 17, 513, true, true]] as const) {
         const c: Case<'matmul'> = { inputs: [float(tA ? [batch, k, m] : [batch, m, k]), float(tB ? [1, n, k] : [1, k, n])], params: { transA: tA, transB: tB }, seed: m + n };
         expect(sameBits(runOn('wasm-t1', 'matmul', c), runOn('wasm-t2', 'matmul', c))).toBe(true);
+      }
+      // Element-wise maps (one long row cut for the threads, with a tail that is not a whole vector;
+      // rows with a broadcast row; a scalar operand), row and column reductions, im2col and col2im
+      // are split across threads above 2¹⁵ elements: the same bits, and the CPU's bits where exact.
+      const im2col = { kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 2, padTop: 1, padLeft: 1, outHeight: 20, outWidth: 10, dilationHeight: 1, dilationWidth: 1 };
+      const threaded: [BackendPrim, Case<BackendPrim>][] = [
+        ['add', { inputs: [float([70_003]), float([70_003])], params: {}, seed: 1 }],
+        ['mul', { inputs: [float([301, 257]), float([257])], params: {}, seed: 2 }],
+        ['sub', { inputs: [float([]), float([5, 9000])], params: {}, seed: 3 }],
+        ['sigmoid', { inputs: [float([65_539], -20, 20)], params: {}, seed: 4 }],
+        ['exp', { inputs: [float([3, 40_000], -20, 20)], params: {}, seed: 5 }],
+        ['gt', { inputs: [float([50_001]), float([50_001])], params: {}, seed: 6 }],
+        ['sum', { inputs: [float([300, 257])], params: { axes: [1] }, seed: 7 }],
+        ['sum', { inputs: [float([40, 30, 70])], params: { axes: [1] }, seed: 8 }],
+        ['reduceMax', { inputs: [float([600, 129])], params: { axes: [1] }, seed: 9 }],
+        ['im2col', { inputs: [float([6, 20, 20, 8])], params: im2col, seed: 10 }],
+        ['col2im', { inputs: [float([6, 20, 10, 72])], params: { ...im2col, height: 20, width: 20 }, seed: 11 }],
+      ];
+      for (const [prim, c] of threaded) {
+        const t1 = runOn('wasm-t1', prim, c);
+        expect(sameBits(t1, runOn('wasm-t2', prim, c)), `${prim} ${JSON.stringify(c.inputs.map((x) => x.shape))}`).toBe(true);
+        checkPrim(prim, c, 'wasm-t2');
       }
     } finally {
       two.dispose?.();

@@ -101,14 +101,16 @@ describeBackends('autodiff', () => {
   });
 
   it('pytrees in and out: gradients mirror the input tree; vjp takes and returns trees', async () => {
-    const params = () => ({ layers: [{ w: upload({ shape: [2, 2], data: [1, 2, 3, 4] }), b: upload(vec([0.5, -0.5])) }], scale: upload({ shape: [], data: [2] }), note: 'kept', n: 3 });
+    const params = () => ({ layers: [{ w: upload({ shape: [2, 2], data: [1, 2, 3, 4] }), b: upload(vec([0.5, -0.5])) }], scale: upload({ shape: [], data: [2] }), n: 3, none: null });
     const loss = (p: ReturnType<typeof params>, x: Tensor) => o.mul(o.sum(o.add(o.matmul(x, p.layers[0]!.w), p.layers[0]!.b)), p.scale);
     const g = tidy(() => grad(loss)(params(), upload({ shape: [1, 2], data: [1, -1] })));
     expect(await readTree(g)).toEqual({
       layers: [{ w: { shape: [2, 2], dtype: 'float32', data: [2, 2, -2, -2] }, b: { shape: [2], dtype: 'float32', data: [2, 2] } }],
       scale: { shape: [], dtype: 'float32', data: [-4] },
-      note: 'kept',
-      n: 3,
+      // A number is differentiated as a float32 scalar (as JAX takes a Python float), not handed back
+      // as its own "gradient"; null is an empty subtree.
+      n: { shape: [], dtype: 'float32', data: [0] },
+      none: null,
     });
 
     const res = tidy(() => {
@@ -327,7 +329,7 @@ describeBackends('autodiff', () => {
     });
   }
 
-  it('the VJP of conv2d is im2col/col2im and matmuls, never a kernel-sized blow-up of the output', () => {
+  it('the VJP of conv2d is im2col (the patches rebuilt, not kept), col2im and matmuls, never a kernel-sized blow-up of the output', () => {
     const [n, h, w, c, co, k] = [2, 6, 6, 3, 4, 3];
     const r = tidy(() => {
       const x = upload({ shape: [n, h, w, c], data: new Array(n * h * w * c).fill(0.5) });
@@ -337,7 +339,7 @@ describeBackends('autodiff', () => {
       return spy(() => pb(ct));
     });
     const prims = r.calls.map((call) => call.prim).sort();
-    expect(prims).toEqual(['col2im', 'matmul', 'matmul']);
+    expect(prims).toEqual(['col2im', 'im2col', 'matmul', 'matmul']);
     dispose(r.result);
   });
 

@@ -1,0 +1,109 @@
+/**
+ * One preset's training step exactly as `rolling train` runs it (experiments/trainer.ts: Algorithm 1
+ * on the preset's U-ViT, clipping + Adam with the warm-up/cosine schedule, EMA, the loss read back),
+ * timed on synthetic data of the preset's frame shape. Prints one JSON line:
+ * `{ preset, backend, batch, msPerStep[], medianMs, peakTensorBytes, peakRssBytes, parameters }`.
+ *
+ *   npx tsx bench/trainStep.ts --preset demo [--batch 8] [--steps 10] [--backend wasm] [--threads 2]
+ *
+ * `bench/trainVsTorch.ts` runs this and the PyTorch replica alternately in separate processes.
+ */
+import { parseArgs } from 'node:util';
+import { dispose, foldIn, getBackend, key, memoryStats, setBackend, tidy, valueAndGrad, type Tensor } from '../index.js';
+import { applyUpdates, countParameters, disposeStale, ema } from '../nn/index.js';
+import { lossFor, optimizerFor } from '../experiments/trainer.js';
+import { buildModel } from '../experiments/model.js';
+import { PRESETS, type Preset } from '../experiments/presets.js';
+import { sampleBatch, type VideoDataset } from '../experiments/datasets.js';
+
+const { values } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'demo' },
+    batch: { type: 'string' },
+    steps: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    backend: { type: 'string', default: 'wasm' },
+  },
+});
+
+const base = PRESETS[values.preset as keyof typeof PRESETS] as Preset | undefined;
+if (!base) throw new Error(`trainStep: unknown preset ${values.preset}`);
+const preset: Preset = values.batch ? { ...base, batch: Number(values.batch) } : base;
+const frameShape: [number, number, number] = preset.data === 'bair' ? [64, 64, 3] : [preset.size, preset.size, 1];
+
+await setBackend(values.backend!);
+
+// Synthetic clips with the preset's frame shape (the step's cost does not depend on the values).
+const fs = frameShape[0] * frameShape[1] * frameShape[2];
+const clipLength = Math.max(preset.window, preset.clipLength);
+const clips = Array.from({ length: 4 }, (_, c) => Uint8Array.from({ length: clipLength * fs }, (_, i) => (i * 7 + c * 13) % 256));
+const dataset: VideoDataset = { name: 'bench', frameShape, clips, clipLength, describe: 'synthetic' };
+
+const steps = Number(values.steps);
+const model = buildModel(preset, frameShape);
+const optimizer = optimizerFor(preset, preset.steps);
+const averager = ema({ decay: preset.emaDecay, warmup: true });
+const vg = valueAndGrad(lossFor(model, preset, 'rolling'));
+const stepKeys = foldIn(key(0), 0x57e9);
+
+let state = tidy(() => {
+  const params = model.init(foldIn(key(0), 0x1417));
+  return { params, opt: optimizer.init(params), ema: averager.init(params) };
+});
+const parameters = countParameters(state.params as never);
+
+let peakTensorBytes = 0;
+let peakRss = 0;
+const backend = getBackend();
+const run = backend.run;
+backend.run = ((...args: Parameters<typeof run>) => {
+  const out = run.apply(backend, args);
+  const b = memoryStats().bytes;
+  if (b > peakTensorBytes) peakTensorBytes = b;
+  return out;
+}) as typeof run;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 5);
+
+async function step(i: number): Promise<number> {
+  const prev = state;
+  const next = tidy(() => {
+    const batch = sampleBatch(dataset, 0, i, preset.batch, preset.window);
+    const [loss, grads] = vg(prev.params, foldIn(stepKeys, i), batch);
+    const { updates, state: opt } = optimizer.update(grads, prev.opt as never, prev.params);
+    const params = applyUpdates(prev.params, updates);
+    return { params, opt, ema: averager.update(params, prev.ema as never), loss };
+  });
+  const loss = (await (next.loss as Tensor).toArray())[0]!;
+  (next.loss as Tensor).dispose();
+  const { loss: _, ...rest } = next;
+  state = rest as typeof state;
+  disposeStale(prev, state);
+  return loss;
+}
+
+const ms: number[] = [];
+let lastLoss = 0;
+for (let i = 0; i < Number(values.warmup) + steps; i++) {
+  (globalThis as { __profOn?: (on: boolean) => void }).__profOn?.(i >= Number(values.warmup));
+  const t0 = performance.now();
+  lastLoss = await step(i);
+  if (i >= Number(values.warmup)) ms.push(performance.now() - t0);
+}
+clearInterval(sampler);
+peakRss = Math.max(peakRss, process.memoryUsage.rss());
+backend.run = run;
+const sorted = [...ms].sort((a, b) => a - b);
+dispose(state);
+console.log(
+  JSON.stringify({
+    preset: preset.name,
+    backend: values.backend,
+    batch: preset.batch,
+    parameters,
+    msPerStep: ms.map((v) => Math.round(v * 10) / 10),
+    medianMs: sorted[Math.floor(sorted.length / 2)],
+    peakTensorBytes,
+    peakRssBytes: peakRss,
+    lastLoss,
+  }),
+);
