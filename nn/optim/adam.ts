@@ -6,6 +6,7 @@
  * rate, never mixed into the moments.
  */
 import { add, div, mul, neg, pow, scalar, sqrt, square, sub, tidy, treeMap, treeZipMap, zerosLike, type Tensor, type TensorTree } from '../../core/index.js';
+import { flatten, flattenable, unflatten } from './flat.js';
 import { asSchedule } from './schedule.js';
 import { nextStep, stepAsFloat, zeroStep } from './stepCount.js';
 import type { GradientTransformation, LearningRateSchedule } from './transform.js';
@@ -56,14 +57,26 @@ function adamCore(config: AdamConfig, weightDecay: number): GradientTransformati
       const c1 = div(1, sub(1, pow(scalar(b1), t)));
       const c2 = div(1, sub(1, pow(scalar(b2), t)));
       const scale = neg(lr(state.step));
+      const update = (m: Tensor, v: Tensor, p: Tensor | undefined) => {
+        const direction = div(mul(m, c1), add(sqrt(mul(v, c2)), eps));
+        return mul(weightDecay ? add(direction, mul(p!, weightDecay)) : direction, scale);
+      };
+      if (flattenable(grads, state.mu, state.nu)) {
+        // One vector for the whole tree (see flat.ts): the same arithmetic per element. In a scope,
+        // so the whole-tree vectors are freed as soon as the leaves are cut back out of them.
+        const out = tidy(() => {
+          const g = flatten(grads);
+          const mu = add(mul(flatten(state.mu), b1), mul(g, 1 - b1));
+          const nu = add(mul(flatten(state.nu), b2), mul(square(g), 1 - b2));
+          const updates = update(mu, nu, weightDecay ? flatten(params) : undefined);
+          return { updates: unflatten(grads, updates), mu: unflatten(state.mu, mu), nu: unflatten(state.nu, nu) };
+        });
+        return { updates: out.updates, state: { step, mu: out.mu as TensorTree, nu: out.nu as TensorTree } };
+      }
       const mu = treeZipMap([grads, state.mu as T], ([g, m]) => add(mul(m!, b1), mul(g!, 1 - b1)));
       const nu = treeZipMap([grads, state.nu as T], ([g, v]) => add(mul(v!, b2), mul(square(g!), 1 - b2)));
-      const direction = treeZipMap([mu, nu], ([m, v]) => div(mul(m!, c1), add(sqrt(mul(v!, c2)), eps)));
-      const decayed = weightDecay ? treeZipMap([direction, params as T], ([d, p]) => add(d!, mul(p!, weightDecay))) : direction;
-      return {
-        updates: treeMap(decayed, (d) => mul(d, scale)),
-        state: { step, mu: mu as TensorTree, nu: nu as TensorTree },
-      };
+      const updates = weightDecay ? treeZipMap([mu, nu, params as T], ([m, v, p]) => update(m!, v!, p)) : treeZipMap([mu, nu], ([m, v]) => update(m!, v!, undefined));
+      return { updates, state: { step, mu: mu as TensorTree, nu: nu as TensorTree } };
     },
   };
 }

@@ -4,7 +4,8 @@
  * average = dⁿ θ₀ + (1 − d) Σₖ dⁿ⁻ᵏ θₖ. With `warmup` the decay is min(d, (1 + t)/(10 + t))
  * (TensorFlow's `num_updates` rule), so a short run is not dominated by the initial parameters.
  */
-import { add, cast, div, minimum, mul, scalar, stopGradient, sub, treeMap, treeZipMap, type Tensor } from '../../core/index.js';
+import { add, cast, div, minimum, mul, scalar, stopGradient, sub, tidy, treeMap, treeZipMap, type Tensor } from '../../core/index.js';
+import { flatten, flattenable, unflatten } from './flat.js';
 import { nextStep, zeroStep } from './stepCount.js';
 
 export interface EmaConfig {
@@ -35,7 +36,9 @@ export function ema(config: EmaConfig = {}): Ema {
     update<T>(params: T, state: EmaState<T>): EmaState<T> {
       const d: Tensor | number = warmup ? minimum(div(add(cast(state.step, 'float32'), 1), add(cast(state.step, 'float32'), 10)), decay) : decay;
       const oneMinus = typeof d === 'number' ? 1 - d : sub(scalar(1), d);
-      const average = treeZipMap([state.average, params], ([a, p]) => add(mul(a!, d), mul(p!, oneMinus)));
+      const blend = (a: Tensor, p: Tensor) => add(mul(a, d), mul(p, oneMinus));
+      // One vector for the whole tree when it has many leaves (flat.ts): the same bits, fewer ops.
+      const average = flattenable(state.average, params) ? tidy(() => unflatten(state.average, blend(flatten(state.average), flatten(params)))) : treeZipMap([state.average, params], ([a, p]) => blend(a!, p!));
       return { step: nextStep(state.step), average };
     },
   };

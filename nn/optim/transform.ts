@@ -5,7 +5,8 @@
  * (the step count is an int32 scalar tensor, not a host number, for the same reason), and
  * transformations compose with `chain`.
  */
-import { add, treeZipMap, type Tensor, type TensorTree } from '../../core/index.js';
+import { add, tidy, treeZipMap, type Tensor, type TensorTree } from '../../core/index.js';
+import { flatten, flattenable, unflatten } from './flat.js';
 
 export interface GradientTransformation<S extends TensorTree = TensorTree> {
   init(params: unknown): S;
@@ -39,5 +40,6 @@ export function chain(...transforms: readonly GradientTransformation[]): Gradien
 
 /** `params + updates`, leaf by leaf. */
 export function applyUpdates<T>(params: T, updates: T): T {
+  if (flattenable(params, updates)) return tidy(() => unflatten(params, add(flatten(params), flatten(updates))));
   return treeZipMap([params, updates], ([p, u]) => add(p!, u!));
 }
