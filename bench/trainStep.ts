@@ -2,14 +2,16 @@
  * One preset's training step exactly as `rolling train` runs it (experiments/trainer.ts: Algorithm 1
  * on the preset's U-ViT, clipping + Adam with the warm-up/cosine schedule, EMA, the loss read back),
  * timed on synthetic data of the preset's frame shape. Prints one JSON line:
- * `{ preset, backend, batch, msPerStep[], medianMs, peakTensorBytes, peakRssBytes, parameters }`.
+ * `{ preset, backend, threads, batch, msPerStep[], medianMs, cpuMsPerStep, peakTensorBytes, peakRssBytes, parameters }`
+ * (`cpuMsPerStep`: this process's CPU time, all threads; `peakRssBytes` is sampled between steps and
+ * under-reads: trainVsTorch.ts reads the kernel's VmHWM instead).
  *
  *   npx tsx bench/trainStep.ts --preset demo [--batch 8] [--steps 10] [--backend wasm] [--threads 2]
  *
  * `bench/trainVsTorch.ts` runs this and the PyTorch replica alternately in separate processes.
  */
 import { parseArgs } from 'node:util';
-import { dispose, foldIn, getBackend, key, memoryStats, setBackend, tidy, valueAndGrad, type Tensor } from '../index.js';
+import { dispose, foldIn, getBackend, key, memoryStats, registerBackend, setBackend, tidy, valueAndGrad, type Tensor } from '../index.js';
 import { applyUpdates, countParameters, disposeStale, ema } from '../nn/index.js';
 import { lossFor, optimizerFor } from '../experiments/trainer.js';
 import { buildModel } from '../experiments/model.js';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     backend: { type: 'string', default: 'wasm' },
+    threads: { type: 'string' },
   },
 });
 
@@ -31,7 +34,17 @@ if (!base) throw new Error(`trainStep: unknown preset ${values.preset}`);
 const preset: Preset = values.batch ? { ...base, batch: Number(values.batch) } : base;
 const frameShape: [number, number, number] = preset.data === 'bair' ? [64, 64, 3] : [preset.size, preset.size, 1];
 
-await setBackend(values.backend!);
+if (values.threads !== undefined) {
+  if (values.backend !== 'wasm') throw new Error('trainStep: --threads is for the wasm backend');
+  const { createWasmBackendSync } = await import('../backends/wasm/index.js');
+  registerBackend('wasm-bench', () => createWasmBackendSync({ threads: Number(values.threads) }));
+  const b = (await setBackend('wasm-bench')) as unknown as { ready(): Promise<unknown> };
+  await b.ready();
+} else {
+  const b = await setBackend(values.backend!);
+  await (b as unknown as { ready?: () => Promise<unknown> }).ready?.();
+}
+const threads = (getBackend() as unknown as { threads?: number }).threads ?? 1;
 
 // Synthetic clips with the preset's frame shape (the step's cost does not depend on the values).
 const fs = frameShape[0] * frameShape[1] * frameShape[2];
@@ -82,26 +95,34 @@ async function step(i: number): Promise<number> {
 }
 
 const ms: number[] = [];
+const cpuMs: number[] = [];
 let lastLoss = 0;
 for (let i = 0; i < Number(values.warmup) + steps; i++) {
   (globalThis as { __profOn?: (on: boolean) => void }).__profOn?.(i >= Number(values.warmup));
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   lastLoss = await step(i);
-  if (i >= Number(values.warmup)) ms.push(performance.now() - t0);
+  const c = process.cpuUsage(c0);
+  if (i >= Number(values.warmup)) {
+    ms.push(performance.now() - t0);
+    cpuMs.push((c.user + c.system) / 1000);
+  }
 }
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 backend.run = run;
-const sorted = [...ms].sort((a, b) => a - b);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 dispose(state);
 console.log(
   JSON.stringify({
     preset: preset.name,
     backend: values.backend,
+    threads,
     batch: preset.batch,
     parameters,
     msPerStep: ms.map((v) => Math.round(v * 10) / 10),
-    medianMs: sorted[Math.floor(sorted.length / 2)],
+    medianMs: median(ms),
+    cpuMsPerStep: median(cpuMs),
     peakTensorBytes,
     peakRssBytes: peakRss,
     lastLoss,
