@@ -204,20 +204,19 @@ export const sign = (x: Tensor): Tensor => bind('sign', [x], {});
 export const sigmoid = (x: Tensor): Tensor => bind('sigmoid', [x], {});
 export const square = (x: Tensor): Tensor => (checkTensor('square', 'x', x), mul(x, x));
 export const reciprocal = (x: Tensor): Tensor => (checkTensor('reciprocal', 'x', x), div(1, x));
-export const rsqrt = scoped((x: Tensor): Tensor => reciprocal(sqrt(x)));
-export const ceil = scoped((x: Tensor): Tensor => neg(floor(neg(x))));
+export const rsqrt = scoped((x: Tensor): Tensor => (checkTensor('rsqrt', 'x', x), reciprocal(sqrt(x))));
+export const ceil = scoped((x: Tensor): Tensor => (checkTensor('ceil', 'x', x), neg(floor(neg(x)))));
 
 /** ReLU with derivative 0 at 0 (PyTorch's convention). */
-export const relu = scoped((x: Tensor): Tensor => where(greater(x, 0), x, 0));
+export const relu = scoped((x: Tensor): Tensor => (checkTensor('relu', 'x', x), where(greater(x, 0), x, 0)));
 /** The exact GELU, x Φ(x) = x (1 + erf(x/√2)) / 2 (PyTorch's default `approximate='none'`). */
-export const gelu = scoped((x: Tensor): Tensor => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1)));
+export const gelu = scoped((x: Tensor): Tensor => (checkTensor('gelu', 'x', x), mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1))));
 /** The tanh approximation of GELU (`approximate='tanh'`). */
-export const geluTanh = scoped((x: Tensor): Tensor =>
-  mul(mul(x, 0.5), add(tanh(mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1)));
-export const silu = scoped((x: Tensor): Tensor => mul(x, sigmoid(x)));
+export const geluTanh = scoped((x: Tensor): Tensor => (checkTensor('geluTanh', 'x', x), mul(mul(x, 0.5), add(tanh(mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI))), 1))));
+export const silu = scoped((x: Tensor): Tensor => (checkTensor('silu', 'x', x), mul(x, sigmoid(x))));
 /** log(1 + eˣ), written max(x, 0) + log1p(e^−|x|) so it neither overflows nor loses small values. */
-export const softplus = scoped((x: Tensor): Tensor => add(maximum(x, 0), log1p(exp(neg(abs(x))))));
-export const logSigmoid = scoped((x: Tensor): Tensor => neg(softplus(neg(x))));
+export const softplus = scoped((x: Tensor): Tensor => (checkTensor('softplus', 'x', x), add(maximum(x, 0), log1p(exp(neg(abs(x)))))));
+export const logSigmoid = scoped((x: Tensor): Tensor => (checkTensor('logSigmoid', 'x', x), neg(softplus(neg(x)))));
 
 export const clip = scoped(function clip(x: Tensor, lo: number, hi: number): Tensor {
   checkTensor('clip', 'x', x);
@@ -251,12 +250,14 @@ export function bitcast(x: Tensor, dtype: DType): Tensor {
 
 /** NaN test on the bits (exponent all ones, mantissa non-zero), so it behaves the same on every backend. */
 export const isNaN = scoped(function isNaN(x: Tensor): Tensor {
+  checkTensor('isNaN', 'x', x);
   const bits = bitwiseAnd(bitcast(x, 'uint32'), scalar(0x7fffffff, 'uint32'));
   return greater(bits, scalar(0x7f800000, 'uint32'));
 });
 
 /** Finite test on the bits: the exponent is not all ones. */
 export const isFinite = scoped(function isFinite(x: Tensor): Tensor {
+  checkTensor('isFinite', 'x', x);
   const bits = bitwiseAnd(bitcast(x, 'uint32'), scalar(0x7f800000, 'uint32'));
   return notEqual(bits, scalar(0x7f800000, 'uint32'));
 });
@@ -309,6 +310,7 @@ export const argmax = scoped(function argmax(x: Tensor, axis = -1): Tensor {
 });
 
 export const argmin = scoped(function argmin(x: Tensor, axis = -1): Tensor {
+  checkTensor('argmin', 'x', x);
   return argmax(neg(x), axis);
 });
 
@@ -587,6 +589,8 @@ export const matmul = scoped(function matmul(a: Tensor, b: Tensor): Tensor {
 });
 
 export const dot = scoped(function dot(a: Tensor, b: Tensor): Tensor {
+  checkTensor('dot', 'a', a);
+  checkTensor('dot', 'b', b);
   return matmul(a, b);
 });
 

@@ -125,6 +125,16 @@ describeBackends('argument checks', () => {
     t.dispose();
   });
 
+  it('composite ops name themselves, not the primitive they are made of', () => {
+    for (const [name, op] of [
+      ['relu', o.relu], ['gelu', o.gelu], ['geluTanh', o.geluTanh], ['silu', o.silu], ['softplus', o.softplus], ['logSigmoid', o.logSigmoid],
+      ['rsqrt', o.rsqrt], ['ceil', o.ceil], ['isNaN', o.isNaN], ['isFinite', o.isFinite], ['argmin', o.argmin],
+    ] as const) {
+      expect(message(() => op(bad([1, 2]))), name).toBe(`${name}: argument x is an array of 2 numbers, not a tensor; make it a tensor with tensor([...]) first`);
+    }
+    expect(message(() => o.dot(bad(undefined), bad(undefined)))).toBe('dot: argument a is undefined, not a tensor');
+  });
+
   it('a non-tensor reaching a primitive directly names the primitive', () => {
     expect(message(() => o.neg(bad<Tensor>(undefined)))).toBe('neg: argument x is undefined, not a tensor');
     expect(message(() => o.take(tensor([1, 2]), bad([0])))).toMatch(/^take: argument indices is an array of 1 number/);
