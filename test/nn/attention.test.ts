@@ -71,9 +71,18 @@ describe('attention', () => {
         const b = await values(r.slice(layer.apply(p, changed, { mask }), [0, 0], [t + 1, 4]));
         expect(b).toEqual(a);
         if (t < length - 1) {
-          // And the mask matters: without it the first t+1 outputs see the change.
-          const c = await values(r.slice(layer.apply(p, changed), [0, 0], [t + 1, 4]));
-          expect(c).not.toEqual(a);
+          // And the mask matters: without it the first t+1 outputs see the change. Checked with the
+          // query projection zeroed, so every score is exactly 0 and every key weighs exactly 1/length:
+          // with the layer's random weights and the ×10 tokens, a changed key can score 20 or more below
+          // the query's best key (length 2, one head, seed 166: 3.98 against −18.5), so its weight
+          // e^−22 ≈ 2e−10 is below half an ulp of the output (or underflows to 0 further out) and the
+          // unmasked output does not move either: the test failed about once in 25 runs on correct code.
+          // With equal weights output i moves by W_o·W_v·Σ_{j>t}(changed_j − x_j) / length, of order 1,
+          // which is zero only if that sum lies in the null space of W_o·W_v.
+          const flat = { ...p, query: r.treeMap(p.query, (w) => r.zerosLike(w)) };
+          const before = await values(r.slice(layer.apply(flat, x), [0, 0], [t + 1, 4]));
+          const after = await values(r.slice(layer.apply(flat, changed), [0, 0], [t + 1, 4]));
+          expect(after).not.toEqual(before);
         }
       }),
       { numRuns: 20 },
@@ -180,6 +189,32 @@ describe('normalisation', () => {
     const y = gn.apply(p, r.concat([frame0, frame1], 1));
     const alone = gn.apply(p, frame0);
     expectAllClose(await values(r.slice(y, [0, 0], [1, 1])), await values(alone), 1e-6);
+  });
+
+  it('a row of variance ε: layerNorm, rmsNorm and groupNorm divide by √(v + ε), not √v + ε', async () => {
+    // Random rows almost never have a variance near ε = 1e-6, so the property above cannot tell
+    // ε inside the square root from ε outside it. Here v = 1e-6 exactly (in float64, from the float32
+    // inputs): inside, each entry is ±d/√(2e−6) ≈ ±0.7071; outside, ±d/(1e−3 + 1e−6) ≈ ±0.999.
+    // Tolerance 1e-4: float32 centring of 0.5 ± 1e-3 errs by at most half an ulp of 0.5 (3e-8), a
+    // relative 3e-5 of the deviation; the float32 mean of squares and rsqrt add ~1e-7 relative.
+    const d = 1e-3;
+    const row = Array.from(Float32Array.from([0.5 + d, 0.5 - d, 0.5 + d, 0.5 - d]));
+    const mean = row.reduce((a, v) => a + v, 0) / 4;
+    const v = row.reduce((a, x) => a + (x - mean) ** 2, 0) / 4;
+    expect(v).toBeCloseTo(1e-6, 9);
+    const ln = nn.layerNorm({ features: 4 });
+    const y = await values(ln.apply(ln.init(r.key(0)), r.tensor([row])));
+    expectAllClose(y, row.map((x) => (x - mean) / Math.sqrt(v + EPSILON)), 1e-4);
+    // groupNorm with one group over [1, 2, 2, 1] normalises the same four numbers.
+    const gn = nn.groupNorm({ channels: 1, groups: 1 });
+    const g = await values(gn.apply(gn.init(r.key(0)), r.tensor(row, [1, 2, 2, 1])));
+    expectAllClose(g, row.map((x) => (x - mean) / Math.sqrt(v + EPSILON)), 1e-4);
+    // rmsNorm: mean square 1e-6 = ε (no centring, so float32 rounding alone: 1e-6 tolerance).
+    const centred = Array.from(Float32Array.from([d, -d, d, -d]));
+    const ms = centred.reduce((a, x) => a + x * x, 0) / 4;
+    const rms = nn.rmsNorm({ features: 4 });
+    const z = await values(rms.apply(rms.init(r.key(0)), r.tensor([centred])));
+    expectAllClose(z, centred.map((x) => x / Math.sqrt(ms + EPSILON)), 1e-6);
   });
 
   it('layerNorm gives zero mean, unit variance per row; rmsNorm unit root mean square', async () => {
