@@ -14,6 +14,7 @@ import {
   symmetricEigen,
 } from '../../experiments/metrics.js';
 import { mulberry32 } from '../../experiments/kolmogorov.js';
+import { stepMetrics } from '../../experiments/evaluate.js';
 
 interface FrameSet {
   readonly data: Float64Array;
@@ -276,6 +277,28 @@ describe('SSIM', () => {
     );
   });
 
+  it('ssim: scale invariance on non-constant images: ssim(kx, ky, range k) = ssim(x, y, range 1)', () => {
+    // Scaling by k scales the means by k and the (co)variances by k², and C1 = (K1 L)², C2 = (K2 L)²
+    // by k² with L: numerator and denominator both gain k⁴. A constant image has no (co)variance, so
+    // only this catches a C2 whose L is not squared. Tolerance 1e-10: float64 sums of 121 taps.
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.constantFrom(1, 3),
+        fc.oneof(fc.constantFrom(0.01, 2, 255), fc.double({ min: 0.01, max: 1000, noNaN: true })),
+        (seed, channels, k) => {
+          const rng = mulberry32(seed);
+          const x = Float64Array.from({ length: 12 * 13 * channels }, () => rng());
+          const y = x.map((v) => Math.min(1, Math.max(0, v + 0.3 * (rng() - 0.5))));
+          const unit = ssim(x, y, 12, 13, channels);
+          const scaled = ssim(x.map((v) => k * v), y.map((v) => k * v), 12, 13, channels, { dataRange: k });
+          expect(Math.abs(scaled - unit)).toBeLessThan(1e-10);
+        },
+      ),
+      { numRuns: 30 },
+    );
+  });
+
   it('ssim: channels are interleaved (HWC) and averaged', () => {
     const both = new Float64Array(h * w * 2);
     const other = new Float64Array(h * w * 2);
@@ -290,6 +313,46 @@ describe('SSIM', () => {
 
   it('ssim: images smaller than the window are refused', () => {
     expect(() => ssim(new Float64Array(100), new Float64Array(100), 10, 10)).toThrow(/smaller than the 11x11/);
+  });
+});
+
+describe('stepMetrics: the numbers every evaluation reports', () => {
+  // [clips, frames, H, W, C] in [−1, 1], so the peak-to-peak range is 2: PSNR = 10 log10(2² / MSE) and
+  // SSIM's constants use L = 2. Real frames are 0, generated frame f of clip b the constant c[b][f]
+  // (float32, as the arrays hold it): MSE c², PSNR 10 log10(4/c²), and (constant images, no
+  // variance) SSIM = C1/(c² + C1) with C1 = (0.01 · 2)². Each value is the mean over clips.
+  const c = [[0.1, 0.25, -0.5], [-0.4, 0.8, 1]].map((row) => row.map(Math.fround));
+  const [clips, frames, h, w, ch] = [2, 3, 16, 16, 3];
+  const fs = h * w * ch;
+  const real = new Float32Array(clips * frames * fs);
+  const generated = new Float32Array(clips * frames * fs);
+  for (let b = 0; b < clips; b++) for (let f = 0; f < frames; f++) generated.fill(c[b]![f]!, (b * frames + f) * fs, (b * frames + f + 1) * fs);
+  const meanOverClips = (fn: (v: number) => number, f: number) => (fn(c[0]![f]!) + fn(c[1]![f]!)) / 2;
+
+  it('real 0 against generated c: MSE c², PSNR 10 log10(4/c²), SSIM C1/(c² + C1) with C1 = 0.02², per step', () => {
+    const c1 = (0.01 * 2) ** 2;
+    const rows = stepMetrics(real, generated, clips, frames, h, w, ch);
+    expect(rows.map((row) => row.step)).toEqual([1, 2, 3]);
+    rows.forEach((row, f) => {
+      expect(row.mse).toBeCloseTo(meanOverClips((v) => v * v, f), 12);
+      expect(row.psnr).toBeCloseTo(meanOverClips((v) => 10 * Math.log10(4 / (v * v)), f), 10);
+      expect(row.ssim).toBeCloseTo(meanOverClips((v) => c1 / (v * v + c1), f), 10);
+      expect(row.fsd).not.toBeNull();
+      expect(row.fsd!).toBeGreaterThan(0);
+    });
+  });
+
+  it('identical clips: MSE 0, PSNR Infinity, SSIM 1, FSD 0; small or odd-sized frames have no SSIM / FSD', () => {
+    for (const row of stepMetrics(generated, generated, clips, frames, h, w, ch)) {
+      expect(row.mse).toBe(0);
+      expect(row.psnr).toBe(Infinity);
+      expect(row.ssim).toBeCloseTo(1, 12);
+      expect(row.fsd).toBeCloseTo(0, 9);
+    }
+    // 10×10 is smaller than SSIM's 11×11 window; 12×12 is not a power of two (FSD's FFT); one clip has no covariance.
+    expect(stepMetrics(new Float32Array(100), new Float32Array(100), 1, 1, 10, 10, 1)[0]).toMatchObject({ ssim: null, fsd: null });
+    expect(stepMetrics(new Float32Array(288), new Float32Array(288), 2, 1, 12, 12, 1)[0]!.fsd).toBeNull();
+    expect(stepMetrics(new Float32Array(256), new Float32Array(256), 1, 1, 16, 16, 1)[0]!.fsd).toBeNull();
   });
 });
 

@@ -1,6 +1,7 @@
 import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32, crc32c, crc32cBytewise, maskCrc32c, maskedCrc32c, unmaskCrc32c } from '../../experiments/crc32c.js';
@@ -245,6 +246,71 @@ describe('protobuf: tf.train.Example', () => {
 
   it('refuses int64 numbers that are not safe integers', () => {
     expect(() => encodeExample({ a: { kind: 'int64', value: [2 ** 60] } })).toThrow(/safe integer/);
+  });
+});
+
+/**
+ * CRC-32C in its MSB-first form: the polynomial 0x1EDC6F41 unreflected, each byte bit-reversed on the
+ * way in and the register reversed on the way out. It shares no code or table with experiments/crc32c.ts
+ * (reflected, 0x82F63B78), so the golden bytes below are not checked against the code under test.
+ */
+function reverseBits(value: number, bits: number): number {
+  let out = 0;
+  for (let i = 0; i < bits; i++) out = (out << 1) | ((value >>> i) & 1);
+  return out >>> 0;
+}
+function independentCrc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc = (crc ^ (reverseBits(byte, 8) << 24)) >>> 0;
+    for (let k = 0; k < 8; k++) crc = crc & 0x80000000 ? ((crc << 1) ^ 0x1edc6f41) >>> 0 : (crc << 1) >>> 0;
+  }
+  return (reverseBits(crc, 32) ^ 0xffffffff) >>> 0;
+}
+/** The mask from tensorflow/core/lib/hash/crc32c.h, unwound: rotate left 15 after subtracting the delta. */
+const unmaskIndependently = (masked: number): number => {
+  const rotated = (masked - 0xa282ead8) >>> 0;
+  return ((rotated << 15) | (rotated >>> 17)) >>> 0;
+};
+const hex = (text: string): Uint8Array => Uint8Array.from(text.match(/../g) ?? [], (byte) => parseInt(byte, 16));
+const u32le = (bytes: Uint8Array): number => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+
+/** test/fixtures/tfrecord/spec.tfrecord field by field (how it was made: its README.md). */
+const SPEC_RECORDS = [
+  { data: 'hello', length: '0500000000000000', lengthCrc: 'eab2043e', bytes: '68656c6c6f', dataCrc: 'bb1f1c19' },
+  { data: '', length: '0000000000000000', lengthCrc: '29039807', bytes: '', dataCrc: 'd8ea82a2' },
+  { data: '123456789', length: '0900000000000000', lengthCrc: '37f97139', bytes: '313233343536373839', dataCrc: 'e5b08ac7' },
+];
+const SPEC_FILE = fileURLToPath(new URL('../fixtures/tfrecord/spec.tfrecord', import.meta.url));
+
+describe('tfrecord: bytes as the specification (and TensorFlow) writes them', () => {
+  it('the independent CRC-32C gives the standard check value and the RFC 3720 (iSCSI) B.4 vectors', () => {
+    expect(independentCrc32c(ascii('123456789'))).toBe(0xe3069283);
+    expect(independentCrc32c(new Uint8Array(32))).toBe(0x8a9136aa);
+    expect(independentCrc32c(new Uint8Array(32).fill(0xff))).toBe(0x62a8ab43);
+    expect(independentCrc32c(Uint8Array.from({ length: 32 }, (_, i) => i))).toBe(0x46dd794e);
+    expect(independentCrc32c(Uint8Array.from({ length: 32 }, (_, i) => 31 - i))).toBe(0x113fdb5c);
+  });
+
+  it('the golden file is length, masked CRC of the length, data, masked CRC of the data, per record', async () => {
+    const file = new Uint8Array(await readFile(SPEC_FILE));
+    expect(Array.from(file)).toEqual(Array.from(hex(SPEC_RECORDS.map((r) => r.length + r.lengthCrc + r.bytes + r.dataCrc).join(''))));
+    for (const record of SPEC_RECORDS) {
+      expect(new TextDecoder().decode(hex(record.bytes))).toBe(record.data);
+      expect(unmaskIndependently(u32le(hex(record.lengthCrc)))).toBe(independentCrc32c(hex(record.length)));
+      expect(unmaskIndependently(u32le(hex(record.dataCrc)))).toBe(independentCrc32c(hex(record.bytes)));
+    }
+    // The third record's data is the check string, so its stored CRC unmasks to the check value itself.
+    expect(unmaskIndependently(u32le(hex(SPEC_RECORDS[2]!.dataCrc)))).toBe(0xe3069283);
+  });
+
+  it('the library reads the golden file and writes it again byte for byte', async () => {
+    const read = await collect(readTFRecords(SPEC_FILE));
+    expect(read.map((data) => new TextDecoder().decode(data))).toEqual(SPEC_RECORDS.map((r) => r.data));
+    const path = join(dir, 'spec-rewritten.tfrecord');
+    await writeTFRecords(path, SPEC_RECORDS.map((r) => ascii(r.data)));
+    expect(Array.from(new Uint8Array(await readFile(path)))).toEqual(Array.from(new Uint8Array(await readFile(SPEC_FILE))));
+    expect(Array.from(encodeTFRecord(ascii('hello')))).toEqual(Array.from(hex('0500000000000000eab2043e68656c6c6fbb1f1c19')));
   });
 });
 

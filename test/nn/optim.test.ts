@@ -41,6 +41,23 @@ describe('optimizers', () => {
     );
   });
 
+  it('a gradient the size of ε: the update is −η g/(|g| + ε) (ε outside the square root, as optax)', async () => {
+    // At |g| ~ ε = 1e-8 the two placements differ by four orders of magnitude: outside, g = ε gives
+    // −η/2; inside, √(g² + ε) ≈ 1e-4 gives −η·1e-4. Random gradients rarely come this close to ε.
+    // Two leaves, so a whole-tree path and a per-leaf path see the same case; AdamW at θ = 0 adds
+    // no decay. Tolerance 1e-3 relative: the float32 moments carry 1 − β₂ = 1e-3 and its bias
+    // correction to ~1e-4 relative.
+    const lr = 0.1;
+    const a = f32([1e-8, -1e-8, 2.5e-9, 4e-8, 0]);
+    const b = f32([1e-8, 3e-9]);
+    const params = { a: r.zeros([a.length]), b: r.zeros([b.length]) };
+    for (const opt of [nn.adam({ learningRate: lr }), nn.adamw({ learningRate: lr, weightDecay: 0.5 })]) {
+      const { updates } = opt.update({ a: r.tensor(a), b: r.tensor(b) }, opt.init(params), params);
+      expectClose(await values(updates.a), a.map((g) => (-lr * g) / (Math.abs(g) + 1e-8)), 1e-3, 0);
+      expectClose(await values(updates.b), b.map((g) => (-lr * g) / (Math.abs(g) + 1e-8)), 1e-3, 0);
+    }
+  });
+
   it('Adam over three steps matches a float64 host implementation', async () => {
     const grads = [[0.5, -1, 2], [0.1, 0.3, -0.2], [-2, 0.7, 0.05]].map(f32);
     const [lr, b1, b2, eps] = [1e-2, 0.9, 0.999, 1e-8];
