@@ -456,7 +456,7 @@ async function cmdData(positional: string[], o: Options<typeof DATA_COMMAND_OPTI
 }
 
 const VECTORS_OPTIONS = {
-  out: { codec: t.string, value: 'FILE', required: true, help: 'the JSON file to write (test/fixtures/golden.json is one)' },
+  out: { codec: t.string, value: 'FILE', required: true, help: 'the JSON file to write, e.g. test/fixtures/golden.json' },
 } as const satisfies OptionTable;
 
 async function cmdVectors(o: Options<typeof VECTORS_OPTIONS>): Promise<void> {
