@@ -26,6 +26,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '2' },
     backend: { type: 'string', default: 'wasm' },
     threads: { type: 'string' },
+    /** JSON of a wasm MatmulConfig override (tuning experiments), e.g. '{"mr":4,"nr":8}'. */
+    matmul: { type: 'string' },
   },
 });
 
@@ -34,10 +36,11 @@ if (!base) throw new Error(`trainStep: unknown preset ${values.preset}`);
 const preset: Preset = values.batch ? { ...base, batch: Number(values.batch) } : base;
 const frameShape: [number, number, number] = preset.data === 'bair' ? [64, 64, 3] : [preset.size, preset.size, 1];
 
-if (values.threads !== undefined) {
-  if (values.backend !== 'wasm') throw new Error('trainStep: --threads is for the wasm backend');
+if (values.threads !== undefined || values.matmul !== undefined) {
+  if (values.backend !== 'wasm') throw new Error('trainStep: --threads and --matmul are for the wasm backend');
   const { createWasmBackendSync } = await import('../backends/wasm/index.js');
-  registerBackend('wasm-bench', () => createWasmBackendSync({ threads: Number(values.threads) }));
+  const matmul = values.matmul ? (JSON.parse(values.matmul) as Record<string, number>) : undefined;
+  registerBackend('wasm-bench', () => createWasmBackendSync({ ...(values.threads ? { threads: Number(values.threads) } : {}), ...(matmul ? { matmul } : {}) }));
   const b = (await setBackend('wasm-bench')) as unknown as { ready(): Promise<unknown> };
   await b.ready();
 } else {
