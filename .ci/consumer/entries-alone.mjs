@@ -19,8 +19,8 @@ if (entry.endsWith('/nn')) {
   const { alpha, sigma } = m.alphaSigma(m.logSnrTensor([[0, 0]]), 2);
   out = [...(await alpha.toArray()), ...(await sigma.toArray())].map((v) => +v.toFixed(4));
 } else if (entry.endsWith('/experiments')) {
-  const dataset = m.movingShapes({ frames: 2, size: 8 });
-  out = dataset.length;
+  const clip = m.clipTensor(m.movingShapesDataset({ clips: 1, frames: 2, size: 8 }), 0, 2);
+  out = [clip.shape, (await clip.toArray()).length];
 } else {
   out = m.memoryStats();
 }
