@@ -28,6 +28,7 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     /** JSON of a wasm MatmulConfig override (tuning experiments), e.g. '{"mr":4,"nr":8}'. */
     matmul: { type: 'string' },
+    'checkpoint-blocks': { type: 'boolean', default: false },
   },
 });
 
@@ -56,7 +57,7 @@ const clips = Array.from({ length: 4 }, (_, c) => Uint8Array.from({ length: clip
 const dataset: VideoDataset = { name: 'bench', frameShape, clips, clipLength, describe: 'synthetic' };
 
 const steps = Number(values.steps);
-const model = buildModel(preset, frameShape);
+const model = buildModel(preset, frameShape, values['checkpoint-blocks'] ? { checkpointBlocks: true } : {});
 const optimizer = optimizerFor(preset, preset.steps);
 const averager = ema({ decay: preset.emaDecay, warmup: true });
 const vg = valueAndGrad(lossFor(model, preset, 'rolling'));
@@ -121,6 +122,7 @@ console.log(
     preset: preset.name,
     backend: values.backend,
     threads,
+    checkpointBlocks: values['checkpoint-blocks'],
     batch: preset.batch,
     parameters,
     msPerStep: ms.map((v) => Math.round(v * 10) / 10),

@@ -640,6 +640,8 @@ export function col2imPrim(x: Tensor, p: PrimParams['col2im']): Tensor {
  * ([kernelHeight, kernelWidth, inChannels, outChannels]). Computed as im2col followed by one matmul.
  */
 export const conv2d = scoped(function conv2d(x: Tensor, w: Tensor, options: Conv2dOptions = {}): Tensor {
+  checkTensor('conv2d', 'x', x);
+  checkTensor('conv2d', 'w', w);
   if (x.rank !== 4) throw new Error(`conv2d: input must be NHWC (rank 4), got ${fmt(x.shape)}`);
   if (w.rank !== 4) throw new Error(`conv2d: weights must be HWIO (rank 4), got ${fmt(w.shape)}`);
   const [n, h, wd, c] = x.shape as [number, number, number, number];

@@ -1,6 +1,6 @@
 /** The denoiser a preset trains: the U-ViT of nn/uvit.ts sized by the preset and the data's channels. */
 import type { Key, Tensor } from '../core/index.js';
-import { uvit, uvitPresets } from '../nn/index.js';
+import { uvit, uvitPresets, type UViTConfig } from '../nn/index.js';
 import type { Preset } from './presets.js';
 
 export interface Denoiser {
@@ -13,12 +13,13 @@ export interface Denoiser {
  * inference mode): the training loss of diffusion/training.ts takes no dropout key. A recorded
  * simplification, not a claim about the paper's setting.
  */
-export function buildModel(preset: Preset, frameShape: readonly [number, number, number]): Denoiser {
+export function buildModel(preset: Preset, frameShape: readonly [number, number, number], overrides: Partial<UViTConfig> = {}): Denoiser {
   const net = uvit({
     ...uvitPresets[preset.model],
     inChannels: frameShape[2],
     ...(preset.patchSize ? { patchSize: preset.patchSize } : {}),
     ...(preset.channels ? { channels: [...preset.channels] } : {}),
+    ...overrides,
   });
   return {
     init: (k) => net.init(k),

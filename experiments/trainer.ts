@@ -35,6 +35,8 @@ export interface TrainOptions {
   /** Continue from out/checkpoint.safetensors when it exists. */
   resume?: boolean;
   checkpointEvery?: number;
+  /** Recompute each U-ViT block in the backward pass (`UViTConfig.checkpointBlocks`): less memory, the same gradients. */
+  checkpointBlocks?: boolean;
   /** Called after every step with the number of steps done (on resume the first call is the checkpoint's step + 1). */
   onStep?: (step: number, loss: number) => void;
 }
@@ -84,7 +86,7 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
   const steps = o.steps ?? o.preset.steps;
   const every = o.checkpointEvery ?? o.preset.checkpointEvery;
   await mkdir(o.out, { recursive: true });
-  const model = buildModel(o.preset, o.dataset.frameShape);
+  const model = buildModel(o.preset, o.dataset.frameShape, o.checkpointBlocks ? { checkpointBlocks: true } : {});
   const optimizer = optimizerFor(o.preset, steps);
   const averager = ema({ decay: o.preset.emaDecay, warmup: true });
   const path = join(o.out, CHECKPOINT);

@@ -21,7 +21,7 @@
  * next width; up is a 1×1 conv to the level's width then nearest-neighbour ×2 (a 1×1 conv commutes
  * with nearest upsampling, so this is "nearest, then conv" at a quarter of the cost).
  */
-import { add, concat, foldIn, mean, repeat, reshape, silu, tensor, tidy, transpose, type Key, type Tensor } from '../core/index.js';
+import { add, checkpoint, concat, foldIn, mean, repeat, reshape, silu, tensor, tidy, transpose, type Key, type Tensor } from '../core/index.js';
 import { conv2d, type Conv2dParams } from './layers/conv2d.js';
 import { fourierFeatures } from './layers/fourierFeatures.js';
 import { groupNorm, type GroupNormParams } from './layers/groupNorm.js';
@@ -56,6 +56,13 @@ export interface UViTConfig {
   dropout?: number;
   /** Temporal attention only looks back (default false: the whole window, as rolling diffusion). */
   causal?: boolean;
+  /**
+   * Recompute each ResBlock and transformer block in the backward pass instead of keeping its
+   * intermediates (`checkpoint`, as `jax.checkpoint` / `torch.utils.checkpoint`): the same
+   * gradients, the memory of the blocks' inputs only, at the cost of one more forward pass of the
+   * blocks (default false).
+   */
+  checkpointBlocks?: boolean;
 }
 
 export interface UViTParams {
@@ -140,6 +147,7 @@ function resolve(config: UViTConfig): Required<UViTConfig> {
     groups,
     dropout: config.dropout ?? 0,
     causal: config.causal ?? false,
+    checkpointBlocks: config.checkpointBlocks ?? false,
   };
 }
 
@@ -163,6 +171,11 @@ export function uvit(config: UViTConfig): UViT {
   const outNorm = groupNorm({ channels: widths[0]!, groups: c.groups });
   const outConv = conv2d({ inChannels: widths[0]!, outChannels: c.outChannels * p * p, kernelSize: 3, kernelInit: zerosInit });
   const levels = c.channels.length;
+  // One wrapper per block object, so each is checkpointed as a whole (its params, input and conditioning).
+  const remat = <L extends { apply: (...a: never[]) => Tensor }>(layer: L): L['apply'] => (c.checkpointBlocks ? checkpoint(layer.apply) : layer.apply);
+  const downApply = downBlocks.map((bs) => bs.map(remat));
+  const transformerApply = transformer.map(remat);
+  const upApply = upBlocks.map((bs) => bs.map(remat));
 
   return scopedLayer({
     config: c,
@@ -204,7 +217,7 @@ export function uvit(config: UViTConfig): UViT {
       const skips: Tensor[] = [];
       for (let l = 0; l < levels; l++) {
         params.down[l]!.blocks.forEach((bp, i) => {
-          h = downBlocks[l]![i]!.apply(bp, h, condPerImage, opts());
+          h = downApply[l]![i]!(bp, h, condPerImage, opts());
           skips.push(h);
         });
         h = downsample[l]!.apply(params.down[l]!.downsample, averagePool2(h));
@@ -213,14 +226,14 @@ export function uvit(config: UViTConfig): UViT {
       const [, lh, lw, dim] = h.shape as [number, number, number, number];
       let v = add(reshape(h, [b, t, lh, lw, dim]), positions(t, lh, lw, dim));
       params.transformer.forEach((tp, i) => {
-        v = transformer[i]!.apply(tp, v, emb, opts());
+        v = transformerApply[i]!(tp, v, emb, opts());
       });
       h = reshape(v, [n, lh, lw, dim]);
 
       for (let l = levels - 1; l >= 0; l--) {
         h = nearestUp2(upsample[l]!.apply(params.up[l]!.upsample, h));
         params.up[l]!.blocks.forEach((bp, i) => {
-          h = upBlocks[l]![i]!.apply(bp, concat([h, skips.pop()!], -1), condPerImage, opts());
+          h = upApply[l]![i]!(bp, concat([h, skips.pop()!], -1), condPerImage, opts());
         });
       }
       h = outConv.apply(params.outConv, silu(outNorm.apply(params.outNorm, h)));

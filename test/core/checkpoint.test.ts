@@ -171,3 +171,7 @@ describeBackends('saved values', () => {
     dispose([x, y, g]);
   });
 });
+
+it('conv2d names a non-tensor argument', () => {
+  expect(() => o.conv2d([1, 2] as unknown as Tensor, o.zeros([1, 1, 1, 1]))).toThrow(/conv2d.*x/);
+});
