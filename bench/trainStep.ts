@@ -11,6 +11,7 @@
  * `bench/trainVsTorch.ts` runs this and the PyTorch replica alternately in separate processes.
  */
 import { parseArgs } from 'node:util';
+import { enableRelaxedSimd } from '../backends/wasm/index.js';
 import { dispose, foldIn, getBackend, key, memoryStats, registerBackend, setBackend, tidy, valueAndGrad, type Tensor } from '../index.js';
 import { applyUpdates, countParameters, disposeStale, ema } from '../nn/index.js';
 import { lossFor, optimizerFor } from '../experiments/trainer.js';
@@ -29,8 +30,11 @@ const { values } = parseArgs({
     /** JSON of a wasm MatmulConfig override (tuning experiments), e.g. '{"mr":4,"nr":8}'. */
     matmul: { type: 'string' },
     'checkpoint-blocks': { type: 'boolean', default: false },
+    /** As the `rolling` command: relaxed SIMD (FMA) on unless ROLLING_RELAXED_SIMD=0 or --plain-simd. */
+    'plain-simd': { type: 'boolean', default: false },
   },
 });
+const relaxedSimd = !values['plain-simd'] && process.env.ROLLING_RELAXED_SIMD !== '0' ? await enableRelaxedSimd() : false;
 
 const base = PRESETS[values.preset as keyof typeof PRESETS] as Preset | undefined;
 if (!base) throw new Error(`trainStep: unknown preset ${values.preset}`);
@@ -122,6 +126,7 @@ console.log(
     preset: preset.name,
     backend: values.backend,
     threads,
+    relaxedSimd,
     checkpointBlocks: values['checkpoint-blocks'],
     batch: preset.batch,
     parameters,
