@@ -14,6 +14,9 @@ import { registerBackend, setDefaultBackends } from './core/index.js';
 import { createCpuBackend } from './backends/cpu/index.js';
 import { createWasmBackendSync } from './backends/wasm/index.js';
 
+/** Turn on WebAssembly relaxed SIMD (FMA) for wasm backends made afterwards; see backends/wasm. */
+export { enableRelaxedSimd } from './backends/wasm/index.js';
+
 registerBackend('cpu', createCpuBackend);
 registerBackend('webgpu', async () => (await import('./backends/webgpu/index.js')).createWebGPUBackend());
 registerBackend('wasm', () => createWasmBackendSync());

@@ -1,0 +1,45 @@
+/**
+ * Where a training step's kernel time goes, per primitive and per matmul shape: runs
+ * bench/trainStep.ts (same flags, e.g. `--preset demo --steps 5`) on a wasm backend whose `run` is
+ * timed (wasm kernels are synchronous, so the wall time of each call is its kernel). T=2 for two
+ * threads (default 1).
+ *
+ *   npx tsx bench/stepProfile.ts --preset demo --steps 5
+ */
+import { getBackend, setBackend, registerBackend } from '../index.js';
+import { createWasmBackendSync, enableRelaxedSimd } from '../backends/wasm/index.js';
+// As trainStep (and the rolling command): relaxed SIMD unless --plain-simd, set before the backend is made.
+if (!process.argv.includes('--plain-simd') && process.env.ROLLING_RELAXED_SIMD !== '0') await enableRelaxedSimd();
+const threads = Number(process.env.T ?? 1);
+registerBackend('wprof', () => createWasmBackendSync({ threads }));
+await setBackend('wprof');
+await (getBackend() as any).ready?.();
+const be = getBackend();
+const run = be.run;
+const acc = new Map<string, [number, number]>();
+let on = false;
+be.run = ((prim: string, inputs: any[], params: any, out: any) => {
+  const t0 = performance.now();
+  const r = (run as (...a: unknown[]) => unknown).call(be, prim, inputs, params, out);
+  if (on) {
+    const dt = performance.now() - t0;
+    let key = prim;
+    if (prim === 'matmul') key += ` ${inputs.map((i: any) => i.shape.join('x')).join(',')} ${params.transA ? 'T' : ''}${params.transB ? 'T' : ''}`;
+    const a = acc.get(key) ?? [0, 0];
+    a[0] += dt; a[1]++;
+    acc.set(key, a);
+  }
+  return r;
+}) as never;
+(globalThis as any).__profOn = (v: boolean) => (on = v);
+process.argv.splice(2, 0, '--backend', 'wprof');
+await import('./trainStep.js');
+
+const steps = Number(process.argv[process.argv.indexOf('--steps') + 1] ?? 1) || 1;
+const total = [...acc.values()].reduce((s, a) => s + a[0], 0);
+const byPrim = new Map<string, [number, number]>();
+for (const [k, [t, n]] of acc) { const p = k.split(' ')[0]!; const a = byPrim.get(p) ?? [0, 0]; a[0] += t; a[1] += n; byPrim.set(p, a); }
+console.log(`kernel time per step ${(total / steps).toFixed(1)} ms`);
+for (const [k, [t, n]] of [...byPrim].sort((a, b) => b[1][0] - a[1][0]).slice(0, 25)) console.log(`${(t / steps).toFixed(1).padStart(8)} ms ${(100 * t / total).toFixed(1).padStart(5)}% ${String(n / steps).padStart(6)} calls  ${k}`);
+console.log('--- matmul shapes');
+for (const [k, [t, n]] of [...acc].filter(([k]) => k.startsWith('matmul')).sort((a, b) => b[1][0] - a[1][0]).slice(0, 20)) console.log(`${(t / steps).toFixed(1).padStart(8)} ms ${String(n / steps).padStart(5)}x  ${k}`);
