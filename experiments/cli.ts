@@ -215,6 +215,7 @@ const TRAIN_OPTIONS = {
   data: { codec: t.string, value: 'DATA', defaultText: "the preset's data set", help: 'shapes, mnist, kolmogorov or a PATH (see Data below)' },
   mode: { codec: Mode, value: 'MODE', default: 'rolling', help: 'rolling, or standard (block-autoregressive) diffusion' },
   steps: { codec: PositiveInt, value: 'N', defaultText: "the preset's", help: 'training steps' },
+  'learning-rate': { codec: PositiveNumber, value: 'LR', defaultText: "the preset's", help: 'peak learning rate of the warmup-cosine schedule (a resumed run must keep it)' },
   seed: SEED_OPTION,
   resume: { codec: Switch, kind: 'switch', help: 'continue the checkpoint in --out (bit for bit as an uninterrupted run)' },
   force: { codec: Switch, kind: 'switch', help: 'train over a checkpoint already in --out' },
@@ -226,7 +227,8 @@ const TRAIN_OPTIONS = {
 
 async function cmdTrain(o: Options<typeof TRAIN_OPTIONS>): Promise<void> {
   await useBackend(o.backend, o['debug-nans']);
-  const preset = PRESETS[o.preset]!;
+  const lr = o['learning-rate'];
+  const preset = lr === undefined ? PRESETS[o.preset]! : { ...PRESETS[o.preset]!, learningRate: lr };
   await checkRunFolder(o.out, o);
   const dataset = await loadData(preset, o.data, { seed: o.seed, clips: preset.clips, use: { command: 'train' } });
   checkDataFits(preset, dataset);

@@ -8,7 +8,7 @@
  */
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dispose, foldIn, key, keep, tidy, valueAndGrad, type Key, type Tensor } from '../core/index.js';
+import { add, dispose, foldIn, key, keep, mul, reshape, scalar, stack, sum, tidy, treeLeaves, valueAndGrad, type Key, type Tensor } from '../core/index.js';
 import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion/index.js';
 import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn/index.js';
 import { writeFileAtomic } from './atomicWrite.js';
@@ -97,9 +97,12 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
     const params = model.init(foldIn(key(o.seed), 0x1417));
     return { params, opt: optimizer.init(params), ema: averager.init(params) };
   }) : null;
+  // The step of the checkpoint now in --out that this run wrote or resumed (undefined: none yet).
+  let lastSaved: number | undefined;
   if (resumed) {
     state = resumed.state;
     log = resumed.log;
+    lastSaved = state.step;
   } else {
     const params = model.init(foldIn(key(o.seed), 0x1417));
     state = keep({ params, opt: optimizer.init(params), ema: averager.init(params), step: 0 });
@@ -119,17 +122,50 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
       const params = applyUpdates(prev.params, updates);
       return { params, opt, ema: averager.update(params, prev.ema), loss };
     });
-    const lossValue = (await next.loss.toArray())[0]!;
+    // The loss and the whole update are checked before anything of this step is kept or saved: a
+    // finite loss can still come with NaN parameters (a NaN in the optimizer state, a huge step).
+    const health = tidy(() => stack([reshape(next.loss, []), nonFinite(next.params), nonFinite(next.opt), nonFinite(next.ema)]));
+    const [lossValue, params, opt, average] = Array.from(await health.toArray());
+    health.dispose();
     next.loss.dispose();
-    if (!Number.isFinite(lossValue)) throw new Error(`train: the loss became ${lossValue} at step ${step}; lower --lr or check the data`);
+    const updated = [[params, 'parameters'], [opt, 'optimizer state'], [average, 'EMA weights']].filter(([v]) => !Number.isFinite(v)).map(([, name]) => name);
+    const bad = !Number.isFinite(lossValue!) ? `the loss is ${lossValue}` : updated.length > 0 ? `the updated ${updated.join(' and ')} hold NaN or ±Infinity` : '';
+    if (bad !== '') {
+      dispose([next.params, next.opt, next.ema]);
+      throw new NonFiniteError(step + 1, bad, lastSaved, o);
+    }
     state = { params: next.params, opt: next.opt, ema: next.ema as TrainState['ema'], step: step + 1 };
     disposeStale({ params: prev.params, opt: prev.opt, ema: prev.ema }, { params: state.params, opt: state.opt, ema: state.ema });
-    log.losses.push(lossValue);
+    log.losses.push(lossValue!);
     log.seconds = secondsBefore + (Date.now() - started) / 1000;
-    o.onStep?.(state.step, lossValue);
-    if (state.step % every === 0 || state.step === last) await saveCheckpoint(o.out, state, log, { ...o, steps });
+    o.onStep?.(state.step, lossValue!);
+    if (state.step % every === 0 || state.step === last) {
+      await saveCheckpoint(o.out, state, log, { ...o, steps });
+      lastSaved = state.step;
+    }
   }
   return { state, log, model };
+}
+
+/** NaN when any float32 leaf of the tree is NaN or ±Inf (0 × ±Inf is NaN), 0 otherwise; one number read per tree. */
+function nonFinite(tree: unknown): Tensor {
+  const checks = treeLeaves(tree).filter((x) => x.dtype === 'float32').map((x) => sum(mul(x, 0)));
+  return checks.reduce((a, b) => add(a, b), scalar(0));
+}
+
+/**
+ * A training step whose loss or update is NaN or ±Inf: nothing of it was applied or written. Steps are
+ * counted as checkpoints count them (the step that makes checkpoint step N is step N).
+ */
+export class NonFiniteError extends Error {
+  constructor(readonly step: number, what: string, lastSaved: number | undefined, o: { out: string; preset: Preset }) {
+    const kept = lastSaved === undefined ? `no checkpoint of this run was written to ${o.out}` : `the checkpoint of step ${lastSaved} in ${o.out} is kept`;
+    super(
+      `train: at step ${step} ${what}, so the step was neither applied nor saved; ${kept}. ` +
+        `Find the op that makes it with --debug-nans (add --resume to start from that checkpoint), ` +
+        `or train again with --force and a smaller --learning-rate (the preset's is ${o.preset.learningRate}); check the data too`,
+    );
+  }
 }
 
 export async function saveCheckpoint(out: string, state: TrainState, log: TrainLog, o: { preset: Preset; mode: TrainMode; seed: number; steps: number; dataset: VideoDataset }): Promise<void> {
@@ -152,7 +188,7 @@ async function tryLoad(path: string, o: TrainOptions, template: () => { params: 
   }
   const m = loaded.metadata;
   if (m.mode !== o.mode) throw new Error(`train --resume: ${path} was trained in ${m.mode} mode, not ${o.mode}`);
-  if (m.preset !== JSON.stringify(o.preset)) throw new Error(`train --resume: ${path} was trained with a different preset (${m.preset}); use the same --preset`);
+  if (m.preset !== JSON.stringify(o.preset)) throw new Error(`train --resume: ${path} was trained with a different preset (${m.preset}); use the same --preset (and --learning-rate, if it was given)`);
   if (m.seed !== String(o.seed)) throw new Error(`train --resume: ${path} was trained with --seed ${m.seed}, not ${o.seed}`);
   const steps = o.steps ?? o.preset.steps;
   if (m.steps !== String(steps)) {
