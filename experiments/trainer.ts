@@ -162,7 +162,7 @@ export class NonFiniteError extends Error {
     const kept = lastSaved === undefined ? `no checkpoint of this run was written to ${o.out}` : `the checkpoint of step ${lastSaved} in ${o.out} is kept`;
     super(
       `train: at step ${step} ${what}, so the step was neither applied nor saved; ${kept}. ` +
-        `Find the op that makes it with --debug-nans (add --resume to start from that checkpoint), ` +
+        `Find the op that makes it with --debug-nans${lastSaved === undefined ? '' : ' (add --resume to start from that checkpoint)'}, ` +
         `or train again with --force and a smaller --learning-rate (the preset's is ${o.preset.learningRate}); check the data too`,
     );
   }
