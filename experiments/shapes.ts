@@ -42,7 +42,8 @@ function drawShape(rng: () => number, size: number, channels: number): Shape {
   for (let c = 0; c < channels; c++) colour[c] = 0.5 + 0.5 * rng();
   const x0 = radius + rng() * (size - 2 * radius);
   const y0 = radius + rng() * (size - 2 * radius);
-  // At least 3% of the side per frame, so every shape visibly moves from one frame to the next.
+  // At least 3% of the side per frame, so every shape visibly moves (across a bounce off a wall it can
+  // come back to where it was one frame earlier; never for three frames running).
   const speed = size * (0.03 + 0.03 * rng());
   const angle = 2 * Math.PI * rng();
   return { kind, radius, colour, x0, y0, vx: speed * Math.cos(angle), vy: speed * Math.sin(angle) };
