@@ -232,6 +232,15 @@ function parseHeader(bytes: Uint8Array, fileBytes: number = bytes.length): Eithe
   return right({ entries, metadata, dataStart });
 }
 
+/** Deepest key path loading rebuilds (segments joined by '.'); deeper names come from crafted files. */
+export const MAX_PATH_DEPTH = 64;
+
+/**
+ * Empty slots an array level may have beyond one per filled index (an index that held an empty
+ * subtree comes back as null): a key `x.999999999` alone would otherwise build a 10^9-slot array.
+ */
+export const MAX_EXTRA_EMPTY_INDICES = 16;
+
 /** Canonical array index: "0", "12", not "01" or "-1". */
 const isIndex = (k: string): boolean => /^(0|[1-9][0-9]*)$/.test(k);
 
@@ -242,6 +251,7 @@ function buildTree(entries: readonly Entry[], make: (e: Entry) => Tensor): Eithe
   for (const e of entries) {
     const parts = e.name.split('.');
     if (parts.some((p) => p === '')) return fail(`tensor '${e.name}': a path with an empty segment cannot be rebuilt into a tree`);
+    if (parts.length > MAX_PATH_DEPTH) return fail(`tensor '${e.name.slice(0, 80)}…': its path has ${parts.length} segments, more than the ${MAX_PATH_DEPTH} loading rebuilds (a crafted or corrupt file)`);
     let node = root;
     for (let i = 0; i < parts.length - 1; i++) {
       const next = node.get(parts[i]!);
@@ -253,11 +263,30 @@ function buildTree(entries: readonly Entry[], make: (e: Entry) => Tensor): Eithe
     if (node.has(last)) return fail(`tensor '${e.name}' is also the parent of other tensors`);
     node.set(last, e);
   }
+  // Array lengths are checked over the whole tree before any tensor is made.
+  const tooSparse = (node: Node, path: string): string | undefined => {
+    const keys = [...node.keys()];
+    if (keys.length > 0 && keys.every(isIndex)) {
+      const length = keys.reduce((m, k) => Math.max(m, Number(k)), 0) + 1;
+      if (length > 2 * keys.length + MAX_EXTRA_EMPTY_INDICES) {
+        return `index ${length - 1} under '${path || '<root>'}' would build an array of ${length} slots for ${keys.length} tensor path${keys.length === 1 ? '' : 's'} (at most twice as many slots plus ${MAX_EXTRA_EMPTY_INDICES} are rebuilt): a crafted or corrupt file; load it with \`like\` to read tensors by name`;
+      }
+    }
+    for (const [k, v] of node) {
+      if (v instanceof Map) {
+        const found = tooSparse(v, path ? `${path}.${k}` : k);
+        if (found !== undefined) return found;
+      }
+    }
+    return undefined;
+  };
+  const sparse = tooSparse(root, '');
+  if (sparse !== undefined) return fail(sparse);
   const materialise = (node: Node): unknown => {
     const keys = [...node.keys()];
     const value = (v: Node | Entry): unknown => (v instanceof Map ? materialise(v) : make(v));
     if (keys.length > 0 && keys.every(isIndex)) {
-      const length = Math.max(...keys.map(Number)) + 1;
+      const length = keys.reduce((m, k) => Math.max(m, Number(k)), 0) + 1;
       // Indices that held no tensor (an empty subtree when saved) come back as null.
       return Array.from({ length }, (_, i) => (node.has(String(i)) ? value(node.get(String(i))!) : null));
     }

@@ -1,0 +1,49 @@
+/**
+ * Issue 19: a crafted safetensors header cannot make loading allocate far more than the file holds.
+ */
+import { isLeft } from 'fp-ts/lib/Either.js';
+import { describe, expect, it } from 'vitest';
+import { dispose } from '../../index.js';
+import { decodeSafetensors, MAX_PATH_DEPTH } from '../../nn/safetensors.js';
+
+/** A file whose tensors are `names`, each one float32 (the header padded to 8 as the format says). */
+function fileOf(names: readonly string[]): Uint8Array {
+  const header = Object.fromEntries(names.map((n, i) => [n, { dtype: 'F32', shape: [1], data_offsets: [4 * i, 4 * i + 4] }]));
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const size = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + size + 4 * names.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(size), true);
+  out.fill(0x20, 8, 8 + size);
+  out.set(json, 8);
+  return out;
+}
+
+const errorOf = (bytes: Uint8Array): string => {
+  const r = decodeSafetensors(bytes);
+  return isLeft(r) ? r.left : 'loaded';
+};
+
+describe('safetensors: pytree indices and depth are bounded', () => {
+  it("a key 'x.9999999' is refused by name instead of building a 10^7-slot array", () => {
+    const started = Date.now();
+    expect(errorOf(fileOf(['x.9999999']))).toMatch(/safetensors: index 9999999 under 'x' would build an array of 10000000 slots for 1 tensor path/);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('a sparse index deep in the tree is refused before any tensor is made; holes within the bound still load as null', () => {
+    expect(errorOf(fileOf(['a.b.0', 'a.b.1000']))).toMatch(/index 1000 under 'a.b'/);
+    const ok = decodeSafetensors(fileOf(['a.0', 'a.5']));
+    expect(isLeft(ok)).toBe(false);
+    if (!isLeft(ok)) {
+      const a = (ok.right.tree as { a: unknown[] }).a;
+      expect(a.length).toBe(6);
+      expect(a.slice(1, 5)).toEqual([null, null, null, null]);
+      dispose(a);
+    }
+  });
+
+  it(`a path of more than ${MAX_PATH_DEPTH} segments is refused (no recursion as deep as the name)`, () => {
+    expect(errorOf(fileOf([Array.from({ length: MAX_PATH_DEPTH + 1 }, () => 'a').join('.')]))).toMatch(/65 segments, more than the 64/);
+    expect(errorOf(fileOf([Array.from({ length: MAX_PATH_DEPTH }, () => 'a').join('.')]))).toBe('loaded');
+  });
+});
