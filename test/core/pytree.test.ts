@@ -121,7 +121,7 @@ describeBackends('pytree', () => {
     dispose([g, w]);
   });
 
-  it('property: the gradient of Σ over all leaves is ones in every leaf, whatever mix of objects, arrays and registered classes holds them', () => {
+  it('property: the gradient of Σ over all leaves is ones in every leaf, whatever mix of objects, arrays and registered classes holds them', async () => {
     type Shape = { kind: 'leaf'; n: number } | { kind: 'array'; items: Shape[] } | { kind: 'object'; items: Shape[] } | { kind: 'lin'; w: number; b: number };
     const shapeArb: fc.Arbitrary<Shape> = fc.letrec<{ node: Shape }>((tie) => ({
       node: fc.oneof(
@@ -140,15 +140,17 @@ describeBackends('pytree', () => {
         case 'object': return Object.fromEntries(s.items.map((x, i) => [`k${i}`, build(x)]));
       }
     };
-    fc.assert(
-      fc.property(shapeArb, (shape) => {
-        tidy(() => {
-          const tree = build(shape);
-          const g = grad((t: unknown) => treeLeaves(t).reduce<Tensor>((acc, x) => o.add(acc, o.sum(x)), o.scalar(0)))(tree);
-          const paths = treeFlatten(tree).map(([p, t]) => [p, t.shape]);
-          expect(treeFlatten(g).map(([p, t]) => [p, t.shape])).toEqual(paths);
-          for (const t of treeLeaves(g)) expect(Array.from(t.toArraySync())).toEqual(new Array(t.size).fill(1));
+    // Values read with the asynchronous toArray, outside tidy, so the property runs on webgpu too.
+    await fc.assert(
+      fc.asyncProperty(shapeArb, async (shape) => {
+        const [tree, g] = tidy(() => {
+          const t0 = build(shape);
+          return [t0, grad((t: unknown) => treeLeaves(t).reduce<Tensor>((acc, x) => o.add(acc, o.sum(x)), o.scalar(0)))(t0)] as const;
         });
+        const paths = treeFlatten(tree).map(([p, t]) => [p, t.shape]);
+        expect(treeFlatten(g).map(([p, t]) => [p, t.shape])).toEqual(paths);
+        for (const t of treeLeaves(g)) expect(Array.from(await t.toArray())).toEqual(new Array(t.size).fill(1));
+        dispose([tree, g]);
       }),
       { numRuns: 60 },
     );

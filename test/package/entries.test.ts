@@ -78,8 +78,13 @@ describe('the package entries', () => {
     expect(nodeOnlyReach(join(ROOT, 'experiments/index.ts')).length).toBeGreaterThan(0);
   });
 
-  it('every module imported for its effect is listed in sideEffects', () => {
+  it('every module imported for its effect is listed in sideEffects, for the build and for the source (the web page and the tests bundle the source)', () => {
     const listed = pkg.sideEffects.map((glob) => new RegExp(`^${sourceOf(glob).replace(/[.]/g, '\\.').replace('*', '[^/]+')}$`));
+    const sourceListed = pkg.sideEffects.filter((glob) => !glob.startsWith('./dist/')).map((glob) => new RegExp(`^${glob.replace(/^\.\//, '').replace(/[.]/g, '\\.').replace('*', '[^/]+')}$`));
+    const bareImports = (file: string) =>
+      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/^import '(\.[^']+)'/gm)].map((m) => relative(ROOT, resolve(ROOT, dirname(file), m[1]!.replace(/\.js$/, '.ts'))));
+    const fromWeb = sources('web/src').flatMap(bareImports).filter((file) => !sourceListed.some((re) => re.test(file)));
+    expect([...new Set(fromWeb)]).toEqual([]);
     const effects = ['index.ts', ...['entry', 'core', 'backends', 'nn', 'diffusion', 'experiments'].flatMap((d) => sources(d))]
       .flatMap((file) => [...readFileSync(join(ROOT, file), 'utf8').matchAll(/^import '(\.[^']+)'/gm)].map((m) => relative(ROOT, resolve(ROOT, dirname(file), m[1]!.replace(/\.js$/, '.ts')))))
       .filter((file) => !listed.some((re) => re.test(file)));
