@@ -157,7 +157,7 @@ export async function kolmogorovShards(dir: string): Promise<VideoDataset> {
   let shape: number[] = [];
   for (const n of names) {
     const a = await readNpy(join(dir, n));
-    if (a.shape.length !== 5 || a.shape[4] !== 2) throw new Error(`kolmogorovShards: ${n} has shape [${a.shape}], expected [clips, frames, n, n, 2]`);
+    if (a.shape.length !== 5 || a.shape[4] !== 2 || a.shape.includes(0)) throw new Error(`kolmogorovShards: ${n} has shape [${a.shape}], expected [clips, frames, n, n, 2] with every dimension at least 1`);
     shape = [...a.shape];
     const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
     const data = Float32Array.from(a.data as ArrayLike<number>, (v) => v / KOLMOGOROV_VELOCITY_SCALE);
@@ -212,6 +212,8 @@ export async function npyDataset(path: string): Promise<VideoDataset> {
   const a = await readNpy(path);
   const shape = a.shape.length === 4 ? [1, ...a.shape] : [...a.shape];
   if (shape.length !== 5) throw new Error(`npyDataset: ${path} has shape [${a.shape}]; expected [N, T, H, W, C] or [T, H, W, C]`);
+  // A zero dimension holds no data, yet N alone would make N clips (10^8 from a 128-byte file).
+  if (shape.includes(0)) throw new Error(`npyDataset: ${path} has shape [${a.shape}], which holds no data (a dimension is 0); expected [N, T, H, W, C] videos with every dimension at least 1`);
   const per = shape.slice(1).reduce((x, y) => x * y, 1);
   const isBytes = a.data instanceof Uint8Array;
   const all: StoredClip = isBytes || a.data instanceof Float32Array ? a.data : Float32Array.from(a.data as ArrayLike<number | bigint>, Number);

@@ -103,7 +103,8 @@ function parsePythonLiteral(text: string, name: string): PyValue {
     const c = text[i];
     if (c === '{') {
       i++;
-      const dict: { [key: string]: PyValue } = {};
+      // No prototype: a key '__proto__' is a key like any other (and is refused below as an unknown one).
+      const dict: { [key: string]: PyValue } = Object.create(null) as { [key: string]: PyValue };
       for (;;) {
         skipSpace();
         if (text[i] === '}') {
@@ -115,6 +116,7 @@ function parsePythonLiteral(text: string, name: string): PyValue {
         skipSpace();
         if (text[i] !== ':') error("expected ':'");
         i++;
+        if (Object.hasOwn(dict, key as string)) error(`the key ${JSON.stringify(key)} is repeated`);
         dict[key as string] = value();
         skipSpace();
         if (text[i] === ',') i++;
@@ -178,6 +180,11 @@ function parseHeader(bytes: Uint8Array, name: string): Header {
   if (dict === null || typeof dict !== 'object' || Array.isArray(dict)) {
     throw new Error(`${name}: the .npy header is not a dict: ${text}`);
   }
+  const keys = Object.keys(dict).sort();
+  if (keys.join() !== 'descr,fortran_order,shape') {
+    // As NumPy's read_array_header: exactly these three keys.
+    throw new Error(`${name}: the .npy header must have exactly the keys 'descr', 'fortran_order' and 'shape', got ${keys.map((k) => `'${k}'`).join(', ')}`);
+  }
   const { descr, fortran_order: fortranOrder, shape } = dict;
   if (typeof descr !== 'string') {
     throw new Error(`${name}: structured dtypes are not supported (descr ${JSON.stringify(descr)}); save plain arrays`);
@@ -187,8 +194,13 @@ function parseHeader(bytes: Uint8Array, name: string): Header {
       `${name}: Fortran-order arrays are not supported; save with np.ascontiguousarray(x) (C order) instead`,
     );
   }
-  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && d >= 0)) {
-    throw new Error(`${name}: invalid shape in the .npy header: ${JSON.stringify(shape)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
+    throw new Error(`${name}: invalid shape in the .npy header: ${text.slice(0, 200)} (dimensions must be non-negative integers below 2^53)`);
+  }
+  // Even an empty array's other dimensions must multiply to a count a typed array could have.
+  const nonZero = (shape as number[]).reduce((n, d) => (d === 0 ? n : n * d), 1);
+  if (nonZero > Number.MAX_SAFE_INTEGER) {
+    throw new Error(`${name}: the .npy shape (${(shape as number[]).join(', ')}) multiplies to more than 2^53 elements (a corrupt or crafted header)`);
   }
   return { descr, shape: shape as number[], dataOffset };
 }
@@ -470,9 +482,22 @@ async function readZipDirectory(source: Source, name: string): Promise<ZipEntry[
   return entries;
 }
 
-async function readZipEntry(source: Source, entry: ZipEntry, name: string): Promise<Uint8Array> {
+/**
+ * The most bytes one `.npz` member may hold once inflated, unless `maxEntryBytes` says otherwise:
+ * generous (a BAIR clip is 1.1 MB) but finite, so a zip bomb (2 MB that inflate to gigabytes) is
+ * refused, from its declared size before anything is read, or while inflating when it lies.
+ */
+export const MAX_NPZ_ENTRY_BYTES = 2 ** 30;
+
+async function readZipEntry(source: Source, entry: ZipEntry, name: string, maxEntryBytes: number): Promise<Uint8Array> {
   const where = `${name}: entry '${entry.name}'`;
   if (entry.flags & 1) throw new Error(`${where} is encrypted, which is not supported`);
+  if (entry.size > maxEntryBytes) {
+    throw new Error(`${where} declares ${entry.size} bytes once inflated, more than the limit of ${maxEntryBytes} (a zip bomb or a corrupt directory; raise maxEntryBytes to read it)`);
+  }
+  if (entry.method === 0 && entry.compressedSize !== entry.size) {
+    throw new Error(`${where} is stored (not compressed) but its sizes differ: ${entry.compressedSize} stored, ${entry.size} declared`);
+  }
   const local = await source.read(entry.localHeaderOffset, 30);
   const view = dataView(local);
   if (local.length < 30 || view.getUint32(0, true) !== LOCAL_SIGNATURE) {
@@ -487,8 +512,12 @@ async function readZipEntry(source: Source, entry: ZipEntry, name: string): Prom
   if (entry.method === 0) data = compressed;
   else if (entry.method === 8) {
     try {
-      data = new Uint8Array(inflateRawSync(compressed));
+      // Inflated chunk by chunk, stopping as soon as the output passes the declared size.
+      data = new Uint8Array(inflateRawSync(compressed, { maxOutputLength: Math.max(1, entry.size) }));
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new Error(`${where}: inflates to more than the ${entry.size} bytes its directory declares (stopped there; a zip bomb or corrupt data at byte offset ${dataOffset})`);
+      }
       throw new Error(`${where}: corrupt deflate data at byte offset ${dataOffset} (${(error as Error).message})`);
     }
   } else throw new Error(`${where}: compression method ${entry.method} is not supported (only stored and deflate)`);
@@ -499,14 +528,14 @@ async function readZipEntry(source: Source, entry: ZipEntry, name: string): Prom
   return data;
 }
 
-async function readNpzFrom(source: Source, name: string, only?: readonly string[]): Promise<Map<string, NpyArray>> {
+async function readNpzFrom(source: Source, name: string, only?: readonly string[], maxEntryBytes = MAX_NPZ_ENTRY_BYTES): Promise<Map<string, NpyArray>> {
   const result = new Map<string, NpyArray>();
   for (const entry of await readZipDirectory(source, name)) {
     if (entry.name.endsWith('/')) continue;
     // np.load names an entry `x` for the member `x.npy`.
     const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -4) : entry.name;
     if (only !== undefined && !only.includes(key)) continue;
-    result.set(key, parseNpy(await readZipEntry(source, entry, name), `${name}/${entry.name}`));
+    result.set(key, parseNpy(await readZipEntry(source, entry, name, maxEntryBytes), `${name}/${entry.name}`));
   }
   if (only !== undefined) {
     const missing = only.filter((k) => !result.has(k));
@@ -518,19 +547,19 @@ async function readNpzFrom(source: Source, name: string, only?: readonly string[
 }
 
 /** Parses an in-memory `.npz` archive into its arrays, keyed as np.load keys them (no '.npy'). */
-export async function parseNpz(bytes: Uint8Array, name = 'arrays.npz'): Promise<Map<string, NpyArray>> {
+export async function parseNpz(bytes: Uint8Array, name = 'arrays.npz', options: { readonly maxEntryBytes?: number } = {}): Promise<Map<string, NpyArray>> {
   const source: Source = {
     size: bytes.length,
     read: async (offset, length) => bytes.subarray(offset, Math.min(bytes.length, offset + length)),
   };
-  return readNpzFrom(source, name);
+  return readNpzFrom(source, name, undefined, options.maxEntryBytes);
 }
 
 /**
  * Reads a `.npz` file into its arrays, keyed as np.load keys them (no '.npy'). Only the central
  * directory and the requested members are read from disk; `only` restricts which (all by default).
  */
-export async function readNpz(path: string, options: { readonly only?: readonly string[] } = {}): Promise<Map<string, NpyArray>> {
+export async function readNpz(path: string, options: { readonly only?: readonly string[]; readonly maxEntryBytes?: number } = {}): Promise<Map<string, NpyArray>> {
   const handle = await open(path, 'r');
   try {
     const size = (await handle.stat()).size;
@@ -547,7 +576,7 @@ export async function readNpz(path: string, options: { readonly only?: readonly 
         return buffer.subarray(0, filled);
       },
     };
-    return await readNpzFrom(source, path, options.only);
+    return await readNpzFrom(source, path, options.only, options.maxEntryBytes);
   } finally {
     await handle.close();
   }

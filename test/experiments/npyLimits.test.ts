@@ -1,0 +1,80 @@
+/**
+ * Issue 19: crafted .npy and .npz files are refused by name before they can exhaust memory.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import '../../index.js';
+import { npyDataset } from '../../experiments/datasets.js';
+import { encodeNpz, MAX_NPZ_ENTRY_BYTES, parseNpy, parseNpz, readNpz } from '../../experiments/npy.js';
+
+let dir = '';
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rolling-npy-limits-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A version-1.0 .npy with the given header text (padded to 64 bytes as NumPy pads it) and data. */
+function npyWithHeader(header: string, data: Uint8Array = new Uint8Array(0)): Uint8Array {
+  let text = header;
+  while ((10 + text.length + 1) % 64 !== 0) text += ' ';
+  text += '\n';
+  const out = new Uint8Array(10 + text.length + data.length);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  new DataView(out.buffer).setUint16(8, text.length, true);
+  out.set(new TextEncoder().encode(text), 10);
+  out.set(data, 10 + text.length);
+  return out;
+}
+
+describe('.npy: shapes that hold no data or more than the file are refused before allocating', () => {
+  it('a 128-byte file of shape (1e8, 12, 0, 0, 1) is refused as data (it would make 10^8 clips)', async () => {
+    const path = join(dir, 'empty-huge.npy');
+    const bytes = npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (100000000, 12, 0, 0, 1), }");
+    expect(bytes.length).toBe(128);
+    await writeFile(path, bytes);
+    const started = Date.now();
+    await expect(npyDataset(path)).rejects.toThrow(/empty-huge\.npy has shape \[100000000,12,0,0,1\], which holds no data/);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('a dimension too large for a number ([Infinity, 0] once parsed) or a product past 2^53 is refused', () => {
+    expect(() => parseNpy(npyWithHeader(`{'descr': '<f4', 'fortran_order': False, 'shape': (1${'0'.repeat(400)}, 0), }`), 'inf.npy')).toThrow(/inf\.npy: invalid shape/);
+    expect(() => parseNpy(npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 0), }"), 'big.npy')).toThrow(/big\.npy: the \.npy shape .* more than 2\^53/);
+  });
+
+  it("a header with '__proto__', a repeated key or an extra key is refused, as NumPy refuses it", () => {
+    expect(() => parseNpy(npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), '__proto__': 1, }", new Uint8Array(4)), 'p.npy')).toThrow(/p\.npy: the \.npy header must have exactly the keys/);
+    expect(() => parseNpy(npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'shape': (2,), }", new Uint8Array(8)), 'd.npy')).toThrow(/d\.npy: cannot parse the .npy header \(the key "shape" is repeated/);
+    expect(() => parseNpy(npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'extra': 0, }", new Uint8Array(4)), 'e.npy')).toThrow(/e\.npy: .*exactly the keys/);
+    expect(parseNpy(npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(4)), 'ok.npy').data).toEqual(new Float32Array(1));
+  });
+});
+
+describe('.npz: inflation is capped', () => {
+  const zeros = (n: number) => ({ x: { shape: [n], data: new Uint8Array(n) } });
+
+  it('a member whose declared inflated size passes the limit is refused before it is inflated', async () => {
+    const npz = encodeNpz(zeros(1 << 20), { compress: true });
+    expect(npz.length).toBeLessThan(1 << 14);
+    await expect(parseNpz(npz, 'bomb.npz', { maxEntryBytes: 1 << 16 })).rejects.toThrow(/bomb\.npz: entry 'x\.npy' declares \d+ bytes once inflated, more than the limit of 65536/);
+    const path = join(dir, 'bomb.npz');
+    await writeFile(path, npz);
+    await expect(readNpz(path, { maxEntryBytes: 1 << 16 })).rejects.toThrow(/bomb\.npz: entry 'x\.npy' declares/);
+    expect((await parseNpz(npz, 'bomb.npz')).get('x')!.data.length).toBe(1 << 20);
+    expect(MAX_NPZ_ENTRY_BYTES).toBeLessThanOrEqual(2 ** 31);
+  });
+
+  it('a member that inflates past the size its directory declares is stopped there (not inflated, then checked)', async () => {
+    const npz = encodeNpz(zeros(1 << 20), { compress: true });
+    const view = new DataView(npz.buffer, npz.byteOffset, npz.length);
+    let central = -1;
+    for (let at = npz.length - 4; at >= 0; at--) if (view.getUint32(at, true) === 0x02014b50) { central = at; break; }
+    expect(central).toBeGreaterThan(0);
+    view.setUint32(central + 24, 1000, true);
+    await expect(parseNpz(npz, 'liar.npz')).rejects.toThrow(/liar\.npz: entry 'x\.npy': inflates to more than the 1000 bytes its directory declares/);
+  });
+});
