@@ -175,3 +175,21 @@ describeBackends('saved values', () => {
 it('conv2d names a non-tensor argument', () => {
   expect(() => o.conv2d([1, 2] as unknown as Tensor, o.zeros([1, 1, 1, 1]))).toThrow(/conv2d.*x/);
 });
+
+it('valueAndGrad with aux: an intermediate returned as aux (and read by the backward pass) survives the early freeing', async () => {
+  const x = o.tensor([0.5, -1, 2]);
+  const [[loss, aux], g] = valueAndGrad(
+    (t: Tensor) => {
+      const h = o.tanh(t);
+      const e = o.exp(h);
+      return [o.sum(e), { h, e, nested: [e] }] as const;
+    },
+    { hasAux: true },
+  )(x);
+  const h = [0.5, -1, 2].map(Math.tanh);
+  expect(Array.from(await aux.h.toArray()).map((v, i) => Math.abs(v - h[i]!) < 1e-6)).toEqual([true, true, true]);
+  expect(Array.from(await aux.nested[0]!.toArray())).toEqual(Array.from(await aux.e.toArray()));
+  const want = h.map((v) => Math.exp(v) * (1 - v * v));
+  Array.from(await g.toArray()).forEach((v, i) => expect(Math.abs(v - want[i]!)).toBeLessThan(1e-5));
+  dispose([x, loss, aux, g]);
+});
