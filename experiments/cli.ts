@@ -11,6 +11,7 @@ import { getBackend, getBackendName, key, setBackend, sliceAxis, tidy, dispose }
 import { setDebugNans } from '../core/debug.js';
 import { formatHelp, NonNegativeInt, NonNegativeNumber, oneOf, parseCommand, PositiveInt, PositiveNumber, Switch, type OptionTable, type Options } from './args.js';
 import { writeFileAtomic } from './atomicWrite.js';
+import { CheckpointError } from './checkpointMetadata.js';
 import { isBairRecordName } from './bair.js';
 import { bairDataset, bairNpzDataset, clipTensor, isKolmogorovShardName, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets.js';
 import { formatTable, stepMetrics, type StepMetrics } from './evaluate.js';
@@ -266,6 +267,7 @@ async function rolloutToFiles(o: { checkpoint: string; out: string; frames: numb
   const video = await generate({ model: ck.model, params: ck.params, preset, mode: o.mode ?? ck.mode, context, frames: o.frames, stepsPerFrame: o.stepsPerFrame ?? preset.stepsPerFrame, key: key(o.seed), sampler: o.sampler, onFrame: (i) => bar.update(i) });
   bar.done();
   const generated = (await video.toArray()) as Float32Array;
+  checkGenerated(generated, o.checkpoint);
   const truth = truthFrames > 0 ? ((await tidy(() => sliceAxis(clip, 1, preset.cleanFrames, preset.cleanFrames + truthFrames)).toArray()) as Float32Array) : null;
   const ctxData = (await context.toArray()) as Float32Array;
   dispose([video, clip, context]);
@@ -299,6 +301,18 @@ async function rolloutToFiles(o: { checkpoint: string; out: string; frames: numb
   await writePng(join(o.out, 'rollout.png'), frameGrid(rows, o.frames, h, w, c, scale));
   await writeNpy(join(o.out, 'rollout.npy'), { shape: [o.frames, h, w, c], data: generated });
   return { generated, truth, frames: o.frames, frameShape };
+}
+
+/**
+ * Generated frames must be finite: NaN frames written as pictures look black and score as numbers.
+ * The checkpoint's weights were checked finite when it was loaded, so an op overflowed while sampling.
+ */
+function checkGenerated(values: Float32Array, checkpoint: string): void {
+  let bad = 0;
+  for (const v of values) if (!Number.isFinite(v)) bad++;
+  if (bad > 0) {
+    throw new Error(`${bad} of ${values.length} generated values are NaN or ±Infinity${bad === values.length ? ' (all of them)' : ''}, so nothing was written. The weights of ${checkpoint} are finite, so an op overflowed while sampling (weights too large: the training diverged?); rerun with --debug-nans to name the op, or sample from an earlier checkpoint`);
+  }
 }
 
 function padFrames(a: Float32Array, have: number, want: number, fs: number): Float32Array {
@@ -346,7 +360,9 @@ async function rolloutMany(checkpoint: string, dataset: VideoDataset, clips: num
     const clip = clipTensor(dataset, i, preset.cleanFrames + frames);
     const context = tidy(() => sliceAxis(clip, 1, 0, preset.cleanFrames));
     const video = await generate({ model: ck.model, params: ck.params, preset, mode: ck.mode, context, frames, stepsPerFrame: stepsPerFrame ?? preset.stepsPerFrame, key: key(seed * 7919 + i), onFrame: (f) => bar.update(i * frames + f) });
-    gen.set(await video.toArray(), i * frames * fs);
+    const frameValues = (await video.toArray()) as Float32Array;
+    checkGenerated(frameValues, checkpoint);
+    gen.set(frameValues, i * frames * fs);
     real.set(await tidy(() => sliceAxis(clip, 1, preset.cleanFrames, preset.cleanFrames + frames)).toArray(), i * frames * fs);
     dispose([clip, context, video]);
   }
@@ -525,7 +541,9 @@ async function cmdDemo(o: Options<typeof DEMO_OPTIONS>): Promise<void> {
   console.log(`demo: loss ${metrics.firstLoss?.toFixed(3)} → ${metrics.finalLoss.toFixed(3)}; wrote rollout.gif, rollout.png (generated above ground truth), rollout.npy and metrics.json to ${out}`);
 }
 
-function mean(a: readonly number[]): number {
+/** The mean of the known values (a resumed log records losses it lost as NaN). */
+function mean(all: readonly number[]): number {
+  const a = all.filter(Number.isFinite);
   return a.reduce((s, v) => s + v, 0) / Math.max(a.length, 1);
 }
 
@@ -611,8 +629,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (e) {
     const file = fileErrorMessage(e);
-    if (e instanceof UsageError || file !== undefined) {
-      console.error(e instanceof UsageError ? e.message : `rolling ${name}: ${file}`);
+    if (e instanceof UsageError || e instanceof CheckpointError || file !== undefined) {
+      console.error(e instanceof UsageError ? e.message : e instanceof CheckpointError ? `rolling ${name}: ${e.message}` : `rolling ${name}: ${file}`);
       return 2;
     }
     console.error(`rolling ${name}: ${(e as Error).message}`);

@@ -8,10 +8,13 @@
  */
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { add, dispose, foldIn, key, keep, mul, reshape, scalar, stack, sum, tidy, treeLeaves, valueAndGrad, type Key, type Tensor } from '../core/index.js';
+import { isLeft } from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
+import { add, dispose, foldIn, key, keep, mul, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, valueAndGrad, type Key, type Tensor } from '../core/index.js';
 import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion/index.js';
 import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn/index.js';
 import { writeFileAtomic } from './atomicWrite.js';
+import { CheckpointError, decodeCheckpointMetadata } from './checkpointMetadata.js';
 import { sampleBatch, type VideoDataset } from './datasets.js';
 import { buildModel, type Denoiser } from './model.js';
 import type { Preset } from './presets.js';
@@ -179,49 +182,118 @@ async function tryLoad(path: string, o: TrainOptions, template: () => { params: 
   } catch {
     return null;
   }
+  const m = decodeCheckpointMetadata(await readSafetensorsMetadata(path).catch((e: Error) => Promise.reject(new CheckpointError(`train --resume: ${e.message}`))), path);
+  if (m.mode !== o.mode) throw new CheckpointError(`train --resume: ${path} was trained in ${m.mode} mode, not ${o.mode}`);
+  if (m.raw.preset !== JSON.stringify(o.preset)) throw new CheckpointError(`train --resume: ${path} was trained with a different preset (${m.raw.preset}); use the same --preset (and --learning-rate, if it was given)`);
+  if (m.raw.seed !== String(o.seed)) throw new CheckpointError(`train --resume: ${path} was trained with --seed ${m.raw.seed}, not ${o.seed}`);
+  const steps = o.steps ?? o.preset.steps;
+  if (m.steps !== steps) {
+    process.stderr.write(`train --resume: ${path} was started with --steps ${m.steps}; continuing to ${steps} changes the learning-rate schedule, so this run will not equal an uninterrupted one\n`);
+  }
   const like = template();
   let loaded;
   try {
     loaded = await loadSafetensors(path, { like });
+  } catch (e) {
+    throw new CheckpointError(`train --resume: ${(e as Error).message}`);
   } finally {
     dispose(like);
   }
-  const m = loaded.metadata;
-  if (m.mode !== o.mode) throw new Error(`train --resume: ${path} was trained in ${m.mode} mode, not ${o.mode}`);
-  if (m.preset !== JSON.stringify(o.preset)) throw new Error(`train --resume: ${path} was trained with a different preset (${m.preset}); use the same --preset (and --learning-rate, if it was given)`);
-  if (m.seed !== String(o.seed)) throw new Error(`train --resume: ${path} was trained with --seed ${m.seed}, not ${o.seed}`);
-  const steps = o.steps ?? o.preset.steps;
-  if (m.steps !== String(steps)) {
-    process.stderr.write(`train --resume: ${path} was started with --steps ${m.steps}; continuing to ${steps} changes the learning-rate schedule, so this run will not equal an uninterrupted one\n`);
-  }
-  let log: TrainLog = { losses: [], seconds: 0 };
-  try {
-    log = JSON.parse(await readFile(path.replace(CHECKPOINT, LOG), 'utf8')) as TrainLog;
-  } catch {
-    // A checkpoint without its log still resumes exactly; only the loss history before it is lost.
-  }
-  const step = Number(m.step);
-  log.losses = log.losses.slice(0, step);
+  const step = m.step;
+  if (step === undefined) throw new CheckpointError(`train --resume: ${path} records no step in its metadata, so it cannot be resumed; sample from it, or train again with --force`);
+  const log = await readLog(path.replace(CHECKPOINT, LOG), step);
   const t = loaded.tree;
   return { state: keep({ params: t.params, opt: t.opt, ema: t.ema, step }), log };
 }
 
-/** The EMA weights (what sampling uses) and the model of a checkpoint. */
+const LogCodec = t.type({ losses: t.array(t.union([t.number, t.null])), seconds: t.number });
+
+/**
+ * The loss history that goes with a checkpoint of `step` steps: its first `step` losses. A log shorter
+ * than that (a crash between the checkpoint's rename and the log's, or a lost log) is padded with NaN
+ * (null in the JSON) and said so, so that every later loss stays at its own step.
+ */
+async function readLog(path: string, step: number): Promise<TrainLog> {
+  let text: string | undefined;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    // A checkpoint without its log still resumes exactly; only the loss history before it is lost.
+  }
+  let log: TrainLog = { losses: [], seconds: 0 };
+  if (text !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    const decoded = LogCodec.decode(json);
+    if (isLeft(decoded)) process.stderr.write(`train --resume: ${path} is not a training log ({ losses: number[], seconds: number }); its losses are recorded as unknown (NaN)\n`);
+    else log = { losses: decoded.right.losses.map((v) => v ?? NaN), seconds: decoded.right.seconds };
+  }
+  if (text !== undefined && log.losses.length < step) {
+    process.stderr.write(`train --resume: ${path} holds ${log.losses.length} losses but the checkpoint is at step ${step} (the run stopped between writing the two); the missing losses are recorded as NaN so later ones keep their steps\n`);
+  }
+  const losses = log.losses.slice(0, step);
+  while (losses.length < step) losses.push(NaN);
+  return { losses, seconds: log.seconds };
+}
+
+/**
+ * The EMA weights (what sampling uses) and the model of a checkpoint. The metadata is decoded and
+ * bounded before the model is built; the weights must have the model's structure and shapes and be
+ * finite (NaN weights would sample NaN frames, a CheckpointError names the first such tensor).
+ */
 export async function loadForSampling(path: string): Promise<{ params: unknown; model: Denoiser; preset: Preset; mode: TrainMode; frameShape: [number, number, number]; metadata: Record<string, string> }> {
-  const loaded = await loadSafetensors<{ params: unknown; ema: { average: unknown } }>(path);
-  const m = checkRollingMetadata(loaded.metadata, path);
-  const preset = JSON.parse(m.preset) as Preset;
-  const frameShape = JSON.parse(m.frameShape) as [number, number, number];
-  const tree = loaded.tree as { params: unknown; opt?: unknown; ema: { step?: Tensor; average: unknown } };
+  const m = decodeCheckpointMetadata(await readSafetensorsMetadata(path), path);
+  const { preset, frameShape } = m;
+  const model = buildModel(preset, frameShape);
+  const loaded = await loadSafetensors<{ params?: unknown; opt?: unknown; ema?: { step?: Tensor; average?: unknown } }>(path);
+  const tree = loaded.tree;
   // Sampling uses the EMA weights only; the rest of the checkpoint is freed at once.
-  dispose([tree.params, tree.opt, tree.ema.step]);
-  return { params: tree.ema.average, model: buildModel(preset, frameShape), preset, mode: m.mode as TrainMode, frameShape, metadata: { ...m } };
+  dispose([tree.params, tree.opt, tree.ema?.step]);
+  const average = tree.ema?.average;
+  try {
+    await checkWeights(average, model, path);
+  } catch (e) {
+    dispose(average);
+    throw e;
+  }
+  return { params: average, model, preset, mode: m.mode, frameShape, metadata: m.raw };
+}
+
+/** The EMA weights of a checkpoint have the model's tensors, shapes and dtypes, and hold finite values only. */
+async function checkWeights(average: unknown, model: Denoiser, path: string): Promise<void> {
+  const template = model.init(key(0));
+  const want = new Map(treeFlatten(template).map(([p, x]) => [p, x]));
+  const have = average === undefined || average === null ? [] : treeFlatten(average);
+  try {
+    if (have.length === 0) throw new CheckpointError(`${path}: the checkpoint holds no EMA weights (no tensors under 'ema.average'), which sampling uses; it was not written by \`rolling train\` or was edited`);
+    const haveNames = new Set(have.map(([p]) => p));
+    for (const [p, x] of want) {
+      if (!haveNames.has(p)) throw new CheckpointError(`${path}: tensor 'ema.average.${p}' (${x.dtype} [${x.shape}]) of the model is missing from the checkpoint`);
+    }
+    for (const [p, x] of have) {
+      const w = want.get(p);
+      if (w === undefined) throw new CheckpointError(`${path}: tensor 'ema.average.${p}' is not a tensor of the model its preset builds`);
+      if (w.dtype !== x.dtype || w.shape.join() !== x.shape.join()) throw new CheckpointError(`${path}: tensor 'ema.average.${p}' is ${x.dtype} [${x.shape}], but the model expects ${w.dtype} [${w.shape}]`);
+    }
+    const bad: string[] = [];
+    for (const [p, x] of have) {
+      if (x.dtype === 'float32' && (await x.toArray()).some((v) => !Number.isFinite(v))) bad.push(`ema.average.${p}`);
+    }
+    if (bad.length > 0) {
+      throw new CheckpointError(`${path}: ${bad.length} of ${have.length} weight tensors hold NaN or ±Infinity (first: '${bad[0]}'), so every sampled frame would be NaN; sample from an earlier checkpoint, or train again (train --debug-nans finds the op that made them)`);
+    }
+  } finally {
+    dispose(template);
+  }
 }
 
 /** A checkpoint's metadata, or an error when the file is not one `rolling train` wrote. */
 function checkRollingMetadata(m: Record<string, string>, path: string): Record<string, string> {
-  if (!m.preset || !m.frameShape) throw new Error(`${path}: not a rolling checkpoint (no preset in its metadata); train one with \`rolling train\``);
-  return m;
+  return decodeCheckpointMetadata(m, path).raw;
 }
 
 /** The metadata of a checkpoint, read from its header alone, without its tensors. */

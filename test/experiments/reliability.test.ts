@@ -2,7 +2,8 @@
  * Issue 19: a NaN never reaches the checkpoint, crafted files cannot exhaust memory, bad checkpoint
  * metadata is refused by name.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -11,7 +12,7 @@ import { main } from '../../experiments/cli.js';
 import { movingShapesDataset } from '../../experiments/datasets.js';
 import { PRESETS } from '../../experiments/presets.js';
 import { readCheckpointMetadata, train } from '../../experiments/trainer.js';
-import { loadSafetensors, saveSafetensors } from '../../nn/index.js';
+import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../nn/index.js';
 
 let dir = '';
 beforeAll(async () => {
@@ -89,5 +90,121 @@ describe('a NaN never reaches the checkpoint', () => {
     const out = join(dir, 'lr');
     expect((await run('train', '--out', out, '--preset', 'test', '--steps', '2', '--learning-rate', '5e-4', '--backend', 'cpu')).code).toBe(0);
     expect(JSON.parse((await readCheckpointMetadata(join(out, 'checkpoint.safetensors'))).preset!).learningRate).toBe(5e-4);
+  });
+});
+
+describe('checkpoint metadata is decoded with bounds before anything is built from it', () => {
+  let good = '';
+  beforeAll(async () => {
+    good = join(dir, 'good');
+    expect((await run('train', '--out', good, '--preset', 'test', '--steps', '2', '--backend', 'cpu')).code).toBe(0);
+  });
+
+  /** A copy of the good run folder with the checkpoint's metadata edited. */
+  async function edited(name: string, change: (m: Record<string, string>) => Record<string, string>, tree: (t: Record<string, unknown>) => unknown = (t) => t): Promise<string> {
+    const out = join(dir, name);
+    await cp(good, out, { recursive: true });
+    await rewrite(join(out, 'checkpoint.safetensors'), tree, change);
+    return out;
+  }
+  const presetWith = (m: Record<string, string>, p: Record<string, unknown>) => ({ ...m, preset: JSON.stringify({ ...JSON.parse(m.preset!), ...p }) });
+
+  it.each([
+    ['clips 1e7', (m: Record<string, string>) => presetWith(m, { clips: 1e7 }), /preset\.clips: expected an integer in \[0, 1000000\], got 10000000/],
+    ['size 4096', (m: Record<string, string>) => presetWith(m, { size: 4096 }), /preset\.size: expected an integer in \[1, 512\], got 4096/],
+    ['mode bogus', (m: Record<string, string>) => ({ ...m, mode: 'bogus' }), /mode: expected one of 'rolling', 'standard', got "bogus"/],
+    ['preset null', (m: Record<string, string>) => ({ ...m, preset: 'null' }), /preset: .*got null/],
+    ['preset not JSON', (m: Record<string, string>) => ({ ...m, preset: '{oops' }), /preset: not JSON/],
+    ['frameShape huge', (m: Record<string, string>) => ({ ...m, frameShape: '[100000,16,1]' }), /frameShape: expected an integer in \[1, 1024\], got 100000/],
+  ])('rollout refuses a checkpoint whose metadata has %s (exit 2, naming the field)', async (name, change, message) => {
+    const out = await edited(`meta-${name.replace(/\W/g, '-')}`, change);
+    const res = await run('rollout', '--checkpoint', out, '--out', join(out, 'r'), '--frames', '2', '--backend', 'cpu');
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(/the checkpoint's metadata is invalid/);
+    expect(res.err).toMatch(message);
+  });
+
+  it.each(['abc', '1e9', '-5', '2.5', ''])('train --resume refuses a checkpoint whose step is %j (exit 2), never trains from it', async (step) => {
+    const out = await edited(`step-${JSON.stringify(step).replace(/\W/g, '_')}`, (m) => ({ ...m, step }));
+    const res = await run('train', '--out', out, '--preset', 'test', '--steps', '4', '--resume', '--backend', 'cpu');
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(new RegExp(`step: expected an integer ≥ 0 written in decimal digits, got ${JSON.stringify(JSON.stringify(step)).slice(1, -1)}`));
+    expect((await readSafetensorsMetadata(join(out, 'checkpoint.safetensors'))).step).toBe(step);
+  });
+
+  it('a checkpoint without its EMA weights, or missing one of them, is refused by name (exit 2), not a TypeError', async () => {
+    const noEma = await edited('no-ema', (m) => m, (t) => ({ params: t.params, opt: t.opt }));
+    const a = await run('rollout', '--checkpoint', noEma, '--out', join(noEma, 'r'), '--frames', '2', '--backend', 'cpu');
+    expect(a.code).toBe(2);
+    expect(a.err).toMatch(/holds no EMA weights/);
+    const missing = await edited('missing-weight', (m) => m, (t) => {
+      const ema = t.ema as { step: unknown; average: Record<string, unknown> };
+      const [first] = Object.keys(ema.average);
+      const { [first!]: _dropped, ...rest } = ema.average;
+      return { ...t, ema: { ...ema, average: rest } };
+    });
+    const b = await run('rollout', '--checkpoint', missing, '--out', join(missing, 'r'), '--frames', '2', '--backend', 'cpu');
+    expect(b.code).toBe(2);
+    expect(b.err).toMatch(/tensor 'ema\.average\.[\w.]+' \(float32 \[[\d,]+\]\) of the model is missing from the checkpoint/);
+  });
+
+  it('one NaN weight: rollout fails (exit 2) naming the tensor instead of writing an all-NaN rollout with exit 0', async () => {
+    const out = await edited('nan-weight', (m) => m, (t) => {
+      const ema = t.ema as { step: unknown; average: unknown };
+      let done = false;
+      const average = r.treeMap(ema.average, (x) => {
+        if (done || x.dtype !== 'float32') return x;
+        done = true;
+        return r.tidy(() => r.add(x, r.full(x.shape, NaN)));
+      });
+      return { ...t, ema: { ...ema, average } };
+    });
+    const res = await run('rollout', '--checkpoint', out, '--out', join(out, 'r'), '--frames', '2', '--backend', 'cpu');
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(/1 of \d+ weight tensors hold NaN or ±Infinity \(first: 'ema\.average\.[\w.]+'\)/);
+    expect(existsSync(join(out, 'r', 'rollout.npy'))).toBe(false);
+  });
+});
+
+describe('resume notices a train log shorter than the checkpoint', () => {
+  it('a log of step 2 beside a checkpoint of step 4: the missing losses are NaN (null in the JSON) and later ones keep their steps', async () => {
+    const preset = { ...PRESETS.test!, steps: 6, checkpointEvery: 2 };
+    const dataset = movingShapesDataset({ clips: 4, frames: preset.clipLength, size: preset.size, seed: 0 });
+    const free = (s: { params: unknown; opt: unknown; ema: unknown }) => r.dispose([s.params, s.opt, s.ema]);
+    const straight = await train({ preset, dataset, out: join(dir, 'log-straight'), seed: 0, mode: 'rolling', steps: 6 });
+    free(straight.state);
+    const want = straight.log.losses;
+    const out = join(dir, 'log-short');
+    free((await train({ preset, dataset, out, seed: 0, mode: 'rolling', steps: 6, stopAt: 4 })).state);
+    // As if the run was killed after the checkpoint of step 4 was renamed, before its log was: the log of step 2.
+    await writeFile(join(out, 'train-log.json'), JSON.stringify({ losses: want.slice(0, 2), seconds: 1 }));
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      free((await train({ preset, dataset, out, seed: 0, mode: 'rolling', steps: 6, resume: true })).state);
+      expect(write.mock.calls.map(([m]) => String(m)).join('')).toMatch(/holds 2 losses but the checkpoint is at step 4 .*recorded as NaN/);
+    } finally {
+      write.mockRestore();
+    }
+    const got = JSON.parse(await readFile(join(out, 'train-log.json'), 'utf8')) as { losses: (number | null)[] };
+    expect(got.losses.length).toBe(6);
+    expect(got.losses.slice(0, 2)).toEqual(want.slice(0, 2));
+    expect(got.losses.slice(2, 4)).toEqual([null, null]);
+    expect(got.losses.slice(4)).toEqual(want.slice(4));
+  });
+});
+
+describe('a rollout that comes out non-finite fails', () => {
+  it('finite but huge weights (training diverged): rollout exits non-zero naming the likely cause, and writes no rollout', async () => {
+    const good = join(dir, 'huge-source');
+    expect((await run('train', '--out', good, '--preset', 'test', '--steps', '2', '--backend', 'cpu')).code).toBe(0);
+    const path = join(good, 'checkpoint.safetensors');
+    await rewrite(path, (t) => {
+      const ema = t.ema as { step: unknown; average: unknown };
+      return { ...t, ema: { ...ema, average: r.treeMap(ema.average, (x) => (x.dtype === 'float32' ? r.tidy(() => r.add(r.mul(x, 1e30), 1e30)) : x)) } };
+    });
+    const res = await run('rollout', '--checkpoint', good, '--out', join(good, 'r'), '--frames', '2', '--backend', 'cpu');
+    expect(res.code).toBe(1);
+    expect(res.err).toMatch(/generated values are NaN or ±Infinity.*nothing was written.*an op overflowed while sampling.*--debug-nans/);
+    expect(existsSync(join(good, 'r', 'rollout.npy'))).toBe(false);
   });
 });
