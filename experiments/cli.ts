@@ -12,6 +12,7 @@ import { setDebugNans } from '../core/debug.js';
 import { formatHelp, NonNegativeInt, NonNegativeNumber, oneOf, parseCommand, PositiveInt, PositiveNumber, Switch, type OptionTable, type Options } from './args.js';
 import { writeFileAtomic } from './atomicWrite.js';
 import { CheckpointError } from './checkpointMetadata.js';
+import { RunLockError } from './runLock.js';
 import { isBairRecordName } from './bair.js';
 import { bairDataset, bairNpzDataset, clipTensor, isKolmogorovShardName, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets.js';
 import { formatTable, stepMetrics, type StepMetrics } from './evaluate.js';
@@ -629,8 +630,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (e) {
     const file = fileErrorMessage(e);
-    if (e instanceof UsageError || e instanceof CheckpointError || file !== undefined) {
-      console.error(e instanceof UsageError ? e.message : e instanceof CheckpointError ? `rolling ${name}: ${e.message}` : `rolling ${name}: ${file}`);
+    if (e instanceof UsageError || e instanceof CheckpointError || e instanceof RunLockError || file !== undefined) {
+      console.error(e instanceof UsageError ? e.message : e instanceof CheckpointError || e instanceof RunLockError ? `rolling ${name}: ${e.message}` : `rolling ${name}: ${file}`);
       return 2;
     }
     console.error(`rolling ${name}: ${(e as Error).message}`);

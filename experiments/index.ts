@@ -17,6 +17,7 @@ export * from './datasets.js';
 export * from './presets.js';
 export * from './trainer.js';
 export * from './checkpointMetadata.js';
+export * from './runLock.js';
 export * from './generate.js';
 export * from './evaluate.js';
 export { main as rollingCli } from './cli.js';

@@ -15,6 +15,7 @@ import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../dif
 import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn/index.js';
 import { writeFileAtomic } from './atomicWrite.js';
 import { CheckpointError, decodeCheckpointMetadata } from './checkpointMetadata.js';
+import { lockRunFolder, removeStaleTemporaries } from './runLock.js';
 import { sampleBatch, type VideoDataset } from './datasets.js';
 import { buildModel, type Denoiser } from './model.js';
 import type { Preset } from './presets.js';
@@ -85,10 +86,25 @@ export function checkpointMetadata(o: { preset: Preset; mode: TrainMode; seed: n
   };
 }
 
+/**
+ * Trains into `o.out`, holding its lock (`.lock`, the owner's pid) for the whole run: a second run
+ * into the same folder is refused with a RunLockError while this one lives. Temporary files a killed
+ * run left there are deleted first.
+ */
 export async function train(o: TrainOptions): Promise<{ state: TrainState; log: TrainLog; model: Denoiser }> {
+  await mkdir(o.out, { recursive: true });
+  const release = await lockRunFolder(o.out);
+  try {
+    await removeStaleTemporaries(o.out, [CHECKPOINT, LOG]);
+    return await trainHoldingLock(o);
+  } finally {
+    await release();
+  }
+}
+
+async function trainHoldingLock(o: TrainOptions): Promise<{ state: TrainState; log: TrainLog; model: Denoiser }> {
   const steps = o.steps ?? o.preset.steps;
   const every = o.checkpointEvery ?? o.preset.checkpointEvery;
-  await mkdir(o.out, { recursive: true });
   const model = buildModel(o.preset, o.dataset.frameShape, o.checkpointBlocks ? { checkpointBlocks: true } : {});
   const optimizer = optimizerFor(o.preset, steps);
   const averager = ema({ decay: o.preset.emaDecay, warmup: true });

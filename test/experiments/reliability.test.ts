@@ -2,9 +2,10 @@
  * Issue 19: a NaN never reaches the checkpoint, crafted files cannot exhaust memory, bad checkpoint
  * metadata is refused by name.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as r from '../../index.js';
@@ -206,5 +207,52 @@ describe('a rollout that comes out non-finite fails', () => {
     expect(res.code).toBe(1);
     expect(res.err).toMatch(/generated values are NaN or ±Infinity.*nothing was written.*an op overflowed while sampling.*--debug-nans/);
     expect(existsSync(join(good, 'r', 'rollout.npy'))).toBe(false);
+  });
+});
+
+describe('one run owns its --out', () => {
+  const preset = { ...PRESETS.test!, steps: 2, checkpointEvery: 2 };
+  const dataset = () => movingShapesDataset({ clips: 4, frames: preset.clipLength, size: preset.size, seed: 0 });
+  const free = (s: { params: unknown; opt: unknown; ema: unknown }) => r.dispose([s.params, s.opt, s.ema]);
+
+  it('two trainers started together into one folder: one trains, the other is refused naming the owner; the lock goes with the run', async () => {
+    const out = join(dir, 'two');
+    const results = await Promise.allSettled([0, 1].map(() => train({ preset, dataset: dataset(), out, seed: 0, mode: 'rolling', steps: 2 })));
+    const refused = results.filter((x) => x.status === 'rejected');
+    expect(refused.length).toBe(1);
+    expect(String((refused[0] as PromiseRejectedResult).reason)).toMatch(new RegExp(`another run \\(pid ${process.pid}, started .*\\) is training into this folder`));
+    for (const x of results) if (x.status === 'fulfilled') free(x.value.state);
+    expect(existsSync(join(out, '.lock'))).toBe(false);
+  });
+
+  it('a lock held by a live process is refused on the command line (exit 2); a stale one (its process gone) is taken over', async () => {
+    const out = join(dir, 'locked');
+    await mkdir(out, { recursive: true });
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      await writeFile(join(out, '.lock'), JSON.stringify({ pid: sleeper.pid, host: hostname(), started: '2026-12-06T00:00:00Z' }));
+      const res = await run('train', '--out', out, '--preset', 'test', '--steps', '2', '--backend', 'cpu');
+      expect(res.code).toBe(2);
+      expect(res.err).toMatch(new RegExp(`--out .*locked: another run \\(pid ${sleeper.pid}, started 2026-12-06T00:00:00Z\\) is training into this folder; wait for it to finish, or pass another --out`));
+      expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(false);
+    } finally {
+      sleeper.kill('SIGKILL');
+      await new Promise((resolve) => sleeper.once('exit', resolve));
+    }
+    // Its owner is gone now: the lock is stale.
+    free((await train({ preset, dataset: dataset(), out, seed: 0, mode: 'rolling', steps: 2 })).state);
+    expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(true);
+    expect(existsSync(join(out, '.lock'))).toBe(false);
+  });
+
+  it("temporary files a killed write left are deleted when the next run takes the folder; other files are not", async () => {
+    const out = join(dir, 'temps');
+    await mkdir(out, { recursive: true });
+    const left = ['.checkpoint.safetensors.4242.0a1b2c3d4e5f.tmp', '.train-log.json.4242.0a1b2c3d4e5f.tmp'];
+    for (const n of [...left, '.notes.txt.4242.0a1b2c3d4e5f.tmp', 'keep.txt']) await writeFile(join(out, n), 'x');
+    free((await train({ preset, dataset: dataset(), out, seed: 0, mode: 'rolling', steps: 2 })).state);
+    const names = await readdir(out);
+    for (const n of left) expect(names).not.toContain(n);
+    expect(names).toEqual(expect.arrayContaining(['.notes.txt.4242.0a1b2c3d4e5f.tmp', 'keep.txt', 'checkpoint.safetensors', 'train-log.json']));
   });
 });
