@@ -188,7 +188,9 @@ export class NonFiniteError extends Error {
 }
 
 export async function saveCheckpoint(out: string, state: TrainState, log: TrainLog, o: { preset: Preset; mode: TrainMode; seed: number; steps: number; dataset: VideoDataset }): Promise<void> {
-  await saveSafetensors(join(out, CHECKPOINT), { params: state.params, opt: state.opt, ema: state.ema }, checkpointMetadata({ ...o, step: state.step }));
+  // The log goes into the checkpoint too, so the two are committed by one rename: a resume never pairs
+  // a checkpoint with a log of another step (train-log.json, written after, is the copy to read).
+  await saveSafetensors(join(out, CHECKPOINT), { params: state.params, opt: state.opt, ema: state.ema }, { ...checkpointMetadata({ ...o, step: state.step }), log: JSON.stringify(log) });
   await writeFileAtomic(join(out, LOG), JSON.stringify(log));
 }
 
@@ -217,15 +219,31 @@ async function tryLoad(path: string, o: TrainOptions, template: () => { params: 
   }
   const step = m.step;
   if (step === undefined) throw new CheckpointError(`train --resume: ${path} records no step in its metadata, so it cannot be resumed; sample from it, or train again with --force`);
-  const log = await readLog(path.replace(CHECKPOINT, LOG), step);
+  const log = m.raw.log !== undefined ? logOfCheckpoint(m.raw.log, path, step) : await readLog(path.replace(CHECKPOINT, LOG), step);
   const t = loaded.tree;
   return { state: keep({ params: t.params, opt: t.opt, ema: t.ema, step }), log };
 }
 
 const LogCodec = t.type({ losses: t.array(t.union([t.number, t.null])), seconds: t.number });
 
+/** The log a checkpoint carries in its metadata (written by the same rename): exactly `step` losses. */
+function logOfCheckpoint(text: string, path: string, step: number): TrainLog {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const decoded = LogCodec.decode(json);
+  if (isLeft(decoded) || decoded.right.losses.length !== step) {
+    throw new CheckpointError(`train --resume: ${path}: the training log in its metadata is not one of ${step} losses; the file was edited or is corrupt: restore it, or train again with --force`);
+  }
+  return { losses: decoded.right.losses.map((v) => v ?? NaN), seconds: decoded.right.seconds };
+}
+
 /**
- * The loss history that goes with a checkpoint of `step` steps: its first `step` losses. A log shorter
+ * The loss history that goes with a checkpoint of `step` steps that carries no log of its own (one
+ * written before checkpoints held their log): the first `step` losses of train-log.json. A log shorter
  * than that (a crash between the checkpoint's rename and the log's, or a lost log) is padded with NaN
  * (null in the JSON) and said so, so that every later loss stays at its own step.
  */

@@ -168,20 +168,37 @@ describe('checkpoint metadata is decoded with bounds before anything is built fr
 });
 
 describe('resume notices a train log shorter than the checkpoint', () => {
-  it('a log of step 2 beside a checkpoint of step 4: the missing losses are NaN (null in the JSON) and later ones keep their steps', async () => {
-    const preset = { ...PRESETS.test!, steps: 6, checkpointEvery: 2 };
-    const dataset = movingShapesDataset({ clips: 4, frames: preset.clipLength, size: preset.size, seed: 0 });
-    const free = (s: { params: unknown; opt: unknown; ema: unknown }) => r.dispose([s.params, s.opt, s.ema]);
-    const straight = await train({ preset, dataset, out: join(dir, 'log-straight'), seed: 0, mode: 'rolling', steps: 6 });
+  const preset = { ...PRESETS.test!, steps: 6, checkpointEvery: 2 };
+  const dataset = () => movingShapesDataset({ clips: 4, frames: preset.clipLength, size: preset.size, seed: 0 });
+  const free = (s: { params: unknown; opt: unknown; ema: unknown }) => r.dispose([s.params, s.opt, s.ema]);
+  let want: number[] = [];
+  beforeAll(async () => {
+    const straight = await train({ preset, dataset: dataset(), out: join(dir, 'log-straight'), seed: 0, mode: 'rolling', steps: 6 });
     free(straight.state);
-    const want = straight.log.losses;
-    const out = join(dir, 'log-short');
-    free((await train({ preset, dataset, out, seed: 0, mode: 'rolling', steps: 6, stopAt: 4 })).state);
-    // As if the run was killed after the checkpoint of step 4 was renamed, before its log was: the log of step 2.
+    want = straight.log.losses;
+  });
+
+  /** Trains to step 4 of 6 into `out`, then puts the log of step 2 beside the checkpoint of step 4, as a kill between the two renames would. */
+  async function killedBetweenRenames(out: string): Promise<void> {
+    free((await train({ preset, dataset: dataset(), out, seed: 0, mode: 'rolling', steps: 6, stopAt: 4 })).state);
     await writeFile(join(out, 'train-log.json'), JSON.stringify({ losses: want.slice(0, 2), seconds: 1 }));
+  }
+
+  it('the checkpoint carries its own log (one rename commits both): resume continues the losses bit for bit', async () => {
+    const out = join(dir, 'log-carried');
+    await killedBetweenRenames(out);
+    free((await train({ preset, dataset: dataset(), out, seed: 0, mode: 'rolling', steps: 6, resume: true })).state);
+    const got = JSON.parse(await readFile(join(out, 'train-log.json'), 'utf8')) as { losses: number[] };
+    expect(got.losses).toEqual(want);
+  });
+
+  it('a checkpoint without its own log (older format) beside a log of step 2: the missing losses are NaN (null in the JSON) and later ones keep their steps', async () => {
+    const out = join(dir, 'log-short');
+    await killedBetweenRenames(out);
+    await rewrite(join(out, 'checkpoint.safetensors'), (t) => t, ({ log: _log, ...m }) => m);
     const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
-      free((await train({ preset, dataset, out, seed: 0, mode: 'rolling', steps: 6, resume: true })).state);
+      free((await train({ preset, dataset: dataset(), out, seed: 0, mode: 'rolling', steps: 6, resume: true })).state);
       expect(write.mock.calls.map(([m]) => String(m)).join('')).toMatch(/holds 2 losses but the checkpoint is at step 4 .*recorded as NaN/);
     } finally {
       write.mockRestore();
@@ -191,6 +208,15 @@ describe('resume notices a train log shorter than the checkpoint', () => {
     expect(got.losses.slice(0, 2)).toEqual(want.slice(0, 2));
     expect(got.losses.slice(2, 4)).toEqual([null, null]);
     expect(got.losses.slice(4)).toEqual(want.slice(4));
+  });
+
+  it("a checkpoint whose own log is not one of its step's losses is refused (exit 2 on the command line)", async () => {
+    const out = join(dir, 'log-bad');
+    await killedBetweenRenames(out);
+    await rewrite(join(out, 'checkpoint.safetensors'), (t) => t, (m) => ({ ...m, log: JSON.stringify({ losses: [1, 2, 3], seconds: 0 }) }));
+    // The outcome as a string: a resolved run is a tree of tensors too large to print.
+    const outcome = await train({ preset, dataset: dataset(), out, seed: 0, mode: 'rolling', steps: 6, resume: true }).then((x) => (free(x.state), 'trained'), (e: Error) => e.message);
+    expect(outcome).toMatch(/the training log in its metadata is not one of 4 losses/);
   });
 });
 
