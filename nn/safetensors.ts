@@ -178,7 +178,8 @@ function parseHeader(bytes: Uint8Array, fileBytes: number = bytes.length): Eithe
   if (8 + headerBytes > fileBytes) return fail(`the header size ${headerBytes} reaches beyond the end of the file (${fileBytes} bytes): the file is truncated or corrupt`);
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerBytes));
+    // ignoreBOM keeps a byte-order mark in the text, so it is refused below as JSON would refuse it.
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + headerBytes));
   } catch {
     return fail('the header is not valid UTF-8');
   }
@@ -202,7 +203,8 @@ function parseHeader(bytes: Uint8Array, fileBytes: number = bytes.length): Eithe
       continue;
     }
     const decoded = TensorEntry.decode(raw);
-    if (isLeft(decoded)) return fail(`tensor '${name}': expected { dtype: string, shape: number[], data_offsets: [begin, end] }, got ${JSON.stringify(raw)}`);
+    const offsetCount = (raw as { data_offsets?: unknown } | null)?.data_offsets;
+    if (isLeft(decoded) || !Array.isArray(offsetCount) || offsetCount.length !== 2) return fail(`tensor '${name}': expected { dtype: string, shape: number[], data_offsets: [begin, end] }, got ${JSON.stringify(raw)}`);
     const { dtype: dtypeName, shape, data_offsets: [begin, end] } = decoded.right;
     const dtype = DTYPES_BY_NAME[dtypeName];
     if (dtype === undefined) return fail(`tensor '${name}': unsupported dtype '${dtypeName}' (this framework reads ${Object.keys(DTYPES_BY_NAME).join(', ')})`);
@@ -322,6 +324,12 @@ export function decodeSafetensors<T = unknown>(bytes: Uint8Array, options: LoadO
   const parsed = parseHeader(bytes);
   if (isLeft(parsed)) return parsed;
   const { entries, metadata, dataStart } = parsed.right;
+  for (const e of entries) {
+    if (e.dtype !== 'bool') continue;
+    // The format stores a boolean as one byte, 0 or 1; anything else is damage, not "true".
+    const at = bytes.subarray(dataStart + e.begin, dataStart + e.end).findIndex((b) => b > 1);
+    if (at >= 0) return fail(`tensor '${e.name}': BOOL element ${at} is the byte ${bytes[dataStart + e.begin + at]}, not 0 or 1 (a corrupt file)`);
+  }
   const make = (e: Entry): Tensor => {
     // A copy starting at offset 0 is aligned for any element size, whatever the file's layout.
     const raw = bytes.slice(dataStart + e.begin, dataStart + e.end);

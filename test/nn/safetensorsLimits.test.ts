@@ -47,3 +47,29 @@ describe('safetensors: pytree indices and depth are bounded', () => {
     expect(errorOf(fileOf([Array.from({ length: MAX_PATH_DEPTH }, () => 'a').join('.')]))).toBe('loaded');
   });
 });
+
+describe('safetensors: what the format does not allow is refused', () => {
+  const withHeader = (header: string, data: number[]): Uint8Array => {
+    const json = new TextEncoder().encode(header);
+    const size = Math.ceil(json.length / 8) * 8;
+    const out = new Uint8Array(8 + size + data.length);
+    new DataView(out.buffer).setBigUint64(0, BigInt(size), true);
+    out.fill(0x20, 8, 8 + size);
+    out.set(json, 8);
+    out.set(data, 8 + size);
+    return out;
+  };
+
+  it('data_offsets of three numbers', () => {
+    expect(errorOf(withHeader('{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}}', [0, 0, 0, 0]))).toMatch(/tensor 'x': expected \{ dtype: string, shape: number\[\], data_offsets: \[begin, end\] \}/);
+  });
+
+  it('a header that starts with a byte-order mark', () => {
+    expect(errorOf(withHeader('\uFEFF{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', [0, 0, 0, 0]))).toMatch(/the header must be a JSON object starting with '\{'/);
+  });
+
+  it('a BOOL byte other than 0 or 1, before any tensor is made', () => {
+    expect(errorOf(withHeader('{"m":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}}', [1, 0, 2]))).toMatch(/tensor 'm': BOOL element 2 is the byte 2, not 0 or 1/);
+    expect(errorOf(withHeader('{"m":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}}', [1, 0, 1]))).toBe('loaded');
+  });
+});
