@@ -89,6 +89,22 @@ function floatsOf(feature: DecodedFeature | undefined, expected: number, what: (
   return feature.value;
 }
 
+/** The raw pixels of one frame feature, or an error naming the key when it is not one 64×64×3 image. */
+function checkedPixels(features: ReadonlyMap<string, DecodedFeature>, key: string, where: string): Uint8Array {
+  const image = features.get(key)!;
+  if (image.kind !== 'bytes' || image.value.length !== 1) {
+    throw new Error(`${where}: '${key}' should be a bytes_list of one image`);
+  }
+  const pixels = image.value[0]!;
+  if (pixels.length !== BAIR_FRAME_BYTES) {
+    throw new Error(
+      `${where}: '${key}' has ${pixels.length} bytes; expected ${BAIR_FRAME_BYTES} raw bytes ` +
+        `(${BAIR_HEIGHT}x${BAIR_WIDTH}x${BAIR_CHANNELS} uint8; JPEG-encoded frames are not supported)`,
+    );
+  }
+  return pixels;
+}
+
 /**
  * Reads one decoded BAIR Example. `where` names it in errors (file and record). Throws if the first
  * frame of the view is missing, or a present frame is not 12,288 raw bytes.
@@ -104,24 +120,15 @@ export function bairVideoFromExample(
     const sample = [...features.keys()].slice(0, 4).join(', ');
     throw new Error(`${where}: no '${imageKey(0, view)}' feature; is this BAIR data? (keys: ${sample}, ...)`);
   }
+  // Every frame is checked before frameCount × 12,288 bytes are allocated: a record of 400k one-byte
+  // "frames" must not cost 4.9 GB. After the check the allocation equals the pixel bytes already read.
+  for (let i = 0; i < frameCount; i++) checkedPixels(features, imageKey(i, view), where);
   const frames = new Uint8Array(frameCount * BAIR_FRAME_BYTES);
   const actions = new Float32Array(frameCount * BAIR_ACTION_SIZE);
   const hasEndEffector = Array.from({ length: frameCount }, (_, i) => features.has(`${i}/endeffector_pos`)).every(Boolean);
   const endEffector = hasEndEffector ? new Float32Array(frameCount * BAIR_END_EFFECTOR_SIZE) : undefined;
   for (let i = 0; i < frameCount; i++) {
-    const key = imageKey(i, view);
-    const image = features.get(key)!;
-    if (image.kind !== 'bytes' || image.value.length !== 1) {
-      throw new Error(`${where}: '${key}' should be a bytes_list of one image`);
-    }
-    const pixels = image.value[0]!;
-    if (pixels.length !== BAIR_FRAME_BYTES) {
-      throw new Error(
-        `${where}: '${key}' has ${pixels.length} bytes; expected ${BAIR_FRAME_BYTES} raw bytes ` +
-          `(${BAIR_HEIGHT}x${BAIR_WIDTH}x${BAIR_CHANNELS} uint8; JPEG-encoded frames are not supported)`,
-      );
-    }
-    frames.set(pixels, i * BAIR_FRAME_BYTES);
+    frames.set(checkedPixels(features, imageKey(i, view), where), i * BAIR_FRAME_BYTES);
     const action = floatsOf(features.get(`${i}/action`), BAIR_ACTION_SIZE, () => `${where}: '${i}/action'`);
     actions.set(action, i * BAIR_ACTION_SIZE);
     if (endEffector !== undefined) {

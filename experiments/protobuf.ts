@@ -101,7 +101,10 @@ function readLength(cursor: Cursor): Cursor {
   return { bytes: cursor.bytes, position: start, end: start + length };
 }
 
-function skipField(cursor: Cursor, wireType: number, fieldNumber: number, tagAt: number): void {
+/** Protobuf's own recursion limit: groups nested deeper are refused, not followed down the stack. */
+export const MAX_GROUP_DEPTH = 100;
+
+function skipField(cursor: Cursor, wireType: number, fieldNumber: number, tagAt: number, depth = 0): void {
   switch (wireType) {
     case WIRE_VARINT:
       readVarint64(cursor);
@@ -117,6 +120,7 @@ function skipField(cursor: Cursor, wireType: number, fieldNumber: number, tagAt:
       return;
     case WIRE_START_GROUP:
       // A group (proto2's deprecated nested message) runs until the END_GROUP with its field number.
+      if (depth >= MAX_GROUP_DEPTH) fail(`groups nested more than ${MAX_GROUP_DEPTH} deep (protobuf's recursion limit; a corrupt or crafted record)`, tagAt);
       for (;;) {
         const innerAt = cursor.position;
         if (innerAt >= cursor.end) fail(`unterminated group ${fieldNumber}`, tagAt);
@@ -125,7 +129,7 @@ function skipField(cursor: Cursor, wireType: number, fieldNumber: number, tagAt:
           if (Math.floor(tag / 8) !== fieldNumber) fail('mismatched end of group', innerAt);
           return;
         }
-        skipField(cursor, tag & 7, Math.floor(tag / 8), innerAt);
+        skipField(cursor, tag & 7, Math.floor(tag / 8), innerAt, depth + 1);
       }
     default:
       fail(`invalid wire type ${wireType}`, tagAt);
