@@ -453,6 +453,9 @@ async function readZipDirectory(source: Source, name: string): Promise<ZipEntry[
     const extraLength = view.getUint16(at + 30, true);
     const commentLength = view.getUint16(at + 32, true);
     let localHeaderOffset = view.getUint32(at + 42, true);
+    if (at + 46 + nameLength + extraLength + commentLength > directory.length) {
+      throw new Error(`${name}: corrupt zip central directory at byte offset ${directoryOffset + at} (an entry runs past its end)`);
+    }
     const entryName = new TextDecoder(flags & 0x800 ? 'utf-8' : 'latin1').decode(
       directory.subarray(at + 46, at + 46 + nameLength),
     );
@@ -462,8 +465,11 @@ async function readZipDirectory(source: Source, name: string): Promise<ZipEntry[
     while (extra + 4 <= extraEnd) {
       const id = view.getUint16(extra, true);
       const length = view.getUint16(extra + 2, true);
+      if (extra + 4 + length > extraEnd) throw new Error(`${name}: corrupt zip extra field in the central directory at byte offset ${directoryOffset + extra}`);
       if (id === 1) {
         let field = extra + 4;
+        const need = (size === U32_MAX ? 8 : 0) + (compressedSize === U32_MAX ? 8 : 0) + (localHeaderOffset === U32_MAX ? 8 : 0);
+        if (need > length) throw new Error(`${name}: corrupt zip64 extra field in the central directory at byte offset ${directoryOffset + extra}`);
         if (size === U32_MAX) {
           size = u64(view, field);
           field += 8;
