@@ -165,6 +165,17 @@ interface Parsed {
 
 const fail = (message: string): Either<string, never> => left(`safetensors: ${message}`);
 
+/** A value of the header, shown in an error: at most 200 characters, and no stack overflow on deeply nested JSON. */
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    return '(a value nested too deeply to show)';
+  }
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 /**
  * The header of a file of `fileBytes` bytes, checked against that size. `bytes` is the file's start:
  * the whole file, or (to read the header alone) at least its first 8 + N bytes whenever N passes the
@@ -197,14 +208,14 @@ function parseHeader(bytes: Uint8Array, fileBytes: number = bytes.length): Eithe
     if (name === '__metadata__') {
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return fail('__metadata__ must be an object of strings');
       for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-        if (typeof v !== 'string') return fail(`__metadata__ '${k}' must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string') return fail(`__metadata__ '${k}' must be a string, got ${preview(v)}`);
         metadata[k] = v;
       }
       continue;
     }
     const decoded = TensorEntry.decode(raw);
     const offsetCount = (raw as { data_offsets?: unknown } | null)?.data_offsets;
-    if (isLeft(decoded) || !Array.isArray(offsetCount) || offsetCount.length !== 2) return fail(`tensor '${name}': expected { dtype: string, shape: number[], data_offsets: [begin, end] }, got ${JSON.stringify(raw)}`);
+    if (isLeft(decoded) || !Array.isArray(offsetCount) || offsetCount.length !== 2) return fail(`tensor '${name}': expected { dtype: string, shape: number[], data_offsets: [begin, end] }, got ${preview(raw)}`);
     const { dtype: dtypeName, shape, data_offsets: [begin, end] } = decoded.right;
     const dtype = DTYPES_BY_NAME[dtypeName];
     if (dtype === undefined) return fail(`tensor '${name}': unsupported dtype '${dtypeName}' (this framework reads ${Object.keys(DTYPES_BY_NAME).join(', ')})`);

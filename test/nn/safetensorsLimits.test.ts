@@ -73,3 +73,17 @@ describe('safetensors: what the format does not allow is refused', () => {
     expect(errorOf(withHeader('{"m":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]}}', [1, 0, 1]))).toBe('loaded');
   });
 });
+
+describe('safetensors: deeply nested header JSON', () => {
+  it('a tensor entry of 100,000 nested arrays is refused with a short message, not a stack overflow', () => {
+    const header = `{"x":${'['.repeat(100_000)}${']'.repeat(100_000)},"m":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`;
+    const json = new TextEncoder().encode(header);
+    const size = Math.ceil(json.length / 8) * 8;
+    const out = new Uint8Array(8 + size + 4);
+    new DataView(out.buffer).setBigUint64(0, BigInt(size), true);
+    out.fill(0x20, 8, 8 + size);
+    out.set(json, 8);
+    const message = errorOf(out);
+    expect(message).toMatch(/^safetensors: tensor 'x': expected \{ dtype: string, shape: number\[\], data_offsets: \[begin, end\] \}, got \(a value nested too deeply to show\)$/);
+  });
+});
