@@ -10,7 +10,7 @@ import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { add, dispose, foldIn, key, keep, mul, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, valueAndGrad, type Key, type Tensor } from '../core/index.js';
+import { dispose, foldIn, key, keep, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, valueAndGrad, type Key, type Tensor } from '../core/index.js';
 import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion/index.js';
 import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn/index.js';
 import { writeFileAtomic } from './atomicWrite.js';
@@ -166,10 +166,14 @@ async function trainHoldingLock(o: TrainOptions): Promise<{ state: TrainState; l
   return { state, log, model };
 }
 
-/** NaN when any float32 leaf of the tree is NaN or ±Inf (0 × ±Inf is NaN), 0 otherwise; one number read per tree. */
+/**
+ * The sum of every float32 value of the tree: NaN or ±Inf when any value is (a finite sum of finite
+ * values cannot reach float32's 3.4e38 with weights of any sane size); one number read per tree.
+ * One sum per leaf and one over their stack: about 3% of a demo step on wasm.
+ */
 function nonFinite(tree: unknown): Tensor {
-  const checks = treeLeaves(tree).filter((x) => x.dtype === 'float32').map((x) => sum(mul(x, 0)));
-  return checks.reduce((a, b) => add(a, b), scalar(0));
+  const sums = treeLeaves(tree).filter((x) => x.dtype === 'float32').map((x) => sum(x));
+  return sums.length === 0 ? scalar(0) : sum(stack(sums));
 }
 
 /**
