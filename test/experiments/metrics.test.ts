@@ -557,6 +557,30 @@ describe('Fréchet distance and FSD (Eq. 27)', () => {
     expect(() => fsdFromArrays(new Float64Array(24), 2, new Float64Array(24), 2, 3, 4)).toThrow(/power of two/);
   });
 
+  it('every input check names the function, what is wrong and what was expected', () => {
+    // Stryker (test/MUTATION.md) found these checks untested: removing one, or emptying its message,
+    // survived.
+    const z = (n: number) => new Float64Array(n);
+    expect(() => mse([], [])).toThrow(/^mse: arrays are empty$/);
+    expect(() => psnr([1], [1, 2])).toThrow(/^mse: arrays have lengths 1 and 2/);
+    expect(() => ssim(z(121), z(120), 11, 11)).toThrow(/^ssim: arrays have lengths 121 and 120/);
+    expect(() => ssim(z(242), z(242), 11, 11)).toThrow(/^ssim: arrays have length 242 but \[11, 11, 1\] needs 121$/);
+    expect(() => ssim(z(10 * 20), z(10 * 20), 10, 20)).toThrow(/^ssim: image 10x20 is smaller than the 11x11 Gaussian window$/);
+    expect(() => ssim(z(20 * 10), z(20 * 10), 20, 10)).toThrow(/^ssim: image 20x10 is smaller/);
+    expect(() => selectChannel(z(23), 2, 2, 2, 3, 0)).toThrow(/^selectChannel: length 23 does not match \[2, 2, 2, 3\]$/);
+    expect(() => selectChannel(z(24), 2, 2, 2, 3, 3)).toThrow(/^selectChannel: channel 3 is not in \[0, 3\)$/);
+    expect(() => selectChannel(z(24), 2, 2, 2, 3, -1)).toThrow(/^selectChannel: channel -1 is not in \[0, 3\)$/);
+    expect(Array.from(selectChannel(Float64Array.from({ length: 24 }, (_, i) => i), 2, 2, 2, 3, 2))).toEqual([2, 5, 8, 11, 14, 17, 20, 23]);
+    expect(() => symmetricEigen(z(5), 2)).toThrow(/^symmetricEigen: length 5 is not 2x2$/);
+    expect(() => singularValues(z(5), 2, 3)).toThrow(/^singularValues: length 5 is not 2x3$/);
+    for (const [fn, name] of [[frechetDistance, 'frechetDistance'], [frechetDistanceBruteForce, 'frechetDistanceBruteForce']] as const) {
+      expect(() => fn(z(5), 2, z(6), 2, 3)).toThrow(new RegExp(`^${name}: first set has length 5 but \\[2, 3\\] needs 6$`));
+      expect(() => fn(z(6), 2, z(7), 2, 3)).toThrow(new RegExp(`^${name}: second set has length 7 but \\[2, 3\\] needs 6$`));
+      expect(() => fn(z(3), 1, z(6), 2, 3)).toThrow(new RegExp(`^${name}: a covariance needs at least 2 samples, got 1$`));
+      expect(() => fn(z(6), 2, z(3), 1, 3)).toThrow(new RegExp(`^${name}: a covariance needs at least 2 samples, got 1$`));
+    }
+  });
+
   it('selectChannel: picks one channel of interleaved frames', () => {
     const frames = Float32Array.from([1, 10, 2, 20, 3, 30, 4, 40]);
     expect(Array.from(selectChannel(frames, 2, 1, 2, 2, 0))).toEqual([1, 2, 3, 4]);
