@@ -59,19 +59,30 @@ async function rewrite(path: string, change: (tree: Record<string, unknown>) => 
 }
 
 describe('a NaN never reaches the checkpoint', () => {
-  it('NaN optimizer state: resume stops at the step it breaks (counted as checkpoints count), keeps the last checkpoint and advises --learning-rate', async () => {
+  it('NaN optimizer state in the checkpoint (the fault injection): resume refuses it by name (exit 2) and writes nothing', async () => {
     const out = join(dir, 'nan-opt');
     expect((await run('train', '--out', out, '--preset', 'test', '--steps', '4', '--backend', 'cpu')).code).toBe(0);
     const path = join(out, 'checkpoint.safetensors');
     await rewrite(path, (t) => ({ ...t, opt: r.treeMap(t.opt, (x) => (x.dtype === 'float32' ? r.full(x.shape, NaN) : x)) }));
     const res = await run('train', '--out', out, '--preset', 'test', '--steps', '12', '--checkpoint-every', '1', '--resume', '--backend', 'cpu');
+    expect(res.code).toBe(2);
+    expect(res.err).toMatch(/checkpoint\.safetensors \(step 4\) holds NaN or ±Infinity in its optimizer state, so it cannot be continued; train again with --force/);
+    expect((await readCheckpointMetadata(path)).step).toBe('4');
+    // The parameters and EMA are still the good ones (the injected NaN is in opt only).
+    expect((await nonFiniteTensors(path)).filter((p) => !p.startsWith('opt.'))).toEqual([]);
+  });
+
+  it('a step that makes the update NaN from a finite state: stops there (counted as checkpoints count), keeps the last checkpoint and advises --learning-rate', async () => {
+    // Resumed in process with an optimizer state that is finite but makes the next update overflow.
+    const out = join(dir, 'overflow');
+    expect((await run('train', '--out', out, '--preset', 'test', '--steps', '4', '--backend', 'cpu')).code).toBe(0);
+    const path = join(out, 'checkpoint.safetensors');
+    await rewrite(path, (t) => ({ ...t, params: r.treeMap(t.params, (x) => (x.dtype === 'float32' ? r.full(x.shape, 3e38) : x)) }));
+    const res = await run('train', '--out', out, '--preset', 'test', '--steps', '12', '--checkpoint-every', '1', '--resume', '--backend', 'cpu');
     expect(res.code).toBe(1);
-    expect(res.err).toMatch(/at step 5 the updated parameters .*hold NaN/);
-    expect(res.err).toMatch(/the checkpoint of step 4 .* is kept/);
+    expect(res.err).toMatch(/at step 5 (the loss is (NaN|-?Infinity)|the updated .* hold NaN or ±Infinity), so the step was neither applied nor saved; the checkpoint of step 4 .* is kept/);
     expect(res.err).toMatch(/--learning-rate/);
     expect((await readCheckpointMetadata(path)).step).toBe('4');
-    // The parameters and EMA of the kept checkpoint are the good ones (the injected NaN is in opt only).
-    expect((await nonFiniteTensors(path)).filter((p) => !p.startsWith('opt.'))).toEqual([]);
   });
 
   it('a learning rate of 1e6 (the API): the checkpoint in --out holds finite values only, and the error names the step', async () => {
