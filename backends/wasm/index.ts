@@ -43,7 +43,7 @@ export interface WasmBackendOptions {
   relaxedSimd?: boolean;
   /** Matmul blocking parameters (for tuning experiments). */
   matmul?: Partial<MatmulConfig>;
-  /** A matmul with fewer multiply-adds than this runs on one thread (default 2^20). */
+  /** A matmul with fewer multiply-adds than this runs on one thread (default 2^20); element-wise ops, reductions and im2col/col2im with fewer elements than this or 2^19, whichever is smaller. */
   parallelThreshold?: number;
   /**
    * Fall back to the calling thread for a while when workers keep it waiting (a machine busier than
@@ -199,10 +199,16 @@ function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number,
   return true;
 }
 
-/** Elements of work below which a kernel runs on the calling thread alone (waking workers costs more). */
-const PARALLEL_ELEMENTS = 1 << 15;
+/**
+ * Elements of work below which a kernel runs on the calling thread alone (or fewer, when the
+ * backend's `parallelThreshold` is lower). Measured on the 2-core machine: at 2¹⁵ the demo step's
+ * 1 MB element-wise ops were split too, and on a shared machine, where the worker is often not
+ * scheduled in time, that cost more than it gave; at 2¹⁹ (2 MB) the demo runs them on one thread
+ * and BAIR's (4 MB and up) on both, ~10% faster there.
+ */
+const PARALLEL_ELEMENTS = 1 << 19;
 /** The fewest elements a thread's chunk holds. */
-const MIN_CHUNK = 1 << 13;
+const MIN_CHUNK = 1 << 16;
 /** Row width when a single long row is cut into rows for the threads (a multiple of 4, so no SIMD tail moves). */
 const FLAT_WIDTH = 4096;
 
@@ -216,7 +222,7 @@ function runRange(ctx: Context, name: string, args: number[], rangeArg: number, 
   const fn = ctx.fns[name]!;
   args[rangeArg] = 0;
   args[rangeArg + 1] = extent;
-  if (!ctx.pool || extent < 2 || extent * perUnit < PARALLEL_ELEMENTS || (ctx.adaptive && !ctx.pool.worthIt)) {
+  if (!ctx.pool || extent < 2 || extent * perUnit < Math.min(PARALLEL_ELEMENTS, ctx.parallelThreshold) || (ctx.adaptive && !ctx.pool.worthIt)) {
     fn(...args);
     return;
   }
@@ -231,7 +237,7 @@ function runRange(ctx: Context, name: string, args: number[], rangeArg: number, 
  */
 function runMap(ctx: Context, name: string, outPtr: number, outBytes: number, ptrs: readonly number[], sizes: readonly number[], modes: string, rows: number, inner: number, rowStrides: readonly number[]): void {
   const n = ptrs.length;
-  if (rows === 1 && ctx.pool && inner >= 2 * FLAT_WIDTH && inner >= PARALLEL_ELEMENTS) {
+  if (rows === 1 && ctx.pool && inner >= 2 * FLAT_WIDTH && inner >= Math.min(PARALLEL_ELEMENTS, ctx.parallelThreshold)) {
     const full = Math.floor(inner / FLAT_WIDTH);
     const strides = sizes.map((b, k) => (modes[k] === 'v' ? FLAT_WIDTH * b : 0));
     runRange(ctx, name, [outPtr, ...ptrs, 0, full, FLAT_WIDTH, ...strides], 1 + n, full, FLAT_WIDTH);

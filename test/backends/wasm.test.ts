@@ -736,7 +736,7 @@ describe('wasm matmul', () => {
       }
       // Element-wise maps (one long row cut for the threads, with a tail that is not a whole vector;
       // rows with a broadcast row; a scalar operand), row and column reductions, im2col and col2im
-      // are split across threads above 2¹⁵ elements: the same bits, and the CPU's bits where exact.
+      // are split across threads (above 2¹⁹ elements, or the backend's parallelThreshold, 1 here): the same bits, and the CPU's bits where exact.
       const im2col = { kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 2, padTop: 1, padLeft: 1, outHeight: 20, outWidth: 10, dilationHeight: 1, dilationWidth: 1 };
       const threaded: [BackendPrim, Case<BackendPrim>][] = [
         ['add', { inputs: [float([70_003]), float([70_003])], params: {}, seed: 1 }],
