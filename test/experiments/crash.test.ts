@@ -36,20 +36,28 @@ async function quiet(argv: string[]): Promise<number> {
   }
 }
 
-/** Starts `rolling train` in a child process and SIGKILLs it `afterMs` after its first checkpoint step begins (or when it ends). */
-async function trainKilled(out: string, afterMs: number): Promise<void> {
-  const child = spawn(...node([cli, 'train', '--out', out, ...ARGS]), { stdio: ['ignore', 'ignore', 'pipe'] });
-  let timer: NodeJS.Timeout | undefined;
-  const started = new Promise<void>((resolve) => {
-    // The progress bar's first write: the model is built and training is under way.
-    child.stderr.once('data', () => resolve());
-    child.once('exit', () => resolve());
-  });
+/**
+ * Starts `rolling train` in a child process and SIGKILLs it `extraMs` after its checkpoint first
+ * shows step `atStep` (or when it ends): the kill is tied to the run's progress, not to the clock, so
+ * it lands mid-run on a fast machine and a slow one alike (a clock-timed kill came after the last step
+ * on a quiet machine and made the test vacuous).
+ */
+async function trainKilled(out: string, atStep: number, extraMs: number): Promise<void> {
+  const child = spawn(...node([cli, 'train', '--out', out, ...ARGS]), { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await started;
-  timer = setTimeout(() => child.kill('SIGKILL'), afterMs);
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const path = join(out, 'checkpoint.safetensors');
+  while (running()) {
+    const step = await readCheckpointMetadata(path).then((m) => Number(m.step), () => 0);
+    if (step >= atStep) {
+      await sleep(extraMs);
+      child.kill('SIGKILL');
+      break;
+    }
+    await sleep(5);
+  }
   await exited;
-  clearTimeout(timer);
 }
 
 async function snapshot(out: string): Promise<{ tensors: Map<string, number[]>; losses: unknown }> {
@@ -68,13 +76,14 @@ describe('crash consistency', () => {
     const straight = join(dir, 'straight');
     expect(await quiet(['train', '--out', straight, ...ARGS])).toBe(0);
     const want = await snapshot(straight);
-    // Delays from a fixed seed (a bounded count, each run a few seconds), spread over the 10 steps.
+    // Kill points from a fixed seed (a bounded count, each run a few seconds): a step in 1..8 and up to
+    // 40 ms past it (mid-step or mid-checkpoint).
     let seed = 19;
     const next = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const killedAt: number[] = [];
     for (let k = 0; k < 4; k++) {
       const out = join(dir, `killed-${k}`);
-      await trainKilled(out, Math.floor(next() * 1500));
+      await trainKilled(out, 1 + Math.floor(next() * 8), Math.floor(next() * 40));
       killedAt.push(await readCheckpointMetadata(join(out, 'checkpoint.safetensors')).then((m) => Number(m.step), () => 0));
       // A second kill into the same folder, after a resume started (its lock is stale by then).
       const child = spawn(...node([cli, 'train', '--out', out, ...ARGS, '--resume']), { stdio: 'ignore' });
