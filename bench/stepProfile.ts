@@ -6,32 +6,37 @@
  *
  *   npx tsx bench/stepProfile.ts --preset demo --steps 5
  */
-import { getBackend, setBackend, registerBackend } from '../index.js';
-import { createWasmBackendSync, enableRelaxedSimd } from '../backends/wasm/index.js';
+import { getBackend, setBackend, registerBackend, type PrimParams } from '../index.js';
+import { createWasmBackend, enableRelaxedSimd } from '../backends/wasm/index.js';
 // As trainStep (and the rolling command): relaxed SIMD unless --plain-simd, set before the backend is made.
 if (!process.argv.includes('--plain-simd') && process.env.ROLLING_RELAXED_SIMD !== '0') await enableRelaxedSimd();
-const threads = Number(process.env.T ?? 1);
-registerBackend('wprof', () => createWasmBackendSync({ threads }));
+const wprof = await createWasmBackend({ threads: Number(process.env.T ?? 1) });
+registerBackend('wprof', () => wprof);
 await setBackend('wprof');
-await (getBackend() as any).ready?.();
 const be = getBackend();
 const run = be.run;
 const acc = new Map<string, [number, number]>();
 let on = false;
-be.run = ((prim: string, inputs: any[], params: any, out: any) => {
+be.run = ((...args: Parameters<typeof run>) => {
   const t0 = performance.now();
-  const r = (run as (...a: unknown[]) => unknown).call(be, prim, inputs, params, out);
+  const r = run.apply(be, args);
   if (on) {
     const dt = performance.now() - t0;
-    let key = prim;
-    if (prim === 'matmul') key += ` ${inputs.map((i: any) => i.shape.join('x')).join(',')} ${params.transA ? 'T' : ''}${params.transB ? 'T' : ''}`;
+    const [prim, inputs, params] = args;
+    let key: string = prim;
+    if (prim === 'matmul') {
+      const { transA, transB } = params as PrimParams['matmul'];
+      key += ` ${inputs.map((i) => i.shape.join('x')).join(',')} ${transA ? 'T' : ''}${transB ? 'T' : ''}`;
+    }
     const a = acc.get(key) ?? [0, 0];
-    a[0] += dt; a[1]++;
+    a[0] += dt;
+    a[1]++;
     acc.set(key, a);
   }
   return r;
-}) as never;
-(globalThis as any).__profOn = (v: boolean) => (on = v);
+}) as typeof run;
+// trainStep calls this at each step: kernels are counted after its warm-up steps only.
+(globalThis as { __profOn?: (v: boolean) => void }).__profOn = (v: boolean) => (on = v);
 process.argv.splice(2, 0, '--backend', 'wprof');
 await import('./trainStep.js');
 

@@ -35,8 +35,7 @@ const registry = new Map<object, PytreeNodeDef>();
  * `flatten(node)` returns `[children, aux]`: the children are walked (their keys or indices become
  * the path names, e.g. in safetensors), `aux` is static data handed back to `unflatten(aux, children)`.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function registerPytreeNode<T extends object, C, A>(nodeType: abstract new (...args: any[]) => T, flatten: (node: T) => readonly [C, A], unflatten: (aux: A, children: C) => T): void {
+export function registerPytreeNode<T extends object, C, A>(nodeType: abstract new (...args: never[]) => T, flatten: (node: T) => readonly [C, A], unflatten: (aux: A, children: C) => T): void {
   if (typeof nodeType !== 'function' || typeof nodeType.prototype !== 'object') throw new Error(`registerPytreeNode: expected a class, got ${describeValue(nodeType)}`);
   if (nodeType.prototype === Object.prototype || nodeType.prototype === Array.prototype) throw new Error(`registerPytreeNode: ${nodeType.name} is a pytree node already`);
   if (typeof flatten !== 'function' || typeof unflatten !== 'function') throw new Error(`registerPytreeNode(${nodeType.name}): flatten and unflatten must be functions`);
@@ -49,8 +48,7 @@ export function registerPytreeNode<T extends object, C, A>(nodeType: abstract ne
  * are walked, `metaFields` are static and copied as they are. Unflattening makes an instance of the
  * class without calling its constructor and assigns the fields.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function registerPytreeDataclass<T extends object>(nodeType: abstract new (...args: any[]) => T, dataFields: readonly (keyof T & string)[], metaFields: readonly (keyof T & string)[] = []): void {
+export function registerPytreeDataclass<T extends object>(nodeType: abstract new (...args: never[]) => T, dataFields: readonly (keyof T & string)[], metaFields: readonly (keyof T & string)[] = []): void {
   for (const f of [...dataFields, ...metaFields]) if (typeof f !== 'string') throw new Error(`registerPytreeDataclass(${nodeType.name}): field names must be strings`);
   registerPytreeNode(
     nodeType,
