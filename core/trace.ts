@@ -14,7 +14,7 @@ import { getBackend, newStorage, ownedByScope, Tensor, tapeNeeds, tidy, treeTens
 import type { BufferInfo } from './backend.js';
 import { checkInputs } from './argument.js';
 import { checkFinite, debugNans } from './debug.js';
-import { mapDifferentiable, treeMap } from './tree.js';
+import { mapDifferentiable, treeLeaves, treeMap } from './tree.js';
 
 /** One primitive applied, as the tape records it. */
 interface PrimEntry {
@@ -265,7 +265,7 @@ export function customVjp<A extends unknown[], R>(
   backward: (args: A, cotangents: readonly Tensor[], wanted: readonly boolean[]) => readonly (Tensor | null)[],
 ): (...args: A) => R {
   return (...args: A): R => {
-    const inputs = leavesOf(args);
+    const inputs = treeLeaves(args);
     if (!activeTapes.some((tape) => inputs.some((x) => tape.tracked.has(x.id)))) return fn(...args);
     // Forward with recording suspended: the scope frees every intermediate, as no tape needs them.
     const suspended = activeTapes.splice(0);
@@ -318,20 +318,13 @@ export function customVjp<A extends unknown[], R>(
 export function checkpoint<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
   return customVjp(fn, (args, cts) =>
     tidy(() => {
-      const [out, pb] = vjp((...leaves: Tensor[]) => fn(...replaceTensors(args, leaves)), ...leavesOf(args));
+      const [out, pb] = vjp((...leaves: Tensor[]) => fn(...replaceTensors(args, leaves)), ...treeLeaves(args));
       return pb(replaceTensors(out, [...cts]));
     }),
   );
 }
 
-/** The tensor leaves of `tree` in the order `treeMap` visits them (other leaves pass through). */
-function leavesOf(tree: unknown): Tensor[] {
-  const leaves: Tensor[] = [];
-  treeMap(tree, (t) => (leaves.push(t), t));
-  return leaves;
-}
-
-/** `tree` with its tensor leaves replaced, in `treeMap` order, by `leaves`. */
+/** `tree` with its tensor leaves replaced, in `treeLeaves` order, by `leaves`. */
 function replaceTensors<T>(tree: T, leaves: readonly Tensor[]): T {
   let i = 0;
   return treeMap(tree, () => leaves[i++]!);
