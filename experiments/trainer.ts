@@ -239,19 +239,25 @@ async function tryLoad(path: string, o: TrainOptions, template: () => { params: 
 
 const LogCodec = t.type({ losses: t.array(t.union([t.number, t.null])), seconds: t.number });
 
-/** The log a checkpoint carries in its metadata (written by the same rename): exactly `step` losses. */
-function logOfCheckpoint(text: string, path: string, step: number): TrainLog {
+/** A training log from its JSON text (null losses, unknown steps, read as NaN), or null when it is not one. */
+function decodeLog(text: string): TrainLog | null {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    json = undefined;
+    return null;
   }
   const decoded = LogCodec.decode(json);
-  if (isLeft(decoded) || decoded.right.losses.length !== step) {
+  return isLeft(decoded) ? null : { losses: decoded.right.losses.map((v) => v ?? NaN), seconds: decoded.right.seconds };
+}
+
+/** The log a checkpoint carries in its metadata (written by the same rename): exactly `step` losses. */
+function logOfCheckpoint(text: string, path: string, step: number): TrainLog {
+  const log = decodeLog(text);
+  if (log === null || log.losses.length !== step) {
     throw new CheckpointError(`train --resume: ${path}: the training log in its metadata is not one of ${step} losses; the file was edited or is corrupt: restore it, or train again with --force`);
   }
-  return { losses: decoded.right.losses.map((v) => v ?? NaN), seconds: decoded.right.seconds };
+  return log;
 }
 
 /**
@@ -269,15 +275,9 @@ async function readLog(path: string, step: number): Promise<TrainLog> {
   }
   let log: TrainLog = { losses: [], seconds: 0 };
   if (text !== undefined) {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    const decoded = LogCodec.decode(json);
-    if (isLeft(decoded)) process.stderr.write(`train --resume: ${path} is not a training log ({ losses: number[], seconds: number }); its losses are recorded as unknown (NaN)\n`);
-    else log = { losses: decoded.right.losses.map((v) => v ?? NaN), seconds: decoded.right.seconds };
+    const decoded = decodeLog(text);
+    if (decoded === null) process.stderr.write(`train --resume: ${path} is not a training log ({ losses: number[], seconds: number }); its losses are recorded as unknown (NaN)\n`);
+    else log = decoded;
   }
   if (text !== undefined && log.losses.length < step) {
     process.stderr.write(`train --resume: ${path} holds ${log.losses.length} losses but the checkpoint is at step ${step} (the run stopped between writing the two); the missing losses are recorded as NaN so later ones keep their steps\n`);
