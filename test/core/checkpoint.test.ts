@@ -6,8 +6,8 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
-import { checkpoint, customVjp, dispose, getBackend, grad, memoryStats, scoped, tidy, valueAndGrad, vjp, type Tensor } from '../../index.js';
-import { describeBackends, read, seedArb, upload } from './harness.js';
+import { checkpoint, customVjp, dispose, grad, scoped, tidy, valueAndGrad, vjp, type Tensor } from '../../index.js';
+import { describeBackends, peakBytes, read, seedArb, upload } from './harness.js';
 
 function values(seed: number, n: number, lo = -2, hi = 2): number[] {
   let s = seed >>> 0 || 1;
@@ -15,23 +15,6 @@ function values(seed: number, n: number, lo = -2, hi = 2): number[] {
     s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
     return lo + ((s >>> 8) / 2 ** 24) * (hi - lo);
   });
-}
-
-/** Peak bytes of live tensors while `fn` runs (sampled after every primitive). */
-function peakBytes<T>(fn: () => T): { result: T; peak: number } {
-  const backend = getBackend();
-  const run = backend.run;
-  let peak = memoryStats().bytes;
-  backend.run = ((...args: Parameters<typeof run>) => {
-    const out = run.apply(backend, args);
-    peak = Math.max(peak, memoryStats().bytes);
-    return out;
-  }) as typeof run;
-  try {
-    return { result: fn(), peak };
-  } finally {
-    backend.run = run;
-  }
 }
 
 /**

@@ -5,16 +5,7 @@
 import { afterEach, expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
 import { debugNans, getBackend, grad, setDebugNans, tensor, tidy, type Tensor } from '../../index.js';
-import { describeBackends, read } from './harness.js';
-
-function message(fn: () => unknown): string {
-  try {
-    tidy(() => void fn());
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '';
-}
+import { describeBackends, errorMessage, read } from './harness.js';
 
 describeBackends('debug nans', () => {
   afterEach(() => setDebugNans(false));
@@ -29,17 +20,17 @@ describeBackends('debug nans', () => {
   it('on a backend without synchronous reads the mode says so at the first op', (ctx) => {
     if (getBackend().readSync) return ctx.skip();
     setDebugNans(true);
-    expect(message(() => o.exp(tensor([1])))).toMatch(/^debug-nans: the \w+ backend cannot read values synchronously; find NaNs on the cpu or wasm backend/);
+    expect(errorMessage(() => o.exp(tensor([1])))).toMatch(/^debug-nans: the \w+ backend cannot read values synchronously; find NaNs on the cpu or wasm backend/);
   });
 
   it('on: the first op producing NaN or Inf throws naming the op, the value and its input shapes', (ctx) => {
     if (!getBackend().readSync) return ctx.skip();
     setDebugNans(true);
-    expect(message(() => o.mul(o.log(o.reshape(tensor([1, 0, 2, 3]), [2, 2])), 0))).toBe(
+    expect(errorMessage(() => o.mul(o.log(o.reshape(tensor([1, 0, 2, 3]), [2, 2])), 0))).toBe(
       'debug-nans: log produced -Infinity at index 1 of its float32[2,2] output from finite inputs float32[2,2]; the stack below shows which line called it',
     );
-    expect(message(() => o.div(tensor([0, 1]), tensor([0, 1])))).toMatch(/^debug-nans: div produced NaN at index 0 of its float32\[2\] output from finite inputs float32\[2\], float32\[2\]/);
-    expect(message(() => o.sqrt(o.sub(tensor([1]), 2)))).toMatch(/^debug-nans: sqrt produced NaN/);
+    expect(errorMessage(() => o.div(tensor([0, 1]), tensor([0, 1])))).toMatch(/^debug-nans: div produced NaN at index 0 of its float32\[2\] output from finite inputs float32\[2\], float32\[2\]/);
+    expect(errorMessage(() => o.sqrt(o.sub(tensor([1]), 2)))).toMatch(/^debug-nans: sqrt produced NaN/);
   });
 
   it('on: finite computations, integer ops and values that came in non-finite do not throw', async (ctx) => {
@@ -57,7 +48,7 @@ describeBackends('debug nans', () => {
     if (!getBackend().readSync) return ctx.skip();
     setDebugNans(true);
     // d/dx sqrt(x) at 0 is 1 / (2·0) = Inf: the forward pass is finite, the backward pass is not.
-    const msg = message(() => grad((x: Tensor) => o.sum(o.sqrt(x)))(tensor([0, 1])));
+    const msg = errorMessage(() => grad((x: Tensor) => o.sum(o.sqrt(x)))(tensor([0, 1])));
     expect(msg).toMatch(/^debug-nans: (div|mul) produced Infinity/);
   });
 });

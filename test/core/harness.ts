@@ -7,7 +7,36 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe } from 'vitest';
-import { dispose, fromArray, setBackend, Tensor, tidy, treeLeaves, vjp, type DType } from '../../index.js';
+import { dispose, fromArray, getBackend, memoryStats, setBackend, Tensor, tidy, treeLeaves, vjp, type DType } from '../../index.js';
+
+// ---------------------------------------------------------------- errors and memory
+
+/** The message `fn` throws (run in a scope), or '' when it does not throw. */
+export function errorMessage(fn: () => unknown): string {
+  try {
+    tidy(() => void fn());
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return '';
+}
+
+/** `fn`'s result and the peak bytes of live tensors while it runs (sampled after every primitive). */
+export function peakBytes<T>(fn: () => T): { result: T; peak: number } {
+  const backend = getBackend();
+  const run = backend.run;
+  let peak = memoryStats().bytes;
+  backend.run = ((...args: Parameters<typeof run>) => {
+    const out = run.apply(backend, args);
+    peak = Math.max(peak, memoryStats().bytes);
+    return out;
+  }) as typeof run;
+  try {
+    return { result: fn(), peak };
+  } finally {
+    backend.run = run;
+  }
+}
 
 // ---------------------------------------------------------------- backends
 

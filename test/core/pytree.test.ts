@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
 import { dispose, grad, memoryStats, registerPytreeDataclass, registerPytreeNode, tensor, tidy, treeFlatten, treeLeaves, treeMap, treeZipMap, valueAndGrad, vjp, type Tensor } from '../../index.js';
-import { describeBackends, read } from './harness.js';
+import { describeBackends, errorMessage, read } from './harness.js';
 
 /** An Equinox-style module: its fields are its parameters. */
 class Lin {
@@ -25,15 +25,6 @@ registerPytreeNode(Scaled, (s) => [s.parts, s.label] as const, (label, parts) =>
 
 class Unregistered {
   constructor(readonly w: Tensor) {}
-}
-
-function message(fn: () => unknown): string {
-  try {
-    tidy(() => void fn());
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '';
 }
 
 describeBackends('pytree', () => {
@@ -69,7 +60,7 @@ describeBackends('pytree', () => {
     expect(sum).toBeInstanceOf(Lin);
     expect(await read(sum.w)).toEqual([11]);
     expect(treeLeaves({ layers: [a] })).toEqual([a.w, a.b]);
-    expect(message(() => treeZipMap([a, { w: a.w, b: a.b } as unknown as Lin], ([x]) => x!))).toMatch(/treeZipMap: tree 1 has a plain object at '<root>' where tree 0 has a Lin/);
+    expect(errorMessage(() => treeZipMap([a, { w: a.w, b: a.b } as unknown as Lin], ([x]) => x!))).toMatch(/treeZipMap: tree 1 has a plain object at '<root>' where tree 0 has a Lin/);
     dispose([a, b, doubled, sum]);
   });
 
@@ -92,13 +83,13 @@ describeBackends('pytree', () => {
       ['valueAndGrad', (x: unknown) => valueAndGrad(loss)(x)],
       ['vjp', (x: unknown) => vjp(loss, x)],
     ] as const) {
-      expect(message(() => run(map)), name).toMatch(/grad\/vjp: a Map at '<root>' is not a pytree node .* use a plain object instead/);
-      expect(message(() => run(cls)), name).toMatch(/grad\/vjp: an instance of class Unregistered at 'layer' is not a pytree node .* registerPytreeNode\(Unregistered, flatten, unflatten\)/);
+      expect(errorMessage(() => run(map)), name).toMatch(/grad\/vjp: a Map at '<root>' is not a pytree node .* use a plain object instead/);
+      expect(errorMessage(() => run(cls)), name).toMatch(/grad\/vjp: an instance of class Unregistered at 'layer' is not a pytree node .* registerPytreeNode\(Unregistered, flatten, unflatten\)/);
     }
-    expect(message(() => treeMap(cls, (t) => t))).toMatch(/treeMap: an instance of class Unregistered at 'layer'/);
-    expect(message(() => treeFlatten([map]))).toMatch(/treeFlatten: a Map at '0'/);
-    expect(message(() => treeLeaves({ a: new Date(0) }))).toMatch(/treeFlatten: an instance of class Date at 'a'/);
-    expect(message(() => treeZipMap([map, map], ([x]) => x!))).toMatch(/treeZipMap: a Map at '<root>'/);
+    expect(errorMessage(() => treeMap(cls, (t) => t))).toMatch(/treeMap: an instance of class Unregistered at 'layer'/);
+    expect(errorMessage(() => treeFlatten([map]))).toMatch(/treeFlatten: a Map at '0'/);
+    expect(errorMessage(() => treeLeaves({ a: new Date(0) }))).toMatch(/treeFlatten: an instance of class Date at 'a'/);
+    expect(errorMessage(() => treeZipMap([map, map], ([x]) => x!))).toMatch(/treeZipMap: a Map at '<root>'/);
     w.dispose();
   });
 
@@ -112,9 +103,9 @@ describeBackends('pytree', () => {
 
   it('a string, a boolean or a function in the differentiated argument is an error naming it and its path', () => {
     const w = tensor([1]);
-    expect(message(() => grad((p: { w: Tensor }) => o.sum(p.w))({ w, name: 'layer' } as { w: Tensor }))).toMatch(/grad\/vjp: the differentiated argument holds the string "layer" at 'name'/);
-    expect(message(() => grad((p: { w: Tensor }) => o.sum(p.w))({ w, flags: [true] } as { w: Tensor }))).toMatch(/the boolean true at 'flags\.0'/);
-    expect(message(() => grad((p: { w: Tensor }) => o.sum(p.w))({ w, f: Math.abs } as { w: Tensor }))).toMatch(/a function \(abs\) at 'f'/);
+    expect(errorMessage(() => grad((p: { w: Tensor }) => o.sum(p.w))({ w, name: 'layer' } as { w: Tensor }))).toMatch(/grad\/vjp: the differentiated argument holds the string "layer" at 'name'/);
+    expect(errorMessage(() => grad((p: { w: Tensor }) => o.sum(p.w))({ w, flags: [true] } as { w: Tensor }))).toMatch(/the boolean true at 'flags\.0'/);
+    expect(errorMessage(() => grad((p: { w: Tensor }) => o.sum(p.w))({ w, f: Math.abs } as { w: Tensor }))).toMatch(/a function \(abs\) at 'f'/);
     // Later arguments are not differentiated, so they may hold anything.
     const g = tidy(() => grad((p: { w: Tensor }, config: { name: string }) => o.sum(o.mul(p.w, config.name.length)))({ w }, { name: 'four' }));
     expect(g.w.disposed).toBe(false);

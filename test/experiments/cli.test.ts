@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as r from '../../index.js';
-import { main } from '../../experiments/cli.js';
+import { runCli } from './runCli.js';
 import { bairExampleFromClip, npzToBair } from '../../experiments/bair.js';
 import { clipFrames, movingDigitsDataset, movingShapesDataset } from '../../experiments/datasets.js';
 import { readNpy } from '../../experiments/npy.js';
@@ -27,21 +27,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    const code = await main(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-  }
-}
+const run = (...argv: string[]) => runCli(argv);
 
 async function leaves(path: string): Promise<Map<string, number[]>> {
   const { tree } = await loadSafetensors(path);

@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../experiments/cli.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './runCli.js';
 import { parseCommand, PositiveInt, Switch, type OptionTable } from '../../experiments/args.js';
 import { writeNpy } from '../../experiments/npy.js';
 import { upscaleNearest } from '../../experiments/plot.js';
@@ -30,21 +30,7 @@ afterAll(async () => {
 });
 
 /** Runs `rolling …` in-process; stdout, stderr (console and progress bars) and the exit status. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => err.push(String(s)) > 0);
-  try {
-    const code = await main(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-  }
-}
+const cli = (...argv: string[]) => runCli(argv, { progress: true });
 
 const COMMANDS = ['train', 'rollout', 'eval', 'data', 'vectors', 'demo'];
 

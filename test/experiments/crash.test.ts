@@ -8,9 +8,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as r from '../../index.js';
-import { main } from '../../experiments/cli.js';
+import { runCli } from './runCli.js';
 import { loadSafetensors } from '../../nn/index.js';
 import { readCheckpointMetadata } from '../../experiments/trainer.js';
 
@@ -27,14 +27,7 @@ const node = (args: string[]) => [process.execPath, ['--import', 'tsx', ...args]
 const cli = fileURLToPath(new URL('../../experiments/cli.ts', import.meta.url));
 const ARGS = ['--preset', 'test', '--steps', '10', '--checkpoint-every', '1', '--backend', 'cpu', '--seed', '5'];
 
-async function quiet(argv: string[]): Promise<number> {
-  const spies = [vi.spyOn(console, 'log').mockImplementation(() => undefined), vi.spyOn(console, 'error').mockImplementation(() => undefined), vi.spyOn(process.stderr, 'write').mockImplementation(() => true)];
-  try {
-    return await main(argv);
-  } finally {
-    for (const s of spies) s.mockRestore();
-  }
-}
+const quiet = async (argv: string[]): Promise<number> => (await runCli(argv)).code;
 
 /**
  * Starts `rolling train` in a child process and SIGKILLs it `extraMs` after its checkpoint first

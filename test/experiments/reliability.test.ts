@@ -9,7 +9,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as r from '../../index.js';
-import { main } from '../../experiments/cli.js';
+import { runCli } from './runCli.js';
 import { movingShapesDataset } from '../../experiments/datasets.js';
 import { PRESETS } from '../../experiments/presets.js';
 import { readCheckpointMetadata, train } from '../../experiments/trainer.js';
@@ -23,21 +23,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    const code = await main(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-  }
-}
+const run = (...argv: string[]) => runCli(argv);
 
 /** The names of the tensors of a checkpoint that hold a NaN or ±Inf. */
 async function nonFiniteTensors(path: string): Promise<string[]> {

@@ -1,6 +1,18 @@
 /** Shared checks for the nn tests: host reads and the finite-difference gradient check. */
 import * as r from '../../index.js';
 
+/** A safetensors file with a given header object (or raw header text) and data bytes, the header padded to 8 as the format says. */
+export function fileWith(header: unknown, data: Uint8Array | number[] = [], rawHeader?: string): Uint8Array {
+  const json = new TextEncoder().encode(rawHeader ?? JSON.stringify(header));
+  const size = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + size + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(size), true);
+  out.fill(0x20, 8, 8 + size);
+  out.set(json, 8);
+  out.set(data, 8 + size);
+  return out;
+}
+
 export async function values(t: r.Tensor): Promise<number[]> {
   return Array.from(await t.toArray());
 }

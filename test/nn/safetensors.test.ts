@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as r from '../../index.js';
 import * as nn from '../../nn/index.js';
+import { fileWith } from './helpers.js';
 
 /**
  * Written by the reference implementation (Python safetensors 0.8.0, numpy 2.4):
@@ -84,17 +85,6 @@ const metadataArb = fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLe
 
 // ---------------------------------------------------------------- hand-made files
 
-/** A file with a given header object and data bytes (the header padded to 8 as the format says). */
-function fileWith(header: unknown, data: Uint8Array | number[] = [], rawHeader?: string): Uint8Array {
-  const json = new TextEncoder().encode(rawHeader ?? JSON.stringify(header));
-  const size = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + size + data.length);
-  new DataView(out.buffer).setBigUint64(0, BigInt(size), true);
-  out.fill(0x20, 8, 8 + size);
-  out.set(json, 8);
-  out.set(data, 8 + size);
-  return out;
-}
 
 const f32 = (name: string, shape: number[], begin: number, end: number) => ({ [name]: { dtype: 'F32', shape, data_offsets: [begin, end] } });
 

@@ -5,6 +5,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import { dispose } from '../../index.js';
 import { decodeSafetensors, MAX_PATH_DEPTH } from '../../nn/safetensors.js';
+import { fileWith } from './helpers.js';
 
 /** A file whose tensors are `names`, each one float32 (the header padded to 8 as the format says). */
 function fileOf(names: readonly string[]): Uint8Array {
@@ -49,16 +50,7 @@ describe('safetensors: pytree indices and depth are bounded', () => {
 });
 
 describe('safetensors: what the format does not allow is refused', () => {
-  const withHeader = (header: string, data: number[]): Uint8Array => {
-    const json = new TextEncoder().encode(header);
-    const size = Math.ceil(json.length / 8) * 8;
-    const out = new Uint8Array(8 + size + data.length);
-    new DataView(out.buffer).setBigUint64(0, BigInt(size), true);
-    out.fill(0x20, 8, 8 + size);
-    out.set(json, 8);
-    out.set(data, 8 + size);
-    return out;
-  };
+  const withHeader = (header: string, data: number[]): Uint8Array => fileWith(undefined, data, header);
 
   it('data_offsets of three numbers', () => {
     expect(errorOf(withHeader('{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4,8]}}', [0, 0, 0, 0]))).toMatch(/tensor 'x': expected \{ dtype: string, shape: number\[\], data_offsets: \[begin, end\] \}/);

@@ -8,22 +8,7 @@
 import { expect, it } from 'vitest';
 import * as r from '../../index.js';
 import * as nn from '../../nn/index.js';
-
-function peakBytes<T>(fn: () => T): { result: T; peak: number } {
-  const backend = r.getBackend();
-  const run = backend.run;
-  let peak = r.memoryStats().bytes;
-  backend.run = ((...args: Parameters<typeof run>) => {
-    const out = run.apply(backend, args);
-    peak = Math.max(peak, r.memoryStats().bytes);
-    return out;
-  }) as typeof run;
-  try {
-    return { result: fn(), peak };
-  } finally {
-    backend.run = run;
-  }
-}
+import { peakBytes } from '../core/harness.js';
 
 it('checkpointBlocks: the same loss bit for bit, gradients to rounding, a lower peak of live tensors', async () => {
   const config = { ...nn.uvitPresets.tiny, patchSize: 2, channels: [8, 16], blocksPerLevel: 2, transformerDim: 32, groups: 4 };
