@@ -184,13 +184,41 @@ export function uniformHost(k: Key, n: number): number[] {
   });
 }
 
-/** Uniform float32 in [minval, maxval) from the top 23 bits of each word (JAX's construction). */
+/** The float32 next to `x` (a float32) towards +∞ (`up`) or −∞; ±0 step to the smallest subnormal. */
+function stepFloat32(x: number, up: boolean): number {
+  if (x === 0) return up ? 1.401298464324817e-45 : -1.401298464324817e-45;
+  const f = new Float32Array([x]);
+  const u = new Uint32Array(f.buffer);
+  u[0] = u[0]! + ((x > 0) === up ? 1 : -1);
+  return f[0]!;
+}
+
+/**
+ * Uniform float32 in [minval, maxval) from the top 23 bits of each word (JAX's construction:
+ * u ∈ [1, 2) from the mantissa, then (u − 1) · (maxval − minval) + minval).
+ *
+ * Choice (JAX differs): the bounds hold exactly in float32. The affine map rounds, and for a narrow
+ * range far from zero (minval 7.99, maxval 8) the largest draws round up to `maxval` itself; JAX
+ * returns those, we clamp them to the largest float32 below `maxval`, so the half-open interval the
+ * name promises is what you get. Draws strictly inside the range are JAX's bit for bit.
+ */
 export const uniform = scoped(function uniform(k: Key, shape: Shape, minval = 0, maxval = 1): Tensor {
   checkKey('uniform', k);
+  if (!Number.isFinite(minval) || !Number.isFinite(maxval) || !(minval < maxval)) {
+    throw new Error(`uniform: need finite minval < maxval, got minval = ${minval}, maxval = ${maxval}; pass the bounds in that order`);
+  }
+  // The smallest float32 ≥ minval and the largest float32 < maxval (the bounds may be float64).
+  const f32Min = Math.fround(minval);
+  const lowest = f32Min >= minval ? f32Min : stepFloat32(f32Min, true);
+  const f32Max = Math.fround(maxval);
+  const highest = f32Max < maxval ? f32Max : stepFloat32(f32Max, false);
+  if (!(lowest <= highest)) {
+    throw new Error(`uniform: no float32 lies in [${minval}, ${maxval}); widen the range`);
+  }
   const bits = randomBits(k, shape);
   const mantissa = bitwiseOr(shiftRight(bits, scalar(9, 'uint32')), scalar(0x3f800000, 'uint32'));
   const unit = sub(bitcast(mantissa, 'float32'), 1);
-  return maximum(add(mul(unit, maxval - minval), minval), minval);
+  return maximum(minimum(add(mul(unit, maxval - minval), minval), highest), lowest);
 });
 
 /**

@@ -233,15 +233,28 @@ describeBackends('random', () => {
     expect(chi2).toBeLessThan(45);
   });
 
-  it('uniform(minval, maxval) stays in [minval, maxval)', async () => {
+  it('uniform(minval, maxval) stays in [minval, maxval), narrow ranges far from zero and float64 bounds included', async () => {
+    // Narrow ranges far from zero are where the affine map rounds a draw up to maxval in float32
+    // (seed 552, [7.99, 8) did before the clamp); float64 bounds that float32 cannot hold check that
+    // the interval is the real one, not the rounded one.
+    const width = fc.oneof(fc.double({ min: 0.01, max: 10, noNaN: true }), fc.constantFrom(1e-3, 1e-5, 2e-6), fc.double({ min: 1e-6, max: 1e-2, noNaN: true }));
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 0, max: 1000 }), fc.double({ min: -10, max: 10, noNaN: true }), fc.double({ min: 0.01, max: 10, noNaN: true }), async (seed, lo, width) => {
-        const [a, b] = [Math.fround(lo), Math.fround(lo + width)];
+      fc.asyncProperty(fc.integer({ min: 0, max: 1000 }), fc.double({ min: -10, max: 10, noNaN: true }), width, fc.boolean(), async (seed, lo, w, f32Bounds) => {
+        const [a, b] = f32Bounds ? [Math.fround(lo), Math.fround(lo + w)] : [lo, lo + w];
+        fc.pre(a < b);
         const x = await values(() => uniform(key(seed), [500], a, b));
-        expect(x.every((v) => v >= a && v < b)).toBe(true);
+        const outside = x.filter((v) => !(v >= a && v < b));
+        expect(outside).toEqual([]);
       }),
-      { numRuns: 10 },
+      { numRuns: 30, examples: [[552, 7.990000476837159, 0.01, true]] },
     );
+  });
+
+  it('uniform refuses bounds that are out of order, equal or not finite, naming them', () => {
+    for (const [a, b] of [[1, 0], [2, 2], [0, Infinity], [NaN, 1]] as const) {
+      expect(() => uniform(key(0), [3], a, b)).toThrow(/uniform: need finite minval < maxval, got minval = .*; pass the bounds in that order/);
+    }
+    expect(() => uniform(key(0), [3], 1 + 1e-12, 1 + 2e-12)).toThrow(/uniform: no float32 lies in \[1\.000000000001, 1\.000000000002\); widen the range/);
   });
 
   it('uniform is built from the top 23 bits of each word, and uniformHost reproduces it bit for bit', async () => {
