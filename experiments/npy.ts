@@ -16,6 +16,7 @@ import { open, readFile } from 'node:fs/promises';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { crc32 } from './crc32c.js';
 import { writeFileAtomic } from './atomicWrite.js';
+import { naming } from './fileErrors.js';
 
 export type NpyTypedArray =
   | Int8Array
@@ -292,7 +293,7 @@ function swapBytes(bytes: Uint8Array, size: number): void {
 
 /** Reads and parses a `.npy` file. */
 export async function readNpy(path: string): Promise<NpyArray> {
-  return parseNpy(new Uint8Array(await readFile(path)), path);
+  return parseNpy(new Uint8Array(await naming(path, () => readFile(path))), path);
 }
 
 const DTYPE_OF_ARRAY: ReadonlyArray<readonly [new (...args: never[]) => NpyTypedArray, NpyDtype]> = [
@@ -566,16 +567,16 @@ export async function parseNpz(bytes: Uint8Array, name = 'arrays.npz', options: 
  * directory and the requested members are read from disk; `only` restricts which (all by default).
  */
 export async function readNpz(path: string, options: { readonly only?: readonly string[]; readonly maxEntryBytes?: number } = {}): Promise<Map<string, NpyArray>> {
-  const handle = await open(path, 'r');
+  const handle = await naming(path, () => open(path, 'r'));
   try {
-    const size = (await handle.stat()).size;
+    const size = (await naming(path, () => handle.stat())).size;
     const source: Source = {
       size,
       read: async (offset, length) => {
         const buffer = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
         let filled = 0;
         while (filled < buffer.length) {
-          const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, offset + filled);
+          const { bytesRead } = await naming(path, () => handle.read(buffer, filled, buffer.length - filled, offset + filled));
           if (bytesRead === 0) break;
           filled += bytesRead;
         }

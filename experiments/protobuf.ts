@@ -104,6 +104,14 @@ function readLength(cursor: Cursor): Cursor {
 /** Protobuf's own recursion limit: groups nested deeper are refused, not followed down the stack. */
 export const MAX_GROUP_DEPTH = 100;
 
+/**
+ * The most byte strings and features (map entries) one Example may hold. Each costs two encoded bytes
+ * but about 120 bytes of memory once decoded (an object per value), so without a cap a 20 MB record
+ * of empty byte strings decodes into 1.2 GB; with it, into at most about 130 MB. A BAIR Example holds
+ * 30 frames × (2 views + 2 float lists) = about 150 of them.
+ */
+export const MAX_EXAMPLE_ITEMS = 2 ** 20;
+
 function skipField(cursor: Cursor, wireType: number, fieldNumber: number, tagAt: number, depth = 0): void {
   switch (wireType) {
     case WIRE_VARINT:
@@ -185,15 +193,25 @@ function readFloatFixed32(cursor: Cursor, at: number): number {
   return new DataView(b.buffer, b.byteOffset + p, 4).getFloat32(0, true);
 }
 
-function readFeature(cursor: Cursor, builder: FeatureBuilder): FeatureBuilder {
+/** Counts the byte strings and features an Example decodes into, refusing more than its limit. */
+type ItemBudget = { left: number; readonly limit: number };
+
+function spend(budget: ItemBudget, at: number): void {
+  if (--budget.left < 0) {
+    fail(`more than ${budget.limit} byte strings and features in one Example (a crafted or corrupt record; a BAIR Example holds about 150; decodeExample's maxItems raises the limit)`, at);
+  }
+}
+
+function readFeature(cursor: Cursor, builder: FeatureBuilder, budget: ItemBudget): FeatureBuilder {
   let current = builder;
   forEachField(cursor, (listField, listWire) => {
     if (listWire !== WIRE_LENGTH_DELIMITED || listField < 1 || listField > 3) return false;
     const list = readLength(cursor);
     if (listField === 1) {
       const values: Uint8Array[] = current.kind === 'bytes' ? current.values : [];
-      forEachField(list, (field, wire) => {
+      forEachField(list, (field, wire, tagAt) => {
         if (field !== 1 || wire !== WIRE_LENGTH_DELIMITED) return false;
+        spend(budget, tagAt);
         const value = readLength(list);
         values.push(list.bytes.subarray(value.position, value.end));
         return true;
@@ -280,16 +298,20 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Decodes a serialized `tf.train.Example` into its feature map. A Feature whose oneof is unset
- * carries no values and is left out of the map. Throws on malformed input, naming the byte offset.
+ * carries no values and is left out of the map. Throws on malformed input, naming the byte offset,
+ * and on more than `maxItems` byte strings and features (`MAX_EXAMPLE_ITEMS` by default).
  */
-export function decodeExample(bytes: Uint8Array): Map<string, DecodedFeature> {
+export function decodeExample(bytes: Uint8Array, options: { readonly maxItems?: number } = {}): Map<string, DecodedFeature> {
+  const limit = options.maxItems ?? MAX_EXAMPLE_ITEMS;
+  const budget: ItemBudget = { left: limit, limit };
   const builders = new Map<string, FeatureBuilder>();
   const example: Cursor = { bytes, position: 0, end: bytes.length };
   forEachField(example, (field, wire) => {
     if (field !== 1 || wire !== WIRE_LENGTH_DELIMITED) return false;
     const features = readLength(example);
-    forEachField(features, (entryField, entryWire) => {
+    forEachField(features, (entryField, entryWire, entryAt) => {
       if (entryField !== 1 || entryWire !== WIRE_LENGTH_DELIMITED) return false;
+      spend(budget, entryAt);
       const entry = readLength(features);
       let key = '';
       const value: Cursor[] = [];
@@ -307,7 +329,7 @@ export function decodeExample(bytes: Uint8Array): Map<string, DecodedFeature> {
       });
       // A map entry is a message: several value fields merge, and the key may come after them.
       let builder: FeatureBuilder = { kind: 'none' };
-      for (const part of value) builder = readFeature(part, builder);
+      for (const part of value) builder = readFeature(part, builder, budget);
       builders.set(key, builder);
       return true;
     });

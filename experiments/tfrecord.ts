@@ -13,6 +13,7 @@
 import { open } from 'node:fs/promises';
 import { maskedCrc32c } from './crc32c.js';
 import { withAtomicFile, writeAll } from './atomicWrite.js';
+import { naming } from './fileErrors.js';
 
 const HEADER_BYTES = 12;
 const FOOTER_BYTES = 4;
@@ -35,14 +36,16 @@ function readU32(bytes: Uint8Array, at: number): number {
  * buffer that the caller may keep. The file is closed when iteration ends, fails or is abandoned.
  */
 export async function* tfRecords(path: string): AsyncGenerator<TFRecord, void, undefined> {
-  const handle = await open(path, 'r');
+  const handle = await naming(path, () => open(path, 'r'));
   try {
-    const size = (await handle.stat()).size;
+    const info = await naming(path, () => handle.stat());
+    if (info.isDirectory()) throw new Error(`${path}: is a folder, where a TFRecord file was expected; move it out of the way, or rename it so it does not end in .tfrecords`);
+    const size = info.size;
     const header = new Uint8Array(HEADER_BYTES);
     let offset = 0;
     for (let index = 0; offset < size; index++) {
       const where = `in record ${index} at byte offset ${offset}`;
-      const headerRead = await readFully(handle, header, offset);
+      const headerRead = await naming(path, () => readFully(handle, header, offset));
       if (headerRead < HEADER_BYTES) {
         throw new Error(
           `${path}: truncated header ${where}: expected ${HEADER_BYTES} bytes, the file ends after ${headerRead}`,
@@ -61,7 +64,7 @@ export async function* tfRecords(path: string): AsyncGenerator<TFRecord, void, u
         );
       }
       const body = new Uint8Array(length + FOOTER_BYTES);
-      const bodyRead = await readFully(handle, body, offset + HEADER_BYTES);
+      const bodyRead = await naming(path, () => readFully(handle, body, offset + HEADER_BYTES));
       if (bodyRead < body.length) {
         throw new Error(`${path}: truncated data ${where}: the file ended while reading (it changed while being read?)`);
       }

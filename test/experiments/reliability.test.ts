@@ -4,13 +4,16 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as r from '../../index.js';
 import { runCli } from './runCli.js';
+import { BAIR_FRAME_BYTES, bairExampleFromClip } from '../../experiments/bair.js';
 import { movingShapesDataset } from '../../experiments/datasets.js';
+import { encodeExample, type Feature } from '../../experiments/protobuf.js';
+import { encodeTFRecord } from '../../experiments/tfrecord.js';
 import { PRESETS } from '../../experiments/presets.js';
 import { readCheckpointMetadata, train } from '../../experiments/trainer.js';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../nn/index.js';
@@ -278,4 +281,29 @@ describe('one run owns its --out', () => {
     for (const n of left) expect(names).not.toContain(n);
     expect(names).toEqual(expect.arrayContaining(['.notes.txt.4242.0a1b2c3d4e5f.tmp', 'keep.txt', 'checkpoint.safetensors', 'train-log.json']));
   });
+});
+
+describe('a bad --data folder is an input error (exit 2) naming the file', () => {
+  const clip = (frames: number) => bairExampleFromClip({ aux1: new Uint8Array(frames * BAIR_FRAME_BYTES), actions: new Float32Array(frames * 4) });
+  const first = 'traj_0_to_1.tfrecords';
+  const folders: Record<string, { make: (d: string) => Promise<void>; says: RegExp }> = {
+    'a traj_*.tfrecords that is a folder': { make: (d) => mkdir(join(d, first)), says: /traj_0_to_1\.tfrecords: is a folder, where a TFRecord file was expected; move it out of the way, or rename it/ },
+    'a truncated record': { make: (d) => writeFile(join(d, first), encodeTFRecord(clip(30)).subarray(0, 100)), says: /traj_0_to_1\.tfrecords: truncated data in record 0 at byte offset 0/ },
+    'a flipped byte': { make: async (d) => { const b = encodeTFRecord(clip(30)); b[500]! ^= 1; await writeFile(join(d, first), b); }, says: /traj_0_to_1\.tfrecords: data CRC mismatch in record 0 at byte offset 0/ },
+    'frames that are not 64×64×3': { make: (d) => writeFile(join(d, first), encodeTFRecord(encodeExample(new Map<string, Feature>([['0/image_aux1/encoded', { kind: 'bytes', value: [new Uint8Array(100)] }]])))), says: /traj_0_to_1\.tfrecords: record 0 at byte offset 0: '0\/image_aux1\/encoded' has 100 bytes; expected 12288/ },
+    'clips of two lengths': { make: async (d) => { await writeFile(join(d, first), encodeTFRecord(clip(30))); await writeFile(join(d, 'traj_2_to_3.tfrecords'), encodeTFRecord(clip(20))); }, says: /traj_2_to_3\.tfrecords: record 0 has 20 frames, but earlier videos have 30/ },
+    'a dangling link': { make: (d) => symlink(join(d, 'gone'), join(d, first)), says: /traj_0_to_1\.tfrecords: no such file or folder \(ENOENT/ },
+    'a kolmogorov shard that is a folder': { make: (d) => mkdir(join(d, 'kolmogorov-0000.npy')), says: /kolmogorov-0000\.npy: is a folder, where a file was expected \(EISDIR/ },
+  };
+  for (const [what, { make, says }] of Object.entries(folders)) {
+    it(`${what}: exit 2, the file named, no stack`, async () => {
+      const data = join(dir, `bad-data-${what.replace(/\W+/g, '-')}`);
+      await mkdir(data, { recursive: true });
+      await make(data);
+      const res = await run('train', '--preset', 'bair', '--data', data, '--out', join(data, 'run'), '--steps', '1');
+      expect(res.code).toBe(2);
+      expect(res.err).toMatch(says);
+      expect(res.err).not.toMatch(/unknown path|\n\s+at /);
+    });
+  }
 });
