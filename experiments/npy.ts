@@ -496,12 +496,16 @@ async function readZipDirectory(source: Source, name: string): Promise<ZipEntry[
  */
 export const MAX_NPZ_ENTRY_BYTES = 2 ** 30;
 
+function checkDeclaredSize(entry: ZipEntry, name: string, maxEntryBytes: number): void {
+  if (entry.size > maxEntryBytes) {
+    throw new Error(`${name}: entry '${entry.name}' declares ${entry.size} bytes once inflated, more than the limit of ${maxEntryBytes} (a zip bomb or a corrupt directory; raise maxEntryBytes to read it)`);
+  }
+}
+
 async function readZipEntry(source: Source, entry: ZipEntry, name: string, maxEntryBytes: number): Promise<Uint8Array> {
   const where = `${name}: entry '${entry.name}'`;
   if (entry.flags & 1) throw new Error(`${where} is encrypted, which is not supported`);
-  if (entry.size > maxEntryBytes) {
-    throw new Error(`${where} declares ${entry.size} bytes once inflated, more than the limit of ${maxEntryBytes} (a zip bomb or a corrupt directory; raise maxEntryBytes to read it)`);
-  }
+  checkDeclaredSize(entry, name, maxEntryBytes);
   if (entry.method === 0 && entry.compressedSize !== entry.size) {
     throw new Error(`${where} is stored (not compressed) but its sizes differ: ${entry.compressedSize} stored, ${entry.size} declared`);
   }
@@ -535,14 +539,31 @@ async function readZipEntry(source: Source, entry: ZipEntry, name: string, maxEn
   return data;
 }
 
-async function readNpzFrom(source: Source, name: string, only?: readonly string[], maxEntryBytes = MAX_NPZ_ENTRY_BYTES): Promise<Map<string, NpyArray>> {
+/**
+ * The most bytes all the members read from one `.npz` may hold together, unless `maxTotalBytes` says
+ * otherwise. The per-member cap alone does not bound an archive: its directory may list many members
+ * whose data is one and the same deflate stream (an overlapping zip bomb), each inflated anew.
+ */
+export const MAX_NPZ_TOTAL_BYTES = 2 ** 31;
+
+/** Limits on what reading a `.npz` may inflate (see `MAX_NPZ_ENTRY_BYTES`, `MAX_NPZ_TOTAL_BYTES`). */
+export type NpzLimits = { readonly maxEntryBytes?: number; readonly maxTotalBytes?: number };
+
+async function readNpzFrom(source: Source, name: string, only: readonly string[] | undefined, limits: NpzLimits): Promise<Map<string, NpyArray>> {
+  const maxEntryBytes = limits.maxEntryBytes ?? MAX_NPZ_ENTRY_BYTES;
+  const maxTotalBytes = limits.maxTotalBytes ?? MAX_NPZ_TOTAL_BYTES;
+  // np.load names an entry `x` for the member `x.npy`.
+  const keyOf = (entry: ZipEntry) => (entry.name.endsWith('.npy') ? entry.name.slice(0, -4) : entry.name);
+  const wanted = (await readZipDirectory(source, name)).filter((e) => !e.name.endsWith('/') && (only === undefined || only.includes(keyOf(e))));
+  // Each member inflates to at most its declared size, so the declared sizes bound what is read, before any of it is.
+  for (const entry of wanted) checkDeclaredSize(entry, name, maxEntryBytes);
+  const total = wanted.reduce((n, e) => n + e.size, 0);
+  if (total > maxTotalBytes) {
+    throw new Error(`${name}: its ${wanted.length} members declare ${total} bytes in all once inflated, more than the limit of ${maxTotalBytes} (a zip bomb, e.g. members sharing one deflate stream, or a corrupt directory; raise maxTotalBytes to read it)`);
+  }
   const result = new Map<string, NpyArray>();
-  for (const entry of await readZipDirectory(source, name)) {
-    if (entry.name.endsWith('/')) continue;
-    // np.load names an entry `x` for the member `x.npy`.
-    const key = entry.name.endsWith('.npy') ? entry.name.slice(0, -4) : entry.name;
-    if (only !== undefined && !only.includes(key)) continue;
-    result.set(key, parseNpy(await readZipEntry(source, entry, name, maxEntryBytes), `${name}/${entry.name}`));
+  for (const entry of wanted) {
+    result.set(keyOf(entry), parseNpy(await readZipEntry(source, entry, name, maxEntryBytes), `${name}/${entry.name}`));
   }
   if (only !== undefined) {
     const missing = only.filter((k) => !result.has(k));
@@ -554,19 +575,19 @@ async function readNpzFrom(source: Source, name: string, only?: readonly string[
 }
 
 /** Parses an in-memory `.npz` archive into its arrays, keyed as np.load keys them (no '.npy'). */
-export async function parseNpz(bytes: Uint8Array, name = 'arrays.npz', options: { readonly maxEntryBytes?: number } = {}): Promise<Map<string, NpyArray>> {
+export async function parseNpz(bytes: Uint8Array, name = 'arrays.npz', options: NpzLimits = {}): Promise<Map<string, NpyArray>> {
   const source: Source = {
     size: bytes.length,
     read: async (offset, length) => bytes.subarray(offset, Math.min(bytes.length, offset + length)),
   };
-  return readNpzFrom(source, name, undefined, options.maxEntryBytes);
+  return readNpzFrom(source, name, undefined, options);
 }
 
 /**
  * Reads a `.npz` file into its arrays, keyed as np.load keys them (no '.npy'). Only the central
  * directory and the requested members are read from disk; `only` restricts which (all by default).
  */
-export async function readNpz(path: string, options: { readonly only?: readonly string[]; readonly maxEntryBytes?: number } = {}): Promise<Map<string, NpyArray>> {
+export async function readNpz(path: string, options: NpzLimits & { readonly only?: readonly string[] } = {}): Promise<Map<string, NpyArray>> {
   const handle = await naming(path, () => open(path, 'r'));
   try {
     const size = (await naming(path, () => handle.stat())).size;
@@ -583,7 +604,7 @@ export async function readNpz(path: string, options: { readonly only?: readonly 
         return buffer.subarray(0, filled);
       },
     };
-    return await readNpzFrom(source, path, options.only, options.maxEntryBytes);
+    return await readNpzFrom(source, path, options.only, options);
   } finally {
     await handle.close();
   }

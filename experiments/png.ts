@@ -121,10 +121,18 @@ export async function writePng(path: string, image: Image): Promise<void> {
 }
 
 /**
+ * The most bytes of filtered scanlines (height × (width × channels + 1)) `decodePng` inflates unless
+ * `maxBytes` says otherwise: an 8192×8192 RGBA image. The header's size is checked against it before
+ * anything is inflated, and inflation stops at the size the header declares, so a small file cannot
+ * claim (or inflate to) gigabytes.
+ */
+export const MAX_PNG_BYTES = 2 ** 28;
+
+/**
  * Decodes a non-interlaced 8-bit grayscale, gray+alpha, RGB or RGBA PNG (what `encodePng` writes,
  * and what most tools write for such images), checking every chunk CRC.
  */
-export function decodePng(bytes: Uint8Array): Image {
+export function decodePng(bytes: Uint8Array, options: { readonly maxBytes?: number } = {}): Image {
   if (bytes.length < 8 || PNG_SIGNATURE.some((b, k) => bytes[k] !== b)) throw new Error('decodePng: not a PNG (bad signature)');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   let offset = 8;
@@ -152,15 +160,30 @@ export function decodePng(bytes: Uint8Array): Image {
   if (header[8] !== 8 || channels === undefined || header[12] !== 0) {
     throw new Error(`decodePng: only non-interlaced 8-bit gray/RGB(A) images are supported (depth ${header[8]}, colour type ${header[9]}, interlace ${header[12]})`);
   }
+  const stride = width * channels;
+  const expected = height * (stride + 1);
+  const maxBytes = options.maxBytes ?? MAX_PNG_BYTES;
+  if (width < 1 || height < 1) throw new Error(`decodePng: the header declares a ${width}x${height} image; width and height must be at least 1`);
+  if (expected > maxBytes) {
+    throw new Error(`decodePng: the header declares a ${width}x${height} image of ${expected} bytes of scanlines, more than the limit of ${maxBytes} (a corrupt or crafted file; pass maxBytes to read it)`);
+  }
   const compressed = new Uint8Array(idat.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const part of idat) {
     compressed.set(part, at);
     at += part.length;
   }
-  const raw = new Uint8Array(inflateSync(compressed));
-  const stride = width * channels;
-  if (raw.length < height * (stride + 1)) throw new Error('decodePng: image data is shorter than the header says');
+  let raw: Uint8Array;
+  try {
+    // Inflated chunk by chunk, stopping as soon as the output passes what the header declares.
+    raw = new Uint8Array(inflateSync(compressed, { maxOutputLength: expected }));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new Error(`decodePng: the image data inflates to more than the ${expected} bytes its ${width}x${height} header declares (stopped there; a corrupt or crafted file)`);
+    }
+    throw new Error(`decodePng: corrupt image data (${(error as Error).message})`);
+  }
+  if (raw.length < expected) throw new Error('decodePng: image data is shorter than the header says');
   const data = new Uint8Array(height * stride);
   const zeros = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { crc32 as ourCrc32 } from '../../experiments/crc32c.js';
 import { encodeGif, writeGif, type GifOptions } from '../../experiments/gif.js';
-import { decodePng, encodePng, writePng, type Image } from '../../experiments/png.js';
+import { decodePng, encodePng, MAX_PNG_BYTES, writePng, type Image } from '../../experiments/png.js';
 
 // Node >= 20.15 has zlib.crc32, an implementation independent of ours; older Node falls back to ours,
 // which the tfrecord tests check against known answers.
@@ -123,6 +123,39 @@ describe('png', () => {
 
   it('refuses data of the wrong size', () => {
     expect(() => encodePng({ width: 2, height: 2, channels: 3, data: new Uint8Array(11) })).toThrow(/needs 12 bytes, got 11/);
+  });
+
+  /** A grayscale PNG whose IHDR says `width`×`height` and whose one IDAT holds `idat` (chunk CRCs valid). */
+  function craftedPng(width: number, height: number, idat: Uint8Array): Uint8Array {
+    const chunkOf = (type: string, data: Uint8Array) => {
+      const out = new Uint8Array(12 + data.length);
+      const view = new DataView(out.buffer);
+      view.setUint32(0, data.length);
+      for (let k = 0; k < 4; k++) out[4 + k] = type.charCodeAt(k);
+      out.set(data, 8);
+      view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+      return out;
+    };
+    const header = new Uint8Array(13);
+    new DataView(header.buffer).setUint32(0, width);
+    new DataView(header.buffer).setUint32(4, height);
+    header[8] = 8;
+    const parts = [Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a), chunkOf('IHDR', header), chunkOf('IDAT', idat), chunkOf('IEND', new Uint8Array(0))];
+    return Uint8Array.from(parts.flatMap((p) => Array.from(p)));
+  }
+
+  it('a 1×1 image whose 16 kB IDAT inflates to 16 MiB is refused once inflation passes the 2 bytes its header declares', () => {
+    const png = craftedPng(1, 1, new Uint8Array(zlib.deflateSync(new Uint8Array(16 << 20))));
+    expect(png.length).toBeLessThan(20_000);
+    expect(() => decodePng(png)).toThrow('decodePng: the image data inflates to more than the 2 bytes its 1x1 header declares (stopped there; a corrupt or crafted file)');
+    expect(Array.from(decodePng(craftedPng(1, 1, new Uint8Array(zlib.deflateSync(Uint8Array.of(0, 7))))).data)).toEqual([7]);
+  });
+
+  it(`a header claiming 100000×100000 pixels is refused before anything is inflated (limit ${MAX_PNG_BYTES} bytes, maxBytes raises it)`, () => {
+    const png = craftedPng(100_000, 100_000, new Uint8Array(zlib.deflateSync(new Uint8Array(10))));
+    expect(() => decodePng(png)).toThrow('decodePng: the header declares a 100000x100000 image of 10000100000 bytes of scanlines, more than the limit of 268435456');
+    expect(() => decodePng(craftedPng(4, 4, new Uint8Array(zlib.deflateSync(new Uint8Array(20)))), { maxBytes: 19 })).toThrow(/of 20 bytes of scanlines, more than the limit of 19/);
+    expect(() => decodePng(craftedPng(0, 5, new Uint8Array(zlib.deflateSync(new Uint8Array(5)))))).toThrow(/declares a 0x5 image; width and height must be at least 1/);
   });
 
   it('writePng writes the file atomically', async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../../index.js';
 import { npyDataset } from '../../experiments/datasets.js';
-import { encodeNpz, MAX_NPZ_ENTRY_BYTES, parseNpy, parseNpz, readNpz } from '../../experiments/npy.js';
+import { encodeNpz, MAX_NPZ_ENTRY_BYTES, MAX_NPZ_TOTAL_BYTES, parseNpy, parseNpz, readNpz } from '../../experiments/npy.js';
 
 let dir = '';
 beforeAll(async () => {
@@ -76,5 +76,53 @@ describe('.npz: inflation is capped', () => {
     expect(central).toBeGreaterThan(0);
     view.setUint32(central + 24, 1000, true);
     await expect(parseNpz(npz, 'liar.npz')).rejects.toThrow(/liar\.npz: entry 'x\.npy': inflates to more than the 1000 bytes its directory declares/);
+  });
+});
+
+describe('.npz: the members read together are capped too (overlapping zip bombs)', () => {
+  /**
+   * A .npz whose directory lists `count` members, 'a.npy', 'b.npy', …, all pointing at the one deflated
+   * member of `npz` (the overlapping zip bomb: each is inflated anew), optionally declaring `declared` bytes.
+   */
+  function overlapping(npz: Uint8Array, count: number, declared?: number): Uint8Array {
+    const view = new DataView(npz.buffer, npz.byteOffset, npz.length);
+    const eocd = npz.length - 22;
+    expect(view.getUint32(eocd, true)).toBe(0x06054b50);
+    const directoryOffset = view.getUint32(eocd + 16, true);
+    const central = npz.slice(directoryOffset, eocd);
+    const out = new Uint8Array(directoryOffset + count * central.length + 22);
+    out.set(npz.subarray(0, directoryOffset));
+    for (let k = 0; k < count; k++) {
+      const entry = central.slice();
+      entry[46] = 0x61 + k; // the member's name: 'a.npy', 'b.npy', …
+      if (declared !== undefined) new DataView(entry.buffer).setUint32(24, declared, true);
+      out.set(entry, directoryOffset + k * central.length);
+    }
+    const tail = new DataView(out.buffer, out.length - 22);
+    tail.setUint32(0, 0x06054b50, true);
+    tail.setUint16(8, count, true);
+    tail.setUint16(10, count, true);
+    tail.setUint32(12, count * central.length, true);
+    tail.setUint32(16, directoryOffset, true);
+    return out;
+  }
+  const member = (n: number) => encodeNpz({ x: { shape: [n], data: new Uint8Array(n) } }, { compress: true });
+
+  it('five members sharing one 1 MiB deflate stream (5 MiB from 2 kB) pass the per-member cap but not a total of 4 MiB', async () => {
+    const bomb = overlapping(member(1 << 20), 5);
+    expect(bomb.length).toBeLessThan(1 << 12);
+    expect([...(await parseNpz(bomb, 'bomb.npz')).keys()]).toEqual(['a', 'b', 'c', 'd', 'e']);
+    await expect(parseNpz(bomb, 'bomb.npz', { maxTotalBytes: 4 << 20 })).rejects.toThrow(/bomb\.npz: its 5 members declare 52435\d\d bytes in all once inflated, more than the limit of 4194304 \(a zip bomb, e\.g\. members sharing one deflate stream/);
+    const path = join(dir, 'overlap.npz');
+    await writeFile(path, bomb);
+    await expect(readNpz(path, { maxTotalBytes: 4 << 20 })).rejects.toThrow(/overlap\.npz: its 5 members declare/);
+    expect((await readNpz(path, { only: ['a', 'b'], maxTotalBytes: 4 << 20 })).size).toBe(2);
+  });
+
+  it(`at the default limits: three members each declaring 1 GiB (the per-member limit) are refused from the directory, before any is inflated (total limit ${MAX_NPZ_TOTAL_BYTES})`, async () => {
+    const bomb = overlapping(member(1024), 3, MAX_NPZ_ENTRY_BYTES);
+    const started = Date.now();
+    await expect(parseNpz(bomb, 'gigabytes.npz')).rejects.toThrow(`gigabytes.npz: its 3 members declare ${3 * MAX_NPZ_ENTRY_BYTES} bytes in all once inflated, more than the limit of ${MAX_NPZ_TOTAL_BYTES}`);
+    expect(Date.now() - started).toBeLessThan(500);
   });
 });
