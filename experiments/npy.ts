@@ -77,10 +77,14 @@ const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 type PyValue = string | number | boolean | null | PyValue[] | { [key: string]: PyValue };
 
+/** Deepest nesting of dicts, tuples and lists a header may have (NumPy writes 2; structured dtypes a few more). */
+const MAX_HEADER_DEPTH = 64;
+
 function parsePythonLiteral(text: string, name: string): PyValue {
   let i = 0;
+  let depth = 0;
   const error = (what: string): never => {
-    throw new Error(`${name}: cannot parse the .npy header (${what} at character ${i}): ${JSON.stringify(text)}`);
+    throw new Error(`${name}: cannot parse the .npy header (${what} at character ${i}): ${JSON.stringify(text.slice(0, 200))}${text.length > 200 ? '…' : ''}`);
   };
   const skipSpace = (): void => {
     while (i < text.length && /\s/.test(text[i]!)) i++;
@@ -102,6 +106,12 @@ function parsePythonLiteral(text: string, name: string): PyValue {
   const value = (): PyValue => {
     skipSpace();
     const c = text[i];
+    if ((c === '{' || c === '(' || c === '[') && ++depth > MAX_HEADER_DEPTH) error(`nesting deeper than ${MAX_HEADER_DEPTH} (a corrupt or crafted header)`);
+    const result = valueAt(c);
+    if (c === '{' || c === '(' || c === '[') depth--;
+    return result;
+  };
+  const valueAt = (c: string | undefined): PyValue => {
     if (c === '{') {
       i++;
       // No prototype: a key '__proto__' is a key like any other (and is refused below as an unknown one).

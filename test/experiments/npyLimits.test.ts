@@ -126,3 +126,19 @@ describe('.npz: the members read together are capped too (overlapping zip bombs)
     expect(Date.now() - started).toBeLessThan(500);
   });
 });
+
+describe('.npy: a header nested deeply is refused by name', () => {
+  it('30,000 nested tuples in the shape (a 60 kB header): a named error showing at most 200 characters of the header, not a stack overflow', () => {
+    const deep = npyWithHeader(`{'descr': '<f4', 'fortran_order': False, 'shape': ${'('.repeat(30_000)}${')'.repeat(30_000)}, }`);
+    let message = '';
+    try {
+      parseNpy(deep, 'deep.npy');
+    } catch (e) {
+      expect(e).not.toBeInstanceOf(RangeError);
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^deep\.npy: cannot parse the \.npy header \(nesting deeper than 64 \(a corrupt or crafted header\) at character \d+\): "\{'descr'.*…$/);
+    expect(message.length).toBeLessThan(400);
+    expect(parseNpy(npyWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 2), }"), 'ok.npy').shape).toEqual([0, 2]);
+  });
+});
