@@ -264,7 +264,8 @@ function logOfCheckpoint(text: string, path: string, step: number): TrainLog {
  * The loss history that goes with a checkpoint of `step` steps that carries no log of its own (one
  * written before checkpoints held their log): the first `step` losses of train-log.json. A log shorter
  * than that (a crash between the checkpoint's rename and the log's, or a lost log) is padded with NaN
- * (null in the JSON) and said so, so that every later loss stays at its own step.
+ * (null in the JSON) and said so, so that every later loss stays at its own step. A longer one is cut
+ * to `step` losses with a warning (not an error: the resume itself is exact whatever the log holds).
  */
 async function readLog(path: string, step: number): Promise<TrainLog> {
   let text: string | undefined;
@@ -281,6 +282,12 @@ async function readLog(path: string, step: number): Promise<TrainLog> {
   }
   if (text !== undefined && log.losses.length < step) {
     process.stderr.write(`train --resume: ${path} holds ${log.losses.length} losses but the checkpoint is at step ${step} (the run stopped between writing the two); the missing losses are recorded as NaN so later ones keep their steps\n`);
+  }
+  // Longer than the checkpoint: the checkpoint was put back from an earlier point, or the log is of
+  // another run. Resume is still exact, so this warns rather than refuses; the steps past the
+  // checkpoint are trained again and their losses recorded anew.
+  if (log.losses.length > step) {
+    process.stderr.write(`train --resume: ${path} holds ${log.losses.length} losses but the checkpoint is at step ${step} (an older checkpoint put back, or a log of another run); losses ${step + 1}–${log.losses.length} are dropped and recorded again as those steps are retrained. If the log is of another run, its first ${step} losses are not this checkpoint's either: delete ${path} to record them as unknown (NaN)\n`);
   }
   const losses = log.losses.slice(0, step);
   while (losses.length < step) losses.push(NaN);

@@ -167,7 +167,7 @@ describe('checkpoint metadata is decoded with bounds before anything is built fr
   });
 });
 
-describe('resume notices a train log shorter than the checkpoint', () => {
+describe('resume notices a train log shorter or longer than the checkpoint', () => {
   const preset = { ...PRESETS.test!, steps: 6, checkpointEvery: 2 };
   const dataset = () => movingShapesDataset({ clips: 4, frames: preset.clipLength, size: preset.size, seed: 0 });
   const free = (s: { params: unknown; opt: unknown; ema: unknown }) => r.dispose([s.params, s.opt, s.ema]);
@@ -208,6 +208,22 @@ describe('resume notices a train log shorter than the checkpoint', () => {
     expect(got.losses.slice(0, 2)).toEqual(want.slice(0, 2));
     expect(got.losses.slice(2, 4)).toEqual([null, null]);
     expect(got.losses.slice(4)).toEqual(want.slice(4));
+  });
+
+  it('a checkpoint without its own log (older format) beside a log of 6 losses at step 4 (a checkpoint put back): a warning names both counts, and losses 5–6 are trained again', async () => {
+    const out = join(dir, 'log-long');
+    await killedBetweenRenames(out);
+    await rewrite(join(out, 'checkpoint.safetensors'), (t) => t, ({ log: _log, ...m }) => m);
+    await writeFile(join(out, 'train-log.json'), JSON.stringify({ losses: [...want.slice(0, 4), 100, 200], seconds: 1 }));
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      free((await train({ preset, dataset: dataset(), out, seed: 0, mode: 'rolling', steps: 6, resume: true })).state);
+      expect(write.mock.calls.map(([m]) => String(m)).join('')).toMatch(/train-log\.json holds 6 losses but the checkpoint is at step 4 \(an older checkpoint put back, or a log of another run\); losses 5–6 are dropped and recorded again .* delete .*train-log\.json to record them as unknown/);
+    } finally {
+      write.mockRestore();
+    }
+    const got = JSON.parse(await readFile(join(out, 'train-log.json'), 'utf8')) as { losses: number[] };
+    expect(got.losses).toEqual(want);
   });
 
   it("a checkpoint whose own log is not one of its step's losses is refused (exit 2 on the command line)", async () => {
