@@ -6,6 +6,10 @@ export { Tensor, registerBackend, setBackend, setDefaultBackends, getBackend, ge
 export type { TensorTree } from './tensor.js';
 export { bind, vjp, grad, valueAndGrad, stopGradient, isTracing, checkpoint, customVjp } from './trace.js';
 export type { GradOptions, Pullback } from './trace.js';
+export { jvp, linearize, jvpRules } from './jvp.js';
+export type { JvpRule } from './jvp.js';
+export { jacfwd, jacrev, hessian } from './jacobian.js';
+export type { Jacobian } from './jacobian.js';
 export * from './ops.js';
 // `split` is the PRNG's (JAX's random.split); the tensor split of ops.ts is exported as splitTensor.
 export { split as splitTensor } from './ops.js';

@@ -6,7 +6,9 @@
  * nested derivatives apart: no perturbation confusion), runs `f`, and closes the tape. The pullback
  * walks the entries backwards, applying each primitive's VJP rule from `rules.ts`. Those rules are
  * written with ordinary ops, so when an outer tape is still open the backward pass is itself
- * recorded: that is how `grad(grad(f))` works.
+ * recorded: that is how `grad(grad(f))` works. Forward mode (`jvp`, in jvp.ts) rides on the same
+ * `bind`: it computes tangents as the primitives run, and shares this file's nesting levels so that
+ * each transformation sees exactly the work of the transformations opened inside it.
  */
 import type { PrimParams, Prim } from './primitives.js';
 import { rules } from './rules.js';
@@ -15,6 +17,7 @@ import type { BufferInfo } from './backend.js';
 import { checkInputs } from './argument.js';
 import { checkFinite, debugNans } from './debug.js';
 import { mapDifferentiable, treeLeaves, treeMap } from './tree.js';
+import { hasTangent, propagateTangents, tangentNeeded } from './jvp.js';
 
 /** One primitive applied, as the tape records it. */
 interface PrimEntry {
@@ -48,7 +51,19 @@ function savedBy(saves: { readonly inputs: readonly number[]; readonly output: b
   return keep;
 }
 
+/**
+ * Every transformation (a tape, a `jvp`) takes the next level when it opens, so a later, higher level
+ * is nested inside a lower one. A JVP rule runs with the levels above its own `jvp` set aside.
+ */
+let levels = 0;
+
+/** @internal The level of a transformation opening now. */
+export function nextLevel(): number {
+  return ++levels;
+}
+
 class Tape {
+  readonly level = nextLevel();
   readonly tracked = new Set<number>();
   readonly entries: Entry[] = [];
   /** Every tensor an entry holds (inputs and outputs): what the backward pass will read. */
@@ -56,7 +71,23 @@ class Tape {
 }
 
 const activeTapes: Tape[] = [];
-tapeNeeds.has = (t) => activeTapes.some((tape) => tape.saved.has(t));
+// A scope keeps what a recording tape will read, and the tangent of every value it keeps (jvp.ts).
+tapeNeeds.has = (t) => activeTapes.some((tape) => tape.saved.has(t)) || tangentNeeded(t);
+
+/**
+ * @internal Run `fn` with the tapes opened above `level` set aside (they do not record what `fn`
+ * binds): a JVP rule's work belongs to the transformations outside its `jvp`, not inside it.
+ */
+export function withTapesBelow<T>(level: number, fn: () => T): T {
+  const i = activeTapes.findIndex((tape) => tape.level > level);
+  if (i < 0) return fn();
+  const above = activeTapes.splice(i);
+  try {
+    return fn();
+  } finally {
+    activeTapes.push(...above);
+  }
+}
 
 /** True while some `grad`/`vjp` is recording. */
 export function isTracing(): boolean {
@@ -96,6 +127,7 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
       for (const t of keep) tape.saved.add(t);
     }
   }
+  propagateTangents(prim, inputs, params, out);
   return out;
 }
 
@@ -258,7 +290,9 @@ function backward(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], k
  * the result (in `treeMap` order; zeros where none flowed) and, per tensor leaf of the arguments,
  * whether its cotangent is needed; it returns one cotangent per tensor leaf of the arguments (null
  * allowed where not wanted). Write it with ordinary ops: under an outer `grad` it is recorded, so gradients of
- * gradients work. Arguments and result are pytrees; non-tensor leaves pass through.
+ * gradients work. Arguments and result are pytrees; non-tensor leaves pass through. Under `jvp`
+ * (forward mode has no use for a pullback), `fn` runs as it is and is differentiated through its
+ * primitives, by any tape too.
  */
 export function customVjp<A extends unknown[], R>(
   fn: (...args: A) => R,
@@ -266,7 +300,7 @@ export function customVjp<A extends unknown[], R>(
 ): (...args: A) => R {
   return (...args: A): R => {
     const inputs = treeLeaves(args);
-    if (!activeTapes.some((tape) => inputs.some((x) => tape.tracked.has(x.id)))) return fn(...args);
+    if (!activeTapes.some((tape) => inputs.some((x) => tape.tracked.has(x.id))) || hasTangent(inputs)) return fn(...args);
     // Forward with recording suspended: the scope frees every intermediate, as no tape needs them.
     const suspended = activeTapes.splice(0);
     let out: R;

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe } from 'vitest';
-import { dispose, fromArray, getBackend, memoryStats, setBackend, Tensor, tidy, treeLeaves, vjp, type DType } from '../../index.js';
+import { dispose, fromArray, getBackend, jvp, memoryStats, setBackend, Tensor, tidy, treeLeaves, vjp, type DType } from '../../index.js';
 
 // ---------------------------------------------------------------- errors and memory
 
@@ -248,6 +248,83 @@ export async function checkGrad(f: Fn, inputs: readonly Host[], options: GradChe
   const { jt, mag } = await jvp(diff);
   compare('dot-product identity ⟨t, vjp(c)⟩ = ⟨J t, c⟩', diff, jt, mag, 0);
   compare('dot-product identity with a second cotangent', diff, jt, mag, 1);
+}
+
+/**
+ * JAX's `check_jvp` with the transpose check of `check_grads`, for forward mode: with every float
+ * input moved at once along a random direction t (integer and bool inputs held, their tangents zero),
+ *   1. ⟨c, jvp(t)⟩ equals ⟨c, finite difference of f along t⟩ (float64 on the host), for two
+ *      independent random cotangents c (tolerances and noise bound as in `checkGrad`);
+ *   2. the transpose identity ⟨vjp(c), t⟩ = ⟨c, jvp(t)⟩ holds between the two analytic modes.
+ * Every output leaf must be float32. Throws an error describing the first mismatch.
+ */
+export async function checkJvp(f: Fn, inputs: readonly Host[], options: GradCheckOptions = {}): Promise<void> {
+  const { rtol = 1e-5, atol = 1e-5, outputRounding = 2 ** -20, outputAtol = 2 ** -22, seed = 1, h = STEP, name = 'f' } = options;
+  const rand = rng(seed);
+  const isFloat = (x: Host) => (x.dtype ?? 'float32') === 'float32';
+  const xs: Host[] = inputs.map((x) => (isFloat(x) ? { ...x, data: Array.from(x.data, quantize) } : x));
+  const dirs = xs.map((x) => Array.from({ length: x.data.length }, () => (isFloat(x) ? Math.round(rand() * 64 - 32) / 32 : 0)));
+  const base = await evaluate(f, xs);
+  const cotangents = [0, 1].map(() => base.map((leaf) => leaf.map(() => Math.fround(rand() * 2 - 1))));
+
+  const analytic = tidy(() => {
+    const ts = xs.map(upload);
+    const tangents = xs.map((x, i) => upload({ ...x, data: dirs[i]! }));
+    const [, ty] = jvp((...args: Tensor[]) => f(...args), ts, tangents);
+    const [out, pullback] = vjp((...args: Tensor[]) => f(...args), ...ts);
+    const shapes = treeLeaves(out).map((t) => t.shape);
+    const grads = cotangents.map((c) => pullback(rebuild(out, c.map((vals, k) => fromArray(new Float32Array(vals), shapes[k]!, 'float32'))) as never) as Tensor[]);
+    return { jt: treeLeaves(ty), grads };
+  });
+  const jt = await Promise.all(analytic.jt.map(read));
+  const g = await Promise.all(analytic.grads.map((gs) => Promise.all(gs.map(read))));
+  dispose(analytic);
+
+  const fd = base.map((leaf) => new Float64Array(leaf.length));
+  const mag = base.map((leaf) => Float64Array.from(leaf, Math.abs));
+  for (const [s, w] of STENCIL) {
+    const ys = await evaluate(f, xs.map((x, i) => ({ ...x, data: Array.from(x.data, (v, j) => v + s * h * dirs[i]![j]!) })));
+    ys.forEach((leaf, k) =>
+      leaf.forEach((v, j) => {
+        fd[k]![j] += (w * v) / h;
+        mag[k]![j] = Math.max(mag[k]![j]!, Math.abs(v));
+      }),
+    );
+  }
+  const shapes = xs.map((x) => `${x.dtype ?? 'float32'}[${x.shape.join(',')}]`).join(', ');
+  cotangents.forEach((c, ci) => {
+    let analyticDot = 0;
+    let fdDot = 0;
+    let scale = 0;
+    let noise = 0;
+    jt.forEach((leaf, k) =>
+      leaf.forEach((v, j) => {
+        analyticDot += c[k]![j]! * v;
+        fdDot += c[k]![j]! * fd[k]![j]!;
+        scale += Math.abs(c[k]![j]! * v);
+        noise += Math.abs(c[k]![j]!) * (outputRounding * mag[k]![j]! + outputAtol);
+      }),
+    );
+    noise *= STENCIL_ABS / h;
+    const err = Math.abs(analyticDot - fdDot);
+    const tol = atol + rtol * scale + noise;
+    if (!(err <= tol)) {
+      throw new Error(`checkJvp(${name}) cotangent ${ci}: ⟨c, jvp(t)⟩ = ${analyticDot}, finite difference ${fdDot} (|Δ| = ${err.toExponential(3)} > tol ${tol.toExponential(3)}) for inputs ${shapes}, seed ${seed}`);
+    }
+    let vjpDot = 0;
+    let vjpScale = 0;
+    g[ci]!.forEach((leaf, i) =>
+      leaf.forEach((v, j) => {
+        vjpDot += dirs[i]![j]! * v;
+        vjpScale += Math.abs(dirs[i]![j]! * v);
+      }),
+    );
+    const gap = Math.abs(vjpDot - analyticDot);
+    const bound = atol + rtol * (scale + vjpScale);
+    if (!(gap <= bound)) {
+      throw new Error(`checkJvp(${name}) transpose identity, cotangent ${ci}: ⟨vjp(c), t⟩ = ${vjpDot} but ⟨c, jvp(t)⟩ = ${analyticDot} (|Δ| = ${gap.toExponential(3)} > tol ${bound.toExponential(3)}) for inputs ${shapes}, seed ${seed}`);
+    }
+  });
 }
 
 /** Put cotangent tensors into the output's tree structure, in `treeLeaves` order. */
