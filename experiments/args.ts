@@ -10,7 +10,8 @@ import { parseArgs } from 'node:util';
 import { isLeft, left, right, type Either } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 
-const numberFrom = (name: string, integer: boolean, min: number, max: number) =>
+/** A number option's codec: `integer` or any finite number, in [min, max]. */
+export const numberFrom = (name: string, integer: boolean, min: number, max: number) =>
   new t.Type<number, string, unknown>(
     name,
     (u): u is number => typeof u === 'number',

@@ -6,7 +6,7 @@
  */
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import type { Preset } from './presets.js';
+import { withSettingDefaults, type FullPreset, type Preset } from './presets.js';
 
 /** A bad checkpoint (its metadata, its tensors or its values): an input error, exit status 2 on the command line. */
 export class CheckpointError extends Error {}
@@ -87,7 +87,15 @@ const PresetCodec = t.intersection([
     clips: integer(0, 1_000_000),
     clipLength: integer(1, 100_000),
   }),
-  t.partial({ patchSize: integer(1, 512), channels: t.array(integer(1, 4096)) }),
+  // Settings added later: a checkpoint without them was trained with their defaults (SETTING_DEFAULTS).
+  t.partial({
+    patchSize: integer(1, 512),
+    channels: t.array(integer(1, 4096)),
+    initSchedule: literals(['clip', 'rescaled']),
+    logSnrMin: number(-100, 100),
+    logSnrMax: number(-100, 100),
+    logSnrShift: number(-100, 100),
+  }),
 ]);
 
 /** Elements a preset's generated data set may hold: ten times the largest preset's (mnist: 25M). */
@@ -110,7 +118,8 @@ export interface CheckpointMetadata {
   readonly steps?: number;
   readonly seed?: number;
   readonly mode: 'rolling' | 'standard';
-  readonly preset: Preset;
+  /** Every setting written out: the defaults for one the checkpoint predates. */
+  readonly preset: FullPreset;
   readonly frameShape: [number, number, number];
   /** The metadata as stored (strings). */
   readonly raw: Record<string, string>;
@@ -134,6 +143,8 @@ export function decodeCheckpointMetadata(m: Record<string, string>, path: string
   if (p.window > p.clipLength) problems.push(`preset.window ${p.window} exceeds preset.clipLength ${p.clipLength}`);
   if (p.clips * p.clipLength * p.size * p.size > MAX_GENERATED_ELEMENTS) problems.push(`preset clips × clipLength × size² = ${p.clips * p.clipLength * p.size * p.size} exceeds ${MAX_GENERATED_ELEMENTS}`);
   if (p.channels !== undefined && (p.channels.length === 0 || p.channels.length > 8)) problems.push(`preset.channels has ${p.channels.length} levels, expected 1 to 8`);
+  const full = withSettingDefaults(p);
+  if (full.logSnrMin >= full.logSnrMax) problems.push(`preset.logSnrMin ${full.logSnrMin} must be less than preset.logSnrMax ${full.logSnrMax}`);
   if (problems.length > 0) throw new CheckpointError(`${path}: the checkpoint's metadata is invalid (${problems.join('; ')}); train again, or restore the file`);
-  return { step: d.step, steps: d.steps, seed: d.seed, mode: d.mode, preset: p, frameShape: d.frameShape as [number, number, number], raw: { ...m } };
+  return { step: d.step, steps: d.steps, seed: d.seed, mode: d.mode, preset: full, frameShape: d.frameShape as [number, number, number], raw: { ...m } };
 }

@@ -9,7 +9,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { getBackend, getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index.js';
 import { setDebugNans } from '../core/debug.js';
-import { formatHelp, NonNegativeInt, NonNegativeNumber, oneOf, parseCommand, PositiveInt, PositiveNumber, Switch, type OptionTable, type Options } from './args.js';
+import { formatHelp, NonNegativeInt, NonNegativeNumber, numberFrom, oneOf, parseCommand, PositiveInt, PositiveNumber, Switch, type OptionTable, type Options } from './args.js';
 import { writeFileAtomic } from './atomicWrite.js';
 import { CheckpointError } from './checkpointMetadata.js';
 import { RunLockError } from './runLock.js';
@@ -23,7 +23,7 @@ import { KOLMOGOROV_DEFAULTS, simulateKolmogorov } from './kolmogorov.js';
 import { writeNpy } from './npy.js';
 import { frameGrid, lineChart, stackImages, upscaleNearest } from './plot.js';
 import { writePng } from './png.js';
-import { PRESETS, presetNames, type Preset } from './presets.js';
+import { PRESETS, presetDifferences, presetNames, ROLLING_ONLY_SETTINGS, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
 import { progressBar } from './progress.js';
 import { CHECKPOINT, loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer.js';
 
@@ -211,6 +211,57 @@ async function checkpointPath(option: string, given: string): Promise<string> {
   return inside;
 }
 
+/**
+ * The settings of Algorithm 1 and of sampling (issue 16): `train` takes them over the preset's and
+ * stores them all in the checkpoint; `rollout` takes them only to check them against the checkpoint,
+ * so a script can pass the same flags to both and a contradiction is an error, never a silent choice.
+ */
+function settingOptions(defaultText: string, note: string) {
+  return {
+    window: { codec: numberFrom('a positive integer', true, 1, 1024), value: 'W', defaultText, help: `frames in the sliding window, W${note}` },
+    'clean-frames': { codec: numberFrom('a non-negative integer', true, 0, 1023), value: 'N', defaultText, help: `clean conditioning frames, n_cln < W${note}` },
+    'linear-probability': { codec: numberFrom('a number in [0, 1]', false, 0, 1), value: 'P', defaultText, help: `probability of the linear local times (Eq. 22) in Algorithm 1; the boundary map gets the rest${note}` },
+    'init-schedule': { codec: oneOf(['clip', 'rescaled'] as const), value: 'NAME', defaultText: defaultText === "the preset's" ? 'clip' : defaultText, help: `boundary local times of training and of Algorithm 3: clip (Eq. 23) or rescaled (Eq. 37, Appendix G)${note}` },
+    'logsnr-min': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'L', defaultText: defaultText === "the preset's" ? '-15' : defaultText, help: `λ(1) of the truncated cosine noise schedule (a negative value is written --logsnr-min=-15)${note}` },
+    'logsnr-max': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'L', defaultText: defaultText === "the preset's" ? '15' : defaultText, help: `λ(0) of the truncated cosine noise schedule${note}` },
+    'logsnr-shift': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'S', defaultText: defaultText === "the preset's" ? '0' : defaultText, help: `added to λ(t) everywhere: simple diffusion's resolution shift 2 log(d_ref / d), e.g. 1.386 for 32-pixel frames against d_ref = 64${note}` },
+  } as const;
+}
+
+const TRAIN_SETTINGS = settingOptions("the preset's", '');
+const ROLLOUT_SETTINGS = settingOptions("the checkpoint's", "; must equal the checkpoint's (checked)");
+
+type SettingFlags = Partial<Options<typeof TRAIN_SETTINGS>>;
+
+/** Each setting option given, as [flag, the preset field it sets, its value]. */
+function givenSettings(o: SettingFlags): [string, keyof FullPreset, string | number][] {
+  const fields: [keyof SettingFlags, keyof FullPreset][] = [['window', 'window'], ['clean-frames', 'cleanFrames'], ['linear-probability', 'linearProbability'], ['init-schedule', 'initSchedule'], ['logsnr-min', 'logSnrMin'], ['logsnr-max', 'logSnrMax'], ['logsnr-shift', 'logSnrShift']];
+  return fields.flatMap(([flag, field]) => (o[flag] === undefined ? [] : [[`--${flag}`, field, o[flag]!] as [string, keyof FullPreset, string | number]]));
+}
+
+/** The preset with the setting options given on the command line, every setting written out; a combination that cannot train is a usage error. */
+function presetWithSettings(base: Preset, o: SettingFlags): FullPreset {
+  const preset = withSettingDefaults({ ...base, ...Object.fromEntries(givenSettings(o).map(([, field, value]) => [field, value])) });
+  if (preset.cleanFrames >= preset.window) {
+    throw new UsageError(`--clean-frames ${preset.cleanFrames} with --window ${preset.window}: the clean frames must be fewer than the window's frames (the preset ${base.name} has ${base.cleanFrames} of ${base.window})`);
+  }
+  if (preset.logSnrMin >= preset.logSnrMax) throw new UsageError(`--logsnr-min ${preset.logSnrMin} and --logsnr-max ${preset.logSnrMax}: the minimum must be below the maximum`);
+  return preset;
+}
+
+/**
+ * Sampling uses the settings a checkpoint was trained with; a setting option (or --mode) that says
+ * otherwise is a usage error naming both values, not a quiet override.
+ */
+function checkSettingsAgree(checkpoint: string, preset: FullPreset, mode: TrainMode, o: SettingFlags & { mode?: TrainMode }): void {
+  const given: [string, string | number, string | number][] = givenSettings(o).map(([flag, field, value]) => [flag, value, preset[field] as string | number]);
+  if (o.mode !== undefined) given.unshift(['--mode', o.mode, mode]);
+  const contradictions = given.filter(([, value, trained]) => value !== trained);
+  if (contradictions.length > 0) {
+    throw new UsageError(`rolling rollout: ${checkpoint} was trained with ${contradictions.map(([flag, , trained]) => `${flag} ${trained}`).join(', ')}, but ${contradictions.map(([flag, value]) => `${flag} ${value}`).join(', ')} was given; a model samples with the settings it was trained with: drop ${contradictions.length === 1 ? 'that option' : 'those options'}, or pass the checkpoint's values`);
+  }
+}
+
 const TRAIN_OPTIONS = {
   out: { codec: t.string, value: 'DIR', required: true, help: 'run folder: checkpoint.safetensors and train-log.json are written there' },
   preset: { codec: oneOf(presetNames()), value: 'NAME', default: 'shapes', help: `model, data and training settings: ${presetNames().join(', ')}` },
@@ -218,6 +269,7 @@ const TRAIN_OPTIONS = {
   mode: { codec: Mode, value: 'MODE', default: 'rolling', help: 'rolling, or standard (block-autoregressive) diffusion' },
   steps: { codec: PositiveInt, value: 'N', defaultText: "the preset's", help: 'training steps' },
   'learning-rate': { codec: PositiveNumber, value: 'LR', defaultText: "the preset's", help: 'peak learning rate of the warmup-cosine schedule (a resumed run must keep it)' },
+  ...TRAIN_SETTINGS,
   seed: SEED_OPTION,
   resume: { codec: Switch, kind: 'switch', help: 'continue the checkpoint in --out (bit for bit as an uninterrupted run)' },
   force: { codec: Switch, kind: 'switch', help: 'train over a checkpoint already in --out' },
@@ -230,7 +282,7 @@ const TRAIN_OPTIONS = {
 async function cmdTrain(o: Options<typeof TRAIN_OPTIONS>): Promise<void> {
   await useBackend(o.backend, o['debug-nans']);
   const lr = o['learning-rate'];
-  const preset = lr === undefined ? PRESETS[o.preset]! : { ...PRESETS[o.preset]!, learningRate: lr };
+  const preset = presetWithSettings(lr === undefined ? PRESETS[o.preset]! : { ...PRESETS[o.preset]!, learningRate: lr }, o);
   await checkRunFolder(o.out, o);
   const dataset = await loadData(preset, o.data, { seed: o.seed, clips: preset.clips, use: { command: 'train' } });
   checkDataFits(preset, dataset);
@@ -253,9 +305,15 @@ interface RolloutResult {
   frameShape: [number, number, number];
 }
 
-async function rolloutToFiles(o: { checkpoint: string; out: string; frames: number; clip: number; stepsPerFrame?: number; sampler?: 'ddpm' | 'ddim'; seed: number; data?: string; mode?: TrainMode }): Promise<RolloutResult> {
+async function rolloutToFiles(o: { checkpoint: string; out: string; frames: number; clip: number; stepsPerFrame?: number; sampler?: 'ddpm' | 'ddim'; seed: number; data?: string; mode?: TrainMode; settings?: SettingFlags }): Promise<RolloutResult> {
   const ck = await asInput(`--checkpoint ${o.checkpoint}`, () => loadForSampling(resolve(o.checkpoint)));
   const { preset, frameShape } = ck;
+  try {
+    checkSettingsAgree(o.checkpoint, preset, ck.mode, { ...o.settings, mode: o.mode });
+  } catch (e) {
+    dispose(ck.params);
+    throw e;
+  }
   // A generated held-out set needs only clips 0 … --clip (each clip is seeded by its index alone).
   const use = { command: 'rollout', checkpoint: o.checkpoint, trainedOn: trainedOn(ck.metadata, preset), frameShape } as const;
   const dataset = await loadData(preset, o.data, { seed: 1_000 + o.seed, clips: o.clip + 1, use });
@@ -264,8 +322,8 @@ async function rolloutToFiles(o: { checkpoint: string; out: string; frames: numb
   const truthFrames = Math.min(o.frames, available);
   const clip = clipTensor(dataset, o.clip, preset.cleanFrames + truthFrames);
   const context = tidy(() => sliceAxis(clip, 1, 0, preset.cleanFrames));
-  const bar = progressBar(`rollout (${o.mode ?? ck.mode})`, o.frames);
-  const video = await generate({ model: ck.model, params: ck.params, preset, mode: o.mode ?? ck.mode, context, frames: o.frames, stepsPerFrame: o.stepsPerFrame ?? preset.stepsPerFrame, key: key(o.seed), sampler: o.sampler, onFrame: (i) => bar.update(i) });
+  const bar = progressBar(`rollout (${ck.mode})`, o.frames);
+  const video = await generate({ model: ck.model, params: ck.params, preset, mode: ck.mode, context, frames: o.frames, stepsPerFrame: o.stepsPerFrame ?? preset.stepsPerFrame, key: key(o.seed), sampler: o.sampler, onFrame: (i) => bar.update(i) });
   bar.done();
   const generated = (await video.toArray()) as Float32Array;
   checkGenerated(generated, o.checkpoint);
@@ -335,7 +393,8 @@ const ROLLOUT_OPTIONS = {
   sampler: { codec: Sampler, value: 'NAME', default: 'ddpm', help: 'ddpm or ddim' },
   seed: SEED_OPTION,
   data: DATA_OPTION,
-  mode: { codec: Mode, value: 'MODE', defaultText: "the checkpoint's", help: 'rolling or standard sampling' },
+  mode: { codec: Mode, value: 'MODE', defaultText: "the checkpoint's", help: "rolling or standard sampling; must equal the mode the checkpoint was trained in (checked)" },
+  ...ROLLOUT_SETTINGS,
   backend: BACKEND_OPTION,
   'debug-nans': DEBUG_NANS_OPTION,
 } as const satisfies OptionTable;
@@ -344,7 +403,7 @@ async function cmdRollout(o: Options<typeof ROLLOUT_OPTIONS>): Promise<void> {
   await useBackend(o.backend, o['debug-nans']);
   const checkpoint = await checkpointPath('checkpoint', o.checkpoint);
   const out = resolve(o.out);
-  const r = await rolloutToFiles({ checkpoint, out, frames: o.frames, clip: o.clip, stepsPerFrame: o['steps-per-frame'], sampler: o.sampler, seed: o.seed, data: o.data, mode: o.mode });
+  const r = await rolloutToFiles({ checkpoint, out, frames: o.frames, clip: o.clip, stepsPerFrame: o['steps-per-frame'], sampler: o.sampler, seed: o.seed, data: o.data, mode: o.mode, settings: o });
   console.log(`wrote ${join(out, 'rollout.gif')}, ${join(out, 'rollout.png')} (generated above ground truth) and ${join(out, 'rollout.npy')} [${[r.frames, ...r.frameShape].join(', ')}] (frames, height, width, channels)`);
 }
 
@@ -386,15 +445,17 @@ async function checkComparable(rolling: string, standard: string): Promise<Recor
   const a = await read('rolling', rolling);
   const b = await read('standard', standard);
   const differences: string[] = [];
-  const pa = JSON.parse(a.preset!) as Preset & Record<string, unknown>;
-  const pb = JSON.parse(b.preset!) as Preset & Record<string, unknown>;
+  const pa = JSON.parse(a.preset!) as Preset;
+  const pb = JSON.parse(b.preset!) as Preset;
   const dataA = trainedOn(a, pa);
   const dataB = trainedOn(b, pb);
   if (dataA !== dataB) differences.push(`data '${dataA}' against '${dataB}'`);
   if (a.frameShape !== b.frameShape) differences.push(`frame shape [${JSON.parse(a.frameShape!)}] against [${JSON.parse(b.frameShape!)}]`);
-  if (a.preset !== b.preset) {
-    const keys = [...new Set([...Object.keys(pa), ...Object.keys(pb)])].filter((k) => JSON.stringify(pa[k]) !== JSON.stringify(pb[k]));
-    differences.push(`preset ${keys.map((k) => `${k} ${JSON.stringify(pa[k])} against ${JSON.stringify(pb[k])}`).join(', ')}`);
+  // The Bernoulli rate and the boundary map shape rolling training only; the rest must agree (settings a checkpoint predates count as their defaults).
+  const presets = presetDifferences(pa, pb, ROLLING_ONLY_SETTINGS);
+  if (presets.length > 0) differences.push(`preset ${presets.join(', ')}`);
+  for (const [flag, path, m, want] of [['rolling', rolling, a, 'rolling'], ['standard', standard, b, 'standard']] as const) {
+    if (m.mode !== want) throw new UsageError(`rolling eval: --${flag} ${path} was trained in ${m.mode} mode, not ${want}; eval compares a rolling checkpoint (--rolling) with a standard one (--standard)`);
   }
   if (differences.length > 0) {
     throw new UsageError(`rolling eval: --rolling ${rolling} and --standard ${standard} are not comparable: ${differences.join('; ')}. Train both with the same --preset and --data.`);

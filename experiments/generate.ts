@@ -1,11 +1,12 @@
 /**
  * Generation from a trained checkpoint: rolling (Algorithm 3 then Algorithm 2) or the standard
- * block-autoregressive baseline, at the same budget of model evaluations per generated frame.
+ * block-autoregressive baseline, at the same budget of model evaluations per generated frame, with
+ * the checkpoint preset's noise schedule and boundary map (Eq. 23 or Eq. 37).
  */
 import { dispose, foldIn, sliceAxis, tidy, type Key, type Tensor } from '../core/index.js';
-import { collectFrames, cosineSchedule, rollout, sampleBoundary, standardRollout, type Denoiser as Sampler } from '../diffusion/index.js';
+import { collectFrames, rollout, sampleBoundary, standardRollout, type Denoiser as Sampler } from '../diffusion/index.js';
 import type { Denoiser } from './model.js';
-import type { Preset } from './presets.js';
+import { diffusionInitSchedule, noiseSchedule, type Preset } from './presets.js';
 
 export interface GenerateOptions {
   model: Denoiser;
@@ -35,7 +36,8 @@ function clipRange(preset: Preset): readonly [number, number] | null {
 export async function generate(o: GenerateOptions): Promise<Tensor> {
   const { window, cleanFrames } = o.preset;
   const denoiser: Sampler = (z, logSnr) => o.model.apply(o.params, z, logSnr);
-  const cfg = { schedule: cosineSchedule(), sampler: o.sampler ?? 'ddpm', eta: 0, clipX: clipRange(o.preset), window, cleanFrames } as const;
+  // The noise schedule and boundary map the checkpoint was trained with (its preset records both).
+  const cfg = { schedule: noiseSchedule(o.preset), sampler: o.sampler ?? 'ddpm', eta: 0, clipX: clipRange(o.preset), window, cleanFrames } as const;
   const n = o.context.shape[1]!;
   if (n < cleanFrames) throw new Error(`generate: ${n} context frames given, the model conditions on ${cleanFrames}`);
   const context = tidy(() => sliceAxis(o.context, 1, n - cleanFrames, n));
@@ -50,7 +52,7 @@ export async function generate(o: GenerateOptions): Promise<Tensor> {
     if (o.mode === 'standard') {
       return await collectFrames(counted(standardRollout(denoiser, { ...cfg, context, batch: o.context.shape[0]!, frameShape: o.context.shape.slice(2), frames: o.frames, evaluationsPerFrame: o.stepsPerFrame, key: o.key })));
     }
-    const state = sampleBoundary(denoiser, { ...cfg, context, batch: o.context.shape[0]!, frameShape: o.context.shape.slice(2), steps: o.stepsPerFrame * (window - cleanFrames), key: foldIn(o.key, 1) });
+    const state = sampleBoundary(denoiser, { ...cfg, context, batch: o.context.shape[0]!, frameShape: o.context.shape.slice(2), steps: o.stepsPerFrame * (window - cleanFrames), key: foldIn(o.key, 1), initSchedule: diffusionInitSchedule(o.preset) });
     try {
       return await collectFrames(counted(rollout(denoiser, { ...cfg, state, frames: o.frames, stepsPerFrame: o.stepsPerFrame, key: foldIn(o.key, 2) })));
     } finally {

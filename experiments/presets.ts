@@ -2,6 +2,10 @@
  * Named training presets: a model size, a data set and the rolling-diffusion settings that go with
  * them. `demo` is the README's main job: it must finish in a few minutes on 2 CPU cores.
  */
+import { alphaFromLogSnr, cosineSchedule, sigmaFromLogSnr, type Schedule } from '../diffusion/index.js';
+
+/** The boundary map Algorithm 1 co-trains and Algorithm 3 samples with: Eq. 23 (clipped) or Eq. 37 (rescaled, Appendix G). */
+export type InitSchedule = 'clip' | 'rescaled';
 
 export interface Preset {
   readonly name: string;
@@ -34,6 +38,68 @@ export interface Preset {
   readonly clips: number;
   /** Frames per generated clip. */
   readonly clipLength: number;
+  /**
+   * The settings below were added after the first checkpoints were written: a preset (or a
+   * checkpoint's) without them means the defaults those checkpoints were trained with
+   * (`SETTING_DEFAULTS`); `withSettingDefaults` writes them out.
+   */
+  /** Boundary local times: Eq. 23 ('clip', the default) or Eq. 37 ('rescaled'). */
+  readonly initSchedule?: InitSchedule;
+  /** λ(1) of the truncated cosine schedule before the shift (default −15, the paper's at every resolution). */
+  readonly logSnrMin?: number;
+  /** λ(0) of the truncated cosine schedule before the shift (default 15). */
+  readonly logSnrMax?: number;
+  /** Added to λ(t) everywhere: simple diffusion's 2 log(d_ref / d) (default 0, the plain cosine). */
+  readonly logSnrShift?: number;
+}
+
+/** What a preset or checkpoint that does not name a setting was trained with. */
+export const SETTING_DEFAULTS = { initSchedule: 'clip', logSnrMin: -15, logSnrMax: 15, logSnrShift: 0 } as const satisfies Partial<Preset>;
+
+/** A preset with every setting written out (the defaults where it names none), as checkpoints store it. */
+export type FullPreset = Preset & { readonly initSchedule: InitSchedule; readonly logSnrMin: number; readonly logSnrMax: number; readonly logSnrShift: number };
+
+export function withSettingDefaults(p: Preset): FullPreset {
+  return {
+    ...p,
+    initSchedule: p.initSchedule ?? SETTING_DEFAULTS.initSchedule,
+    logSnrMin: p.logSnrMin ?? SETTING_DEFAULTS.logSnrMin,
+    logSnrMax: p.logSnrMax ?? SETTING_DEFAULTS.logSnrMax,
+    logSnrShift: p.logSnrShift ?? SETTING_DEFAULTS.logSnrShift,
+  };
+}
+
+/**
+ * The noise schedule of a preset: the truncated cosine on [logSnrMin, logSnrMax] (VDM; the paper's
+ * [−15, 15]), shifted by logSnrShift as simple diffusion shifts it for resolution (Sec. 3.1). With no
+ * shift it is `cosineSchedule` itself, so older checkpoints sample exactly as before.
+ */
+export function noiseSchedule(p: Preset): Schedule {
+  const { logSnrMin, logSnrMax, logSnrShift: shift } = withSettingDefaults(p);
+  const cosine = cosineSchedule({ logSnrMin, logSnrMax });
+  if (shift === 0) return cosine;
+  const logSnr = (t: number) => cosine.logSnr(t) + shift;
+  return { name: `${cosine.name} shifted by ${shift}`, logSnr, alpha: (t) => alphaFromLogSnr(logSnr(t)), sigma: (t) => sigmaFromLogSnr(logSnr(t)), logSnrMin: logSnrMin + shift, logSnrMax: logSnrMax + shift };
+}
+
+/** The boundary map's name in `diffusion` ('init' is Eq. 23). */
+export function diffusionInitSchedule(p: Preset): 'init' | 'rescaled' {
+  return withSettingDefaults(p).initSchedule === 'rescaled' ? 'rescaled' : 'init';
+}
+
+/** Settings only rolling training reads: a standard-diffusion model is the same whatever they are. */
+export const ROLLING_ONLY_SETTINGS: readonly (keyof Preset)[] = ['linearProbability', 'initSchedule'];
+
+/**
+ * The settings in which two presets differ, each as `name A against B`, with the defaults written out
+ * on both sides (a checkpoint that predates a setting has its default). `ignore` leaves some out.
+ */
+export function presetDifferences(a: Preset, b: Preset, ignore: readonly string[] = []): string[] {
+  const fa = withSettingDefaults(a) as unknown as Record<string, unknown>;
+  const fb = withSettingDefaults(b) as unknown as Record<string, unknown>;
+  return [...new Set([...Object.keys(fa), ...Object.keys(fb)])]
+    .filter((k) => !ignore.includes(k) && JSON.stringify(fa[k]) !== JSON.stringify(fb[k]))
+    .map((k) => `${k} ${JSON.stringify(fa[k])} against ${JSON.stringify(fb[k])}`);
 }
 
 export const PRESETS: Readonly<Record<string, Preset>> = {

@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { dispose, foldIn, key, keep, mul, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, valueAndGrad, type Key, type Tensor } from '../core/index.js';
-import { cosineSchedule, standardTrainStep, trainStep, type Model } from '../diffusion/index.js';
+import { standardTrainStep, trainStep, type Model } from '../diffusion/index.js';
 import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn/index.js';
 import { writeFileAtomic } from './atomicWrite.js';
 import { CheckpointError, decodeCheckpointMetadata } from './checkpointMetadata.js';
 import { lockRunFolder, removeStaleTemporaries } from './runLock.js';
 import { sampleBatch, type VideoDataset } from './datasets.js';
 import { buildModel, type Denoiser } from './model.js';
-import type { Preset } from './presets.js';
+import { diffusionInitSchedule, noiseSchedule, presetDifferences, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
 
 export type TrainMode = 'rolling' | 'standard';
 
@@ -65,11 +65,12 @@ export function optimizerFor(preset: Preset, steps: number) {
   return chain(clipByGlobalNorm(1), adam({ learningRate: schedule }));
 }
 
+/** Algorithm 1 (or the standard baseline's loss) with the preset's window, clean frames, Bernoulli rate, boundary map and noise schedule. */
 export function lossFor(model: Denoiser, preset: Preset, mode: TrainMode): (params: unknown, k: Key, batch: Tensor) => Tensor {
-  const schedule = cosineSchedule();
+  const schedule = noiseSchedule(preset);
   const apply: Model<unknown> = (p, z, l) => model.apply(p, z, l);
   return mode === 'rolling'
-    ? trainStep(apply, { window: preset.window, cleanFrames: preset.cleanFrames, schedule, linearProbability: preset.linearProbability })
+    ? trainStep(apply, { window: preset.window, cleanFrames: preset.cleanFrames, schedule, linearProbability: preset.linearProbability, initSchedule: diffusionInitSchedule(preset) })
     : standardTrainStep(apply, { window: preset.window, cleanFrames: preset.cleanFrames, schedule });
 }
 
@@ -96,7 +97,8 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
   const release = await lockRunFolder(o.out);
   try {
     await removeStaleTemporaries(o.out, [CHECKPOINT, LOG]);
-    return await trainHoldingLock(o);
+    // Every setting is written out, so the checkpoint records the ones a preset leaves to their defaults.
+    return await trainHoldingLock({ ...o, preset: withSettingDefaults(o.preset) });
   } finally {
     await release();
   }
@@ -215,7 +217,10 @@ async function tryLoad(path: string, o: TrainOptions, template: () => { params: 
   }
   const m = decodeCheckpointMetadata(await readSafetensorsMetadata(path).catch((e: Error) => Promise.reject(new CheckpointError(`train --resume: ${e.message}`))), path);
   if (m.mode !== o.mode) throw new CheckpointError(`train --resume: ${path} was trained in ${m.mode} mode, not ${o.mode}`);
-  if (m.raw.preset !== JSON.stringify(o.preset)) throw new CheckpointError(`train --resume: ${path} was trained with a different preset (${m.raw.preset}); use the same --preset (and --learning-rate, if it was given)`);
+  const differences = presetDifferences(m.preset, o.preset);
+  if (differences.length > 0) {
+    throw new CheckpointError(`train --resume: ${path} was trained with other settings than this run's: ${differences.join(', ')} (the checkpoint's value first); resume with the --preset and the setting options (--learning-rate, --window, --clean-frames, --linear-probability, --init-schedule, --logsnr-min, --logsnr-max, --logsnr-shift) it was trained with`);
+  }
   if (m.raw.seed !== String(o.seed)) throw new CheckpointError(`train --resume: ${path} was trained with --seed ${m.raw.seed}, not ${o.seed}`);
   const steps = o.steps ?? o.preset.steps;
   if (m.steps !== steps) {
@@ -299,7 +304,7 @@ async function readLog(path: string, step: number): Promise<TrainLog> {
  * bounded before the model is built; the weights must have the model's structure and shapes and be
  * finite (NaN weights would sample NaN frames, a CheckpointError names the first such tensor).
  */
-export async function loadForSampling(path: string): Promise<{ params: unknown; model: Denoiser; preset: Preset; mode: TrainMode; frameShape: [number, number, number]; metadata: Record<string, string> }> {
+export async function loadForSampling(path: string): Promise<{ params: unknown; model: Denoiser; preset: FullPreset; mode: TrainMode; frameShape: [number, number, number]; metadata: Record<string, string> }> {
   const m = decodeCheckpointMetadata(await readSafetensorsMetadata(path), path);
   const { preset, frameShape } = m;
   const model = buildModel(preset, frameShape);

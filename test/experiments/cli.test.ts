@@ -342,7 +342,12 @@ describe('the rolling command line on the real BAIR clip', () => {
     expect(ro.code).toBe(2);
     expect(ro.err).toMatch(/^rolling rollout: .*bair-file.checkpoint\.safetensors was trained on bair data, which cannot be generated: pass --data PATH \(for BAIR, the softmotion30_44k test\/ folder of traj_\*\.tfrecords\)/);
     expect(ro.err).not.toMatch(/--preset|train\//);
-    const ev = await run('eval', '--rolling', checkpoint, '--standard', checkpoint, '--out', join(dir, 'bair-ev-bare'), '--clips', '1', '--frames', '2');
+    // eval compares a rolling checkpoint with a standard one: the same weights, relabelled.
+    const standardLike = join(dir, 'bair-file-standard.safetensors');
+    const loaded = await loadSafetensors(checkpoint);
+    await saveSafetensors(standardLike, loaded.tree, { ...loaded.metadata, mode: 'standard' });
+    r.dispose(loaded.tree);
+    const ev = await run('eval', '--rolling', checkpoint, '--standard', standardLike, '--out', join(dir, 'bair-ev-bare'), '--clips', '1', '--frames', '2');
     expect(ev.code).toBe(2);
     expect(ev.err).toMatch(/^rolling eval: .*bair-file.checkpoint\.safetensors was trained on bair data, which cannot be generated: pass --data PATH \(for BAIR, the softmotion30_44k test\/ folder/);
   });
