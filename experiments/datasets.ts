@@ -158,6 +158,8 @@ export async function kolmogorovShards(dir: string): Promise<VideoDataset> {
   for (const n of names) {
     const a = await readNpy(join(dir, n));
     if (a.shape.length !== 5 || a.shape[4] !== 2 || a.shape.includes(0)) throw new Error(`kolmogorovShards: ${n} has shape [${a.shape}], expected [clips, frames, n, n, 2] with every dimension at least 1`);
+    if (!(a.data instanceof Float32Array || a.data instanceof Float64Array)) throw new Error(`kolmogorovShards: ${n} holds '${a.dtype}' values, expected floats ('<f4', as \`rolling data kolmogorov\` writes them, or '<f8'): velocities in solver units`);
+    if (shape.length > 0 && a.shape.slice(1).join() !== shape.slice(1).join()) throw new Error(`kolmogorovShards: ${n} holds clips of shape [${a.shape.slice(1)}], but ${names[0]} holds [${shape.slice(1)}]; every shard of a folder must hold clips of one shape`);
     shape = [...a.shape];
     const per = a.shape.slice(1).reduce((x, y) => x * y, 1);
     const data = Float32Array.from(a.data as ArrayLike<number>, (v) => v / KOLMOGOROV_VELOCITY_SCALE);

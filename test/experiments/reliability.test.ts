@@ -12,6 +12,7 @@ import * as r from '../../index.js';
 import { runCli } from './runCli.js';
 import { BAIR_FRAME_BYTES, bairExampleFromClip } from '../../experiments/bair.js';
 import { movingShapesDataset } from '../../experiments/datasets.js';
+import { writeNpy } from '../../experiments/npy.js';
 import { encodeExample, type Feature } from '../../experiments/protobuf.js';
 import { encodeTFRecord } from '../../experiments/tfrecord.js';
 import { PRESETS } from '../../experiments/presets.js';
@@ -310,6 +311,14 @@ describe('a bad --data folder is an input error (exit 2) naming the file', () =>
     'clips of two lengths': { make: async (d) => { await writeFile(join(d, first), encodeTFRecord(clip(30))); await writeFile(join(d, 'traj_2_to_3.tfrecords'), encodeTFRecord(clip(20))); }, says: /traj_2_to_3\.tfrecords: record 0 has 20 frames, but earlier videos have 30/ },
     'a dangling link': { make: (d) => symlink(join(d, 'gone'), join(d, first)), says: /traj_0_to_1\.tfrecords: no such file or folder \(ENOENT/ },
     'a kolmogorov shard that is a folder': { make: (d) => mkdir(join(d, 'kolmogorov-0000.npy')), says: /kolmogorov-0000\.npy: is a folder, where a file was expected \(EISDIR/ },
+    'a kolmogorov shard of int64 values': { make: (d) => writeNpy(join(d, 'kolmogorov-0000.npy'), { shape: [1, 2, 2, 2, 2], data: new BigInt64Array(16) }), says: /kolmogorov-0000\.npy holds '<i8' values, expected floats/ },
+    'kolmogorov shards of two clip shapes': {
+      make: async (d) => {
+        await writeNpy(join(d, 'kolmogorov-0000.npy'), { shape: [1, 12, 4, 4, 2], data: new Float32Array(384) });
+        await writeNpy(join(d, 'kolmogorov-0001.npy'), { shape: [1, 12, 8, 8, 2], data: new Float32Array(1536) });
+      },
+      says: /kolmogorov-0001\.npy holds clips of shape \[12,8,8,2\], but kolmogorov-0000\.npy holds \[12,4,4,2\]; every shard of a folder must hold clips of one shape/,
+    },
   };
   for (const [what, { make, says }] of Object.entries(folders)) {
     it(`${what}: exit 2, the file named, no stack`, async () => {
