@@ -320,6 +320,28 @@ describe('a bad --data folder is an input error (exit 2) naming the file', () =>
       says: /kolmogorov-0001\.npy holds clips of shape \[12,8,8,2\], but kolmogorov-0000\.npy holds \[12,4,4,2\]; every shard of a folder must hold clips of one shape/,
     },
   };
+  it('rollout and eval of a BAIR checkpoint with a --data folder holding a damaged record: exit 2 naming the file and the record', async () => {
+    const good = join(dir, 'bair-good');
+    await mkdir(good, { recursive: true });
+    await writeFile(join(good, first), encodeTFRecord(clip(12)));
+    const run1 = join(dir, 'bair-run');
+    const trained = await run('train', '--out', run1, '--preset', 'test', '--data', good, '--steps', '1', '--backend', 'cpu');
+    expect(trained.code, trained.err).toBe(0);
+    const bad = join(dir, 'bair-bad');
+    await mkdir(bad, { recursive: true });
+    const bytes = encodeTFRecord(clip(12));
+    bytes[500]! ^= 1;
+    await writeFile(join(bad, first), bytes);
+    const ro = await run('rollout', '--checkpoint', run1, '--out', join(dir, 'bair-ro'), '--frames', '1', '--data', bad);
+    expect(ro.code).toBe(2);
+    expect(ro.err).toMatch(/^--data .*bair-bad: .*bair-bad.traj_0_to_1\.tfrecords: data CRC mismatch in record 0 at byte offset 0$/);
+    const standard = join(dir, 'bair-run-standard');
+    expect((await run('train', '--out', standard, '--preset', 'test', '--data', good, '--steps', '1', '--backend', 'cpu', '--mode', 'standard')).code).toBe(0);
+    const ev = await run('eval', '--rolling', run1, '--standard', standard, '--out', join(dir, 'bair-ev'), '--clips', '1', '--frames', '1', '--data', bad);
+    expect(ev.code).toBe(2);
+    expect(ev.err).toMatch(/bair-bad.traj_0_to_1\.tfrecords: data CRC mismatch in record 0/);
+  });
+
   for (const [what, { make, says }] of Object.entries(folders)) {
     it(`${what}: exit 2, the file named, no stack`, async () => {
       const data = join(dir, `bad-data-${what.replace(/\W+/g, '-')}`);
