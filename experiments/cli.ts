@@ -245,6 +245,10 @@ function presetWithSettings(base: Preset, o: SettingFlags): FullPreset {
   if (preset.cleanFrames >= preset.window) {
     throw new UsageError(`--clean-frames ${preset.cleanFrames} with --window ${preset.window}: the clean frames must be fewer than the window's frames (the preset ${base.name} has ${base.cleanFrames} of ${base.window})`);
   }
+  // A checkpoint whose window is longer than its preset's clips is refused when loaded (checkpointMetadata.ts).
+  if (preset.window > preset.clipLength) {
+    throw new UsageError(`--window ${preset.window}: longer than the ${preset.clipLength}-frame clips of the preset ${base.name}; pass a window of at most ${preset.clipLength}, or a preset with longer clips`);
+  }
   if (preset.logSnrMin >= preset.logSnrMax) throw new UsageError(`--logsnr-min ${preset.logSnrMin} and --logsnr-max ${preset.logSnrMax}: the minimum must be below the maximum`);
   return preset;
 }

@@ -70,6 +70,7 @@ describe('train: the settings are options, stored in the checkpoint', () => {
     [['--linear-probability', '1.5'], /--linear-probability: expected a value in \[0, 1\], got 1\.5/],
     [['--init-schedule', 'eq37'], /--init-schedule: expected one of clip, rescaled, got "eq37"/],
     [['--window', '0'], /--window: expected a value in \[1, 1024\], got 0/],
+    [['--window', '13'], /--window 13: longer than the 12-frame clips of the preset test; pass a window of at most 12/],
   ])('train %j is a usage error (exit 2) naming the options', async (flags, message) => {
     const res = await run('train', '--out', join(dir, 'never'), '--preset', 'test', '--steps', '1', ...flags);
     expect(res.code).toBe(2);
