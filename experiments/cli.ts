@@ -23,7 +23,7 @@ import { KOLMOGOROV_DEFAULTS, simulateKolmogorov } from './kolmogorov.js';
 import { writeNpy } from './npy.js';
 import { frameGrid, lineChart, stackImages, upscaleNearest } from './plot.js';
 import { writePng } from './png.js';
-import { PRESETS, presetDifferences, presetNames, ROLLING_ONLY_SETTINGS, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
+import { PRESETS, presetDifferences, presetNames, ROLLING_ONLY_SETTINGS, SETTING_DEFAULTS, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
 import { progressBar } from './progress.js';
 import { CHECKPOINT, loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer.js';
 
@@ -216,20 +216,23 @@ async function checkpointPath(option: string, given: string): Promise<string> {
  * stores them all in the checkpoint; `rollout` takes them only to check them against the checkpoint,
  * so a script can pass the same flags to both and a contradiction is an error, never a silent choice.
  */
-function settingOptions(defaultText: string, note: string) {
+function settingOptions(role: 'train' | 'rollout') {
+  // train: the preset's value, or the default of a setting presets do not name; rollout: the checkpoint's, checked.
+  const fallback = (settingDefault = "the preset's") => (role === 'train' ? settingDefault : "the checkpoint's");
+  const note = role === 'train' ? '' : "; must equal the checkpoint's (checked)";
   return {
-    window: { codec: numberFrom('a positive integer', true, 1, 1024), value: 'W', defaultText, help: `frames in the sliding window, W${note}` },
-    'clean-frames': { codec: numberFrom('a non-negative integer', true, 0, 1023), value: 'N', defaultText, help: `clean conditioning frames, n_cln < W${note}` },
-    'linear-probability': { codec: numberFrom('a number in [0, 1]', false, 0, 1), value: 'P', defaultText, help: `probability of the linear local times (Eq. 22) in Algorithm 1; the boundary map gets the rest${note}` },
-    'init-schedule': { codec: oneOf(['clip', 'rescaled'] as const), value: 'NAME', defaultText: defaultText === "the preset's" ? 'clip' : defaultText, help: `boundary local times of training and of Algorithm 3: clip (Eq. 23) or rescaled (Eq. 37, Appendix G)${note}` },
-    'logsnr-min': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'L', defaultText: defaultText === "the preset's" ? '-15' : defaultText, help: `λ(1) of the truncated cosine noise schedule (a negative value is written --logsnr-min=-15)${note}` },
-    'logsnr-max': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'L', defaultText: defaultText === "the preset's" ? '15' : defaultText, help: `λ(0) of the truncated cosine noise schedule${note}` },
-    'logsnr-shift': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'S', defaultText: defaultText === "the preset's" ? '0' : defaultText, help: `added to λ(t) everywhere: simple diffusion's resolution shift 2 log(d_ref / d), e.g. 1.386 for 32-pixel frames against d_ref = 64${note}` },
+    window: { codec: numberFrom('a positive integer', true, 1, 1024), value: 'W', defaultText: fallback(), help: `frames in the sliding window, W${note}` },
+    'clean-frames': { codec: numberFrom('a non-negative integer', true, 0, 1023), value: 'N', defaultText: fallback(), help: `clean conditioning frames, n_cln < W${note}` },
+    'linear-probability': { codec: numberFrom('a number in [0, 1]', false, 0, 1), value: 'P', defaultText: fallback(), help: `probability of the linear local times (Eq. 22) in Algorithm 1; the boundary map gets the rest${note}` },
+    'init-schedule': { codec: oneOf(['clip', 'rescaled'] as const), value: 'NAME', defaultText: fallback(SETTING_DEFAULTS.initSchedule), help: `boundary local times of training and of Algorithm 3: clip (Eq. 23) or rescaled (Eq. 37, Appendix G)${note}` },
+    'logsnr-min': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'L', defaultText: fallback(String(SETTING_DEFAULTS.logSnrMin)), help: `λ(1) of the truncated cosine noise schedule (a negative value is written --logsnr-min=-15)${note}` },
+    'logsnr-max': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'L', defaultText: fallback(String(SETTING_DEFAULTS.logSnrMax)), help: `λ(0) of the truncated cosine noise schedule${note}` },
+    'logsnr-shift': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'S', defaultText: fallback(String(SETTING_DEFAULTS.logSnrShift)), help: `added to λ(t) everywhere: simple diffusion's resolution shift 2 log(d_ref / d), e.g. 1.386 for 32-pixel frames against d_ref = 64${note}` },
   } as const;
 }
 
-const TRAIN_SETTINGS = settingOptions("the preset's", '');
-const ROLLOUT_SETTINGS = settingOptions("the checkpoint's", "; must equal the checkpoint's (checked)");
+const TRAIN_SETTINGS = settingOptions('train');
+const ROLLOUT_SETTINGS = settingOptions('rollout');
 
 type SettingFlags = Partial<Options<typeof TRAIN_SETTINGS>>;
 
