@@ -12,7 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { enableRelaxedSimd } from '../backends/wasm/index.js';
-import { dispose, foldIn, getBackend, key, memoryStats, registerBackend, setBackend, tidy, valueAndGrad, type Tensor } from '../index.js';
+import { dispose, foldIn, getBackend, key, memoryStats, registerBackend, setBackend, setConvAlgorithm, tidy, valueAndGrad, type ConvAlgorithm, type Tensor } from '../index.js';
 import { applyUpdates, countParameters, disposeStale, ema } from '../nn/index.js';
 import { lossFor, optimizerFor } from '../experiments/trainer.js';
 import { buildModel } from '../experiments/model.js';
@@ -32,8 +32,11 @@ const { values } = parseArgs({
     'checkpoint-blocks': { type: 'boolean', default: false },
     /** As the `rolling` command: relaxed SIMD (FMA) on unless ROLLING_RELAXED_SIMD=0 or --plain-simd. */
     'plain-simd': { type: 'boolean', default: false },
+    /** conv2d's default algorithm (setConvAlgorithm): auto (Winograd for wide 3×3 convolutions), im2col or winograd. */
+    'conv-algorithm': { type: 'string', default: 'auto' },
   },
 });
+setConvAlgorithm(values['conv-algorithm'] as ConvAlgorithm);
 const relaxedSimd = !values['plain-simd'] && process.env.ROLLING_RELAXED_SIMD !== '0' ? await enableRelaxedSimd() : false;
 
 const base = PRESETS[values.preset as keyof typeof PRESETS] as Preset | undefined;
@@ -128,6 +131,7 @@ console.log(
     threads,
     relaxedSimd,
     checkpointBlocks: values['checkpoint-blocks'],
+    convAlgorithm: values['conv-algorithm'],
     batch: preset.batch,
     parameters,
     msPerStep: ms.map((v) => Math.round(v * 10) / 10),

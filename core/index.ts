@@ -1,6 +1,6 @@
 export type { DType, TypedArray, DTypeArrays } from './dtype.js';
 export type { Backend, BackendBuffer, BufferInfo, OutputInfo } from './backend.js';
-export type { Prim, BackendPrim, PrimParams, Im2ColParams, UnaryPrim, BinaryPrim, BitwisePrim, ComparePrim } from './primitives.js';
+export type { Prim, BackendPrim, PrimParams, Im2ColParams, WinogradInParams, WinogradOutParams, UnaryPrim, BinaryPrim, BitwisePrim, ComparePrim } from './primitives.js';
 export { UNARY_PRIMS, BINARY_PRIMS, BITWISE_PRIMS, COMPARE_PRIMS } from './primitives.js';
 export { Tensor, registerBackend, setBackend, setDefaultBackends, getBackend, getBackendName, resetBackend, tidy, keep, dispose, memoryStats, scoped } from './tensor.js';
 export type { TensorTree } from './tensor.js';
@@ -25,3 +25,5 @@ export type { PytreeNodeDef } from './pytree.js';
 export { setDebugNans, debugNans } from './debug.js';
 export { dtypeOfTypedArray } from './dtype.js';
 export type { Nested } from './format.js';
+export { AT_COLS, AT_ROWS, BT_COLS, BT_ROWS, G_MATRIX, signedSum, tilesReading } from './winograd.js';
+export type { SignedSum } from './winograd.js';

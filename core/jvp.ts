@@ -196,6 +196,8 @@ export const jvpRules: JvpRules = {
     plus(ta === null ? null : o.matmulPrim(ta, b!, transA, transB), tb === null ? null : o.matmulPrim(a!, tb, transA, transB)),
   im2col: linear('im2col'),
   col2im: linear('col2im'),
+  winogradIn: linear('winogradIn'),
+  winogradOut: linear('winogradOut'),
   transpose: linear('transpose'),
   broadcast: linear('broadcast'),
   slice: linear('slice'),

@@ -7,6 +7,7 @@ import { bytesPerElement, dtypeOfTypedArray, makeTypedArray, type DType, type Ty
 import { nest } from './format.js';
 import { describeValue } from './pytree.js';
 import type { Im2ColParams, PrimParams } from './primitives.js';
+import { G_MATRIX } from './winograd.js';
 import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape.js';
 import { getBackend, getBackendName, newStorage, scoped, setBackend, Tensor } from './tensor.js';
 import { bind, customVjp, stopGradient } from './trace.js';
@@ -600,6 +601,36 @@ export interface Conv2dOptions {
   stride?: number | readonly [number, number];
   padding?: Padding;
   dilation?: number | readonly [number, number];
+  /**
+   * How to compute it. 'im2col': patches and one matmul (any kernel). 'winograd': Winograd's
+   * F(2×2, 3×3), 2.25× fewer multiply-adds in each of the three products of a training step, with
+   * different rounding (a sum of transformed terms instead of the 9·C products; errors stay at a few
+   * float32 ulps of the output's scale); only 3×3 kernels with stride and dilation 1. 'auto' (the
+   * default): Winograd where it applies and both channel counts are at least WINOGRAD_MIN_CHANNELS.
+   */
+  algorithm?: 'auto' | 'im2col' | 'winograd';
+}
+
+/**
+ * 'auto' uses Winograd for 3×3 convolutions with at least this many input and output channels.
+ * Measured on the 2-core Zen 5 machine (bench/convAlgorithms.ts, wasm, one thread, a training
+ * step's three products): see bench/RESULTS.md.
+ */
+export const WINOGRAD_MIN_CHANNELS = 32;
+
+export type ConvAlgorithm = 'auto' | 'im2col' | 'winograd';
+let defaultConvAlgorithm: ConvAlgorithm = 'auto';
+
+/**
+ * The algorithm conv2d uses when a call does not name one (PyTorch's `torch.backends` switches play
+ * this part): 'auto' (the default), 'im2col' (the exact summation order of earlier releases) or
+ * 'winograd' (where it applies; elsewhere such calls fall back to im2col). Returns the previous one.
+ */
+export function setConvAlgorithm(algorithm: ConvAlgorithm): ConvAlgorithm {
+  if (algorithm !== 'auto' && algorithm !== 'im2col' && algorithm !== 'winograd') throw new Error(`setConvAlgorithm: expected 'auto', 'im2col' or 'winograd', got ${String(algorithm)}`);
+  const previous = defaultConvAlgorithm;
+  defaultConvAlgorithm = algorithm;
+  return previous;
 }
 
 function pair(v: number | readonly [number, number]): [number, number] {
@@ -656,6 +687,14 @@ export const conv2d = scoped(function conv2d(x: Tensor, w: Tensor, options: Conv
   const outHeight = Math.floor((h + pt + pb - ((kh - 1) * dh + 1)) / sh) + 1;
   const outWidth = Math.floor((wd + pl + pr - ((kw - 1) * dw + 1)) / sw) + 1;
   if (outHeight <= 0 || outWidth <= 0) throw new Error(`conv2d: kernel ${kh}×${kw} does not fit input ${h}×${wd} with this padding`);
+  const named = options.algorithm !== undefined;
+  const algorithm = options.algorithm ?? defaultConvAlgorithm;
+  if (algorithm !== 'auto' && algorithm !== 'im2col' && algorithm !== 'winograd') throw new Error(`conv2d: algorithm must be 'auto', 'im2col' or 'winograd', got ${String(algorithm)}`);
+  const winogradFits = kh === 3 && kw === 3 && sh === 1 && sw === 1 && dh === 1 && dw === 1;
+  if (algorithm === 'winograd' && !winogradFits && named) throw new Error(`conv2d: algorithm 'winograd' needs a 3×3 kernel with stride 1 and dilation 1, got ${kh}×${kw}, stride ${sh}×${sw}, dilation ${dh}×${dw}; use 'im2col' or 'auto'`);
+  if (winogradFits && (algorithm === 'winograd' || (algorithm === 'auto' && c >= WINOGRAD_MIN_CHANNELS && co >= WINOGRAD_MIN_CHANNELS))) {
+    return convWinograd(x, winogradFilter(w), { top: pt, bottom: pb, left: pl, right: pr, outHeight, outWidth });
+  }
   const w2 = reshape(w, [1, kh * kw * c, co]);
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && pb === 0 && pr === 0) {
     return reshape(matmulPrim(reshape(x, [1, n * h * wd, c]), w2, false, false), [n, outHeight, outWidth, co]);
@@ -678,6 +717,72 @@ const convPatches = customVjp(
     wanted[0] ? col2imPrim(reshape(matmulPrim(g!, w2, false, true), [x.shape[0]!, p.outHeight, p.outWidth, w2.shape[1]!]), { ...p, height: x.shape[1]!, width: x.shape[2]! }) : null,
     wanted[1] ? matmulPrim(patchMatrix(x, p), g!, true, false) : null,
   ],
+);
+
+/** @internal */
+export function winogradInPrim(x: Tensor, p: PrimParams['winogradIn']): Tensor {
+  return bind('winogradIn', [x], p);
+}
+
+/** @internal */
+export function winogradOutPrim(x: Tensor, p: PrimParams['winogradOut']): Tensor {
+  return bind('winogradOut', [x], p);
+}
+
+/** The filter transform U = G g Gᵀ of HWIO 3×3 weights, as [16, Cin, Cout] (entry (a, b) in row 4a + b). */
+function winogradFilter(w: Tensor): Tensor {
+  const [, , ci, co] = w.shape as [number, number, number, number];
+  const g = fromArray(new Float32Array(G_MATRIX), [1, 4, 3], 'float32');
+  // Rows: t[a, j] = Σ_i G[a, i] w[i, j]; then columns: U[b, a] = Σ_j G[b, j] t[a, j].
+  const t = matmulPrim(g, reshape(w, [1, 3, 3 * ci * co]), false, false);
+  const tj = reshape(transpose(reshape(t, [4, 3, ci * co]), [1, 0, 2]), [1, 3, 4 * ci * co]);
+  const u = reshape(matmulPrim(g, tj, false, false), [4, 4, ci, co]);
+  return reshape(transpose(u, [1, 0, 2, 3]), [16, ci, co]);
+}
+
+interface WinogradConv {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+/** The padded image's geometry: even tile counts cover the output, the last row/column of tiles may overhang by one. */
+function winogradGeometry(x: Tensor, p: WinogradConv): { pads: [number, number][]; inP: PrimParams['winogradIn']; outP: PrimParams['winogradOut'] } {
+  const [n, h, w] = x.shape as [number, number, number, number];
+  const th = Math.ceil(p.outHeight / 2);
+  const tw = Math.ceil(p.outWidth / 2);
+  const height = 2 * th + 2;
+  const width = 2 * tw + 2;
+  const pads: [number, number][] = [[0, 0], [p.top, height - h - p.top], [p.left, width - w - p.left], [0, 0]];
+  return { pads, inP: { batch: n, height, width, adjoint: false }, outP: { batch: n, tilesHigh: th, tilesWide: tw, adjoint: false } };
+}
+
+/**
+ * conv2d by Winograd F(2×2, 3×3): pad, transform the tiles, 16 matmuls, transform back. One step of
+ * the tape, like convPatches: the backward pass recomputes the transformed input (cheap) instead of
+ * keeping it (4× the input), so a step holds x and U only. Its products are Winograd's too: dx is
+ * the data transform's adjoint of dM·Uᵀ, dU = Vᵀ·dM, with dM the output transform's adjoint of g.
+ */
+const convWinograd = customVjp(
+  (x: Tensor, u: Tensor, p: WinogradConv): Tensor => {
+    const { pads, inP, outP } = winogradGeometry(x, p);
+    const v = winogradInPrim(padPrim(x, pads.map((q) => q[0]), pads.map((q) => q[1]), 0), inP);
+    const y = winogradOutPrim(matmulPrim(v, u, false, false), outP);
+    return y.shape[1] === p.outHeight && y.shape[2] === p.outWidth ? y : slice(y, [0, 0, 0, 0], [y.shape[0]!, p.outHeight, p.outWidth, y.shape[3]!]);
+  },
+  ([x, u, p], [g], wanted) => {
+    const { pads, inP, outP } = winogradGeometry(x, p);
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    const full = padPrim(g!, [0, 0, 0, 0], [0, 2 * outP.tilesHigh - p.outHeight, 2 * outP.tilesWide - p.outWidth, 0], 0);
+    const dm = winogradOutPrim(full, { ...outP, adjoint: true });
+    return [
+      wanted[0] ? slice(winogradInPrim(matmulPrim(dm, u, false, true), { ...inP, adjoint: true }), [0, p.top, p.left, 0], [n, h, w, c]) : null,
+      wanted[1] ? matmulPrim(winogradInPrim(padPrim(x, pads.map((q) => q[0]), pads.map((q) => q[1]), 0), inP), dm, true, false) : null,
+    ];
+  },
 );
 
 function patchMatrix(x: Tensor, p: Im2ColParams): Tensor {

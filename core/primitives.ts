@@ -16,6 +16,10 @@
  *   expresses without an O(n²) intermediate.
  * - `im2col`/`col2im` (instead of a conv primitive): conv2d is patches + matmul, its VJPs are
  *   matmuls and the adjoint scatter, so a backend needs no convolution kernel of its own.
+ * - `winogradIn`/`winogradOut`: the data and output transforms of Winograd's F(2×2, 3×3) (Lavin &
+ *   Gray 2016), so a 3×3 convolution is 16 batched matmuls with 2.25× fewer multiply-adds than
+ *   im2col's; each is linear, and its VJP is the same primitive with `adjoint` flipped. As
+ *   compositions of slices and adds they would cost more memory passes than the multiply-adds saved.
  * - `threefry2x32`: the PRNG fused; its definition on uint32 ops is `threefry2x32Ops` in
  *   random.ts, and a test checks every backend's kernel against it bit for bit.
  */
@@ -65,6 +69,17 @@ export interface PrimParams {
   im2col: Im2ColParams;
   /** The adjoint of im2col: scatters-and-adds patches back into [N,H,W,C]. */
   col2im: Im2ColParams & { height: number; width: number };
+  /**
+   * Winograd F(2×2, 3×3) data transform. Forward: a padded image [N, H, W, C] (H, W even, ≥ 4) →
+   * V [16, N·tH·tW, C], tH = (H − 2)/2, tW = (W − 2)/2: each 4×4 tile d at stride 2 becomes Bᵀ d B,
+   * entry (a, b) in row 4a + b. `adjoint`: V → [N, H, W, C], the transpose (overlapping tiles add).
+   */
+  winogradIn: WinogradInParams;
+  /**
+   * Winograd F(2×2, 3×3) output transform. Forward: M [16, N·tH·tW, C] → [N, 2·tH, 2·tW, C], each
+   * tile Aᵀ m A. `adjoint`: [N, 2·tH, 2·tW, C] → [16, N·tH·tW, C], the transpose.
+   */
+  winogradOut: WinogradOutParams;
   transpose: { perm: number[] };
   /** Materialise a broadcast to `shape`. */
   broadcast: { shape: number[] };
@@ -83,6 +98,21 @@ export interface PrimParams {
   threefry2x32: {};
   /** Shares the input's buffer under a new shape (never reaches a backend). */
   reshape: { shape: number[] };
+}
+
+export interface WinogradInParams {
+  batch: number;
+  /** The padded image's height and width (both even, ≥ 4). */
+  height: number;
+  width: number;
+  adjoint: boolean;
+}
+
+export interface WinogradOutParams {
+  batch: number;
+  tilesHigh: number;
+  tilesWide: number;
+  adjoint: boolean;
 }
 
 export interface Im2ColParams {

@@ -270,6 +270,33 @@ export const rules: Rules = {
     },
     vjp: (g, _x, _out, p) => [() => o.im2colPrim(g, p)],
   },
+  winogradIn: {
+    saves: NOTHING,
+    shape: ([x], { batch, height, width, adjoint }) => {
+      const tiles = batch * ((height - 2) / 2) * ((width - 2) / 2);
+      if (!Number.isInteger(tiles) || height < 4 || width < 4) throw new Error(`winogradIn: the padded image must be at least 4×4 with even sides, got ${height}×${width}`);
+      if (adjoint) {
+        if (!(x!.rank === 3 && x!.shape[0] === 16 && x!.shape[1] === tiles)) throw new Error(`winogradIn: expects [16, ${tiles}, C], got ${fmt(x!.shape)}`);
+        return { shape: [batch, height, width, x!.shape[2]!], dtype: x!.dtype };
+      }
+      if (!(shapeEq(x!.shape.slice(0, 3), [batch, height, width]) && x!.rank === 4)) throw new Error(`winogradIn: expects [${batch}, ${height}, ${width}, C], got ${fmt(x!.shape)}`);
+      return { shape: [16, tiles, x!.shape[3]!], dtype: x!.dtype };
+    },
+    vjp: (g, _x, _out, p) => [() => o.winogradInPrim(g, { ...p, adjoint: !p.adjoint })],
+  },
+  winogradOut: {
+    saves: NOTHING,
+    shape: ([x], { batch, tilesHigh, tilesWide, adjoint }) => {
+      const tiles = batch * tilesHigh * tilesWide;
+      if (adjoint) {
+        if (!(shapeEq(x!.shape.slice(0, 3), [batch, 2 * tilesHigh, 2 * tilesWide]) && x!.rank === 4)) throw new Error(`winogradOut: expects [${batch}, ${2 * tilesHigh}, ${2 * tilesWide}, C], got ${fmt(x!.shape)}`);
+        return { shape: [16, tiles, x!.shape[3]!], dtype: x!.dtype };
+      }
+      if (!(x!.rank === 3 && x!.shape[0] === 16 && x!.shape[1] === tiles)) throw new Error(`winogradOut: expects [16, ${tiles}, C], got ${fmt(x!.shape)}`);
+      return { shape: [batch, 2 * tilesHigh, 2 * tilesWide, x!.shape[2]!], dtype: x!.dtype };
+    },
+    vjp: (g, _x, _out, p) => [() => o.winogradOutPrim(g, { ...p, adjoint: !p.adjoint })],
+  },
   transpose: {
     saves: NOTHING,
     shape: ([x], { perm }) => {

@@ -5,6 +5,7 @@
 import { broadcastStrides, stridesOf, sizeOf, threefry2x32Lanes, type BackendPrim, type DType, type PrimParams, type Shape, type TypedArray } from '../../core/index.js';
 import { binaryExpr, mapElements, UNARY_EXPR } from './elementwise.js';
 import { matmul } from './matmul.js';
+import { winogradIn, winogradOut } from './winograd.js';
 import { scratchF32, scratchF64 } from './pool.js';
 
 export interface HostTensor {
@@ -318,6 +319,8 @@ export const kernels: { [P in BackendPrim]: Kernel<P> } = {
   },
   im2col: (out, [x], p) => im2col(out, x!, p),
   col2im: (out, [x], p) => col2im(out, x!, p),
+  winogradIn: (out, [x], p) => winogradIn(out, x!.data, x!.shape, p),
+  winogradOut: (out, [x], p) => winogradOut(out, x!.data, x!.shape, p),
   transpose: (out, [x], { perm }) => transposeFast(out, x!, perm),
   broadcast: (out, [x], { shape }) => stridedCopy(out, x!.data, shape, broadcastStrides(x!.shape, shape)),
   slice: (out, [x], { begin, size }) => {

@@ -466,6 +466,35 @@ const col2imKernel: WasmKernel<'col2im'> = (() => {
   };
 })();
 
+// ---------------------------------------------------------------- Winograd transforms
+
+const winogradInKernel: WasmKernel<'winogradIn'> = (() => {
+  const fallback = viaCpu('winogradIn');
+  return (ctx, out, inputs, p, info) => {
+    const x = inputs[0]!;
+    if (x.dtype !== 'float32') return fallback(ctx, out, inputs, p, info);
+    const c = x.shape[x.shape.length - 1]!;
+    const th = (p.height - 2) / 2;
+    const tw = (p.width - 2) / 2;
+    const tiles = p.batch * th * tw;
+    if (tiles * c === 0) return;
+    if (p.adjoint) runRange(ctx, 'winogradInAdj', [out.ptr, ptrOf(x.buffer), 0, 0, p.height, p.width, c, th, tw, tiles], 2, p.batch * p.height, p.width * c * 4);
+    else runRange(ctx, 'winogradInFwd', [out.ptr, ptrOf(x.buffer), 0, 0, p.height, p.width, c, th, tw, tiles], 2, p.batch * th, tw * c * 16);
+  };
+})();
+
+const winogradOutKernel: WasmKernel<'winogradOut'> = (() => {
+  const fallback = viaCpu('winogradOut');
+  return (ctx, out, inputs, p, info) => {
+    const x = inputs[0]!;
+    if (x.dtype !== 'float32') return fallback(ctx, out, inputs, p, info);
+    const c = x.shape[x.shape.length - 1]!;
+    const tiles = p.batch * p.tilesHigh * p.tilesWide;
+    if (tiles * c === 0) return;
+    runRange(ctx, p.adjoint ? 'winogradOutAdj' : 'winogradOutFwd', [out.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles], 2, p.batch * p.tilesHigh, p.tilesWide * c * 16);
+  };
+})();
+
 // ---------------------------------------------------------------- matmul
 
 const matmulKernel: WasmKernel<'matmul'> = (ctx, out, [a, b], { transA, transB }, info) => {
@@ -524,6 +553,8 @@ const wasmKernels: { [P in BackendPrim]: WasmKernel<P> } = {
   matmul: matmulKernel,
   im2col: im2colKernel,
   col2im: col2imKernel,
+  winogradIn: winogradInKernel,
+  winogradOut: winogradOutKernel,
   transpose: transposeKernel,
   broadcast: broadcastKernel,
   slice: viaCpu('slice'),

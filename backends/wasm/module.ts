@@ -6,6 +6,7 @@ import { ModuleBuilder } from './assembler.js';
 import { emitElementwise, emitReductions } from './elementwise.js';
 import { emitCopyRows, emitLayout, emitTranspose } from './layout.js';
 import { emitMatmul, type MatmulConfig } from './matmul.js';
+import { emitWinograd } from './winograd.js';
 
 export type KernelFn = (...args: number[]) => void;
 
@@ -30,6 +31,7 @@ export function buildKernelModule(opts: KernelModuleOptions): KernelModule {
   emitLayout(m);
   emitTranspose(m);
   emitCopyRows(m);
+  emitWinograd(m);
   const bytes = m.encode();
   const module = new WebAssembly.Module(bytes);
   const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);

@@ -8,6 +8,7 @@ import type { BackendPrim, BufferInfo, DType, OutputInfo, PrimParams } from '../
 import { binaryExpr, bitwiseExpr, castExpr, castLoadType, compareExpr, elementwise, threefryKernel, unaryExpr, type ElementwiseSpec } from './elementwise.js';
 import type { Engine, GpuHandle } from './engine.js';
 import * as layout from './layout.js';
+import * as winograd from './winograd.js';
 import { matmul } from './matmul.js';
 import { argmax, cumsum, reduce } from './reduce.js';
 
@@ -84,6 +85,8 @@ export const kernels: { [P in BackendPrim]: GpuKernel<P> } = {
   matmul: (e, [a, b], p, out) => matmul(e, a!, b!, p, out.shape),
   im2col: (e, [x], p, out) => layout.im2col(e, x!, p, out.shape),
   col2im: (e, [x], p, out) => layout.col2im(e, x!, p, out.shape, out.dtype),
+  winogradIn: (e, [x], p, out) => winograd.winogradIn(e, x!, p, out.shape),
+  winogradOut: (e, [x], p, out) => winograd.winogradOut(e, x!, p, out.shape),
   transpose: (e, [x], { perm }) => layout.transpose(e, x!, perm),
   broadcast: (e, [x], { shape }) => layout.broadcast(e, x!, shape),
   slice: (e, [x], p) => layout.slice(e, x!, p),

@@ -9,9 +9,9 @@ import { collapse } from './elementwise.js';
 import type { Engine, GpuHandle } from './engine.js';
 import { bindings, linearGroups, linearMain, uniformWords } from './wgsl.js';
 
-const gpuBuffer = (x: BufferInfo): GPUBuffer => (x.buffer as GpuHandle).slab.buffer;
+export const gpuBuffer = (x: BufferInfo): GPUBuffer => (x.buffer as GpuHandle).slab.buffer;
 
-function run1d(e: Engine, key: string, body: string, inputs: readonly GPUBuffer[], out: GpuHandle, params: number[], n: number, extra = ''): void {
+export function run1d(e: Engine, key: string, body: string, inputs: readonly GPUBuffer[], out: GpuHandle, params: number[], n: number, extra = ''): void {
   if (n === 0) return;
   const words = uniformWords(params.length);
   e.dispatch({

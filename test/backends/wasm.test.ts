@@ -470,6 +470,16 @@ const convGeometry = fc
   })
   .filter((x) => x.ok);
 
+/** Winograd F(2×2, 3×3) tile grids: one tile (the boundary) up to 4×5, both directions of each transform. */
+const winogradGeometry = fc.record({
+  n: fc.integer({ min: 1, max: 2 }),
+  th: fc.integer({ min: 1, max: 4 }),
+  tw: fc.integer({ min: 1, max: 5 }),
+  c: fc.integer({ min: 1, max: 9 }),
+  adjoint: fc.boolean(),
+  seed: seedArb,
+});
+
 const permutation = (n: number) => fc.shuffledSubarray([...Array(n).keys()], { minLength: n, maxLength: n });
 
 const CASES: { [P in BackendPrim]: fc.Arbitrary<Case<P>> } = {
@@ -498,6 +508,16 @@ const CASES: { [P in BackendPrim]: fc.Arbitrary<Case<P>> } = {
     inputs: [float([g.n, params.outHeight, params.outWidth, g.kh * g.kw * g.c])],
     params: { ...params, height: g.h, width: g.w },
     seed: g.seed,
+  })),
+  winogradIn: winogradGeometry.map(({ n, th, tw, c, adjoint, seed }) => ({
+    inputs: [float(adjoint ? [16, n * th * tw, c] : [n, 2 * th + 2, 2 * tw + 2, c])],
+    params: { batch: n, height: 2 * th + 2, width: 2 * tw + 2, adjoint },
+    seed,
+  })),
+  winogradOut: winogradGeometry.map(({ n, th, tw, c, adjoint, seed }) => ({
+    inputs: [float(adjoint ? [n, 2 * th, 2 * tw, c] : [16, n * th * tw, c])],
+    params: { batch: n, tilesHigh: th, tilesWide: tw, adjoint },
+    seed,
   })),
   transpose: shapeArb(1, 5).chain((shape) => fc.record({ perm: permutation(shape.length), seed: seedArb }).map(({ perm, seed }) => ({ inputs: [float(shape)], params: { perm }, seed }))),
   broadcast: fc.record({ b: broadcastShapes(1), seed: seedArb }).map(({ b, seed }) => ({ inputs: [float(b.shapes[0]!)], params: { shape: b.out }, seed })),

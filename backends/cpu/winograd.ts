@@ -1,0 +1,120 @@
+/**
+ * The Winograd F(2×2, 3×3) transforms (see core/winograd.ts for the maths and the summation order
+ * every backend shares). NHWC images, transformed tiles as [16, tiles, C]; channels innermost, so
+ * each loop over c walks memory contiguously.
+ */
+import { AT_COLS, AT_ROWS, BT_COLS, BT_ROWS, signedSum, tilesReading, type PrimParams, type SignedSum, type TypedArray } from '../../core/index.js';
+
+/** out[p][q] = Σ_{rows[p]} ± (Σ_{cols[q]} ± src[i][j]) for a src of `width` columns, inner sums first. */
+function transform(src: Float32Array, width: number, rows: readonly SignedSum[], cols: readonly SignedSum[], inner: Float32Array, out: Float32Array): void {
+  const height = src.length / width;
+  for (let i = 0; i < height; i++) for (let q = 0; q < cols.length; q++) inner[i * cols.length + q] = signedSum(cols[q]!, (j) => src[i * width + j]!);
+  for (let p = 0; p < rows.length; p++) for (let q = 0; q < cols.length; q++) out[p * cols.length + q] = signedSum(rows[p]!, (i) => inner[i * cols.length + q]!);
+}
+
+/** Data transform: padded image [N, H, W, C] → [16, N·tH·tW, C]. */
+function dataForward(out: TypedArray, x: TypedArray, n: number, h: number, w: number, c: number): void {
+  const th = (h - 2) / 2;
+  const tw = (w - 2) / 2;
+  const tiles = n * th * tw;
+  const d = new Float32Array(16);
+  const inner = new Float32Array(16);
+  const v = new Float32Array(16);
+  for (let b = 0; b < n; b++) {
+    for (let ty = 0; ty < th; ty++) {
+      for (let tx = 0; tx < tw; tx++) {
+        const t = (b * th + ty) * tw + tx;
+        for (let ch = 0; ch < c; ch++) {
+          for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) d[i * 4 + j] = x[((b * h + 2 * ty + i) * w + 2 * tx + j) * c + ch]!;
+          transform(d, 4, BT_ROWS, BT_ROWS, inner, v);
+          for (let e = 0; e < 16; e++) out[(e * tiles + t) * c + ch] = v[e]!;
+        }
+      }
+    }
+  }
+}
+
+/** The data transform's adjoint: [16, N·tH·tW, C] → [N, H, W, C], each pixel gathering from the (≤ 4) tiles that read it. */
+function dataAdjoint(out: TypedArray, v: TypedArray, n: number, h: number, w: number, c: number): void {
+  const th = (h - 2) / 2;
+  const tw = (w - 2) / 2;
+  const tiles = n * th * tw;
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        for (let ch = 0; ch < c; ch++) {
+          let acc = 0;
+          let first = true;
+          for (const [ty, i] of tilesReading(y)) {
+            if (ty < 0 || ty >= th) continue;
+            for (const [tx, j] of tilesReading(x)) {
+              if (tx < 0 || tx >= tw) continue;
+              const t = (b * th + ty) * tw + tx;
+              const at = (a: number, e: number): number => v[((4 * a + e) * tiles + t) * c + ch]!;
+              const contribution = signedSum(BT_COLS[i]!, (a) => signedSum(BT_COLS[j]!, (e) => at(a, e)));
+              acc = first ? contribution : Math.fround(acc + contribution);
+              first = false;
+            }
+          }
+          out[((b * h + y) * w + x) * c + ch] = acc;
+        }
+      }
+    }
+  }
+}
+
+/** Output transform: [16, N·tH·tW, C] → [N, 2·tH, 2·tW, C]. */
+function outputForward(out: TypedArray, m: TypedArray, n: number, th: number, tw: number, c: number): void {
+  const tiles = n * th * tw;
+  const tile = new Float32Array(16);
+  const inner = new Float32Array(8);
+  const y = new Float32Array(4);
+  const h = 2 * th;
+  const w = 2 * tw;
+  for (let b = 0; b < n; b++) {
+    for (let ty = 0; ty < th; ty++) {
+      for (let tx = 0; tx < tw; tx++) {
+        const t = (b * th + ty) * tw + tx;
+        for (let ch = 0; ch < c; ch++) {
+          for (let e = 0; e < 16; e++) tile[e] = m[(e * tiles + t) * c + ch]!;
+          transform(tile, 4, AT_ROWS, AT_ROWS, inner, y);
+          for (let r = 0; r < 2; r++) for (let s = 0; s < 2; s++) out[((b * h + 2 * ty + r) * w + 2 * tx + s) * c + ch] = y[r * 2 + s]!;
+        }
+      }
+    }
+  }
+}
+
+/** The output transform's adjoint: [N, 2·tH, 2·tW, C] → [16, N·tH·tW, C] (tiles do not overlap). */
+function outputAdjoint(out: TypedArray, g: TypedArray, n: number, th: number, tw: number, c: number): void {
+  const tiles = n * th * tw;
+  const tile = new Float32Array(4);
+  const inner = new Float32Array(8);
+  const dm = new Float32Array(16);
+  const h = 2 * th;
+  const w = 2 * tw;
+  for (let b = 0; b < n; b++) {
+    for (let ty = 0; ty < th; ty++) {
+      for (let tx = 0; tx < tw; tx++) {
+        const t = (b * th + ty) * tw + tx;
+        for (let ch = 0; ch < c; ch++) {
+          for (let r = 0; r < 2; r++) for (let s = 0; s < 2; s++) tile[r * 2 + s] = g[((b * h + 2 * ty + r) * w + 2 * tx + s) * c + ch]!;
+          transform(tile, 2, AT_COLS, AT_COLS, inner, dm);
+          for (let e = 0; e < 16; e++) out[(e * tiles + t) * c + ch] = dm[e]!;
+        }
+      }
+    }
+  }
+}
+
+export function winogradIn(out: TypedArray, x: TypedArray, shape: readonly number[], p: PrimParams['winogradIn']): void {
+  const c = shape[shape.length - 1]!;
+  if (p.adjoint) dataAdjoint(out, x, p.batch, p.height, p.width, c);
+  else dataForward(out, x, p.batch, p.height, p.width, c);
+}
+
+export function winogradOut(out: TypedArray, x: TypedArray, shape: readonly number[], p: PrimParams['winogradOut']): void {
+  const c = shape[shape.length - 1]!;
+  if (p.adjoint) outputAdjoint(out, x, p.batch, p.tilesHigh, p.tilesWide, c);
+  else outputForward(out, x, p.batch, p.tilesHigh, p.tilesWide, c);
+}

@@ -1,0 +1,240 @@
+/**
+ * The Winograd F(2×2, 3×3) transforms in wasm SIMD (see core/winograd.ts): channels are innermost
+ * (NHWC, and [16, tiles, C]), so every transform runs four channels at a time with a scalar tail,
+ * as straight-line code generated from the signed sums, in their order: the CPU's bits exactly.
+ *
+ * Exports (pointers in bytes; [lo, hi) is the range threads split):
+ * - `winogradInFwd(out, x, lo, hi, h, w, c, th, tw, tiles)`: rows of tiles [lo, hi) of n·th;
+ * - `winogradInAdj(out, v, lo, hi, h, w, c, th, tw, tiles)`: padded pixel rows [lo, hi) of n·h,
+ *   each pixel gathering the tiles that read it (no two threads write one pixel);
+ * - `winogradOutFwd(out, m, lo, hi, th, tw, c, tiles)` and `winogradOutAdj(out, g, …)`: rows of
+ *   tiles [lo, hi) of n·th (output tiles do not overlap).
+ */
+import { AT_COLS, AT_ROWS, BT_COLS, BT_ROWS, type SignedSum } from '../../core/index.js';
+import { SIMD, type Code, type Local, type ModuleBuilder } from './assembler.js';
+
+type Lane = 'v' | 's';
+
+/** Push a signed sum of values pushed by `term`, folded left to right as `signedSum` does. */
+function emitSum(c: Code, lane: Lane, sum: SignedSum, term: (i: number) => void): void {
+  term(sum[0]![0]);
+  if (sum[0]![1] === -1) {
+    if (lane === 'v') c.v(SIMD.f32x4Neg);
+    else c.f32Neg();
+  }
+  for (const [i, s] of sum.slice(1)) {
+    term(i);
+    if (lane === 'v') {
+      if (s === 1) c.f32x4Add();
+      else c.f32x4Sub();
+    } else if (s === 1) c.f32Add();
+    else c.f32Sub();
+  }
+}
+
+const load = (c: Code, lane: Lane): Code => (lane === 'v' ? c.v128Load() : c.f32Load());
+const store = (c: Code, lane: Lane): Code => (lane === 'v' ? c.v128Store() : c.f32Store());
+
+/**
+ * out[p][q] = Σ_{rows[p]} ± (Σ_{cols[q]} ± src[i][j]) with src in locals (srcRows × width), inner
+ * sums into `inner` locals first; `put(p, q)` stores the value on the stack.
+ */
+function emitTransform(c: Code, lane: Lane, src: readonly Local[], width: number, rows: readonly SignedSum[], cols: readonly SignedSum[], inner: readonly Local[], put: (p: number, q: number, value: () => void) => void): void {
+  const height = src.length / width;
+  for (let i = 0; i < height; i++) {
+    for (let q = 0; q < cols.length; q++) {
+      emitSum(c, lane, cols[q]!, (j) => c.localGet(src[i * width + j]!));
+      c.localSet(inner[i * cols.length + q]!);
+    }
+  }
+  for (let p = 0; p < rows.length; p++) {
+    for (let q = 0; q < cols.length; q++) put(p, q, () => emitSum(c, lane, rows[p]!, (i) => c.localGet(inner[i * cols.length + q]!)));
+  }
+}
+
+/** for cc in [0, c) by 4 (vector), then by 1 (scalar tail): body(lane) with `cc` in bytes in `off`. */
+function channelLoop(c: Code, ch: Local, cc: Local, off: Local, body: (lane: Lane) => void): void {
+  c.i32Const(0).localSet(cc);
+  c.block((exit) => {
+    c.loop((top) => {
+      c.localGet(cc).i32Const(4).i32Add().localGet(ch).i32GtS().brIf(exit);
+      c.localGet(cc).i32Const(4).i32Mul().localSet(off);
+      body('v');
+      c.localGet(cc).i32Const(4).i32Add().localSet(cc).br(top);
+    });
+  });
+  c.block((exit) => {
+    c.loop((top) => {
+      c.localGet(cc).localGet(ch).i32GeS().brIf(exit);
+      c.localGet(cc).i32Const(4).i32Mul().localSet(off);
+      body('s');
+      c.localGet(cc).i32Const(1).i32Add().localSet(cc).br(top);
+    });
+  });
+}
+
+export function emitWinograd(m: ModuleBuilder): void {
+  const i32 = (n: number) => Array.from({ length: n }, () => 'i32' as const);
+
+  // ---- data transform, forward: tile rows [lo, hi) of n·th.
+  m.func('winogradInFwd', { params: i32(10) }, (c, out, x, lo, hi, h, w, ch, th, tw, tiles) => {
+    const [tr, b, ty, tx, t, base, cc, off, rowBytes, plane, a] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+    const vs = { v: Array.from({ length: 32 }, () => c.local('v128')), s: Array.from({ length: 32 }, () => c.local('f32')) };
+    c.localGet(w).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(rowBytes);
+    c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
+    c.forRange(tr, lo, hi, 1, () => {
+      c.localGet(tr).localGet(th).i32DivU().localSet(b);
+      c.localGet(tr).localGet(b).localGet(th).i32Mul().i32Sub().localSet(ty);
+      c.forRange(tx, { const: 0 }, tw, 1, () => {
+        c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
+        // base = x + ((b·h + 2ty)·w + 2tx)·c·4
+        c.localGet(x).localGet(b).localGet(h).i32Mul().localGet(ty).i32Const(2).i32Mul().i32Add().localGet(w).i32Mul().localGet(tx).i32Const(2).i32Mul().i32Add().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(base);
+        channelLoop(c, ch, cc, off, (lane) => {
+          const l = vs[lane];
+          const d = l.slice(0, 16);
+          const inner = l.slice(16, 32);
+          for (let i = 0; i < 4; i++) {
+            for (let j = 0; j < 4; j++) {
+              // base + i·rowBytes + j·c·4 + off
+              c.localGet(base).localGet(rowBytes).i32Const(i).i32Mul().i32Add().localGet(ch).i32Const(4 * j).i32Mul().i32Add().localGet(off).i32Add();
+              load(c, lane).localSet(d[i * 4 + j]!);
+            }
+          }
+          // out + e·plane + (t·c)·4 + off
+          c.localGet(out).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localGet(off).i32Add().localSet(a);
+          emitTransform(c, lane, d, 4, BT_ROWS, BT_ROWS, inner, (p, q, value) => {
+            c.localGet(a).localGet(plane).i32Const(4 * p + q).i32Mul().i32Add();
+            value();
+            store(c, lane);
+          });
+        });
+      });
+    });
+  });
+
+  // ---- output transform, forward and adjoint: tile rows [lo, hi) of n·th.
+  for (const adjoint of [false, true]) {
+    m.func(adjoint ? 'winogradOutAdj' : 'winogradOutFwd', { params: i32(8) }, (c, out, src, lo, hi, th, tw, ch, tiles) => {
+      const [tr, b, ty, tx, t, pix, cc, off, rowBytes, plane, tileAt] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+      const vs = { v: Array.from({ length: 24 }, () => c.local('v128')), s: Array.from({ length: 24 }, () => c.local('f32')) };
+      // The image is [n, 2th, 2tw, c]: a row is 2tw·c floats.
+      c.localGet(tw).i32Const(2).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(rowBytes);
+      c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
+      c.forRange(tr, lo, hi, 1, () => {
+        c.localGet(tr).localGet(th).i32DivU().localSet(b);
+        c.localGet(tr).localGet(b).localGet(th).i32Mul().i32Sub().localSet(ty);
+        c.forRange(tx, { const: 0 }, tw, 1, () => {
+          c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
+          // pix = image + ((b·2th + 2ty)·2tw + 2tx)·c·4 (image = out forward, src adjoint)
+          c.localGet(adjoint ? src : out).localGet(b).localGet(th).i32Mul().localGet(ty).i32Add().i32Const(2).i32Mul().localGet(rowBytes).i32Mul().i32Add();
+          c.localGet(tx).i32Const(2).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(pix);
+          // tileAt = tiles + (t·c)·4 (tiles = src forward, out adjoint)
+          c.localGet(adjoint ? out : src).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt);
+          const pixel = (r: number, s: number): void => {
+            c.localGet(pix).localGet(rowBytes).i32Const(r).i32Mul().i32Add().localGet(ch).i32Const(4 * s).i32Mul().i32Add().localGet(off).i32Add();
+          };
+          const entry = (e: number): void => {
+            c.localGet(tileAt).localGet(plane).i32Const(e).i32Mul().i32Add().localGet(off).i32Add();
+          };
+          channelLoop(c, ch, cc, off, (lane) => {
+            const l = vs[lane];
+            if (!adjoint) {
+              const mm = l.slice(0, 16);
+              for (let e = 0; e < 16; e++) {
+                entry(e);
+                load(c, lane).localSet(mm[e]!);
+              }
+              emitTransform(c, lane, mm, 4, AT_ROWS, AT_ROWS, l.slice(16, 24), (r, s, value) => {
+                pixel(r, s);
+                value();
+                store(c, lane);
+              });
+            } else {
+              const g = l.slice(0, 4);
+              for (let r = 0; r < 2; r++) {
+                for (let s = 0; s < 2; s++) {
+                  pixel(r, s);
+                  load(c, lane).localSet(g[r * 2 + s]!);
+                }
+              }
+              emitTransform(c, lane, g, 2, AT_COLS, AT_COLS, l.slice(4, 12), (p, q, value) => {
+                entry(4 * p + q);
+                value();
+                store(c, lane);
+              });
+            }
+          });
+        });
+      });
+    });
+  }
+
+  // ---- data transform, adjoint: padded pixel rows [lo, hi) of n·h, gathering.
+  m.func('winogradInAdj', { params: i32(10) }, (c, out, v, lo, hi, h, w, ch, th, tw, tiles) => {
+    const [pr, b, y, x, ty0, tx0, py, px, cc, off, dst, plane, first] = Array.from({ length: 13 }, () => c.local('i32'));
+    const tileAt = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+    const ok = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+    const acc = { v: c.local('v128'), s: c.local('f32') };
+    const contrib = { v: c.local('v128'), s: c.local('f32') };
+    const inner = { v: Array.from({ length: 4 }, () => c.local('v128')), s: Array.from({ length: 4 }, () => c.local('f32')) };
+    c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
+    c.forRange(pr, lo, hi, 1, () => {
+      c.localGet(pr).localGet(h).i32DivU().localSet(b);
+      c.localGet(pr).localGet(b).localGet(h).i32Mul().i32Sub().localSet(y);
+      c.localGet(y).i32Const(1).i32ShrU().localSet(ty0);
+      c.localGet(y).i32Const(1).i32And().localSet(py);
+      c.forRange(x, { const: 0 }, w, 1, () => {
+        c.localGet(x).i32Const(1).i32ShrU().localSet(tx0);
+        c.localGet(x).i32Const(1).i32And().localSet(px);
+        c.localGet(out).localGet(pr).localGet(w).i32Mul().localGet(x).i32Add().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(dst);
+        // The four candidate tiles in the order their contributions add: (ty0, tx0), (ty0, tx0 − 1),
+        // (ty0 − 1, tx0), (ty0 − 1, tx0 − 1); valid when inside [0, th) × [0, tw).
+        for (let k = 0; k < 4; k++) {
+          const dy = k >> 1;
+          const dx = k & 1;
+          // ok = (ty0 − dy) ∈ [0, th) and (tx0 − dx) ∈ [0, tw)
+          c.localGet(ty0).i32Const(dy).i32Sub().localGet(th).i32LtS().localGet(ty0).i32Const(dy).i32GeS().i32And();
+          c.localGet(tx0).i32Const(dx).i32Sub().localGet(tw).i32LtS().localGet(tx0).i32Const(dx).i32GeS().i32And().i32And().localSet(ok[k]!);
+          // tileAt = v + ((b·th + ty0 − dy)·tw + tx0 − dx)·c·4
+          c.localGet(v).localGet(b).localGet(th).i32Mul().localGet(ty0).i32Add().i32Const(dy).i32Sub().localGet(tw).i32Mul().localGet(tx0).i32Add().i32Const(dx).i32Sub();
+          c.localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt[k]!);
+        }
+        // One code path per parity of (y, x): the tile positions (i, j) are then constants.
+        for (const [yParity, xParity] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+          c.localGet(py).i32Const(yParity).i32Eq().localGet(px).i32Const(xParity).i32Eq().i32And();
+          c.if(() => {
+            channelLoop(c, ch, cc, off, (lane) => {
+              c.i32Const(1).localSet(first);
+              for (let k = 0; k < 4; k++) {
+                const i = yParity + 2 * (k >> 1);
+                const j = xParity + 2 * (k & 1);
+                c.localGet(ok[k]!);
+                c.if(() => {
+                  // Σ_{a ∈ BT_COLS[i]} ± (Σ_{e ∈ BT_COLS[j]} ± V[4a + e])
+                  const usedA = BT_COLS[i]!.map(([a]) => a);
+                  for (const a of usedA) {
+                    emitSum(c, lane, BT_COLS[j]!, (e) => {
+                      c.localGet(tileAt[k]!).localGet(plane).i32Const(4 * a + e).i32Mul().i32Add().localGet(off).i32Add();
+                      load(c, lane);
+                    });
+                    c.localSet(inner[lane][a]!);
+                  }
+                  emitSum(c, lane, BT_COLS[i]!, (a) => c.localGet(inner[lane][a]!));
+                  c.localSet(contrib[lane]);
+                  // acc = first ? contribution : acc + contribution
+                  c.localGet(contrib[lane]).localGet(acc[lane]).localGet(contrib[lane]);
+                  if (lane === 'v') c.f32x4Add();
+                  else c.f32Add();
+                  c.localGet(first).select().localSet(acc[lane]);
+                  c.i32Const(0).localSet(first);
+                });
+              }
+              c.localGet(dst).localGet(off).i32Add().localGet(acc[lane]);
+              store(c, lane);
+            });
+          });
+        }
+      });
+    });
+  });
+}

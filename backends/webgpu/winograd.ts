@@ -1,0 +1,95 @@
+/**
+ * The Winograd F(2×2, 3×3) transforms in WGSL, one thread per output element, each a gather (the
+ * adjoint of the data transform too: a pixel sums the tiles that read it, so no atomics). The
+ * expressions are generated from core/winograd.ts's signed sums in their order, as the CPU evaluates
+ * them, so results agree bit for bit (signs are ±1: the only roundings are the additions).
+ */
+import { AT_COLS, AT_ROWS, BT_COLS, BT_ROWS, sizeOf, type BufferInfo, type PrimParams, type SignedSum, type Shape } from '../../core/index.js';
+import type { Engine, GpuHandle } from './engine.js';
+import { gpuBuffer, run1d } from './layout.js';
+
+/** A signed sum as a WGSL expression, folded left to right like `signedSum`. */
+function sumExpr(sum: SignedSum, term: (i: number) => string): string {
+  let acc = sum[0]![1] === 1 ? `(${term(sum[0]![0])})` : `(-(${term(sum[0]![0])}))`;
+  for (const [i, s] of sum.slice(1)) acc = `(${acc} ${s === 1 ? '+' : '-'} (${term(i)}))`;
+  return acc;
+}
+
+/** `switch (selector) { case k: { r = expr(k); } }` over `cases` values of the selector. */
+function switchOn(selector: string, cases: number, expr: (k: number) => string): string {
+  const arms = Array.from({ length: cases }, (_, k) => `    case ${k}u: { r = ${expr(k)}; }`).join('\n');
+  return `  var r = 0.0;\n  switch (${selector}) {\n${arms}\n    default: {}\n  }`;
+}
+
+const LD = 'fn ld(k: u32) -> f32 { return bitcast<f32>(in0[k]); }';
+
+export function winogradIn(e: Engine, x: BufferInfo, p: PrimParams['winogradIn'], outShape: Shape): GpuHandle {
+  const n = sizeOf(outShape);
+  const out = e.allocOutput(n * 4);
+  const c = outShape[outShape.length - 1]!;
+  const th = (p.height - 2) / 2;
+  const tw = (p.width - 2) / 2;
+  const tiles = p.batch * th * tw;
+  // Parameters: 1 H, 2 W, 3 C, 4 tH, 5 tW, 6 tiles.
+  const lets = '  let h = p(1u); let w = p(2u); let ch = p(3u); let th = p(4u); let tw = p(5u); let tiles = p(6u);';
+  const body = p.adjoint
+    ? `${lets}
+  var q = i;
+  let cc = q % ch; q = q / ch;
+  let x = q % w; q = q / w;
+  let y = q % h; let b = q / h;
+  var acc = 0.0;
+  var first = true;
+  for (var dy = 0u; dy < 2u; dy = dy + 1u) {
+    let ty = i32(y / 2u) - i32(dy);
+    if (ty < 0 || ty >= i32(th)) { continue; }
+    let ii = y % 2u + 2u * dy;
+    for (var dx = 0u; dx < 2u; dx = dx + 1u) {
+      let tx = i32(x / 2u) - i32(dx);
+      if (tx < 0 || tx >= i32(tw)) { continue; }
+      let jj = x % 2u + 2u * dx;
+      let t = (b * th + u32(ty)) * tw + u32(tx);
+${switchOn('ii * 4u + jj', 16, (k) => sumExpr(BT_COLS[k >> 2]!, (a) => sumExpr(BT_COLS[k & 3]!, (bb) => `ld(((${4 * a + bb}u * tiles) + t) * ch + cc)`)))}
+      if (first) { acc = r; first = false; } else { acc = acc + r; }
+    }
+  }
+  out[i] = bitcast<u32>(acc);`
+    : `${lets}
+  var q = i;
+  let cc = q % ch; q = q / ch;
+  let t = q % tiles; let en = q / tiles;
+  let tx = t % tw; let ty = (t / tw) % th; let b = t / (tw * th);
+  let base = ((b * h + 2u * ty) * w + 2u * tx) * ch + cc;
+${switchOn('en', 16, (k) => sumExpr(BT_ROWS[k >> 2]!, (ii) => sumExpr(BT_ROWS[k & 3]!, (jj) => `ld(base + (${ii}u * w + ${jj}u) * ch)`)))}
+  out[i] = bitcast<u32>(r);`;
+  run1d(e, `winogradIn:${p.adjoint ? 'adj' : 'fwd'}`, body, [gpuBuffer(x)], out, [n, p.height, p.width, c, th, tw, tiles], n, LD);
+  return out;
+}
+
+export function winogradOut(e: Engine, x: BufferInfo, p: PrimParams['winogradOut'], outShape: Shape): GpuHandle {
+  const n = sizeOf(outShape);
+  const out = e.allocOutput(n * 4);
+  const c = outShape[outShape.length - 1]!;
+  const tiles = p.batch * p.tilesHigh * p.tilesWide;
+  // Parameters: 1 tH, 2 tW, 3 C, 4 tiles.
+  const lets = '  let th = p(1u); let tw = p(2u); let ch = p(3u); let tiles = p(4u); let h = 2u * th; let w = 2u * tw;';
+  const body = p.adjoint
+    ? `${lets}
+  var q = i;
+  let cc = q % ch; q = q / ch;
+  let t = q % tiles; let en = q / tiles;
+  let tx = t % tw; let ty = (t / tw) % th; let b = t / (tw * th);
+  let base = ((b * h + 2u * ty) * w + 2u * tx) * ch + cc;
+${switchOn('en', 16, (k) => sumExpr(AT_COLS[k >> 2]!, (r) => sumExpr(AT_COLS[k & 3]!, (s) => `ld(base + (${r}u * w + ${s}u) * ch)`)))}
+  out[i] = bitcast<u32>(r);`
+    : `${lets}
+  var q = i;
+  let cc = q % ch; q = q / ch;
+  let x = q % w; q = q / w;
+  let y = q % h; let b = q / h;
+  let t = (b * th + y / 2u) * tw + x / 2u;
+${switchOn('(y % 2u) * 2u + x % 2u', 4, (k) => sumExpr(AT_ROWS[k >> 1]!, (a) => sumExpr(AT_ROWS[k & 1]!, (s) => `ld(((${4 * a + s}u * tiles) + t) * ch + cc)`)))}
+  out[i] = bitcast<u32>(r);`;
+  run1d(e, `winogradOut:${p.adjoint ? 'adj' : 'fwd'}`, body, [gpuBuffer(x)], out, [n, p.tilesHigh, p.tilesWide, c, tiles], n, LD);
+  return out;
+}

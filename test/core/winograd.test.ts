@@ -1,0 +1,206 @@
+/**
+ * conv2d by Winograd F(2×2, 3×3): the transforms against the matrices of Lavin & Gray in float64,
+ * their adjoints by the dot-product identity, the convolution against a direct float64 one (one tile
+ * and odd sizes included: the boundaries where the padding and overhang live), its gradients against
+ * finite differences, the 'auto' dispatch, bad requests, and no leaks.
+ */
+import fc from 'fast-check';
+import { expect, it } from 'vitest';
+import * as o from '../../core/ops.js';
+import { memoryStats, tidy, valueAndGrad, type Tensor } from '../../index.js';
+import { checkGrad, closeTo, describeBackends, errorMessage, hostArb, read, seedArb, upload, type Host } from './harness.js';
+
+const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
+const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
+
+/** L·X·Rᵀ for small dense matrices (float64). */
+function sandwich(l: number[][], x: number[][], r: number[][]): number[][] {
+  const lx = l.map((row) => x[0]!.map((_, j) => row.reduce((s, v, k) => s + v * x[k]![j]!, 0)));
+  return lx.map((row) => r.map((rrow) => rrow.reduce((s, v, k) => s + v * row[k]!, 0)));
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => Array.from(a).reduce((s, v, i) => s + v * b[i]!, 0);
+
+/** Direct 3×3 correlation in float64, NHWC × HWIO with explicit padding. */
+function directConv(x: Host, w: Host, [n, h, wd, c]: number[], co: number, [pt, pb, pl, pr]: number[]): number[] {
+  const ho = h + pt + pb - 2;
+  const wo = wd + pl + pr - 2;
+  const out: number[] = [];
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < ho; y++)
+      for (let xo = 0; xo < wo; xo++)
+        for (let oc = 0; oc < co; oc++) {
+          let s = 0;
+          for (let ky = 0; ky < 3; ky++)
+            for (let kx = 0; kx < 3; kx++) {
+              const iy = y - pt + ky;
+              const ix = xo - pl + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+              for (let ic = 0; ic < c; ic++) s += x.data[((b * h + iy) * wd + ix) * c + ic]! * w.data[((ky * 3 + kx) * c + ic) * co + oc]!;
+            }
+          out.push(s);
+        }
+  return out;
+}
+
+const gridArb = fc.record({ n: fc.integer({ min: 1, max: 2 }), th: fc.integer({ min: 1, max: 3 }), tw: fc.integer({ min: 1, max: 3 }), c: fc.integer({ min: 1, max: 9 }) });
+
+describeBackends('Winograd F(2×2, 3×3)', () => {
+  it('the data transform is Bᵀ d B and the output transform Aᵀ m A on every tile (float64 matrices)', async () => {
+    await fc.assert(
+      fc.asyncProperty(gridArb.chain((g) => fc.tuple(fc.constant(g), hostArb([g.n, 2 * g.th + 2, 2 * g.tw + 2, g.c]), hostArb([16, g.n * g.th * g.tw, g.c]))), async ([g, x, m]) => {
+        const h = 2 * g.th + 2;
+        const w = 2 * g.tw + 2;
+        const tiles = g.n * g.th * g.tw;
+        const v = await read(tidy(() => o.winogradInPrim(upload(x), { batch: g.n, height: h, width: w, adjoint: false })));
+        const y = await read(tidy(() => o.winogradOutPrim(upload(m), { batch: g.n, tilesHigh: g.th, tilesWide: g.tw, adjoint: false })));
+        for (let b = 0; b < g.n; b++)
+          for (let ty = 0; ty < g.th; ty++)
+            for (let tx = 0; tx < g.tw; tx++)
+              for (let ch = 0; ch < g.c; ch++) {
+                const t = (b * g.th + ty) * g.tw + tx;
+                const d = [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => x.data[((b * h + 2 * ty + i) * w + 2 * tx + j) * g.c + ch]!));
+                const want = sandwich(BT, d, BT).flat();
+                closeTo(want.map((_, e) => v[(e * tiles + t) * g.c + ch]!), want, { rtol: 1e-6, atol: 1e-6, label: 'Bᵀ d B' });
+                const mt = [0, 1, 2, 3].map((a) => [0, 1, 2, 3].map((e) => m.data[((4 * a + e) * tiles + t) * g.c + ch]!));
+                const wantY = sandwich(AT, mt, AT).flat();
+                const gotY = [0, 1].flatMap((r) => [0, 1].map((s) => y[((b * 2 * g.th + 2 * ty + r) * 2 * g.tw + 2 * tx + s) * g.c + ch]!));
+                closeTo(gotY, wantY, { rtol: 1e-6, atol: 1e-6, label: 'Aᵀ m A' });
+              }
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('each adjoint is the transpose: ⟨T x, y⟩ = ⟨x, Tᵀ y⟩ for both transforms', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        gridArb.chain((g) => fc.tuple(fc.constant(g), hostArb([g.n, 2 * g.th + 2, 2 * g.tw + 2, g.c]), hostArb([16, g.n * g.th * g.tw, g.c]), hostArb([g.n, 2 * g.th, 2 * g.tw, g.c]))),
+        async ([g, img, tiles, out]) => {
+          const pin = { batch: g.n, height: 2 * g.th + 2, width: 2 * g.tw + 2, adjoint: false };
+          const pout = { batch: g.n, tilesHigh: g.th, tilesWide: g.tw, adjoint: false };
+          const [tx, tty, to, toy] = await Promise.all(
+            tidy(() => [o.winogradInPrim(upload(img), pin), o.winogradInPrim(upload(tiles), { ...pin, adjoint: true }), o.winogradOutPrim(upload(tiles), pout), o.winogradOutPrim(upload(out), { ...pout, adjoint: true })]).map(read),
+          );
+          const lhsIn = dot(tx!, tiles.data);
+          const rhsIn = dot(img.data, tty!);
+          expect(Math.abs(lhsIn - rhsIn)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(lhsIn)) * Math.sqrt(tiles.data.length));
+          const lhsOut = dot(to!, out.data);
+          const rhsOut = dot(tiles.data, toy!);
+          expect(Math.abs(lhsOut - rhsOut)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(lhsOut)) * Math.sqrt(out.data.length));
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  const convArb = fc
+    .record({
+      n: fc.integer({ min: 1, max: 2 }),
+      // 1 and 2 are one tile with overhang; odd sizes leave a last tile half outside the output.
+      h: fc.integer({ min: 1, max: 7 }),
+      w: fc.integer({ min: 1, max: 7 }),
+      c: fc.integer({ min: 1, max: 6 }),
+      co: fc.integer({ min: 1, max: 5 }),
+      pads: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
+    })
+    .filter((p) => p.h + p.pads[0] + p.pads[1] >= 3 && p.w + p.pads[2] + p.pads[3] >= 3);
+
+  it('conv2d with Winograd equals a direct float64 convolution (explicit and same padding, one tile, odd sizes)', async () => {
+    await fc.assert(
+      fc.asyncProperty(convArb.chain((p) => fc.tuple(fc.constant(p), hostArb([p.n, p.h, p.w, p.c]), hostArb([3, 3, p.c, p.co]))), async ([p, x, w]) => {
+        const [pt, pb, pl, pr] = p.pads;
+        const got = tidy(() => o.conv2d(upload(x), upload(w), { padding: [[pt, pb], [pl, pr]], algorithm: 'winograd' }));
+        expect(got.shape).toEqual([p.n, p.h + pt + pb - 2, p.w + pl + pr - 2, p.co]);
+        // The transformed sums reassociate 9·C products into 16 terms of up to 4 inputs and 4
+        // weights: a few ulps of Σ|x||w| (≤ 9·C·3·3 here), so absolute 1e-5 with relative 1e-5.
+        closeTo(await read(got), directConv(x, w, [p.n, p.h, p.w, p.c], p.co, p.pads), { rtol: 1e-5, atol: 1e-5, label: 'winograd conv2d' });
+        got.dispose();
+      }),
+      { numRuns: 25, examples: [[[{ n: 1, h: 1, w: 1, c: 1, co: 1, pads: [1, 1, 1, 1] }, { shape: [1, 1, 1, 1], data: [2] }, { shape: [3, 3, 1, 1], data: [1, 2, 3, 4, 5, 6, 7, 8, 9] }]]] },
+    );
+  });
+
+  it('conv2d with Winograd: gradients of the input and the weights match finite differences', async () => {
+    await fc.assert(
+      fc.asyncProperty(convArb.chain((p) => fc.tuple(fc.constant(p), hostArb([p.n, p.h, p.w, p.c]), hostArb([3, 3, p.c, p.co]))), seedArb, async ([p, x, w], seed) => {
+        const [pt, pb, pl, pr] = p.pads;
+        await checkGrad((xx, ww) => o.conv2d(xx!, ww!, { padding: [[pt, pb], [pl, pr]], algorithm: 'winograd' }), [x, w], { seed, name: 'winograd conv2d' });
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it("'auto' takes Winograd for 3×3 convolutions with enough channels, im2col below and for other kernels", async () => {
+    const k = o.WINOGRAD_MIN_CHANNELS;
+    const run = async (shape: number[], wShape: number[], algorithm: 'auto' | 'im2col' | 'winograd', stride = 1): Promise<number[]> => {
+      const y = tidy(() => o.conv2d(o.sin(o.reshape(o.arange(0, shape.reduce((a, b) => a * b, 1)), shape)), o.cos(o.reshape(o.arange(0, wShape.reduce((a, b) => a * b, 1)), wShape)), { padding: 'same', algorithm, stride }));
+      const values = await read(y);
+      y.dispose();
+      return values;
+    };
+    const big = [1, 6, 6, k];
+    const bigW = [3, 3, k, k];
+    const [auto, wino, i2c] = await Promise.all([run(big, bigW, 'auto'), run(big, bigW, 'winograd'), run(big, bigW, 'im2col')]);
+    expect(auto).toEqual(wino);
+    // Not vacuous: the two algorithms round differently somewhere.
+    expect(wino).not.toEqual(i2c);
+    const small = [1, 6, 6, k - 1];
+    const smallW = [3, 3, k - 1, k];
+    expect(await run(small, smallW, 'auto')).toEqual(await run(small, smallW, 'im2col'));
+    expect(await run(big, bigW, 'auto', 2)).toEqual(await run(big, bigW, 'im2col', 2));
+  });
+
+  it('setConvAlgorithm sets the default of calls that name none, returns the previous one, and refuses unknown names', async () => {
+    const x = o.sin(o.reshape(o.arange(0, 2 * 4 * 4 * 3), [2, 4, 4, 3]));
+    const w = o.cos(o.reshape(o.arange(0, 3 * 3 * 3 * 2), [3, 3, 3, 2]));
+    const values = async (options: o.Conv2dOptions): Promise<number[]> => {
+      const y = o.conv2d(x, w, { padding: 'same', ...options });
+      const v = await read(y);
+      y.dispose();
+      return v;
+    };
+    const [i2c, wino] = [await values({ algorithm: 'im2col' }), await values({ algorithm: 'winograd' })];
+    expect(wino).not.toEqual(i2c);
+    expect(o.setConvAlgorithm('winograd')).toBe('auto');
+    try {
+      expect(await values({})).toEqual(wino);
+      // A default of 'winograd' leaves the kernels it cannot do to im2col instead of failing.
+      expect(await values({ stride: 2 })).toEqual(await values({ stride: 2, algorithm: 'im2col' }));
+      expect(o.setConvAlgorithm('im2col')).toBe('winograd');
+      expect(await values({})).toEqual(i2c);
+    } finally {
+      o.setConvAlgorithm('auto');
+    }
+    expect(errorMessage(() => o.setConvAlgorithm('fast' as 'auto'))).toMatch(/setConvAlgorithm: expected 'auto', 'im2col' or 'winograd', got fast/);
+    x.dispose();
+    w.dispose();
+  });
+
+  it('refuses Winograd where it does not apply, and an unknown algorithm, naming the fix', () => {
+    const x = o.zeros([1, 5, 5, 2]);
+    expect(errorMessage(() => o.conv2d(x, o.zeros([5, 5, 2, 1]), { algorithm: 'winograd' }))).toMatch(/conv2d: algorithm 'winograd' needs a 3×3 kernel with stride 1 and dilation 1, got 5×5, stride 1×1, dilation 1×1; use 'im2col' or 'auto'/);
+    expect(errorMessage(() => o.conv2d(x, o.zeros([3, 3, 2, 1]), { algorithm: 'winograd', stride: 2 }))).toMatch(/stride 2×2/);
+    expect(errorMessage(() => o.conv2d(x, o.zeros([3, 3, 2, 1]), { algorithm: 'fft' as 'auto' }))).toMatch(/conv2d: algorithm must be 'auto', 'im2col' or 'winograd', got fft/);
+    x.dispose();
+  });
+
+  it('200 Winograd training steps keep the live tensors flat', () => {
+    const x = o.sin(o.reshape(o.arange(0, 2 * 6 * 6 * 3), [2, 6, 6, 3]));
+    const step = valueAndGrad(([a, b]: Tensor[]) => o.sum(o.square(o.conv2d(a!, b!, { padding: 'same', algorithm: 'winograd' }))));
+    let w = o.cos(o.reshape(o.arange(0, 3 * 3 * 3 * 4), [3, 3, 3, 4]));
+    const counts: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const next = tidy(() => {
+        const [, [, gw]] = step([x, w]);
+        return o.sub(w, o.mul(gw!, 1e-4));
+      });
+      w.dispose();
+      w = next;
+      counts.push(memoryStats().tensors);
+    }
+    expect(counts[199]).toBe(counts[9]);
+    w.dispose();
+    x.dispose();
+  });
+});
