@@ -292,7 +292,7 @@ async function readLog(path: string, step: number): Promise<TrainLog> {
   // another run. Resume is still exact, so this warns rather than refuses; the steps past the
   // checkpoint are trained again and their losses recorded anew.
   if (log.losses.length > step) {
-    process.stderr.write(`train --resume: ${path} holds ${log.losses.length} losses but the checkpoint is at step ${step} (an older checkpoint put back, or a log of another run); losses ${step + 1}–${log.losses.length} are dropped and recorded again as those steps are retrained. If the log is of another run, its first ${step} losses are not this checkpoint's either: delete ${path} to record them as unknown (NaN)\n`);
+    process.stderr.write(`train --resume: ${path} holds ${log.losses.length} losses but the checkpoint is at step ${step} (an older checkpoint put back, or a log of another run); losses ${step + 1}–${log.losses.length} are dropped, and each step trained from here records its own. If the log is of another run, its first ${step} losses are not this checkpoint's either: delete ${path} to record them as unknown (NaN)\n`);
   }
   const losses = log.losses.slice(0, step);
   while (losses.length < step) losses.push(NaN);
