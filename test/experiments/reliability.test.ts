@@ -219,7 +219,7 @@ describe('resume notices a train log shorter or longer than the checkpoint', () 
     const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       free((await train({ preset, dataset: dataset(), out, seed: 0, mode: 'rolling', steps: 6, resume: true })).state);
-      expect(write.mock.calls.map(([m]) => String(m)).join('')).toMatch(/train-log\.json holds 6 losses but the checkpoint is at step 4 \(an older checkpoint put back, or a log of another run\); losses 5–6 are dropped, and each step trained from here records its own\\. .* delete .*train-log\.json to record them as unknown/);
+      expect(write.mock.calls.map(([m]) => String(m)).join('')).toMatch(/train-log\.json holds 6 losses but the checkpoint is at step 4 \(an older checkpoint put back, or a log of another run\); losses 5–6 are dropped, and each step trained from here records its own\. .* delete .*train-log\.json to record them as unknown/);
     } finally {
       write.mockRestore();
     }
