@@ -95,11 +95,11 @@ export const ROLLING_ONLY_SETTINGS: readonly (keyof Preset)[] = ['linearProbabil
  * on both sides (a checkpoint that predates a setting has its default). `ignore` leaves some out.
  */
 export function presetDifferences(a: Preset, b: Preset, ignore: readonly string[] = []): string[] {
-  const fa = withSettingDefaults(a) as unknown as Record<string, unknown>;
-  const fb = withSettingDefaults(b) as unknown as Record<string, unknown>;
-  return [...new Set([...Object.keys(fa), ...Object.keys(fb)])]
-    .filter((k) => !ignore.includes(k) && JSON.stringify(fa[k]) !== JSON.stringify(fb[k]))
-    .map((k) => `${k} ${JSON.stringify(fa[k])} against ${JSON.stringify(fb[k])}`);
+  const fa = new Map<string, unknown>(Object.entries(withSettingDefaults(a)));
+  const fb = new Map<string, unknown>(Object.entries(withSettingDefaults(b)));
+  return [...new Set([...fa.keys(), ...fb.keys()])]
+    .filter((k) => !ignore.includes(k) && JSON.stringify(fa.get(k)) !== JSON.stringify(fb.get(k)))
+    .map((k) => `${k} ${JSON.stringify(fa.get(k))} against ${JSON.stringify(fb.get(k))}`);
 }
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
