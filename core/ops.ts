@@ -613,10 +613,12 @@ export interface Conv2dOptions {
 
 /**
  * 'auto' uses Winograd for 3×3 convolutions with at least this many input and output channels.
- * Measured on the 2-core Zen 5 machine (bench/convAlgorithms.ts, wasm, one thread, a training
- * step's three products): see bench/RESULTS.md.
+ * Measured on the 2-core Zen 5 machine (bench/convAlgorithms.ts: wasm, one thread, CPU time, a
+ * training step's three products, im2col time / Winograd time): 8 → 8 channels 1.36×, 16 → 16 1.23×,
+ * 64 → 64 1.64×, 256 → 128 1.99×, 64 → 12 1.63×, 12 → 64 1.07×; below 8 it loses: 4 → 16 0.81×,
+ * 16 → 4 0.93× (the transforms cost per channel what the 2.25× fewer multiply-adds no longer repay).
  */
-export const WINOGRAD_MIN_CHANNELS = 32;
+export const WINOGRAD_MIN_CHANNELS = 8;
 
 export type ConvAlgorithm = 'auto' | 'im2col' | 'winograd';
 let defaultConvAlgorithm: ConvAlgorithm = 'auto';
@@ -749,38 +751,37 @@ interface WinogradConv {
   outWidth: number;
 }
 
-/** The padded image's geometry: even tile counts cover the output, the last row/column of tiles may overhang by one. */
-function winogradGeometry(x: Tensor, p: WinogradConv): { pads: [number, number][]; inP: PrimParams['winogradIn']; outP: PrimParams['winogradOut'] } {
+/** Tiles covering the output (the last row and column of tiles may overhang it by one). */
+function winogradGeometry(x: Tensor, p: WinogradConv): { inP: PrimParams['winogradIn']; outP: PrimParams['winogradOut'] } {
   const [n, h, w] = x.shape as [number, number, number, number];
   const th = Math.ceil(p.outHeight / 2);
   const tw = Math.ceil(p.outWidth / 2);
-  const height = 2 * th + 2;
-  const width = 2 * tw + 2;
-  const pads: [number, number][] = [[0, 0], [p.top, height - h - p.top], [p.left, width - w - p.left], [0, 0]];
-  return { pads, inP: { batch: n, height, width, adjoint: false }, outP: { batch: n, tilesHigh: th, tilesWide: tw, adjoint: false } };
+  return {
+    inP: { batch: n, height: h, width: w, padTop: p.top, padLeft: p.left, tilesHigh: th, tilesWide: tw, adjoint: false },
+    outP: { batch: n, tilesHigh: th, tilesWide: tw, adjoint: false },
+  };
 }
 
 /**
- * conv2d by Winograd F(2×2, 3×3): pad, transform the tiles, 16 matmuls, transform back. One step of
- * the tape, like convPatches: the backward pass recomputes the transformed input (cheap) instead of
- * keeping it (4× the input), so a step holds x and U only. Its products are Winograd's too: dx is
- * the data transform's adjoint of dM·Uᵀ, dU = Vᵀ·dM, with dM the output transform's adjoint of g.
+ * conv2d by Winograd F(2×2, 3×3): transform the (implicitly zero-padded) tiles, 16 matmuls,
+ * transform back. One step of the tape, like convPatches: the backward pass recomputes the
+ * transformed input (cheap) instead of keeping it (4× the input), so a step holds x and U only. Its
+ * products are Winograd's too: dx is the data transform's adjoint of dM·Uᵀ, dU = Vᵀ·dM, with dM the
+ * output transform's adjoint of g.
  */
 const convWinograd = customVjp(
   (x: Tensor, u: Tensor, p: WinogradConv): Tensor => {
-    const { pads, inP, outP } = winogradGeometry(x, p);
-    const v = winogradInPrim(padPrim(x, pads.map((q) => q[0]), pads.map((q) => q[1]), 0), inP);
-    const y = winogradOutPrim(matmulPrim(v, u, false, false), outP);
+    const { inP, outP } = winogradGeometry(x, p);
+    const y = winogradOutPrim(matmulPrim(winogradInPrim(x, inP), u, false, false), outP);
     return y.shape[1] === p.outHeight && y.shape[2] === p.outWidth ? y : slice(y, [0, 0, 0, 0], [y.shape[0]!, p.outHeight, p.outWidth, y.shape[3]!]);
   },
   ([x, u, p], [g], wanted) => {
-    const { pads, inP, outP } = winogradGeometry(x, p);
-    const [n, h, w, c] = x.shape as [number, number, number, number];
+    const { inP, outP } = winogradGeometry(x, p);
     const full = padPrim(g!, [0, 0, 0, 0], [0, 2 * outP.tilesHigh - p.outHeight, 2 * outP.tilesWide - p.outWidth, 0], 0);
     const dm = winogradOutPrim(full, { ...outP, adjoint: true });
     return [
-      wanted[0] ? slice(winogradInPrim(matmulPrim(dm, u, false, true), { ...inP, adjoint: true }), [0, p.top, p.left, 0], [n, h, w, c]) : null,
-      wanted[1] ? matmulPrim(winogradInPrim(padPrim(x, pads.map((q) => q[0]), pads.map((q) => q[1]), 0), inP), dm, true, false) : null,
+      wanted[0] ? winogradInPrim(matmulPrim(dm, u, false, true), { ...inP, adjoint: true }) : null,
+      wanted[1] ? matmulPrim(winogradInPrim(x, inP), dm, true, false) : null,
     ];
   },
 );

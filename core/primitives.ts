@@ -70,9 +70,10 @@ export interface PrimParams {
   /** The adjoint of im2col: scatters-and-adds patches back into [N,H,W,C]. */
   col2im: Im2ColParams & { height: number; width: number };
   /**
-   * Winograd F(2×2, 3×3) data transform. Forward: a padded image [N, H, W, C] (H, W even, ≥ 4) →
-   * V [16, N·tH·tW, C], tH = (H − 2)/2, tW = (W − 2)/2: each 4×4 tile d at stride 2 becomes Bᵀ d B,
-   * entry (a, b) in row 4a + b. `adjoint`: V → [N, H, W, C], the transpose (overlapping tiles add).
+   * Winograd F(2×2, 3×3) data transform. Forward: an image [N, H, W, C] → V [16, N·tH·tW, C]: tile
+   * (ty, tx) is the 4×4 window at rows 2ty − padTop … and columns 2tx − padLeft … (zero outside the
+   * image), transformed to Bᵀ d B, entry (a, b) in row 4a + b. `adjoint`: V → [N, H, W, C], the
+   * transpose (overlapping tiles add; what falls in the padding is dropped).
    */
   winogradIn: WinogradInParams;
   /**
@@ -102,9 +103,13 @@ export interface PrimParams {
 
 export interface WinogradInParams {
   batch: number;
-  /** The padded image's height and width (both even, ≥ 4). */
+  /** The image's height and width (unpadded). */
   height: number;
   width: number;
+  padTop: number;
+  padLeft: number;
+  tilesHigh: number;
+  tilesWide: number;
   adjoint: boolean;
 }
 

@@ -272,9 +272,8 @@ export const rules: Rules = {
   },
   winogradIn: {
     saves: NOTHING,
-    shape: ([x], { batch, height, width, adjoint }) => {
-      const tiles = batch * ((height - 2) / 2) * ((width - 2) / 2);
-      if (!Number.isInteger(tiles) || height < 4 || width < 4) throw new Error(`winogradIn: the padded image must be at least 4×4 with even sides, got ${height}×${width}`);
+    shape: ([x], { batch, height, width, tilesHigh, tilesWide, adjoint }) => {
+      const tiles = batch * tilesHigh * tilesWide;
       if (adjoint) {
         if (!(x!.rank === 3 && x!.shape[0] === 16 && x!.shape[1] === tiles)) throw new Error(`winogradIn: expects [16, ${tiles}, C], got ${fmt(x!.shape)}`);
         return { shape: [batch, height, width, x!.shape[2]!], dtype: x!.dtype };

@@ -12,10 +12,9 @@ function transform(src: Float32Array, width: number, rows: readonly SignedSum[],
   for (let p = 0; p < rows.length; p++) for (let q = 0; q < cols.length; q++) out[p * cols.length + q] = signedSum(rows[p]!, (i) => inner[i * cols.length + q]!);
 }
 
-/** Data transform: padded image [N, H, W, C] → [16, N·tH·tW, C]. */
-function dataForward(out: TypedArray, x: TypedArray, n: number, h: number, w: number, c: number): void {
-  const th = (h - 2) / 2;
-  const tw = (w - 2) / 2;
+/** Data transform: image [N, H, W, C] → [16, N·tH·tW, C], tile (ty, tx) at rows 2ty − padTop …, zero outside. */
+function dataForward(out: TypedArray, x: TypedArray, c: number, p: PrimParams['winogradIn']): void {
+  const { batch: n, height: h, width: w, padTop: pt, padLeft: pl, tilesHigh: th, tilesWide: tw } = p;
   const tiles = n * th * tw;
   const d = new Float32Array(16);
   const inner = new Float32Array(16);
@@ -25,7 +24,13 @@ function dataForward(out: TypedArray, x: TypedArray, n: number, h: number, w: nu
       for (let tx = 0; tx < tw; tx++) {
         const t = (b * th + ty) * tw + tx;
         for (let ch = 0; ch < c; ch++) {
-          for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) d[i * 4 + j] = x[((b * h + 2 * ty + i) * w + 2 * tx + j) * c + ch]!;
+          for (let i = 0; i < 4; i++) {
+            for (let j = 0; j < 4; j++) {
+              const y = 2 * ty + i - pt;
+              const xx = 2 * tx + j - pl;
+              d[i * 4 + j] = y >= 0 && y < h && xx >= 0 && xx < w ? x[((b * h + y) * w + xx) * c + ch]! : 0;
+            }
+          }
           transform(d, 4, BT_ROWS, BT_ROWS, inner, v);
           for (let e = 0; e < 16; e++) out[(e * tiles + t) * c + ch] = v[e]!;
         }
@@ -34,10 +39,12 @@ function dataForward(out: TypedArray, x: TypedArray, n: number, h: number, w: nu
   }
 }
 
-/** The data transform's adjoint: [16, N·tH·tW, C] → [N, H, W, C], each pixel gathering from the (≤ 4) tiles that read it. */
-function dataAdjoint(out: TypedArray, v: TypedArray, n: number, h: number, w: number, c: number): void {
-  const th = (h - 2) / 2;
-  const tw = (w - 2) / 2;
+/**
+ * The data transform's adjoint: [16, N·tH·tW, C] → [N, H, W, C], each pixel gathering from the
+ * (≤ 4) tiles that read it, in tilesReading's order of its padded coordinates.
+ */
+function dataAdjoint(out: TypedArray, v: TypedArray, c: number, p: PrimParams['winogradIn']): void {
+  const { batch: n, height: h, width: w, padTop: pt, padLeft: pl, tilesHigh: th, tilesWide: tw } = p;
   const tiles = n * th * tw;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < h; y++) {
@@ -45,9 +52,9 @@ function dataAdjoint(out: TypedArray, v: TypedArray, n: number, h: number, w: nu
         for (let ch = 0; ch < c; ch++) {
           let acc = 0;
           let first = true;
-          for (const [ty, i] of tilesReading(y)) {
+          for (const [ty, i] of tilesReading(y + pt)) {
             if (ty < 0 || ty >= th) continue;
-            for (const [tx, j] of tilesReading(x)) {
+            for (const [tx, j] of tilesReading(x + pl)) {
               if (tx < 0 || tx >= tw) continue;
               const t = (b * th + ty) * tw + tx;
               const at = (a: number, e: number): number => v[((4 * a + e) * tiles + t) * c + ch]!;
@@ -109,8 +116,8 @@ function outputAdjoint(out: TypedArray, g: TypedArray, n: number, th: number, tw
 
 export function winogradIn(out: TypedArray, x: TypedArray, shape: readonly number[], p: PrimParams['winogradIn']): void {
   const c = shape[shape.length - 1]!;
-  if (p.adjoint) dataAdjoint(out, x, p.batch, p.height, p.width, c);
-  else dataForward(out, x, p.batch, p.height, p.width, c);
+  if (p.adjoint) dataAdjoint(out, x, c, p);
+  else dataForward(out, x, c, p);
 }
 
 export function winogradOut(out: TypedArray, x: TypedArray, shape: readonly number[], p: PrimParams['winogradOut']): void {

@@ -4,9 +4,10 @@
  * as straight-line code generated from the signed sums, in their order: the CPU's bits exactly.
  *
  * Exports (pointers in bytes; [lo, hi) is the range threads split):
- * - `winogradInFwd(out, x, lo, hi, h, w, c, th, tw, tiles)`: rows of tiles [lo, hi) of n·th;
- * - `winogradInAdj(out, v, lo, hi, h, w, c, th, tw, tiles)`: padded pixel rows [lo, hi) of n·h,
- *   each pixel gathering the tiles that read it (no two threads write one pixel);
+ * - `winogradInFwd(out, x, lo, hi, h, w, c, th, tw, tiles, pt, pl, zero)`: rows of tiles [lo, hi)
+ *   of n·th; points outside the image read `zero`, c zero floats;
+ * - `winogradInAdj(out, v, lo, hi, h, w, c, th, tw, tiles, pt, pl)`: image pixel rows [lo, hi) of
+ *   n·h, each pixel gathering the tiles that read it (no two threads write one pixel);
  * - `winogradOutFwd(out, m, lo, hi, th, tw, c, tiles)` and `winogradOutAdj(out, g, …)`: rows of
  *   tiles [lo, hi) of n·th (output tiles do not overlap).
  */
@@ -76,34 +77,42 @@ function channelLoop(c: Code, ch: Local, cc: Local, off: Local, body: (lane: Lan
 export function emitWinograd(m: ModuleBuilder): void {
   const i32 = (n: number) => Array.from({ length: n }, () => 'i32' as const);
 
-  // ---- data transform, forward: tile rows [lo, hi) of n·th.
-  m.func('winogradInFwd', { params: i32(10) }, (c, out, x, lo, hi, h, w, ch, th, tw, tiles) => {
-    const [tr, b, ty, tx, t, base, cc, off, rowBytes, plane, a] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+  // ---- data transform, forward: tile rows [lo, hi) of n·th. Each of a tile's 16 points reads the
+  // image where it lies inside, else `zero` (c zero floats): no bounds test in the channel loop.
+  m.func('winogradInFwd', { params: i32(13) }, (c, out, x, lo, hi, h, w, ch, th, tw, tiles, pt, pl, zero) => {
+    const [tr, b, ty, tx, t, cc, off, plane, a, yy, xx, rowOk] = Array.from({ length: 12 }, () => c.local('i32'));
+    const src = Array.from({ length: 16 }, () => c.local('i32'));
     const vs = { v: Array.from({ length: 32 }, () => c.local('v128')), s: Array.from({ length: 32 }, () => c.local('f32')) };
-    c.localGet(w).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(rowBytes);
     c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(tr, lo, hi, 1, () => {
       c.localGet(tr).localGet(th).i32DivU().localSet(b);
       c.localGet(tr).localGet(b).localGet(th).i32Mul().i32Sub().localSet(ty);
       c.forRange(tx, { const: 0 }, tw, 1, () => {
         c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
-        // base = x + ((b·h + 2ty)·w + 2tx)·c·4
-        c.localGet(x).localGet(b).localGet(h).i32Mul().localGet(ty).i32Const(2).i32Mul().i32Add().localGet(w).i32Mul().localGet(tx).i32Const(2).i32Mul().i32Add().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(base);
+        for (let i = 0; i < 4; i++) {
+          // yy = 2ty + i − pt; rowOk = 0 ≤ yy < h
+          c.localGet(ty).i32Const(2).i32Mul().i32Const(i).i32Add().localGet(pt).i32Sub().localSet(yy);
+          c.localGet(yy).i32Const(0).i32GeS().localGet(yy).localGet(h).i32LtS().i32And().localSet(rowOk);
+          for (let j = 0; j < 4; j++) {
+            c.localGet(tx).i32Const(2).i32Mul().i32Const(j).i32Add().localGet(pl).i32Sub().localSet(xx);
+            // src = inside ? x + ((b·h + yy)·w + xx)·c·4 : zero
+            c.localGet(x).localGet(b).localGet(h).i32Mul().localGet(yy).i32Add().localGet(w).i32Mul().localGet(xx).i32Add().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add();
+            c.localGet(zero);
+            c.localGet(rowOk).localGet(xx).i32Const(0).i32GeS().i32And().localGet(xx).localGet(w).i32LtS().i32And();
+            c.select().localSet(src[i * 4 + j]!);
+          }
+        }
+        // out + (t·c)·4, then + e·plane + off per entry
+        c.localGet(out).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(a);
         channelLoop(c, ch, cc, off, (lane) => {
           const l = vs[lane];
           const d = l.slice(0, 16);
-          const inner = l.slice(16, 32);
-          for (let i = 0; i < 4; i++) {
-            for (let j = 0; j < 4; j++) {
-              // base + i·rowBytes + j·c·4 + off
-              c.localGet(base).localGet(rowBytes).i32Const(i).i32Mul().i32Add().localGet(ch).i32Const(4 * j).i32Mul().i32Add().localGet(off).i32Add();
-              load(c, lane).localSet(d[i * 4 + j]!);
-            }
+          for (let k = 0; k < 16; k++) {
+            c.localGet(src[k]!).localGet(off).i32Add();
+            load(c, lane).localSet(d[k]!);
           }
-          // out + e·plane + (t·c)·4 + off
-          c.localGet(out).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localGet(off).i32Add().localSet(a);
-          emitTransform(c, lane, d, 4, BT_ROWS, BT_ROWS, inner, (p, q, value) => {
-            c.localGet(a).localGet(plane).i32Const(4 * p + q).i32Mul().i32Add();
+          emitTransform(c, lane, d, 4, BT_ROWS, BT_ROWS, l.slice(16, 32), (p, q, value) => {
+            c.localGet(a).localGet(plane).i32Const(4 * p + q).i32Mul().i32Add().localGet(off).i32Add();
             value();
             store(c, lane);
           });
@@ -169,8 +178,9 @@ export function emitWinograd(m: ModuleBuilder): void {
     });
   }
 
-  // ---- data transform, adjoint: padded pixel rows [lo, hi) of n·h, gathering.
-  m.func('winogradInAdj', { params: i32(10) }, (c, out, v, lo, hi, h, w, ch, th, tw, tiles) => {
+  // ---- data transform, adjoint: image pixel rows [lo, hi) of n·h, gathering from the tiles that
+  // read each pixel's padded coordinates (y + pt, x + pl).
+  m.func('winogradInAdj', { params: i32(12) }, (c, out, v, lo, hi, h, w, ch, th, tw, tiles, pt, pl) => {
     const [pr, b, y, x, ty0, tx0, py, px, cc, off, dst, plane, first] = Array.from({ length: 13 }, () => c.local('i32'));
     const tileAt = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
     const ok = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
@@ -180,12 +190,12 @@ export function emitWinograd(m: ModuleBuilder): void {
     c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(pr, lo, hi, 1, () => {
       c.localGet(pr).localGet(h).i32DivU().localSet(b);
-      c.localGet(pr).localGet(b).localGet(h).i32Mul().i32Sub().localSet(y);
+      c.localGet(pr).localGet(b).localGet(h).i32Mul().i32Sub().localGet(pt).i32Add().localSet(y);
       c.localGet(y).i32Const(1).i32ShrU().localSet(ty0);
       c.localGet(y).i32Const(1).i32And().localSet(py);
       c.forRange(x, { const: 0 }, w, 1, () => {
-        c.localGet(x).i32Const(1).i32ShrU().localSet(tx0);
-        c.localGet(x).i32Const(1).i32And().localSet(px);
+        c.localGet(x).localGet(pl).i32Add().i32Const(1).i32ShrU().localSet(tx0);
+        c.localGet(x).localGet(pl).i32Add().i32Const(1).i32And().localSet(px);
         c.localGet(out).localGet(pr).localGet(w).i32Mul().localGet(x).i32Add().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(dst);
         // The four candidate tiles in the order their contributions add: (ty0, tx0), (ty0, tx0 − 1),
         // (ty0 − 1, tx0), (ty0 − 1, tx0 − 1); valid when inside [0, th) × [0, tw).
@@ -204,7 +214,10 @@ export function emitWinograd(m: ModuleBuilder): void {
           c.localGet(py).i32Const(yParity).i32Eq().localGet(px).i32Const(xParity).i32Eq().i32And();
           c.if(() => {
             channelLoop(c, ch, cc, off, (lane) => {
+              // A pixel no tile reads (tiles need not cover the image) gets 0, as on the CPU.
               c.i32Const(1).localSet(first);
+              if (lane === 'v') c.f32x4Const(0).localSet(acc.v);
+              else c.f32Const(0).localSet(acc.s);
               for (let k = 0; k < 4; k++) {
                 const i = yParity + 2 * (k >> 1);
                 const j = xParity + 2 * (k & 1);

@@ -23,21 +23,25 @@ function switchOn(selector: string, cases: number, expr: (k: number) => string):
 
 const LD = 'fn ld(k: u32) -> f32 { return bitcast<f32>(in0[k]); }';
 
+/** Pixel (y, x) of image b, channel cc, or 0 outside the image. */
+const PX = `fn px(b: u32, y: i32, x: i32, h: u32, w: u32, ch: u32, cc: u32) -> f32 {
+  if (y < 0 || y >= i32(h) || x < 0 || x >= i32(w)) { return 0.0; }
+  return ld(((b * h + u32(y)) * w + u32(x)) * ch + cc);
+}`;
+
 export function winogradIn(e: Engine, x: BufferInfo, p: PrimParams['winogradIn'], outShape: Shape): GpuHandle {
   const n = sizeOf(outShape);
   const out = e.allocOutput(n * 4);
   const c = outShape[outShape.length - 1]!;
-  const th = (p.height - 2) / 2;
-  const tw = (p.width - 2) / 2;
-  const tiles = p.batch * th * tw;
-  // Parameters: 1 H, 2 W, 3 C, 4 tH, 5 tW, 6 tiles.
-  const lets = '  let h = p(1u); let w = p(2u); let ch = p(3u); let th = p(4u); let tw = p(5u); let tiles = p(6u);';
+  const tiles = p.batch * p.tilesHigh * p.tilesWide;
+  // Parameters: 1 H, 2 W, 3 C, 4 tH, 5 tW, 6 tiles, 7 padTop, 8 padLeft.
+  const lets = '  let h = p(1u); let w = p(2u); let ch = p(3u); let th = p(4u); let tw = p(5u); let tiles = p(6u); let pt = p(7u); let pl = p(8u);';
   const body = p.adjoint
     ? `${lets}
   var q = i;
   let cc = q % ch; q = q / ch;
-  let x = q % w; q = q / w;
-  let y = q % h; let b = q / h;
+  let x = q % w + pl; q = q / w;
+  let y = q % h + pt; let b = q / h;
   var acc = 0.0;
   var first = true;
   for (var dy = 0u; dy < 2u; dy = dy + 1u) {
@@ -59,10 +63,11 @@ ${switchOn('ii * 4u + jj', 16, (k) => sumExpr(BT_COLS[k >> 2]!, (a) => sumExpr(B
   let cc = q % ch; q = q / ch;
   let t = q % tiles; let en = q / tiles;
   let tx = t % tw; let ty = (t / tw) % th; let b = t / (tw * th);
-  let base = ((b * h + 2u * ty) * w + 2u * tx) * ch + cc;
-${switchOn('en', 16, (k) => sumExpr(BT_ROWS[k >> 2]!, (ii) => sumExpr(BT_ROWS[k & 3]!, (jj) => `ld(base + (${ii}u * w + ${jj}u) * ch)`)))}
+  let y0 = i32(2u * ty) - i32(pt);
+  let x0 = i32(2u * tx) - i32(pl);
+${switchOn('en', 16, (k) => sumExpr(BT_ROWS[k >> 2]!, (ii) => sumExpr(BT_ROWS[k & 3]!, (jj) => `px(b, y0 + ${ii}, x0 + ${jj}, h, w, ch, cc)`)))}
   out[i] = bitcast<u32>(r);`;
-  run1d(e, `winogradIn:${p.adjoint ? 'adj' : 'fwd'}`, body, [gpuBuffer(x)], out, [n, p.height, p.width, c, th, tw, tiles], n, LD);
+  run1d(e, `winogradIn:${p.adjoint ? 'adj' : 'fwd'}`, body, [gpuBuffer(x)], out, [n, p.height, p.width, c, p.tilesHigh, p.tilesWide, tiles, p.padTop, p.padLeft], n, `${LD}\n${PX}`);
   return out;
 }
 

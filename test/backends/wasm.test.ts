@@ -470,9 +470,13 @@ const convGeometry = fc
   })
   .filter((x) => x.ok);
 
-/** Winograd F(2×2, 3×3) tile grids: one tile (the boundary) up to 4×5, both directions of each transform. */
+/** Winograd F(2×2, 3×3) geometries: images from 1×1, padding 0-2, one tile (the boundary) up to 4×5, both directions. */
 const winogradGeometry = fc.record({
   n: fc.integer({ min: 1, max: 2 }),
+  h: fc.integer({ min: 1, max: 8 }),
+  w: fc.integer({ min: 1, max: 8 }),
+  pt: fc.integer({ min: 0, max: 2 }),
+  pl: fc.integer({ min: 0, max: 2 }),
   th: fc.integer({ min: 1, max: 4 }),
   tw: fc.integer({ min: 1, max: 5 }),
   c: fc.integer({ min: 1, max: 9 }),
@@ -509,9 +513,9 @@ const CASES: { [P in BackendPrim]: fc.Arbitrary<Case<P>> } = {
     params: { ...params, height: g.h, width: g.w },
     seed: g.seed,
   })),
-  winogradIn: winogradGeometry.map(({ n, th, tw, c, adjoint, seed }) => ({
-    inputs: [float(adjoint ? [16, n * th * tw, c] : [n, 2 * th + 2, 2 * tw + 2, c])],
-    params: { batch: n, height: 2 * th + 2, width: 2 * tw + 2, adjoint },
+  winogradIn: winogradGeometry.map(({ n, h, w, pt, pl, th, tw, c, adjoint, seed }) => ({
+    inputs: [float(adjoint ? [16, n * th * tw, c] : [n, h, w, c])],
+    params: { batch: n, height: h, width: w, padTop: pt, padLeft: pl, tilesHigh: th, tilesWide: tw, adjoint },
     seed,
   })),
   winogradOut: winogradGeometry.map(({ n, th, tw, c, adjoint, seed }) => ({

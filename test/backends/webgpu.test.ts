@@ -210,7 +210,17 @@ const convArb = fc
   .filter((r) => r.outHeight >= 1 && r.outWidth >= 1);
 
 /** Winograd tile grids: a single tile (the boundary) up to 3×4, both directions. */
-const winogradArb = fc.record({ n: fc.integer({ min: 1, max: 2 }), th: fc.integer({ min: 1, max: 3 }), tw: fc.integer({ min: 1, max: 4 }), c: fc.integer({ min: 1, max: 5 }), adjoint: fc.boolean() });
+const winogradArb = fc.record({
+  n: fc.integer({ min: 1, max: 2 }),
+  h: fc.integer({ min: 1, max: 7 }),
+  w: fc.integer({ min: 1, max: 7 }),
+  pt: fc.integer({ min: 0, max: 2 }),
+  pl: fc.integer({ min: 0, max: 2 }),
+  th: fc.integer({ min: 1, max: 3 }),
+  tw: fc.integer({ min: 1, max: 4 }),
+  c: fc.integer({ min: 1, max: 5 }),
+  adjoint: fc.boolean(),
+});
 
 const cases: { [P in BackendPrim]: fc.Arbitrary<Case<P>> } = {
   neg: unaryCase([{ dist: FLOAT_WITH_SPECIALS, tol: 'exact' }, { dist: I(-(2 ** 31), 2 ** 31 - 1), tol: 'exact' }]),
@@ -316,8 +326,8 @@ const cases: { [P in BackendPrim]: fc.Arbitrary<Case<P>> } = {
   })),
   // Same signed sums in the same order on both sides (core/winograd.ts): the bits agree.
   winogradIn: fc.tuple(winogradArb, seedArb).map(([r, seed]) => ({
-    inputs: [{ shape: r.adjoint ? [16, r.n * r.th * r.tw, r.c] : [r.n, 2 * r.th + 2, 2 * r.tw + 2, r.c], dist: FLOAT_WITH_SPECIALS, seed }],
-    params: { batch: r.n, height: 2 * r.th + 2, width: 2 * r.tw + 2, adjoint: r.adjoint },
+    inputs: [{ shape: r.adjoint ? [16, r.n * r.th * r.tw, r.c] : [r.n, r.h, r.w, r.c], dist: FLOAT_WITH_SPECIALS, seed }],
+    params: { batch: r.n, height: r.h, width: r.w, padTop: r.pt, padLeft: r.pl, tilesHigh: r.th, tilesWide: r.tw, adjoint: r.adjoint },
     tol: 'exact' as const,
   })),
   winogradOut: fc.tuple(winogradArb, seedArb).map(([r, seed]) => ({
