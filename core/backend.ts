@@ -5,6 +5,7 @@
  * long as `read` resolves to the finished values.
  */
 import type { DType, TypedArray } from './dtype.js';
+import type { Expr } from './expr.js';
 import type { BackendPrim, PrimParams } from './primitives.js';
 import type { Shape } from './shape.js';
 
@@ -32,6 +33,12 @@ export interface Backend {
   /** Synchronous read, for backends whose memory is on the host. */
   readSync?(buffer: BackendBuffer, dtype: DType, size: number): TypedArray;
   run<P extends BackendPrim>(prim: P, inputs: readonly BufferInfo[], params: PrimParams[P], out: OutputInfo): BackendBuffer;
+  /**
+   * Run a scalar expression (core/expr.ts) element-wise over broadcast inputs (input k of the
+   * expression is `inputs[k]`) as one kernel: how a chain of element-wise primitives composed with
+   * `compose` runs fused. Optional; every built-in backend has it.
+   */
+  runExpression?(expression: Expr, inputs: readonly BufferInfo[], out: OutputInfo): BackendBuffer;
   /** Push pending work to the device; optional. */
   flush?(): void;
   /** Live buffers and bytes held by the backend, including pooled ones; optional. */

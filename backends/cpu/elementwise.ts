@@ -1,22 +1,18 @@
 /**
  * Element-wise kernels with NumPy broadcasting that never materialise a broadcast: each input is read
- * through its own strides (0 along stretched axes). Kernels are generated from one-line expressions
- * (`a + b`, `Math.exp(a)`) so that each op gets a tight monomorphic loop; the generator below is the
- * whole trick, and reading one generated body (`kernelSource('add')`) shows what runs.
+ * through its own strides (0 along stretched axes). Kernels are generated from an expression of the
+ * scalar IR (core/expr.ts), rendered to JavaScript by `render.ts` (`a + b`, `Math.exp(a)`), so that
+ * each expression gets a tight monomorphic loop; the generator below is the whole trick, and reading
+ * one generated body (`kernelSource(expression)`) shows what runs.
  */
-import { broadcastStrides, collapseStrides, type DType, type Shape, type TypedArray } from '../../core/index.js';
-import { erf, erfinv } from './special.js';
+import { broadcastStrides, collapseStrides, type Expr, type Shape, type TypedArray } from '../../core/index.js';
+import { INPUT_NAMES, RENDER_HELPERS, renderJs, type JsElement, type RenderHelpers } from './render.js';
 
-type Kernel = (out: TypedArray, inputs: TypedArray[], shape: number[], strides: number[][], helpers: Helpers) => void;
+type Kernel = (out: TypedArray, inputs: TypedArray[], shape: number[], strides: number[][], helpers: RenderHelpers) => void;
 
-interface Helpers {
-  erf: (x: number) => number;
-  erfinv: (x: number) => number;
-}
+const helpers = RENDER_HELPERS;
 
-const helpers: Helpers = { erf, erfinv };
-
-const NAMES = ['a', 'b', 'c', 'd'];
+const NAMES = INPUT_NAMES;
 
 /** Merge axes that every operand walks contiguously, and drop size-1 axes (core's collapseStrides). */
 export const collapse = collapseStrides;
@@ -27,17 +23,16 @@ export const collapse = collapseStrides;
  */
 const LANES = 4;
 
-function generate(arity: number, expr: string): Kernel {
+function generate(arity: number, { statements, value }: JsElement): Kernel {
   const names = NAMES.slice(0, arity);
   const each = (f: (k: number) => string, sep = ' ') => names.map((_, k) => f(k)).join(sep);
   const lanes = Array.from({ length: LANES }, (_, u) => u);
   /** One element: each operand read at its offset, the expression written at `outIndex`. */
   const element = (offset: (k: number) => string, outIndex: string) =>
-    `{ ${each((k) => `const ${names[k]} = x${k}[${offset(k)}];`)} out[${outIndex}] = ${expr}; }`;
+    `{ ${each((k) => `const ${names[k]} = x${k}[${offset(k)}];`)} ${statements} out[${outIndex}] = ${value}; }`;
   // Rows of the last (collapsed) axis; along a row, operand k steps by s_k (1: contiguous, 0: broadcast).
   // An odometer over the other axes moves each operand's row start.
   const src = `
-    const { erf, erfinv } = H;
     ${each((k) => `const x${k} = X[${k}];`, '\n    ')}
     const n = out.length;
     const rank = shape.length;
@@ -93,15 +88,15 @@ const cache = new Map<string, Kernel>();
  * arrays, and a single function fed all three becomes polymorphic (V8 then checks the array kind on
  * every element and boxes uint32 sums), several times slower than one that only ever sees one kind.
  */
-function kernelFor(arity: number, expr: string, out?: TypedArray, inputs?: readonly TypedArray[]): Kernel {
-  let key = `${arity}:${expr}`;
+function kernelFor(arity: number, element: JsElement, out?: TypedArray, inputs?: readonly TypedArray[]): Kernel {
+  let key = `${arity}:${element.statements}|${element.value}`;
   if (out && inputs) {
     key += `:${out.constructor.name}`;
     for (const x of inputs) key += x.constructor.name;
   }
   let k = cache.get(key);
   if (!k) {
-    cache.set(key, (k = generate(arity, expr)));
+    cache.set(key, (k = generate(arity, element)));
     if (out && inputs) prime(k, out, inputs);
   }
   return k;
@@ -145,59 +140,22 @@ function prime(k: Kernel, out: TypedArray, inputs: readonly TypedArray[]): void 
 }
 
 /** The generated source of the kernel for an expression (for learners and debugging). */
-export function kernelSource(arity: number, expr: string): string {
-  return sources.get(kernelFor(arity, expr))!;
+export function kernelSource(arity: number, expression: Expr): string {
+  return sources.get(kernelFor(arity, renderJs(expression)))!;
 }
 
-/** Run `expr` over broadcast inputs into `out` (already sized to the broadcast shape). */
-export function mapElements(expr: string, out: TypedArray, inputs: { data: TypedArray; shape: Shape }[], outShape: Shape): void {
+/** Run `expression` (over inputs 0 … n−1) on broadcast inputs into `out` (already sized to the broadcast shape). */
+export function mapElements(expression: Expr, out: TypedArray, inputs: { data: TypedArray; shape: Shape }[], outShape: Shape): void {
   const strides = inputs.map((x) => broadcastStrides(x.shape, outShape));
   const c = collapse(outShape, strides);
   const data = inputs.map((x) => x.data);
-  kernelFor(inputs.length, expr, out, data)(out, data, c.shape, c.strides, helpers);
+  kernelFor(inputs.length, rendered(expression), out, data)(out, data, c.shape, c.strides, helpers);
 }
 
-export const UNARY_EXPR: Record<string, string> = {
-  neg: '-a',
-  exp: 'Math.exp(a)',
-  log: 'Math.log(a)',
-  expm1: 'Math.expm1(a)',
-  log1p: 'Math.log1p(a)',
-  sin: 'Math.sin(a)',
-  cos: 'Math.cos(a)',
-  tanh: 'Math.tanh(a)',
-  sqrt: 'Math.sqrt(a)',
-  erf: 'erf(a)',
-  erfinv: 'erfinv(a)',
-  floor: 'Math.floor(a)',
-  abs: 'Math.abs(a)',
-  sign: 'Math.sign(a)',
-  sigmoid: '1 / (1 + Math.exp(-a))',
-};
-
-/** Binary expressions; integer dtypes override where JS doubles would be wrong (wrapping products). */
-export function binaryExpr(prim: string, dtype: DType): string {
-  const int = dtype !== 'float32';
-  switch (prim) {
-    case 'add': return 'a + b';
-    case 'sub': return 'a - b';
-    case 'mul': return int ? 'Math.imul(a, b)' : 'a * b';
-    case 'div': return int ? 'Math.trunc(a / b)' : 'a / b';
-    case 'max': return int ? '(a > b ? a : b)' : 'Math.max(a, b)';
-    case 'min': return int ? '(a < b ? a : b)' : 'Math.min(a, b)';
-    case 'pow': return 'Math.pow(a, b)';
-    case 'mod': return int ? '(((a % b) + b) % b)' : '(a - b * Math.floor(a / b))';
-    case 'bitand': return 'a & b';
-    case 'bitor': return 'a | b';
-    case 'bitxor': return 'a ^ b';
-    case 'shl': return 'a << b';
-    case 'shr': return dtype === 'uint32' ? 'a >>> b' : 'a >> b';
-    case 'eq': return '(a === b ? 1 : 0)';
-    case 'ne': return '(a !== b ? 1 : 0)';
-    case 'lt': return '(a < b ? 1 : 0)';
-    case 'le': return '(a <= b ? 1 : 0)';
-    case 'gt': return '(a > b ? 1 : 0)';
-    case 'ge': return '(a >= b ? 1 : 0)';
-  }
-  throw new Error(`cpu backend: no expression for ${prim}`);
+/** Rendering is cached per expression object: a primitive's expression is made once per dtype signature. */
+const renderings = new WeakMap<Expr, JsElement>();
+function rendered(e: Expr): JsElement {
+  let r = renderings.get(e);
+  if (!r) renderings.set(e, (r = renderJs(e)));
+  return r;
 }

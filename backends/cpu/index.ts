@@ -2,9 +2,10 @@
  * The pure-TypeScript CPU backend: the readable reference implementation and the oracle the other
  * backends are tested against. Buffers are typed arrays from a size-class pool; kernels run eagerly.
  */
-import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, OutputInfo, PrimParams, TypedArray } from '../../core/index.js';
+import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, Expr, OutputInfo, PrimParams, TypedArray } from '../../core/index.js';
 import { sizeOf } from '../../core/index.js';
-import { kernels, type HostTensor, type Kernel } from './kernels.js';
+import { mapElements } from './elementwise.js';
+import { kernelOf, type HostTensor } from './kernels.js';
 import { BufferPool } from './pool.js';
 
 export interface CpuBuffer {
@@ -34,7 +35,12 @@ export function createCpuBackend(): Backend & { pool: BufferPool } {
     run<P extends BackendPrim>(prim: P, inputs: readonly BufferInfo[], params: PrimParams[P], out: OutputInfo): BackendBuffer {
       const data = pool.take(out.dtype, sizeOf(out.shape));
       const hosts: HostTensor[] = inputs.map((i) => ({ data: host(i.buffer).data, shape: i.shape, dtype: i.dtype }));
-      (kernels[prim] as Kernel<P>)(data, hosts, params, out.shape, out.dtype);
+      kernelOf(prim)(data, hosts, params, out.shape, out.dtype);
+      return { data };
+    },
+    runExpression(expression: Expr, inputs: readonly BufferInfo[], out: OutputInfo): BackendBuffer {
+      const data = pool.take(out.dtype, sizeOf(out.shape));
+      mapElements(expression, data, inputs.map((i) => ({ data: host(i.buffer).data, shape: i.shape })), out.shape);
       return { data };
     },
     stats() {

@@ -1,9 +1,11 @@
 /**
- * The CPU backend's kernel table: one entry per backend primitive, typed so that a missing kernel is
- * a compile error. Each kernel receives host arrays and writes into a pooled output array.
+ * The CPU backend's kernels: every element-wise primitive runs its expression (core/elementwise.ts)
+ * through the generated loops of `elementwise.ts`; the table holds the rest, one entry per structural
+ * primitive, typed so that a missing kernel is a compile error. Each kernel receives host arrays and
+ * writes into a pooled output array.
  */
-import { broadcastStrides, stridesOf, sizeOf, threefry2x32Lanes, type BackendPrim, type DType, type PrimParams, type Shape, type TypedArray } from '../../core/index.js';
-import { binaryExpr, mapElements, UNARY_EXPR } from './elementwise.js';
+import { broadcastStrides, expressionOf, isElementwise, stridesOf, sizeOf, threefry2x32Lanes, type BackendPrim, type DType, type ElementwisePrim, type PrimParams, type Shape, type StructuralPrim, type TypedArray } from '../../core/index.js';
+import { mapElements } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { winogradIn, winogradOut } from './winograd.js';
 import { scratchF32, scratchF64 } from './pool.js';
@@ -16,8 +18,19 @@ export interface HostTensor {
 
 export type Kernel<P extends BackendPrim> = (out: TypedArray, inputs: HostTensor[], params: PrimParams[P], outShape: Shape, outDType: DType) => void;
 
-const unary = <P extends BackendPrim>(prim: P): Kernel<P> => (out, [x], _p, shape) => mapElements(UNARY_EXPR[prim]!, out, [x!], shape);
-const binary = <P extends BackendPrim>(prim: P): Kernel<P> => (out, [a, b], _p, shape) => mapElements(binaryExpr(prim, a!.dtype), out, [a!, b!], shape);
+/** An element-wise primitive: its expression for these dtypes, rendered and run. */
+const elementwise = <P extends ElementwisePrim>(prim: P): Kernel<P> => (out, inputs, params, shape, dtype) =>
+  mapElements(expressionOf(prim, inputs.map((x) => x.dtype), params, dtype), out, inputs, shape);
+
+const elementwiseKernels = new Map<string, Kernel<ElementwisePrim>>();
+
+/** The kernel of any primitive. */
+export function kernelOf<P extends BackendPrim>(prim: P): Kernel<P> {
+  if (prim === 'bitcast' || !isElementwise(prim)) return kernels[prim as StructuralPrim | 'bitcast'] as unknown as Kernel<P>;
+  let k = elementwiseKernels.get(prim);
+  if (!k) elementwiseKernels.set(prim, (k = elementwise(prim) as Kernel<ElementwisePrim>));
+  return k as unknown as Kernel<P>;
+}
 
 /**
  * Sum or max over `axes`. Neighbouring axes of the same kind (kept or reduced) merge, and size-1 axes
@@ -259,23 +272,8 @@ function outerInner(shape: Shape, axis: number): [number, number, number] {
   return [sizeOf(shape.slice(0, axis)), shape[axis]!, sizeOf(shape.slice(axis + 1))];
 }
 
-export const kernels: { [P in BackendPrim]: Kernel<P> } = {
-  neg: unary('neg'), exp: unary('exp'), log: unary('log'), expm1: unary('expm1'), log1p: unary('log1p'),
-  sin: unary('sin'), cos: unary('cos'), tanh: unary('tanh'), sqrt: unary('sqrt'), erf: unary('erf'),
-  erfinv: unary('erfinv'), floor: unary('floor'), abs: unary('abs'), sign: unary('sign'), sigmoid: unary('sigmoid'),
-  add: binary('add'), sub: binary('sub'), mul: binary('mul'), div: binary('div'), max: binary('max'),
-  min: binary('min'), pow: binary('pow'), mod: binary('mod'),
-  bitand: binary('bitand'), bitor: binary('bitor'), bitxor: binary('bitxor'), shl: binary('shl'), shr: binary('shr'),
-  eq: binary('eq'), ne: binary('ne'), lt: binary('lt'), le: binary('le'), gt: binary('gt'), ge: binary('ge'),
-  where: (out, [c, a, b], _p, shape) => mapElements('(a ? b : c)', out, [c!, a!, b!], shape),
-  cast: (out, [x], { dtype }) => {
-    if (dtype === 'bool') for (let i = 0; i < out.length; i++) out[i] = x!.data[i] !== 0 ? 1 : 0;
-    else if (x!.dtype === 'float32' && dtype !== 'float32') {
-      // Truncation toward zero; NaN becomes 0 (as ToInt32 does).
-      const d = x!.data;
-      for (let i = 0; i < out.length; i++) out[i] = Math.trunc(d[i]!) || 0;
-    } else out.set(x!.data);
-  },
+/** The structural primitives, and `bitcast` (a byte copy here: the bits never pass through a JavaScript number). */
+export const kernels: { [P in StructuralPrim | 'bitcast']: Kernel<P> } = {
   bitcast: (out, [x]) => new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(new Uint8Array(x!.data.buffer, x!.data.byteOffset, out.byteLength)),
   sum: (out, [x], { axes }) => reduce(out, x!, axes, 'sum'),
   reduceMax: (out, [x], { axes }) => reduce(out, x!, axes, 'max'),

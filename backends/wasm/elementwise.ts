@@ -5,13 +5,16 @@
  * shape has been collapsed (merging axes every operand walks contiguously), an operand's step along
  * the inner axis is 1 (a vector operand, `v`) or 0 (a scalar splatted along the row, `s`), and its
  * step along the outer axis is any stride. So `x + bias`, `x * scalar`, `x - rowMean` all run as
- * straight SIMD loops without materialising a broadcast. Four lanes at a time, a scalar tail.
+ * straight SIMD loops without materialising a broadcast. Four lanes at a time, a scalar tail. What
+ * each element computes is the primitive's expression (core/elementwise.ts) rendered by `render.ts`.
  *
  * Reductions take `[outer, reduced, inner]`: `inner = 1` sums contiguous rows (softmax, layer norm),
  * `inner > 1` sums down columns (bias gradients) with whole vectors.
  */
+import { COMPARE_PRIMS, ELEMENTWISE_PRIMS, expressionOf, UNARY_PRIMS, type DType, type ElementwisePrim, type Expr, type PrimParams } from '../../core/index.js';
 import type { Code, Local, ModuleBuilder } from './assembler.js';
 import { SIMD } from './assembler.js';
+import { lowerForWasm, renderVec } from './render.js';
 
 export type Mode = 'v' | 's';
 type ElemType = 'f32' | 'u8';
@@ -32,9 +35,9 @@ interface MapSpec {
 
 const bytesOf = (t: ElemType): number => (t === 'f32' ? 4 : 1);
 
-/** 0/1 bytes → i32x4 lane masks: four bytes at `ptr`, widened, compared with zero. */
-function loadMask(c: Code, ptr: Local, zero: Local): void {
-  c.localGet(ptr).v128Load32Zero().v(SIMD.i16x8ExtendLowI8x16U).v(SIMD.i32x4ExtendLowI16x8U).localGet(zero).v(SIMD.i32x4Ne);
+/** 0/1 bytes → i32x4 lane masks: four bytes at `ptr + offset`, widened, compared with zero. */
+function loadMask(c: Code, ptr: Local, zero: Local, offset = 0): void {
+  c.localGet(ptr).v128Load32Zero(offset).v(SIMD.i16x8ExtendLowI8x16U).v(SIMD.i32x4ExtendLowI16x8U).localGet(zero).v(SIMD.i32x4Ne);
 }
 
 /**
@@ -58,6 +61,7 @@ export function emitMap(m: ModuleBuilder, name: string, spec: MapSpec): void {
     const rowPtr = ins.map(() => c.local('i32'));
     const ptr = ins.map(() => c.local('i32'));
     const vecVal = ins.map(() => c.local('v128'));
+    const vecVal2 = ins.map(() => c.local('v128'));
     const scalVal = spec.inputs.map((x) => c.local(x.type === 'f32' ? 'f32' : 'i32'));
     const zero = c.local('v128');
     const res = c.local('v128');
@@ -78,36 +82,49 @@ export function emitMap(m: ModuleBuilder, name: string, spec: MapSpec): void {
           }
         }
       });
-      // Four at a time.
+      // Eight at a time, as two independent vectors: the long dependency chains of exp, sigmoid and
+      // erf leave the core idle within one vector, and the second fills it (each element still runs
+      // the same code, so no bits change).
       c.i32Const(0).localSet(i);
-      c.block((exit) => {
-        c.loop((top) => {
-          c.localGet(i).i32Const(4).i32Add().localGet(inner).i32GtS().brIf(exit);
-          spec.inputs.forEach((x, k) => {
-            if (x.mode !== 'v') return;
-            if (x.type === 'f32') c.localGet(ptr[k]!).v128Load().localSet(vecVal[k]!);
-            else {
-              loadMask(c, ptr[k]!, zero);
-              c.localSet(vecVal[k]!);
+      const step = (lanes: number): void => {
+        c.block((exit) => {
+          c.loop((top) => {
+            c.localGet(i).i32Const(lanes).i32Add().localGet(inner).i32GtS().brIf(exit);
+            const halves = lanes / 4;
+            const vals = Array.from({ length: halves }, (_, h) => (h === 0 ? vecVal : vecVal2));
+            spec.inputs.forEach((x, k) => {
+              if (x.mode !== 'v') return;
+              for (let h = 0; h < halves; h++) {
+                if (x.type === 'f32') c.localGet(ptr[k]!).v128Load(16 * h).localSet(vals[h]![k]!);
+                else {
+                  loadMask(c, ptr[k]!, zero, 4 * h);
+                  c.localSet(vals[h]![k]!);
+                }
+              }
+              c.localGet(ptr[k]!).i32Const(lanes * bytesOf(x.type)).i32Add().localSet(ptr[k]!);
+            });
+            for (let h = 0; h < halves; h++) {
+              const xs = spec.inputs.map((x, k) => (x.mode === 'v' ? vals[h]![k]! : vecVal[k]!));
+              if (spec.output === 'f32') {
+                c.localGet(q);
+                spec.vec(c, xs);
+                c.v128Store(16 * h);
+              } else {
+                spec.vec(c, xs);
+                c.localSet(res);
+                c.localGet(q);
+                c.localGet(res).localGet(res).v(SIMD.i16x8NarrowI32x4S);
+                c.localGet(res).localGet(res).v(SIMD.i16x8NarrowI32x4S);
+                c.v(SIMD.i8x16NarrowI16x8S).v128Const(new Array<number>(16).fill(1)).v128And().i32x4ExtractLane(0).i32Store(4 * h);
+              }
             }
-            c.localGet(ptr[k]!).i32Const(4 * bytesOf(x.type)).i32Add().localSet(ptr[k]!);
+            c.localGet(q).i32Const(lanes * outBytes).i32Add().localSet(q);
+            c.localGet(i).i32Const(lanes).i32Add().localSet(i).br(top);
           });
-          if (spec.output === 'f32') {
-            c.localGet(q);
-            spec.vec(c, vecVal);
-            c.v128Store();
-          } else {
-            spec.vec(c, vecVal);
-            c.localSet(res);
-            c.localGet(q);
-            c.localGet(res).localGet(res).v(SIMD.i16x8NarrowI32x4S);
-            c.localGet(res).localGet(res).v(SIMD.i16x8NarrowI32x4S);
-            c.v(SIMD.i8x16NarrowI16x8S).v128Const(new Array<number>(16).fill(1)).v128And().i32x4ExtractLane(0).i32Store();
-          }
-          c.localGet(q).i32Const(4 * outBytes).i32Add().localSet(q);
-          c.localGet(i).i32Const(4).i32Add().localSet(i).br(top);
         });
-      });
+      };
+      step(8);
+      step(4);
       // The rest one by one.
       c.block((exit) => {
         c.loop((top) => {
@@ -131,230 +148,86 @@ export function emitMap(m: ModuleBuilder, name: string, spec: MapSpec): void {
   });
 }
 
-// ---------------------------------------------------------------- the op tables
+// ---------------------------------------------------------------- the element-wise kernels
 
-export const FLOAT_BINARY = ['add', 'sub', 'mul', 'div', 'max', 'min'] as const;
-export type FloatBinary = (typeof FLOAT_BINARY)[number];
+const LETTER: Record<DType, string> = { float32: 'f', int32: 'i', uint32: 'u', bool: 'b' };
 
-const BINARY_SIMD: Record<FloatBinary, [number, (c: Code) => void]> = {
-  add: [SIMD.f32x4Add, (c) => c.f32Add()],
-  sub: [SIMD.f32x4Sub, (c) => c.f32Sub()],
-  mul: [SIMD.f32x4Mul, (c) => c.f32Mul()],
-  div: [SIMD.f32x4Div, (c) => c.f32Div()],
-  max: [SIMD.f32x4Max, (c) => c.f32Max()],
-  min: [SIMD.f32x4Min, (c) => c.f32Min()],
-};
+/** One generated element-wise kernel: a primitive at one dtype signature, its expression lowered for wasm. */
+export interface ElementwiseKernel {
+  readonly prim: ElementwisePrim;
+  readonly inputs: readonly DType[];
+  readonly out: DType;
+  readonly expr: Expr;
+  /** The kernels' names are `${tag}_${modes}`, one per way of reading the operands (`v`/`s` each). */
+  readonly tag: string;
+}
 
-export const FLOAT_COMPARE = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
-export type FloatCompare = (typeof FLOAT_COMPARE)[number];
+const signatureKey = (prim: string, inputs: readonly DType[], out: DType): string => `${prim}:${inputs.join(',')}:${out}`;
 
-const COMPARE_SIMD: Record<FloatCompare, [number, (c: Code) => void]> = {
-  eq: [SIMD.f32x4Eq, (c) => c.f32Eq()],
-  ne: [SIMD.f32x4Ne, (c) => c.f32Ne()],
-  lt: [SIMD.f32x4Lt, (c) => c.f32Lt()],
-  le: [SIMD.f32x4Le, (c) => c.f32Le()],
-  gt: [SIMD.f32x4Gt, (c) => c.f32Gt()],
-  ge: [SIMD.f32x4Ge, (c) => c.f32Ge()],
-};
+/** Every (primitive, dtypes) whose expression wasm renders, in a fixed order (workers index kernels by name). */
+export const ELEMENTWISE_KERNELS: readonly ElementwiseKernel[] = (() => {
+  const found: ElementwiseKernel[] = [];
+  const unary: readonly string[] = UNARY_PRIMS;
+  const compare: readonly string[] = COMPARE_PRIMS;
+  for (const prim of ELEMENTWISE_PRIMS) {
+    if (prim === 'cast' || prim === 'bitcast') continue;
+    for (const t of ['float32', 'int32', 'uint32'] as const) {
+      const inputs: DType[] = prim === 'where' ? ['bool', t, t] : unary.includes(prim) ? [t] : [t, t];
+      const out: DType = compare.includes(prim) ? 'bool' : t;
+      const expr = lowerForWasm(expressionOf(prim, inputs, {} as PrimParams[typeof prim], out));
+      if (expr) found.push({ prim, inputs, out, expr, tag: `${prim}_${inputs.map((d) => LETTER[d]).join('')}${LETTER[out]}` });
+    }
+  }
+  return found;
+})();
 
-export const FLOAT_UNARY = ['neg', 'abs', 'sqrt', 'floor', 'exp', 'sigmoid', 'erf'] as const;
-export type FloatUnary = (typeof FLOAT_UNARY)[number];
+const byKey = new Map(ELEMENTWISE_KERNELS.map((k) => [signatureKey(k.prim, k.inputs, k.out), k.tag]));
 
-/** Binary modes: which operand is splatted along rows (never both: one operand spans the row). */
-export const BINARY_MODES = ['vv', 'vs', 'sv'] as const;
-export type BinaryModes = (typeof BINARY_MODES)[number];
-export const WHERE_MODES = ['vvv', 'vvs', 'vsv', 'vss', 'svv', 'svs', 'ssv'] as const;
-export type WhereModes = (typeof WHERE_MODES)[number];
+/** The tag of the generated kernel for `prim` on these dtypes, or null: wasm does not render it (the CPU's rendering runs instead). */
+export function elementwiseTag(prim: ElementwisePrim, inputs: readonly DType[], out: DType): string | null {
+  return byKey.get(signatureKey(prim, inputs, out)) ?? null;
+}
 
 export const mapName = (op: string, modes: string): string => `${op}_${modes}`;
 
-function operands(types: readonly ElemType[], modes: string): Operand[] {
-  return types.map((type, k) => ({ type, mode: modes[k] as Mode }));
+/** The ways `n` operands can be read along a row: each `v` or `s`, at least one `v`. */
+function modesOf(n: number): string[] {
+  const all: string[] = [];
+  for (let m = 0; m < 1 << n; m++) {
+    const modes = Array.from({ length: n }, (_, k) => ((m >> (n - 1 - k)) & 1 ? 's' : 'v')).join('');
+    if (modes.includes('v')) all.push(modes);
+  }
+  return all;
 }
 
 /**
- * exp(x) for four lanes (Cephes' expf: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for eʳ),
- * about 1 ulp. 2ⁿ is applied as two factors 2^⌊n/2⌋ · 2^(n−⌊n/2⌋), each a normal number, so results
- * that overflow become +Inf and results in the subnormal range round as they should. NaN stays NaN.
+ * Emit `map` kernels for an expression under `tag`: `tag_vv`, `tag_vs`, …. The scalar tail runs the
+ * same vector code in lane 0, so every element of a row is computed alike.
  */
-function expVec(c: Code, x: Local, t: { r: Local; n: Local; p: Local }): void {
-  const { r, n, p } = t;
-  // Clamping keeps n in [−150, 129]; beyond it the result is 0 or +Inf anyway. pmin/pmax with x
-  // first keep a NaN (and are single instructions, unlike min/max).
-  c.localGet(x).f32x4Const(89).v(SIMD.f32x4Pmin).f32x4Const(-104).v(SIMD.f32x4Pmax).localSet(r);
-  // n = round(x·log2 e) by the 1.5·2²³ trick: adding it leaves n in the low mantissa bits.
-  c.localGet(r).f32x4Const(Math.LOG2E).f32x4Mul().f32x4Const(MAGIC).f32x4Add().localSet(n);
-  // r = x − n·ln2 in two parts (Cody–Waite) so r is exact.
-  c.localGet(r).localGet(n).f32x4Const(MAGIC).f32x4Sub().localTee(p).f32x4Const(0.693359375).f32x4Mul().f32x4Sub();
-  c.localGet(p).f32x4Const(-2.12194440e-4).f32x4Mul().f32x4Sub().localSet(r);
-  c.localGet(n).i32Const(MAGIC_BITS).i32x4Splat().i32x4Sub().localSet(n);
-  const coeffs = [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1];
-  c.f32x4Const(coeffs[0]!).localSet(p);
-  for (const k of coeffs.slice(1)) c.localGet(p).localGet(r).f32x4Mul().f32x4Const(k).f32x4Add().localSet(p);
-  // eʳ ≈ p·r² + r + 1
-  c.localGet(p).localGet(r).localGet(r).f32x4Mul().f32x4Mul().localGet(r).f32x4Add().f32x4Const(1).f32x4Add();
-  // · 2^(n>>1) · 2^(n − (n>>1)), each built from exponent bits.
-  c.localGet(n).i32Const(1).v(SIMD.i32x4ShrS).localSet(r);
-  c.localGet(r).i32Const(127).i32x4Splat().i32x4Add().i32Const(23).i32x4Shl().f32x4Mul();
-  c.localGet(n).localGet(r).i32x4Sub().i32Const(127).i32x4Splat().i32x4Add().i32Const(23).i32x4Shl().f32x4Mul();
+export function emitExpression(m: ModuleBuilder, tag: string, expr: Expr, inputs: readonly DType[], out: DType): void {
+  const types = inputs.map((t): ElemType => (t === 'bool' ? 'u8' : 'f32'));
+  for (const modes of modesOf(inputs.length)) {
+    emitMap(m, mapName(tag, modes), {
+      inputs: types.map((type, k) => ({ type, mode: modes[k] as Mode })),
+      output: out === 'bool' ? 'u8' : 'f32',
+      vec: (c, xs) => renderVec(c, expr, xs),
+      scalar: (c, xs) => {
+        const lanes = xs.map(() => c.local('v128'));
+        types.forEach((type, k) => {
+          if (type === 'f32') c.localGet(xs[k]!).f32x4Splat().localSet(lanes[k]!);
+          else c.i32Const(0).localGet(xs[k]!).i32Sub().i32x4Splat().localSet(lanes[k]!);
+        });
+        renderVec(c, expr, lanes);
+        if (out === 'bool') c.i32x4ExtractLane(0).i32Const(1).i32And();
+        else c.f32x4ExtractLane(0);
+      },
+    });
+  }
 }
 
-const MAGIC = 12582912; // 1.5 · 2²³
-const MAGIC_BITS = 0x4b400000;
-
-/** Emit every element-wise kernel: `add_vv`, `gt_sv`, `where_vsv`, `exp_v`, … */
+/** Emit every element-wise kernel: `add_fff_vv`, `gt_ffb_sv`, `where_bfff_vsv`, `exp_ff_v`, … */
 export function emitElementwise(m: ModuleBuilder): void {
-  for (const op of FLOAT_BINARY) {
-    const [vop, sop] = BINARY_SIMD[op];
-    for (const modes of BINARY_MODES) {
-      emitMap(m, mapName(op, modes), {
-        inputs: operands(['f32', 'f32'], modes),
-        output: 'f32',
-        vec: (c, [a, b]) => c.localGet(a!).localGet(b!).v(vop),
-        scalar: (c, [a, b]) => {
-          c.localGet(a!).localGet(b!);
-          sop(c);
-        },
-      });
-    }
-  }
-  for (const op of FLOAT_COMPARE) {
-    const [vop, sop] = COMPARE_SIMD[op];
-    for (const modes of BINARY_MODES) {
-      emitMap(m, mapName(op, modes), {
-        inputs: operands(['f32', 'f32'], modes),
-        output: 'u8',
-        vec: (c, [a, b]) => c.localGet(a!).localGet(b!).v(vop),
-        scalar: (c, [a, b]) => {
-          c.localGet(a!).localGet(b!);
-          sop(c);
-        },
-      });
-    }
-  }
-  for (const modes of WHERE_MODES) {
-    emitMap(m, mapName('where', modes), {
-      inputs: operands(['u8', 'f32', 'f32'], modes),
-      output: 'f32',
-      vec: (c, [cond, a, b]) => c.localGet(a!).localGet(b!).localGet(cond!).v128Bitselect(),
-      scalar: (c, [cond, a, b]) => c.localGet(a!).localGet(b!).localGet(cond!).select(),
-    });
-  }
-  const unary: Record<Exclude<FloatUnary, 'exp' | 'sigmoid' | 'erf'>, [number, (c: Code) => void]> = {
-    neg: [SIMD.f32x4Neg, (c) => c.f32Neg()],
-    abs: [SIMD.f32x4Abs, (c) => c.f32Abs()],
-    sqrt: [SIMD.f32x4Sqrt, (c) => c.f32Sqrt()],
-    floor: [SIMD.f32x4Floor, (c) => c.f32Floor()],
-  };
-  for (const [op, [vop, sop]] of Object.entries(unary)) {
-    emitMap(m, mapName(op, 'v'), {
-      inputs: operands(['f32'], 'v'),
-      output: 'f32',
-      vec: (c, [a]) => c.localGet(a!).v(vop),
-      scalar: (c, [a]) => {
-        c.localGet(a!);
-        sop(c);
-      },
-    });
-  }
-  // exp and sigmoid: the scalar tail goes through the same vector code in lane 0, so every element
-  // agrees. Temporaries are locals of the function being emitted, one set per function.
-  const temps = new WeakMap<Code, VecTemps>();
-  const tempsOf = (c: Code): VecTemps => {
-    let t = temps.get(c);
-    if (!t) {
-      const v = (): Local => c.local('v128');
-      temps.set(c, (t = { r: v(), n: v(), p: v(), x: v(), e: v(), s: v(), y: v(), z: v(), q: v() }));
-    }
-    return t;
-  };
-  const vectorOnly = (name: string, f: (c: Code, a: Local, t: VecTemps) => void): void =>
-    emitMap(m, mapName(name, 'v'), {
-      inputs: operands(['f32'], 'v'),
-      output: 'f32',
-      vec: (c, [a]) => f(c, a!, tempsOf(c)),
-      scalar: (c, [a]) => {
-        const t = tempsOf(c);
-        c.localGet(a!).f32x4Splat().localSet(t.y);
-        f(c, t.y, t);
-        c.f32x4ExtractLane(0);
-      },
-    });
-  vectorOnly('exp', (c, a, t) => expVec(c, a, t));
-  vectorOnly('sigmoid', sigmoidVec);
-  vectorOnly('erf', erfVec);
-}
-
-interface VecTemps {
-  r: Local;
-  n: Local;
-  p: Local;
-  x: Local;
-  e: Local;
-  s: Local;
-  /** The splatted operand of a scalar tail. */
-  y: Local;
-  z: Local;
-  q: Local;
-}
-
-/** 2/√π · (−1)ⁿ / (n! (2n + 1)): erf(x) = x · Σ cₙ x²ⁿ, the CPU backend's series near 0. */
-const ERF_SERIES = Array.from({ length: 7 }, (_, n) => {
-  let f = 1;
-  for (let k = 2; k <= n; k++) f *= k;
-  return ((n % 2 ? -1 : 1) / (f * (2 * n + 1))) * 1.1283791670955126;
-});
-/** The Chebyshev-fitted exponent of Numerical Recipes' erfc (as backends/cpu/special.ts), highest power first. */
-const ERFC_POLY = [0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223];
-
-/**
- * erf as the CPU backend computes it (backends/cpu/special.ts), in float32 lanes: for |x| < 0.5 the
- * Taylor series (seven terms reach float32 precision there), else ±(1 − erfc(|x|)) with
- * erfc(z) = t·exp(−z² + P(t)), t = 1 / (1 + z/2). Both are evaluated and the lanes select. Inf gives
- * ±1 (t = 0), NaN stays NaN (it fails the |x| < 0.5 test and poisons t).
- */
-function erfVec(c: Code, a: Local, t: VecTemps): void {
-  // z = |x|; q = x² (for the series)
-  c.localGet(a).v(SIMD.f32x4Abs).localSet(t.z);
-  c.localGet(a).localGet(a).f32x4Mul().localSet(t.q);
-  // s = x · Σ cₙ qⁿ (Horner)
-  c.f32x4Const(ERF_SERIES[ERF_SERIES.length - 1]!);
-  for (let n = ERF_SERIES.length - 2; n >= 0; n--) c.localGet(t.q).f32x4Mul().f32x4Const(ERF_SERIES[n]!).f32x4Add();
-  c.localGet(a).f32x4Mul().localSet(t.s);
-  // tt = 1 / (1 + z/2), kept in e
-  c.f32x4Const(1).f32x4Const(1).localGet(t.z).f32x4Const(0.5).f32x4Mul().f32x4Add().f32x4Div().localSet(t.e);
-  // exponent = −z·z + P(tt)
-  c.f32x4Const(ERFC_POLY[0]!);
-  for (const k of ERFC_POLY.slice(1)) c.localGet(t.e).f32x4Mul().f32x4Const(k).f32x4Add();
-  c.localGet(t.z).localGet(t.z).f32x4Mul().f32x4Sub().localSet(t.x);
-  expVec(c, t.x, t);
-  // large = (1 − tt·exp(…)) with x's sign bit
-  c.localGet(t.e).f32x4Mul().localSet(t.q);
-  c.f32x4Const(1).localGet(t.q).f32x4Sub();
-  c.localGet(a).v128Const(lanes32Bits(0x80000000)).v128And().v128Or().localSet(t.q);
-  // |x| < 0.5 takes the series
-  c.localGet(t.s).localGet(t.q).localGet(t.z).f32x4Const(0.5).v(SIMD.f32x4Lt).v128Bitselect();
-}
-
-/** A v128 constant with the same 32-bit word in every lane, as 16 bytes. */
-function lanes32Bits(word: number): number[] {
-  const b = [word & 0xff, (word >>> 8) & 0xff, (word >>> 16) & 0xff, (word >>> 24) & 0xff];
-  return [...b, ...b, ...b, ...b];
-}
-
-/**
- * sigmoid(x) = 1 / (1 + e) for x ≥ 0 and e / (1 + e) for x < 0, with e = exp(−|x|) ≤ 1: nothing
- * overflows, and the tiny results of large negative x come out as exp(x) does (subnormals included).
- * A NaN stays NaN on both branches. About 2 ulp (exp's 1 ulp, the division, the product).
- */
-function sigmoidVec(c: Code, a: Local, t: VecTemps): void {
-  c.localGet(a).v(SIMD.f32x4Abs).v(SIMD.f32x4Neg).localSet(t.x);
-  expVec(c, t.x, t);
-  c.localSet(t.e);
-  c.f32x4Const(1).f32x4Const(1).localGet(t.e).f32x4Add().f32x4Div().localSet(t.s);
-  // Lanes whose sign bit is set (x < 0, or −0 where both branches give 1/2) take e·s.
-  c.localGet(t.e).localGet(t.s).f32x4Mul().localGet(t.s);
-  c.localGet(a).i32Const(31).v(SIMD.i32x4ShrS).v128Bitselect();
+  for (const k of ELEMENTWISE_KERNELS) emitExpression(m, k.tag, k.expr, k.inputs, k.out);
 }
 
 // ---------------------------------------------------------------- reductions

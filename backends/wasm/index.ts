@@ -2,27 +2,30 @@
  * The WebAssembly backend. Tensors live in one `WebAssembly.Memory` (see `heap.ts`); the kernels are
  * wasm generated at start-up by the assembler in `assembler.ts`:
  * - a packed, register-blocked SIMD matmul (`matmul.ts`), batched, transposes absorbed by packing;
- * - float `add sub mul div max min`, comparisons, `where`, `neg abs sqrt floor exp`, all with
- *   broadcasting read through strides (`elementwise.ts`), and sum/max over contiguous axis blocks;
- * - im2col and col2im (`layout.ts`), so conv2d is wasm end to end.
- * The remaining primitives (most transcendental functions, integer and bit ops, layout ops, gathers,
- * random bits) run the CPU backend's kernels directly on typed-array views of the heap: the same code
- * as the reference backend, so they agree with it bit for bit. The table at the bottom says which is
- * which.
+ * - every element-wise primitive whose expression (core/elementwise.ts) it can render in SIMD
+ *   (`render.ts`: float arithmetic, comparisons, `where`, exp, and what decomposes into them, such as
+ *   sigmoid and erf), with broadcasting read through strides (`elementwise.ts`); the others (log,
+ *   sin, pow, integer and bit ops, casts) run the CPU backend's rendering of the same expression on
+ *   typed-array views of the heap, the same bits as the reference;
+ * - sum/max over contiguous axis blocks, im2col and col2im (`layout.ts`), so conv2d is wasm end to end.
+ * The remaining structural primitives (gathers, pads, random bits) run the CPU backend's kernels on
+ * views of the heap too. The table at the bottom says which is which.
  *
  * With `threads > 1` (and shared memory available) large matmuls are split into output chunks that
  * worker threads sharing the heap claim (`threads.ts`); every element is summed in the same order
  * whichever thread computes it, so the bits do not depend on the number of threads.
  */
-import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, OutputInfo, PrimParams, TypedArray } from '../../core/index.js';
-import { broadcastStrides, bytesPerElement, makeTypedArray, sizeOf, stridesOf } from '../../core/index.js';
-import { kernels as cpuKernels, type HostTensor, type Kernel as CpuKernel } from '../cpu/kernels.js';
-import { collapse } from '../cpu/elementwise.js';
+import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, ElementwisePrim, Expr, OutputInfo, PrimParams, StructuralPrim, TypedArray } from '../../core/index.js';
+import { broadcastStrides, bytesPerElement, expr as ir, isElementwise, makeTypedArray, sizeOf, stridesOf } from '../../core/index.js';
+import { kernelOf as cpuKernelOf, type HostTensor } from '../cpu/kernels.js';
+import { collapse, mapElements } from '../cpu/elementwise.js';
+import { ModuleBuilder } from './assembler.js';
+import { lowerForWasm } from './render.js';
 import { Heap, sizeClass, type HeapStats } from './heap.js';
 import { DEFAULT_MATMUL, matmulScratchBytes, type MatmulConfig } from './matmul.js';
 import { buildKernelModule, type KernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module.js';
 import { canStartWorkers, ThreadPool } from './threads.js';
-import { mapName, type FloatBinary, type FloatCompare, type FloatUnary } from './elementwise.js';
+import { elementwiseTag, emitExpression, mapName } from './elementwise.js';
 import { importNodeModule } from '../../core/nodeModule.js';
 
 export interface WasmBuffer {
@@ -129,7 +132,7 @@ function view(heap: Heap, dtype: DType, ptr: number, length: number): TypedArray
 
 /** Run the CPU backend's kernel on views of the heap. */
 function viaCpu<P extends BackendPrim>(prim: P): WasmKernel<P> {
-  const kernel = cpuKernels[prim] as CpuKernel<P>;
+  const kernel = cpuKernelOf(prim);
   return (ctx, out, inputs, params, info) => {
     const hosts: HostTensor[] = inputs.map((i) => ({ data: view(ctx.heap, i.dtype, ptrOf(i.buffer), sizeOf(i.shape)), shape: i.shape, dtype: i.dtype }));
     kernel(view(ctx.heap, info.dtype, out.ptr, sizeOf(info.shape)), hosts, params, info.shape, info.dtype);
@@ -278,33 +281,55 @@ function mapDense(ctx: Context, op: string, out: WasmBuffer, sources: readonly S
   return true;
 }
 
-function floatBinary<P extends FloatBinary>(prim: P): WasmKernel<P> {
+/**
+ * An element-wise primitive: the generated kernel of its expression for these dtypes when wasm renders
+ * it (elementwise.ts), else, or for a layout the kernels do not take, the CPU backend's rendering of
+ * the same expression on views of the heap.
+ */
+function elementwiseKernel<P extends ElementwisePrim>(prim: P): WasmKernel<P> {
   const fallback = viaCpu(prim);
   return (ctx, out, inputs, params, info) => {
-    if (info.dtype !== 'float32' || !mapKernel(ctx, prim, out, 4, inputs, info.shape)) fallback(ctx, out, inputs, params, info);
+    const tag = elementwiseTag(prim, inputs.map((x) => x.dtype), info.dtype);
+    if (tag === null || !mapKernel(ctx, tag, out, bytesPerElement(info.dtype), inputs, info.shape)) fallback(ctx, out, inputs, params, info);
   };
 }
 
-function floatCompare<P extends FloatCompare>(prim: P): WasmKernel<P> {
-  const fallback = viaCpu(prim);
-  return (ctx, out, inputs, params, info) => {
-    if (inputs[0]!.dtype !== 'float32' || !mapKernel(ctx, prim, out, 1, inputs, info.shape)) fallback(ctx, out, inputs, params, info);
-  };
+const elementwiseKernels = new Map<string, WasmKernel<ElementwisePrim>>();
+
+function kernelOf<P extends BackendPrim>(prim: P): WasmKernel<P> {
+  if (!isElementwise(prim)) return wasmKernels[prim as StructuralPrim] as unknown as WasmKernel<P>;
+  let k = elementwiseKernels.get(prim);
+  if (!k) elementwiseKernels.set(prim, (k = elementwiseKernel(prim) as WasmKernel<ElementwisePrim>));
+  return k as unknown as WasmKernel<P>;
 }
 
-function floatUnary<P extends FloatUnary>(prim: P): WasmKernel<P> {
-  const fallback = viaCpu(prim);
-  return (ctx, out, inputs, params, info) => {
-    if (info.dtype !== 'float32' || !mapKernel(ctx, prim, out, 4, inputs, info.shape)) fallback(ctx, out, inputs, params, info);
-  };
-}
+// ---------------------------------------------------------------- expressions compiled on demand
 
-const whereKernel: WasmKernel<'where'> = (() => {
-  const fallback = viaCpu('where');
-  return (ctx, out, inputs, params, info) => {
-    if (bytesPerElement(info.dtype) !== 4 || !mapKernel(ctx, 'where', out, 4, inputs, info.shape)) fallback(ctx, out, inputs, params, info);
-  };
-})();
+/**
+ * Run any expression (a composed chain, say) as one kernel: rendered into a module of its own that
+ * shares the heap, compiled once per structure and dtypes, run on the calling thread (the workers
+ * hold only the start-up module). An expression wasm cannot render runs as the CPU renders it.
+ */
+function runExpression(ctx: Context, compiled: Map<string, Context>, expression: Expr, out: WasmBuffer, inputs: readonly BufferInfo[], info: OutputInfo): void {
+  const lowered = lowerForWasm(expression);
+  const dtypes = inputs.map((x) => x.dtype);
+  if (lowered) {
+    const key = `${ir.structureKey(lowered)}|${dtypes.join(',')}|${info.dtype}`;
+    let own = compiled.get(key);
+    if (!own) {
+      const memory = ctx.heap.memory;
+      const m = new ModuleBuilder().importMemory({ module: 'env', name: 'memory', initial: memory.buffer.byteLength / PAGE, maximum: ctx.heap.maxBytes / PAGE, shared: ctx.heap.shared });
+      emitExpression(m, 'expr', lowered, dtypes, info.dtype);
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { env: { memory } });
+      const fns: Record<string, KernelFn> = { ...ctx.fns };
+      for (const [name, f] of Object.entries(instance.exports)) fns[name] = f as KernelFn;
+      compiled.set(key, (own = { ...ctx, fns, pool: null }));
+    }
+    if (mapKernel(own, 'expr', out, bytesPerElement(info.dtype), inputs, info.shape)) return;
+  }
+  const hosts = inputs.map((i) => ({ data: view(ctx.heap, i.dtype, ptrOf(i.buffer), sizeOf(i.shape)), shape: i.shape }));
+  mapElements(expression, view(ctx.heap, info.dtype, out.ptr, sizeOf(info.shape)), hosts, info.shape);
+}
 
 // ---------------------------------------------------------------- layout: broadcast, transpose
 
@@ -474,21 +499,12 @@ const winogradInKernel: WasmKernel<'winogradIn'> = (() => {
     const x = inputs[0]!;
     if (x.dtype !== 'float32') return fallback(ctx, out, inputs, p, info);
     const c = x.shape[x.shape.length - 1]!;
-    const tiles = p.batch * p.tilesHigh * p.tilesWide;
+    const th = (p.height - 2) / 2;
+    const tw = (p.width - 2) / 2;
+    const tiles = p.batch * th * tw;
     if (tiles * c === 0) return;
-    const geometry = [p.height, p.width, c, p.tilesHigh, p.tilesWide, tiles, p.padTop, p.padLeft];
-    if (p.adjoint) {
-      runRange(ctx, 'winogradInAdj', [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry], 2, p.batch * p.height, p.width * c * 4);
-      return;
-    }
-    // c zero floats that the tiles' points outside the image read instead of the image.
-    const zero = ctx.heap.alloc(c * 4);
-    try {
-      view(ctx.heap, 'float32', zero.ptr, c).fill(0);
-      runRange(ctx, 'winogradInFwd', [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry, zero.ptr], 2, p.batch * p.tilesHigh, p.tilesWide * c * 16);
-    } finally {
-      ctx.heap.free(zero.ptr, zero.size);
-    }
+    if (p.adjoint) runRange(ctx, 'winogradInAdj', [out.ptr, ptrOf(x.buffer), 0, 0, p.height, p.width, c, th, tw, tiles], 2, p.batch * p.height, p.width * c * 4);
+    else runRange(ctx, 'winogradInFwd', [out.ptr, ptrOf(x.buffer), 0, 0, p.height, p.width, c, th, tw, tiles], 2, p.batch * th, tw * c * 16);
   };
 })();
 
@@ -544,17 +560,7 @@ export function matmulPlan(batch: number, m: number, n: number, threads: number)
 
 // ---------------------------------------------------------------- the table
 
-const wasmKernels: { [P in BackendPrim]: WasmKernel<P> } = {
-  neg: floatUnary('neg'), exp: floatUnary('exp'), log: viaCpu('log'), expm1: viaCpu('expm1'), log1p: viaCpu('log1p'),
-  sin: viaCpu('sin'), cos: viaCpu('cos'), tanh: viaCpu('tanh'), sqrt: floatUnary('sqrt'), erf: floatUnary('erf'),
-  erfinv: viaCpu('erfinv'), floor: floatUnary('floor'), abs: floatUnary('abs'), sign: viaCpu('sign'), sigmoid: floatUnary('sigmoid'),
-  add: floatBinary('add'), sub: floatBinary('sub'), mul: floatBinary('mul'), div: floatBinary('div'), max: floatBinary('max'),
-  min: floatBinary('min'), pow: viaCpu('pow'), mod: viaCpu('mod'),
-  bitand: viaCpu('bitand'), bitor: viaCpu('bitor'), bitxor: viaCpu('bitxor'), shl: viaCpu('shl'), shr: viaCpu('shr'),
-  eq: floatCompare('eq'), ne: floatCompare('ne'), lt: floatCompare('lt'), le: floatCompare('le'), gt: floatCompare('gt'), ge: floatCompare('ge'),
-  where: whereKernel,
-  cast: viaCpu('cast'),
-  bitcast: viaCpu('bitcast'),
+const wasmKernels: { [P in StructuralPrim]: WasmKernel<P> } = {
   sum: reduceKernel('sum'),
   reduceMax: reduceKernel('max'),
   argmax: viaCpu('argmax'),
@@ -612,6 +618,7 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
     () => undefined,
   );
   const buffer = (b: BackendBuffer): WasmBuffer => b as WasmBuffer;
+  const compiled = new Map<string, Context>();
   let disposed = false;
   return {
     name: 'wasm',
@@ -644,7 +651,18 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
       if (disposed) throw new Error('wasm backend: used after dispose()');
       const block = heap.alloc(sizeOf(info.shape) * bytesPerElement(info.dtype));
       try {
-        (wasmKernels[prim] as WasmKernel<P>)(ctx, block, inputs, params, info);
+        kernelOf(prim)(ctx, block, inputs, params, info);
+      } catch (e) {
+        heap.free(block.ptr, block.size);
+        throw e;
+      }
+      return block;
+    },
+    runExpression(expression: Expr, inputs: readonly BufferInfo[], info: OutputInfo): BackendBuffer {
+      if (disposed) throw new Error('wasm backend: used after dispose()');
+      const block = heap.alloc(sizeOf(info.shape) * bytesPerElement(info.dtype));
+      try {
+        runExpression(ctx, compiled, expression, block, inputs, info);
       } catch (e) {
         heap.free(block.ptr, block.size);
         throw e;

@@ -5,8 +5,10 @@
  *
  * The design.
  * - Lazy values. An element-wise primitive dispatches nothing: it returns a `LazyHandle` holding an
- *   expression (a small DAG of `ElementwiseSpec`s from `kernels.ts`) over materialised buffers
- *   (leaves) and scalar constants. A lazy input of another element-wise primitive is inlined into the
+ *   expression (a small DAG of the primitives' IR expressions, core/elementwise.ts) over materialised
+ *   buffers (leaves) and scalar constants. At dispatch the DAG becomes one IR expression (core's
+ *   `compose`: each primitive's inputs replaced by its operands' expressions, rounded where the
+ *   unfused chain would have stored them), rendered to WGSL by `render.ts` like any other. A lazy input of another element-wise primitive is inlined into the
  *   new expression, so a lazy value never refers to another lazy value: every leaf is a real buffer.
  * - Bounds. An expression reads at most `maxInputs` distinct buffers (7, so that with the output it
  *   fits the guaranteed 8 storage buffers per stage) and has at most `maxNodes` (32) operations and
@@ -33,20 +35,22 @@
  * - Scalars. A one-element upload (how the core lifts numbers: `mul(x, 0.5)`) becomes a constant in
  *   the uniform parameters of the kernels that use it; it is only uploaded into a buffer if a
  *   non-element-wise kernel or a read needs it.
- * - Rounding. Every node's value is kept as its 32-bit word, converted exactly as a store and a load
- *   between two dispatches would (`toBits`/`fromBits`), so integer and bit results (the PRNG) are the
- *   same bits as unfused. For floats the one thing fusion could change is contraction: a compiler may
- *   turn `a * b` in one node and `+ c` in the next into an FMA (WGSL allows it, and GPU drivers do it),
- *   which skips the product's rounding and can move the result by more than an ulp where the sum
- *   cancels. So each intermediate word is XORed with a uniform that is always 0 (`barrier`): the
- *   compiler cannot see through it, so no operation is contracted across node boundaries and a fused
+ * - Rounding. Every primitive's value passes a `round` node (or a `bitcast` where a consumer reads its
+ *   words as another dtype, as after a bitcast primitive), converted exactly as a store and a load
+ *   between two dispatches would, so integer and bit results (the PRNG) are the same bits as unfused.
+ *   For floats the one thing fusion could change is contraction: a compiler may turn `a * b` in one
+ *   primitive and `+ c` in the next into an FMA (WGSL allows it, and GPU drivers do it), which skips
+ *   the product's rounding and can move the result by more than an ulp where the sum cancels. So the
+ *   WGSL of a `round` node XORs the word with a uniform that is always 0 (`barrier`): the compiler
+ *   cannot see through it, so no operation is contracted across primitive boundaries and a fused
  *   kernel computes exactly what the separate dispatches compute (the tests check fused against
  *   unfused bit for bit). Contraction inside one primitive's expression is as before.
  */
-import { sizeOf, type BufferInfo, type Shape } from '../../core/index.js';
-import { layoutOf, offsetsSource, type ElementwiseSpec } from './elementwise.js';
+import { expr as ir, sizeOf, type BufferInfo, type DType, type Expr, type Shape } from '../../core/index.js';
+import { expressionKey, layoutOf, offsetsSource } from './elementwise.js';
 import type { Engine, GpuHandle, Slab } from './engine.js';
-import { bindings, fromBits, helpersFor, linearGroups, linearMain, toBits, uniformWords, wgslType } from './wgsl.js';
+import { renderWgsl } from './render.js';
+import { bindings, linearGroups, linearMain, uniformWords } from './wgsl.js';
 
 interface Leaf {
   readonly kind: 'leaf';
@@ -63,7 +67,8 @@ interface Constant {
 
 interface Operation {
   readonly kind: 'op';
-  readonly spec: ElementwiseSpec;
+  /** The primitive's expression; its input k is `args[k]`. */
+  readonly expr: Expr;
   readonly args: readonly Node[];
 }
 
@@ -144,9 +149,9 @@ export class Fuser {
     return { slab: null, root: { kind: 'const', bits: bits >>> 0 }, shape: [], leaves: [] };
   }
 
-  /** An element-wise primitive: a new lazy value (`spec` null: the input's bits, shared). */
-  apply(spec: ElementwiseSpec | null, inputs: readonly BufferInfo[], outShape: Shape): Handle {
-    if (spec === null) return this.sameBits(inputs[0]!.buffer as Handle);
+  /** An element-wise primitive: a new lazy value (`expr` null: the input's bits, shared). */
+  apply(expr: Expr | null, inputs: readonly BufferInfo[], outShape: Shape): Handle {
+    if (expr === null) return this.sameBits(inputs[0]!.buffer as Handle);
     const n = sizeOf(outShape);
     this.e.assertFits(n * 4);
     const candidates: LazyHandle[] = [];
@@ -159,7 +164,7 @@ export class Fuser {
       else this.materialise(h);
     }
     for (;;) {
-      const root: Operation = { kind: 'op', spec, args: inputs.map((x) => this.operand(x)) };
+      const root: Operation = { kind: 'op', expr, args: inputs.map((x) => this.operand(x)) };
       const nodes = topological(root);
       const leaves = distinctLeaves(nodes);
       const waiting = candidates.filter((h) => h.slab === null);
@@ -241,47 +246,21 @@ export class Fuser {
     const layout = layoutOf(leaves.map((l) => l.shape), shape);
     const barrierAt = layout.params.length;
     const params = [...layout.params, 0];
-    const ids = new Map<Node, number>();
-    const functions: ElementwiseSpec[] = [];
-    const signatures: string[] = [];
-    const lines: string[] = [];
-    const tokens: string[] = [];
-    for (const node of nodes) {
-      const id = ids.size;
-      ids.set(node, id);
-      if (node.kind === 'leaf') {
-        const k = leaves.findIndex((l) => sameLeaf(l, node));
-        lines.push(`  let v${id} = in${k}[o${k}];`);
-        tokens.push(`L${k}`);
-      } else if (node.kind === 'const') {
-        lines.push(`  let v${id} = p(${params.length}u);`);
-        params.push(node.bits);
-        tokens.push('K');
-      } else {
-        const { spec } = node;
-        const signature = `${spec.name}/${spec.inTypes.join(',')}/${spec.outType}`;
-        let f = signatures.indexOf(signature);
-        if (f < 0) {
-          f = signatures.push(signature) - 1;
-          functions.push(spec);
-        }
-        const args = node.args.map((a, q) => fromBits(spec.inTypes[q]!, `v${ids.get(a)!}`));
-        const value = toBits(spec.outType, `f${f}(${args.join(', ')})`);
-        lines.push(`  let v${id} = ${node === root ? value : `${value} ^ barrier`};`);
-        tokens.push(`${signature}(${node.args.map((a) => ids.get(a)!).join(',')})`);
-      }
-    }
+    // Inputs of the composed expression: the leaves (buffers), then the constants (uniform words).
+    const constants = nodes.filter((x): x is Constant => x.kind === 'const');
+    const inputIndex = (x: Leaf | Constant): number => (x.kind === 'leaf' ? leaves.findIndex((l) => sameLeaf(l, x)) : leaves.length + constants.indexOf(x));
+    const constantAt = params.length;
+    for (const c of constants) params.push(c.bits);
+    const ids = new Map<Node, number>(nodes.map((x, i) => [x, i]));
+    const tokens = nodes.map((x) => (x.kind === 'leaf' ? `L${inputIndex(x)}` : x.kind === 'const' ? 'K' : `${expressionKey(x.expr)}(${x.args.map((a) => ids.get(a)!).join(',')})`));
     const words = uniformWords(params.length);
-    const names = ['a', 'b', 'c', 'd'];
     this.e.counters.fusedOps += countOps(nodes);
     this.e.dispatch({
       key: `fused:${layout.modes.join('')}${layout.rank}:${words}:${barrierAt}:${tokens.join(';')}`,
       source: () => {
-        const defs = functions.map(
-          (s, f) => `fn f${f}(${s.inTypes.map((t, q) => `${names[q]}: ${wgslType(t)}`).join(', ')}) -> ${wgslType(s.outType)} { return ${s.expr}; }`,
-        );
-        const body = [offsetsSource(layout.modes, layout.rank), `  let barrier = p(${barrierAt}u);`, ...lines, `  out[i] = v${ids.get(root)!};`].join('\n');
-        return `${bindings(leaves.length, words)}\n${helpersFor(...functions.map((s) => s.expr))}\n${defs.join('\n')}\n${linearMain(body)}`;
+        const r = renderWgsl(composed(root, inputIndex), (k) => (k < leaves.length ? `in${k}[o${k}]` : `p(${constantAt + k - leaves.length}u)`));
+        const body = [offsetsSource(layout.modes, layout.rank), `  let barrier = p(${barrierAt}u);`, r.statements, `  out[i] = ${r.word};`].join('\n');
+        return `${bindings(leaves.length, words)}\n${r.helpers}\n${linearMain(body)}`;
       },
       inputs: leaves.map((l) => l.slab.buffer),
       output: out.slab.buffer,
@@ -290,4 +269,36 @@ export class Fuser {
       groups: linearGroups(n, this.e.limits.maxComputeWorkgroupsPerDimension),
     });
   }
+}
+
+/**
+ * The DAG under `root` as one IR expression: each primitive's expression with its inputs replaced by
+ * its operands' (rounded as a store would, `compose`); a leaf or constant is input `inputIndex(x)`,
+ * read as the dtype its consumer reads it as. An operand a consumer reads as another dtype (after a
+ * bitcast primitive, which shares the words) is bitcast after its rounding.
+ */
+function composed(root: Operation, inputIndex: (x: Leaf | Constant) => number): Expr {
+  const done = new Map<Operation, Expr>();
+  const build = (op: Operation): Expr => {
+    let e = done.get(op);
+    if (e) return e;
+    const wanted = inputDtypes(op.expr);
+    const operands = op.args.map((a, k): Expr => {
+      const t = wanted[k] ?? 'uint32';
+      if (a.kind !== 'op') return ir.input(inputIndex(a), t);
+      const inner = ir.round(build(a));
+      return inner.dtype === t ? inner : ir.bitcast(inner, t);
+    });
+    e = ir.substitute(op.expr, operands);
+    done.set(op, e);
+    return e;
+  };
+  return build(root);
+}
+
+/** The dtype each input of a primitive's expression is read as. */
+function inputDtypes(e: Expr): DType[] {
+  const types: DType[] = [];
+  for (const x of ir.topological(e)) if (x.op === 'input') types[x.value] = x.dtype;
+  return types;
 }

@@ -12,12 +12,12 @@
  * generated kernel, computed when something else needs them (`fusion.ts`); `{ fusion: false }`
  * dispatches each primitive on its own, with the same results bit for bit.
  */
-import { resetBackend, sizeOf, type Backend, type BackendBuffer, type BackendPrim, type BufferInfo, type DType, type OutputInfo, type PrimParams, type TypedArray } from '../../core/index.js';
+import { expr as ir, isElementwise, resetBackend, sizeOf, type Backend, type BackendBuffer, type BackendPrim, type BufferInfo, type DType, type Expr, type OutputInfo, type PrimParams, type StructuralPrim, type TypedArray } from '../../core/index.js';
 import { acquireDevice, describeAdapter, type AdapterDescription, type DeviceOptions } from './device.js';
 import { DeviceLostError, Engine, type EngineOptions, type GpuHandle, type Schedule } from './engine.js';
-import type { ElementwiseSpec } from './elementwise.js';
 import { Fuser, isLazy, type FusionLimits, type Handle } from './fusion.js';
-import { expressions, isElementwise, kernels, type ExpressionRule, type ElementwisePrim, type GpuKernel } from './kernels.js';
+import { elementwise } from './elementwise.js';
+import { direct, expressionFor, kernels, type GpuKernel } from './kernels.js';
 
 export { NO_ADAPTER_HELP, describeAdapter, dawnGpu } from './device.js';
 export type { AdapterDescription } from './device.js';
@@ -61,7 +61,7 @@ export interface WebGPUBackend extends Backend {
 }
 
 const handle = (b: BackendBuffer): Handle => b as Handle;
-const COPY: ElementwiseSpec = { name: 'copy', inTypes: ['uint32'], expr: 'a', outType: 'uint32' };
+const COPY = ir.input(0, 'uint32');
 
 /** Bool is one u32 per element on the GPU. */
 function toWords(values: TypedArray, dtype: DType): Uint32Array | Int32Array | Float32Array {
@@ -117,12 +117,18 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
     run<P extends BackendPrim>(prim: P, inputs: readonly BufferInfo[], params: PrimParams[P], out: OutputInfo): BackendBuffer {
       engine.check();
       if (sizeOf(out.shape) === 0) return engine.allocOutput(0);
-      if (!fuser) return (kernels[prim] as GpuKernel<P>)(engine, inputs, params, out);
-      if (isElementwise(prim)) return fuser.apply((expressions[prim] as ExpressionRule<ElementwisePrim>)(inputs, params as PrimParams[ElementwisePrim], out), inputs, out.shape);
+      if (!fuser) return isElementwise(prim) ? (direct(prim) as GpuKernel<P>)(engine, inputs, params, out) : (kernels[prim as StructuralPrim] as GpuKernel<P>)(engine, inputs, params, out);
+      if (isElementwise(prim)) return fuser.apply(expressionFor(prim, inputs, params as PrimParams[typeof prim], out), inputs, out.shape);
       // A broadcast is an element-wise copy whose input is read through stride-0 axes.
       if (prim === 'broadcast') return fuser.apply(COPY, inputs, out.shape);
       const ready = inputs.map((x) => ({ ...x, buffer: fuser.materialise(handle(x.buffer)) }));
-      return (kernels[prim] as GpuKernel<P>)(engine, ready, params, out);
+      return (kernels[prim as StructuralPrim] as GpuKernel<P>)(engine, ready, params, out);
+    },
+    runExpression(expression: Expr, inputs: readonly BufferInfo[], out: OutputInfo): BackendBuffer {
+      engine.check();
+      if (sizeOf(out.shape) === 0) return engine.allocOutput(0);
+      if (fuser) return fuser.apply(expression, inputs, out.shape);
+      return elementwise(engine, expression, inputs, out.shape);
     },
     flush(): void {
       if (!engine.lost) fuser?.materialiseAll();

@@ -159,67 +159,6 @@ export const HELPERS: Record<string, Helper> = {
   },
   sin_: { deps: ['sincos_'], code: 'fn sin_(x: f32) -> f32 { return sincos_(x).x; }' },
   cos_: { deps: ['sincos_'], code: 'fn cos_(x: f32) -> f32 { return sincos_(x).y; }' },
-  // erf: the formulas of backends/cpu/special.ts (Taylor series near 0, Numerical Recipes' erfc).
-  erfc_: {
-    deps: [],
-    code: `fn erfc_(z: f32) -> f32 {
-  let t = 1.0 / (1.0 + 0.5 * z);
-  return t * exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-}`,
-  },
-  erf_: {
-    deps: ['erfc_', 'isnan_'],
-    code: `fn erf_(x: f32) -> f32 {
-  if (isnan_(x)) { return x; }
-  let ax = abs(x);
-  if (ax < 0.5) {
-    let x2 = x * x;
-    var term = x;
-    var s = x;
-    for (var n = 1; n < 9; n++) {
-      term = term * (-x2 / f32(n));
-      s = s + term / f32(2 * n + 1);
-    }
-    return s * 1.1283791670955126;
-  }
-  return select(erfc_(ax) - 1.0, 1.0 - erfc_(ax), x > 0.0);
-}`,
-  },
-  // erfinv: Giles (2010), single precision, as backends/cpu/special.ts.
-  erfinv_: {
-    deps: ['nan_', 'inf_', 'isnan_'],
-    code: `fn erfinv_(x: f32) -> f32 {
-  if (isnan_(x)) { return x; }
-  if (x <= -1.0) { if (x == -1.0) { return -inf_(); } return nan_(); }
-  if (x >= 1.0) { if (x == 1.0) { return inf_(); } return nan_(); }
-  var w = -log((1.0 - x) * (1.0 + x));
-  var p: f32;
-  if (w < 5.0) {
-    w = w - 2.5;
-    p = 2.81022636e-8;
-    p = 3.43273939e-7 + p * w;
-    p = -3.5233877e-6 + p * w;
-    p = -4.39150654e-6 + p * w;
-    p = 0.00021858087 + p * w;
-    p = -0.00125372503 + p * w;
-    p = -0.00417768164 + p * w;
-    p = 0.246640727 + p * w;
-    p = 1.50140941 + p * w;
-  } else {
-    w = sqrt(w) - 3.0;
-    p = -0.000200214257;
-    p = 0.000100950558 + p * w;
-    p = 0.00134934322 + p * w;
-    p = -0.00367342844 + p * w;
-    p = 0.00573950773 + p * w;
-    p = -0.0076224613 + p * w;
-    p = 0.00943887047 + p * w;
-    p = 1.00167406 + p * w;
-    p = 2.83297682 + p * w;
-  }
-  return p * x;
-}`,
-  },
   // Math.pow semantics: integer exponents by squaring (exact for small ones, and defined for a < 0).
   powf_: {
     deps: ['nan_', 'isnan_', 'inf_'],
