@@ -499,12 +499,21 @@ const winogradInKernel: WasmKernel<'winogradIn'> = (() => {
     const x = inputs[0]!;
     if (x.dtype !== 'float32') return fallback(ctx, out, inputs, p, info);
     const c = x.shape[x.shape.length - 1]!;
-    const th = (p.height - 2) / 2;
-    const tw = (p.width - 2) / 2;
-    const tiles = p.batch * th * tw;
+    const tiles = p.batch * p.tilesHigh * p.tilesWide;
     if (tiles * c === 0) return;
-    if (p.adjoint) runRange(ctx, 'winogradInAdj', [out.ptr, ptrOf(x.buffer), 0, 0, p.height, p.width, c, th, tw, tiles], 2, p.batch * p.height, p.width * c * 4);
-    else runRange(ctx, 'winogradInFwd', [out.ptr, ptrOf(x.buffer), 0, 0, p.height, p.width, c, th, tw, tiles], 2, p.batch * th, tw * c * 16);
+    const geometry = [p.height, p.width, c, p.tilesHigh, p.tilesWide, tiles, p.padTop, p.padLeft];
+    if (p.adjoint) {
+      runRange(ctx, 'winogradInAdj', [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry], 2, p.batch * p.height, p.width * c * 4);
+      return;
+    }
+    // c zero floats that the tiles' points outside the image read instead of the image.
+    const zero = ctx.heap.alloc(c * 4);
+    try {
+      view(ctx.heap, 'float32', zero.ptr, c).fill(0);
+      runRange(ctx, 'winogradInFwd', [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry, zero.ptr], 2, p.batch * p.tilesHigh, p.tilesWide * c * 16);
+    } finally {
+      ctx.heap.free(zero.ptr, zero.size);
+    }
   };
 })();
 
