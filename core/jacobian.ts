@@ -2,9 +2,10 @@
  * The Jacobian family, built from `jvp` and `vjp`: `jacfwd` (forward mode, a column per input
  * element), `jacrev` (reverse mode, a row per output element) and `hessian = jacfwd(jacrev(f))`.
  *
- * Without `vmap`, both loop over basis vectors: `jacfwd` runs one `jvp` per element of `x` (each runs
- * `f` again), `jacrev` runs `f` once and its pullback once per element of the output. So `jacfwd`
- * suits tall Jacobians (few inputs, many outputs) and `jacrev` wide ones (a scalar loss: one pullback).
+ * Both push a whole basis through at once with `vmap`: `jacfwd` runs a batch of `jvp`s, one per
+ * element of `x` (so `f` runs once, batched), `jacrev` runs `f` once and then a batch of pullbacks,
+ * one per element of the output. So `jacfwd` suits tall Jacobians (few inputs, many outputs) and
+ * `jacrev` wide ones (a scalar loss: a batch of one).
  *
  * Shapes follow JAX: for `f(x) = y`, the block for an output leaf `y` and an input leaf `x` has shape
  * `[...y.shape, ...x.shape]`. The result is a tree shaped like the output whose leaves are trees
@@ -12,11 +13,11 @@
  * input or the output is not float32 are zeros.
  */
 import * as o from './ops.js';
-import { fromArray } from './ops.js';
 import { jvp } from './jvp.js';
 import { isPlainObject, pytreeNodeOf } from './pytree.js';
 import { Tensor, tidy } from './tensor.js';
 import { vjp } from './trace.js';
+import { vmap } from './vmap.js';
 import { mapDifferentiable, treeLeaves, treeMap } from './tree.js';
 
 /** The Jacobian of a function from `X` to `Out`: `Out`'s structure, with an `X`-shaped tree at each tensor. */
@@ -38,39 +39,31 @@ function replaceLeaves(tree: unknown, leaf: (t: Tensor, k: number) => unknown): 
   return walk(tree);
 }
 
-/** The float32 one-hot tensor of `shape` with a 1 at flat position `j`. */
-function basis(shape: readonly number[], size: number, j: number): Tensor {
-  const values = new Float32Array(size);
-  values[j] = 1;
-  return fromArray(values, shape, 'float32');
-}
-
-/** Stack `parts` (each of shape `inner`) along a new leading axis of length `n`, the empty case included. */
-function stackRows(parts: readonly Tensor[], n: number, inner: readonly number[]): Tensor {
-  return n === 0 ? o.zeros([0, ...inner]) : o.stack(parts, 0);
+/** The identity, one row per element of `shape`: [size, ...shape]. */
+function basis(shape: readonly number[], size: number): Tensor {
+  return o.reshape(o.eye(size), [size, ...shape]);
 }
 
 /**
  * `jacrev(f)(x, ...rest)` (`jax.jacrev`): the Jacobian of `f` with respect to its first argument, by
- * reverse mode: `f` runs once, then its pullback once per output element (a loop over basis
- * cotangents; `vmap` would batch them). The natural choice for a scalar or short output.
+ * reverse mode: `f` runs once, then its pullback on the basis of each output leaf's cotangents, as
+ * one batch (`vmap`). The natural choice for a scalar or short output.
  */
 export function jacrev<X, R extends unknown[], Out>(f: (x: X, ...rest: R) => Out): (x: X, ...rest: R) => Jacobian<Out, X> {
   return (x: X, ...rest: R) =>
     tidy(() => {
       const [out, pullback] = vjp((xx: X) => f(xx, ...rest), x);
-      const cotangent = (k: number, j: number): Out =>
-        replaceLeaves(out, (y, m) => (m === k ? basis(y.shape, y.size, j) : o.zerosLike(y))) as Out;
-      // A gradient's structure and leaf shapes, needed even where an output is empty.
+      const pullOne = (k: number) => (e: Tensor): X => pullback(replaceLeaves(out, (y, m) => (m === k ? e : o.zerosLike(y))) as Out)[0];
+      // A gradient's structure and leaf shapes, needed where an output is empty or not float32.
       const [like] = pullback(replaceLeaves(out, (y) => o.zerosLike(y)) as Out);
       return replaceLeaves(out, (y, k) => {
-        const rows = y.dtype === 'float32' ? Array.from({ length: y.size }, (_, j) => treeLeaves(pullback(cotangent(k, j))[0])) : [];
+        const rows = y.dtype === 'float32' && y.size > 0 ? vmap(pullOne(k))(basis(y.shape, y.size)) : null;
+        const blocks = rows === null ? [] : treeLeaves(rows);
         let i = 0;
         return treeMap(like, (g) => {
-          const leaf = i++;
+          const block = blocks[i++];
           const shape = [...y.shape, ...g.shape];
-          if (y.dtype !== 'float32' || g.dtype !== 'float32') return o.zeros(shape);
-          return o.reshape(stackRows(rows.map((r) => r[leaf]!), y.size, g.shape), shape);
+          return block === undefined || g.dtype !== 'float32' ? o.zeros(shape) : o.reshape(block, shape);
         });
       }) as Jacobian<Out, X>;
     });
@@ -78,37 +71,27 @@ export function jacrev<X, R extends unknown[], Out>(f: (x: X, ...rest: R) => Out
 
 /**
  * `jacfwd(f)(x, ...rest)` (`jax.jacfwd`): the Jacobian of `f` with respect to its first argument, by
- * forward mode: one `jvp` per element of `x` along a basis vector (a loop; each runs `f` again;
- * `vmap` would batch them). The natural choice for a short input and a long output.
+ * forward mode: for each tensor leaf of `x`, a batch (`vmap`) of `jvp`s along its basis vectors.
+ * The natural choice for a short input and a long output.
  */
 export function jacfwd<X, R extends unknown[], Out>(f: (x: X, ...rest: R) => Out): (x: X, ...rest: R) => Jacobian<Out, X> {
   return (x: X, ...rest: R) =>
     tidy(() => {
       const g = (xx: X) => f(xx, ...rest);
       const xs = mapDifferentiable(x, (t) => t);
-      const inputs = treeLeaves(xs);
-      // columns[i][j]: the output tangents (leaves) along basis vector j of input leaf i.
-      let out: Out | undefined;
-      const columns = inputs.map((xi, i) => {
-        if (xi.dtype !== 'float32') return [];
-        return Array.from({ length: xi.size }, (_, j) => {
-          const tangent = replaceLeaves(xs, (t, m) => (m === i ? basis(t.shape, t.size, j) : o.zerosLike(t))) as X;
-          const [y, ty] = jvp(g, [xs], [tangent] as [X]);
-          out ??= y;
-          return treeLeaves(ty);
-        });
+      const out = g(xs);
+      // columns[i]: the output tangent leaves along every basis vector of input leaf i, the batch last.
+      const columns = treeLeaves(xs).map((xi, i) => {
+        if (xi.dtype !== 'float32' || xi.size === 0) return null;
+        const push = (e: Tensor) => jvp(g, [xs], [replaceLeaves(xs, (t, m) => (m === i ? e : o.zerosLike(t))) as X])[1];
+        return treeLeaves(vmap(push, { outAxes: -1 })(basis(xi.shape, xi.size)));
       });
-      out ??= g(xs);
       return replaceLeaves(out, (y, k) => {
         let i = 0;
         return treeMap(xs, (xi) => {
-          const cols = columns[i++]!;
+          const cols = columns[i++];
           const shape = [...y.shape, ...xi.shape];
-          if (xi.dtype !== 'float32' || y.dtype !== 'float32') return o.zeros(shape);
-          // [x.size, ...y.shape] → [...y.shape, x.size] → [...y.shape, ...x.shape]
-          const stacked = stackRows(cols.map((c) => c[k]!), xi.size, y.shape);
-          const perm = [...y.shape.map((_, a) => a + 1), 0];
-          return o.reshape(o.transpose(stacked, perm), shape);
+          return cols === null || cols === undefined || y.dtype !== 'float32' ? o.zeros(shape) : o.reshape(cols[k]!, shape);
         });
       }) as Jacobian<Out, X>;
     });

@@ -21,7 +21,7 @@ import * as o from './ops.js';
 import type { Prim, PrimParams } from './primitives.js';
 import { fmt, shapeEq } from './shape.js';
 import { Tensor, tidy } from './tensor.js';
-import { bind, nextLevel, vjp, withTapesBelow } from './trace.js';
+import { bind, nextLevel, outside, vjp } from './trace.js';
 import { mapDifferentiable, treeMap, treeZipMap } from './tree.js';
 
 /** A tangent, or null for a zero tangent. */
@@ -44,6 +44,14 @@ interface ForwardTrace {
 }
 
 const activeTraces: ForwardTrace[] = [];
+
+/** @internal For trace.ts's `outside`: set aside the open jvps at `level` or above; returns the undo. */
+export function setAsideForward(level: number): () => void {
+  const i = activeTraces.findIndex((trace) => trace.level >= level);
+  if (i < 0) return () => undefined;
+  const inner = activeTraces.splice(i);
+  return () => void activeTraces.push(...inner);
+}
 
 function setTangent(trace: ForwardTrace, primal: Tensor, tangent: Tensor): void {
   trace.tangents.set(primal.id, tangent);
@@ -81,19 +89,8 @@ export function propagateTangents<P extends Prim>(prim: P, inputs: readonly Tens
     });
     if (!any) continue;
     const rule = jvpRules[prim] as JvpRule<P>;
-    const t = outsideOf(k, () => tidy(() => fit(rule(inputs, tangents, out, params), out)));
+    const t = outside(trace.level, () => tidy(() => fit(rule(inputs, tangents, out, params), out)));
     if (t !== null) setTangent(trace, out, t);
-  }
-}
-
-/** Run `fn` with trace k and everything opened inside it (traces and tapes) set aside. */
-function outsideOf<T>(k: number, fn: () => T): T {
-  const level = activeTraces[k]!.level;
-  const inner = activeTraces.splice(k);
-  try {
-    return withTapesBelow(level, fn);
-  } finally {
-    activeTraces.push(...inner);
   }
 }
 

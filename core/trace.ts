@@ -17,7 +17,8 @@ import type { BufferInfo } from './backend.js';
 import { checkInputs } from './argument.js';
 import { checkFinite, debugNans } from './debug.js';
 import { mapDifferentiable, treeLeaves, treeMap } from './tree.js';
-import { hasTangent, propagateTangents, tangentNeeded } from './jvp.js';
+import { hasTangent, propagateTangents, setAsideForward, tangentNeeded } from './jvp.js';
+import { batchedValueNeeded, batchPrimitive, isBatched, setAsideBatching, stopBatched } from './vmap.js';
 
 /** One primitive applied, as the tape records it. */
 interface PrimEntry {
@@ -71,21 +72,28 @@ class Tape {
 }
 
 const activeTapes: Tape[] = [];
-// A scope keeps what a recording tape will read, and the tangent of every value it keeps (jvp.ts).
-tapeNeeds.has = (t) => activeTapes.some((tape) => tape.saved.has(t)) || tangentNeeded(t);
+// A scope keeps what a recording tape will read, the tangent of every value it keeps (jvp.ts) and
+// the batched value behind every vmap tracer it keeps (vmap.ts).
+tapeNeeds.has = (t) => activeTapes.some((tape) => tape.saved.has(t)) || tangentNeeded(t) || batchedValueNeeded(t);
+
+/** Set aside the tapes at `level` or above; returns the undo. */
+function setAsideTapes(level: number): () => void {
+  const i = activeTapes.findIndex((tape) => tape.level >= level);
+  if (i < 0) return () => undefined;
+  const above = activeTapes.splice(i);
+  return () => void activeTapes.push(...above);
+}
 
 /**
- * @internal Run `fn` with the tapes opened above `level` set aside (they do not record what `fn`
- * binds): a JVP rule's work belongs to the transformations outside its `jvp`, not inside it.
+ * @internal Run `fn` with every transformation at `level` or above (opened inside it) set aside: a
+ * JVP or batching rule's work belongs to the transformations outside its own, not to those inside.
  */
-export function withTapesBelow<T>(level: number, fn: () => T): T {
-  const i = activeTapes.findIndex((tape) => tape.level > level);
-  if (i < 0) return fn();
-  const above = activeTapes.splice(i);
+export function outside<T>(level: number, fn: () => T): T {
+  const undo = [setAsideTapes(level), setAsideForward(level), setAsideBatching(level)];
   try {
     return fn();
   } finally {
-    activeTapes.push(...above);
+    for (let i = undo.length - 1; i >= 0; i--) undo[i]!();
   }
 }
 
@@ -109,8 +117,12 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
     return { buffer: s.buffer, shape: t.shape, dtype: t.dtype };
   });
   const { shape, dtype } = rule.shape(inputs, params as never);
+  // Inside vmap, a primitive on batched values runs its batching rule instead (vmap.ts).
+  const batched = batchPrimitive(prim, inputs, params, shape);
   let out: Tensor;
-  if (prim === 'reshape') {
+  if (batched !== null) {
+    out = batched;
+  } else if (prim === 'reshape') {
     out = new Tensor(storage0!, shape, dtype);
   } else {
     let size = 1;
@@ -118,7 +130,7 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
     const buffer = backend.run(prim as Exclude<P, 'reshape'>, infos, params as PrimParams[Exclude<P, 'reshape'>], { shape, dtype });
     out = new Tensor(newStorage(backend, buffer, size, dtype), shape, dtype);
   }
-  if (debugNans.on) checkFinite(prim, inputs, out);
+  if (debugNans.on && batched === null) checkFinite(prim, inputs, out);
   for (const tape of activeTapes) {
     if (inputs.some((t) => tape.tracked.has(t.id))) {
       const keep = savedBy(rule.saves, inputs, out);
@@ -133,6 +145,8 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
 
 /** A new tensor sharing `x`'s buffer that no tape tracks: gradients do not flow through it. */
 export function stopGradient(x: Tensor): Tensor {
+  const batched = stopBatched(x);
+  if (batched !== null) return batched;
   return new Tensor(x.live('stopGradient'), x.shape, x.dtype);
 }
 
@@ -291,8 +305,8 @@ function backward(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], k
  * whether its cotangent is needed; it returns one cotangent per tensor leaf of the arguments (null
  * allowed where not wanted). Write it with ordinary ops: under an outer `grad` it is recorded, so gradients of
  * gradients work. Arguments and result are pytrees; non-tensor leaves pass through. Under `jvp`
- * (forward mode has no use for a pullback), `fn` runs as it is and is differentiated through its
- * primitives, by any tape too.
+ * (forward mode has no use for a pullback) and on `vmap`'s batched values, `fn` runs as it is and is
+ * differentiated through its primitives, by any tape too.
  */
 export function customVjp<A extends unknown[], R>(
   fn: (...args: A) => R,
@@ -300,7 +314,7 @@ export function customVjp<A extends unknown[], R>(
 ): (...args: A) => R {
   return (...args: A): R => {
     const inputs = treeLeaves(args);
-    if (!activeTapes.some((tape) => inputs.some((x) => tape.tracked.has(x.id))) || hasTangent(inputs)) return fn(...args);
+    if (!activeTapes.some((tape) => inputs.some((x) => tape.tracked.has(x.id))) || hasTangent(inputs) || isBatched(inputs)) return fn(...args);
     // Forward with recording suspended: the scope frees every intermediate, as no tape needs them.
     const suspended = activeTapes.splice(0);
     let out: R;
