@@ -80,26 +80,36 @@ export function emitWinograd(m: ModuleBuilder): void {
   // ---- data transform, forward: tile rows [lo, hi) of n·th. Each of a tile's 16 points reads the
   // image where it lies inside, else `zero` (c zero floats): no bounds test in the channel loop.
   m.func('winogradInFwd', { params: i32(13) }, (c, out, x, lo, hi, h, w, ch, th, tw, tiles, pt, pl, zero) => {
-    const [tr, b, ty, tx, t, cc, off, plane, a, yy, xx, rowOk] = Array.from({ length: 12 }, () => c.local('i32'));
+    const [tr, b, ty, tx, t, cc, off, plane, a, yy, xx] = Array.from({ length: 11 }, () => c.local('i32'));
     const src = Array.from({ length: 16 }, () => c.local('i32'));
+    // Per row of tiles: each of the 4 rows' start in x and whether it lies in the image; per tile:
+    // each of the 4 columns' byte offset and whether it does.
+    const rowBase = Array.from({ length: 4 }, () => c.local('i32'));
+    const rowOk = Array.from({ length: 4 }, () => c.local('i32'));
+    const colOff = Array.from({ length: 4 }, () => c.local('i32'));
+    const colOk = Array.from({ length: 4 }, () => c.local('i32'));
     const vs = { v: Array.from({ length: 32 }, () => c.local('v128')), s: Array.from({ length: 32 }, () => c.local('f32')) };
     c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(tr, lo, hi, 1, () => {
       c.localGet(tr).localGet(th).i32DivU().localSet(b);
       c.localGet(tr).localGet(b).localGet(th).i32Mul().i32Sub().localSet(ty);
+      for (let i = 0; i < 4; i++) {
+        // yy = 2ty + i − pt; rowOk = 0 ≤ yy < h; rowBase = x + (b·h + yy)·w·c·4
+        c.localGet(ty).i32Const(2).i32Mul().i32Const(i).i32Add().localGet(pt).i32Sub().localSet(yy);
+        c.localGet(yy).i32Const(0).i32GeS().localGet(yy).localGet(h).i32LtS().i32And().localSet(rowOk[i]!);
+        c.localGet(x).localGet(b).localGet(h).i32Mul().localGet(yy).i32Add().localGet(w).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(rowBase[i]!);
+      }
       c.forRange(tx, { const: 0 }, tw, 1, () => {
         c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
+        for (let j = 0; j < 4; j++) {
+          c.localGet(tx).i32Const(2).i32Mul().i32Const(j).i32Add().localGet(pl).i32Sub().localSet(xx);
+          c.localGet(xx).i32Const(0).i32GeS().localGet(xx).localGet(w).i32LtS().i32And().localSet(colOk[j]!);
+          c.localGet(xx).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(colOff[j]!);
+        }
+        // src = inside ? rowBase + colOff : zero
         for (let i = 0; i < 4; i++) {
-          // yy = 2ty + i − pt; rowOk = 0 ≤ yy < h
-          c.localGet(ty).i32Const(2).i32Mul().i32Const(i).i32Add().localGet(pt).i32Sub().localSet(yy);
-          c.localGet(yy).i32Const(0).i32GeS().localGet(yy).localGet(h).i32LtS().i32And().localSet(rowOk);
           for (let j = 0; j < 4; j++) {
-            c.localGet(tx).i32Const(2).i32Mul().i32Const(j).i32Add().localGet(pl).i32Sub().localSet(xx);
-            // src = inside ? x + ((b·h + yy)·w + xx)·c·4 : zero
-            c.localGet(x).localGet(b).localGet(h).i32Mul().localGet(yy).i32Add().localGet(w).i32Mul().localGet(xx).i32Add().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add();
-            c.localGet(zero);
-            c.localGet(rowOk).localGet(xx).i32Const(0).i32GeS().i32And().localGet(xx).localGet(w).i32LtS().i32And();
-            c.select().localSet(src[i * 4 + j]!);
+            c.localGet(rowBase[i]!).localGet(colOff[j]!).i32Add().localGet(zero).localGet(rowOk[i]!).localGet(colOk[j]!).i32And().select().localSet(src[i * 4 + j]!);
           }
         }
         // out + (t·c)·4, then + e·plane + off per entry
@@ -184,6 +194,11 @@ export function emitWinograd(m: ModuleBuilder): void {
     const [pr, b, y, x, ty0, tx0, py, px, cc, off, dst, plane, first] = Array.from({ length: 13 }, () => c.local('i32'));
     const tileAt = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
     const ok = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+    // Per pixel row: the first tile index of tile rows ty0 and ty0 − 1, and whether each exists;
+    // per pixel: whether tile columns tx0 and tx0 − 1 exist.
+    const rowTile = [c.local('i32'), c.local('i32')];
+    const rowOk = [c.local('i32'), c.local('i32')];
+    const colOk = [c.local('i32'), c.local('i32')];
     const acc = { v: c.local('v128'), s: c.local('f32') };
     const contrib = { v: c.local('v128'), s: c.local('f32') };
     const inner = { v: Array.from({ length: 4 }, () => c.local('v128')), s: Array.from({ length: 4 }, () => c.local('f32')) };
@@ -193,21 +208,26 @@ export function emitWinograd(m: ModuleBuilder): void {
       c.localGet(pr).localGet(b).localGet(h).i32Mul().i32Sub().localGet(pt).i32Add().localSet(y);
       c.localGet(y).i32Const(1).i32ShrU().localSet(ty0);
       c.localGet(y).i32Const(1).i32And().localSet(py);
+      for (let dy = 0; dy < 2; dy++) {
+        // rowOk = (ty0 − dy) ∈ [0, th); rowTile = (b·th + ty0 − dy)·tw
+        c.localGet(ty0).i32Const(dy).i32Sub().localGet(th).i32LtS().localGet(ty0).i32Const(dy).i32GeS().i32And().localSet(rowOk[dy]!);
+        c.localGet(b).localGet(th).i32Mul().localGet(ty0).i32Add().i32Const(dy).i32Sub().localGet(tw).i32Mul().localSet(rowTile[dy]!);
+      }
       c.forRange(x, { const: 0 }, w, 1, () => {
         c.localGet(x).localGet(pl).i32Add().i32Const(1).i32ShrU().localSet(tx0);
         c.localGet(x).localGet(pl).i32Add().i32Const(1).i32And().localSet(px);
         c.localGet(out).localGet(pr).localGet(w).i32Mul().localGet(x).i32Add().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(dst);
+        for (let dx = 0; dx < 2; dx++) {
+          c.localGet(tx0).i32Const(dx).i32Sub().localGet(tw).i32LtS().localGet(tx0).i32Const(dx).i32GeS().i32And().localSet(colOk[dx]!);
+        }
         // The four candidate tiles in the order their contributions add: (ty0, tx0), (ty0, tx0 − 1),
         // (ty0 − 1, tx0), (ty0 − 1, tx0 − 1); valid when inside [0, th) × [0, tw).
         for (let k = 0; k < 4; k++) {
           const dy = k >> 1;
           const dx = k & 1;
-          // ok = (ty0 − dy) ∈ [0, th) and (tx0 − dx) ∈ [0, tw)
-          c.localGet(ty0).i32Const(dy).i32Sub().localGet(th).i32LtS().localGet(ty0).i32Const(dy).i32GeS().i32And();
-          c.localGet(tx0).i32Const(dx).i32Sub().localGet(tw).i32LtS().localGet(tx0).i32Const(dx).i32GeS().i32And().i32And().localSet(ok[k]!);
-          // tileAt = v + ((b·th + ty0 − dy)·tw + tx0 − dx)·c·4
-          c.localGet(v).localGet(b).localGet(th).i32Mul().localGet(ty0).i32Add().i32Const(dy).i32Sub().localGet(tw).i32Mul().localGet(tx0).i32Add().i32Const(dx).i32Sub();
-          c.localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt[k]!);
+          c.localGet(rowOk[dy]!).localGet(colOk[dx]!).i32And().localSet(ok[k]!);
+          // tileAt = v + (rowTile + tx0 − dx)·c·4
+          c.localGet(v).localGet(rowTile[dy]!).localGet(tx0).i32Add().i32Const(dx).i32Sub().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt[k]!);
         }
         // One code path per parity of (y, x): the tile positions (i, j) are then constants.
         for (const [yParity, xParity] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
