@@ -118,7 +118,7 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
   });
   const { shape, dtype } = rule.shape(inputs, params as never);
   // Inside vmap, a primitive on batched values runs its batching rule instead (vmap.ts).
-  const batched = batchPrimitive(prim, inputs, params, shape);
+  const batched = batchPrimitive(prim, inputs, params, shape, dtype);
   let out: Tensor;
   if (batched !== null) {
     out = batched;

@@ -14,6 +14,7 @@
  * a tracer's storage is the whole batch's.
  */
 import * as o from './ops.js';
+import type { DType } from './dtype.js';
 import type { Prim, PrimParams } from './primitives.js';
 import { fmt, shapeEq } from './shape.js';
 import { Tensor, tidy } from './tensor.js';
@@ -56,6 +57,21 @@ function tracer(trace: BatchTrace, value: Tensor): Tensor {
   return t;
 }
 
+/**
+ * Point `t` (made before its value, on a storage it borrowed) at `value`'s storage and record it as
+ * `value`'s tracer. Made first, a tracer comes before its value in its scope, so a scope that frees
+ * the tracer has done so when it reaches the value, and frees that too (scopes walk in order).
+ */
+function attach(trace: BatchTrace, t: Tensor, value: Tensor): Tensor {
+  t.storage!.refs--;
+  const s = value.live('vmap');
+  s.refs++;
+  t.storage = s;
+  trace.values.set(t.id, value);
+  trace.tracerOf.set(value, t);
+  return t;
+}
+
 /** @internal For scopes: a batched value lives as long as its tracer. */
 export function batchedValueNeeded(v: Tensor): boolean {
   for (const trace of activeTraces) {
@@ -84,13 +100,15 @@ export function stopBatched(x: Tensor): Tensor | null {
  * @internal Called by `bind` before running a primitive: when an open vmap batches one of the inputs,
  * the output's tracer, computed by the batching rule of the innermost such vmap; otherwise null.
  */
-export function batchPrimitive<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], shape: readonly number[]): Tensor | null {
+export function batchPrimitive<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], shape: readonly number[], dtype: DType): Tensor | null {
   if (activeTraces.length === 0) return null;
   for (let k = activeTraces.length - 1; k >= 0; k--) {
     const trace = activeTraces[k]!;
     const values = inputs.map((x) => trace.values.get(x.id) ?? null);
     if (values.every((v) => v === null)) continue;
     const rule = batchRules[prim] as BatchRule<P>;
+    // The tracer first, on an input's storage until its value exists (see `attach`).
+    const t = new Tensor(inputs[0]!.live('vmap'), shape, dtype);
     const value = outside(trace.level, () =>
       tidy(() => {
         const v = rule(inputs, values, params, { size: trace.size, shape });
@@ -101,7 +119,7 @@ export function batchPrimitive<P extends Prim>(prim: P, inputs: readonly Tensor[
         return values.includes(v) ? bind('reshape', [v], { shape: [...v.shape] }) : v;
       }),
     );
-    return tracer(trace, value);
+    return attach(trace, t, value);
   }
   return null;
 }

@@ -161,6 +161,20 @@ describeBackends('vmap', () => {
     dispose([a, b]);
   });
 
+  it('inside vmap, a scope frees the batched values of what it frees (memory stays flat within one call)', () => {
+    const xs = upload({ shape: [3, 4], data: Array.from({ length: 12 }, (_, i) => Math.sin(i)) });
+    const counts: number[] = [];
+    const y = vmap((x: Tensor) => {
+      for (let i = 0; i < 20; i++) {
+        tidy(() => void o.gelu(o.softmax(o.mul(x, i))));
+        counts.push(memoryStats().tensors);
+      }
+      return o.sum(x);
+    })(xs);
+    expect(new Set(counts).size).toBe(1);
+    dispose([xs, y]);
+  });
+
   it('vmap, vmap of grad and grad of vmap leave nothing behind over many calls', () => {
     const [k1, k2, k3, k4] = keys();
     const p = tidy(() => ({ w1: normal(k1, [3, 5]), b1: normal(k2, [5]), w2: normal(k3, [5, 2]) }));
