@@ -16,24 +16,17 @@ const FLOAT_OPS: Partial<Record<ir.Op, number>> = {
   eq: SIMD.f32x4Eq, ne: SIMD.f32x4Ne, lt: SIMD.f32x4Lt, le: SIMD.f32x4Le, gt: SIMD.f32x4Gt, ge: SIMD.f32x4Ge,
 };
 
-const fourBytes = (t: DType): boolean => t !== 'bool';
-
 /** The nodes this backend renders itself. */
 export function wasmHas(op: ir.Op, dtype: DType, args: readonly Expr[]): boolean {
-  if (op === 'select' || op === 'round') return true;
-  if (op === 'input') return true;
+  // Inputs are f32 lanes, or lane masks for bool; a select or a round moves any 4-byte value's bits.
+  if (op === 'input' || op === 'select' || op === 'round') return true;
   if (op === 'const') return dtype === 'float32';
   if (op === 'exp') return dtype === 'float32';
   return FLOAT_OPS[op] !== undefined && args.every((a) => a.dtype === 'float32');
 }
 
 /** `root` with every composite wasm lacks decomposed, or null when a node has no rendering here. */
-export function lowerForWasm(root: Expr): Expr | null {
-  const lowered = ir.lower(root, wasmHas, DECOMPOSITIONS);
-  if (!lowered) return null;
-  const ok = ir.topological(lowered).every((e) => (e.op === 'input' ? e.dtype === 'bool' || fourBytes(e.dtype) : true));
-  return ok ? lowered : null;
-}
+export const lowerForWasm = (root: Expr): Expr | null => ir.lower(root, wasmHas, DECOMPOSITIONS);
 
 const MAGIC = 12582912; // 1.5 · 2²³
 const MAGIC_BITS = 0x4b400000;
