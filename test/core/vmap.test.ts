@@ -150,6 +150,17 @@ describeBackends('vmap', () => {
     dispose([x, w, nested, direct, images, kernel, per, k1, k2, k3, k4]);
   });
 
+  it('outputs that do not depend on the batch are repeated along it; outAxes per element of an array output; numbers pass through', async () => {
+    const xs = upload({ shape: [3, 2], data: [1, 2, 3, 4, 5, 6] });
+    const [y, c, n] = vmap((x: Tensor, k: number) => [o.mul(x, k), o.ones([2]), k], { inAxes: [0, null], outAxes: [1, 0, 0] })(xs, 10) as [Tensor, Tensor, number];
+    expect(y.shape).toEqual([2, 3]);
+    expect(await read(y)).toEqual([10, 30, 50, 20, 40, 60]);
+    expect(c.shape).toEqual([3, 2]);
+    expect(await read(c)).toEqual([1, 1, 1, 1, 1, 1]);
+    expect(n).toBe(10);
+    dispose([xs, y, c]);
+  });
+
   it('errors name the problem: batch sizes that differ, an axis out of range, inAxes of the wrong length', () => {
     const a = upload({ shape: [2, 3], data: [1, 2, 3, 4, 5, 6] });
     const b = upload({ shape: [3], data: [1, 2, 3] });
