@@ -361,6 +361,34 @@ const broadcastKernel: WasmKernel<'broadcast'> = (() => {
   };
 })();
 
+/** slice of 4-byte elements: `copy_rows` from the first element, with the input's strides. */
+const sliceKernel: WasmKernel<'slice'> = (() => {
+  const fallback = viaCpu('slice');
+  return (ctx, out, inputs, params, info) => {
+    const x = inputs[0]!;
+    if (bytesPerElement(x.dtype) !== 4) return fallback(ctx, out, inputs, params, info);
+    const st = stridesOf(x.shape);
+    const offset = params.begin.reduce((sum, b, i) => sum + b * st[i]!, 0);
+    copyRows(ctx, out, ptrOf(x.buffer) + 4 * offset, st, info.shape);
+  };
+})();
+
+/** concat of 4-byte elements: each input's rows (its extent from `axis` on) into its columns of the output, by `copy_block`. */
+const concatKernel: WasmKernel<'concat'> = (() => {
+  const fallback = viaCpu('concat');
+  return (ctx, out, inputs, params, info) => {
+    if (bytesPerElement(info.dtype) !== 4) return fallback(ctx, out, inputs, params, info);
+    const outer = sizeOf(info.shape.slice(0, params.axis));
+    const rowOut = sizeOf(info.shape.slice(params.axis));
+    let col = 0;
+    for (const x of inputs) {
+      const row = sizeOf(x.shape.slice(params.axis));
+      if (row > 0 && outer > 0) ctx.fns.copy_block!(out.ptr + 4 * col, 4 * rowOut, ptrOf(x.buffer), 4 * row, outer, row);
+      col += row;
+    }
+  };
+})();
+
 /**
  * Transpose of 4-byte elements. When the output's last axis is contiguous in the input (heads moved
  * around whole rows), or the blocks below would be small, `copy_rows`. Otherwise the output axis that
@@ -581,9 +609,9 @@ const wasmKernels: { [P in StructuralPrim]: WasmKernel<P> } = {
   winogradOut: winogradOutKernel,
   transpose: transposeKernel,
   broadcast: broadcastKernel,
-  slice: viaCpu('slice'),
+  slice: sliceKernel,
   pad: viaCpu('pad'),
-  concat: viaCpu('concat'),
+  concat: concatKernel,
   flip: viaCpu('flip'),
   gather: viaCpu('gather'),
   scatterAdd: viaCpu('scatterAdd'),

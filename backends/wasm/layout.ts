@@ -167,6 +167,26 @@ export function emitTranspose(m: ModuleBuilder): void {
 }
 
 /**
+ * Export `copy_block(dst, dstStride, src, srcStride, rows, rowLen)` for 4-byte elements: `rows` rows
+ * of `rowLen` contiguous elements, row r from src + r·srcStride to dst + r·dstStride (strides in
+ * bytes); four lanes at a time, then a scalar tail. Concatenation writes each input's rows into its
+ * columns of the output this way.
+ */
+export function emitCopyBlock(m: ModuleBuilder): void {
+  m.func('copy_block', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, dst, dstStride, src, srcStride, rows, rowLen) => {
+    const r = c.local('i32');
+    const d = c.local('i32');
+    const s = c.local('i32');
+    const i = c.local('i32');
+    c.forRange(r, { const: 0 }, rows, 1, () => {
+      c.localGet(dst).localGet(r).localGet(dstStride).i32Mul().i32Add().localSet(d);
+      c.localGet(src).localGet(r).localGet(srcStride).i32Mul().i32Add().localSet(s);
+      emitRun(c, d, s, rowLen, i, false);
+    });
+  });
+}
+
+/**
  * Export `copy_rows(out, x, inner, innerStride, rank, meta)` for 4-byte elements: the output is
  * contiguous rows of `inner` elements; row r of the output reads `inner` elements of x, `innerStride`
  * bytes apart, from the row whose outer index (i₀ … i_{rank−1}) is r in row-major order, at byte

@@ -4,7 +4,7 @@
  */
 import { ModuleBuilder } from './assembler.js';
 import { emitElementwise, emitReductions } from './elementwise.js';
-import { emitCopyRows, emitLayout, emitTranspose } from './layout.js';
+import { emitCopyBlock, emitCopyRows, emitLayout, emitTranspose } from './layout.js';
 import { emitMatmul, type MatmulConfig } from './matmul.js';
 import { emitWinograd } from './winograd.js';
 
@@ -31,6 +31,7 @@ export function buildKernelModule(opts: KernelModuleOptions): KernelModule {
   emitLayout(m);
   emitTranspose(m);
   emitCopyRows(m);
+  emitCopyBlock(m);
   emitWinograd(m);
   const bytes = m.encode();
   const module = new WebAssembly.Module(bytes);
