@@ -105,7 +105,7 @@ const FrameShape = t.tuple([integer(1, 1024), integer(1, 1024), integer(1, 4)]);
 
 const MetadataCodec = t.intersection([
   t.type({
-    mode: literals(['rolling', 'standard']),
+    mode: literals(['rolling', 'standard', 'mse']),
     preset: jsonOf(PresetCodec as unknown as t.Type<Preset, unknown, unknown>, 'a preset'),
     frameShape: jsonOf(FrameShape, '[height, width, channels]'),
   }),
@@ -117,7 +117,7 @@ export interface CheckpointMetadata {
   readonly step?: number;
   readonly steps?: number;
   readonly seed?: number;
-  readonly mode: 'rolling' | 'standard';
+  readonly mode: 'rolling' | 'standard' | 'mse';
   /** Every setting written out: the defaults for one the checkpoint predates. */
   readonly preset: FullPreset;
   readonly frameShape: [number, number, number];

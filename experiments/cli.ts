@@ -14,15 +14,17 @@ import { writeFileAtomic } from './atomicWrite.js';
 import { CheckpointError } from './checkpointMetadata.js';
 import { RunLockError } from './runLock.js';
 import { isBairRecordName } from './bair.js';
-import { bairDataset, bairNpzDataset, clipTensor, isKolmogorovShardName, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, writeKolmogorovShard, type VideoDataset } from './datasets.js';
+import { bairDataset, bairNpzDataset, clipTensor, isKolmogorovShardName, kolmogorovDataset, kolmogorovShards, movingDigitsDataset, movingShapesDataset, npyDataset, toBytes, type VideoDataset } from './datasets.js';
 import { formatTable, stepMetrics, type StepMetrics } from './evaluate.js';
 import { isPowerOfTwo } from './fft.js';
 import { generate } from './generate.js';
 import { writeGif } from './gif.js';
-import { KOLMOGOROV_DEFAULTS, simulateKolmogorov } from './kolmogorov.js';
+import { KOLMOGOROV_DEFAULTS } from './kolmogorov.js';
+import { buildKolmogorovCache, CACHE_MANIFEST, CacheError, HELD_OUT_FOLDER, MAX_TRAJECTORIES } from './kolmogorovCache.js';
 import { writeNpy } from './npy.js';
 import { frameGrid, lineChart, stackImages, upscaleNearest } from './plot.js';
 import { writePng } from './png.js';
+import { REPRODUCE_SCALES, ReproduceError, reproduceKolmogorov, TABLE_8_ROWS } from './reproduce.js';
 import { PRESETS, presetDifferences, presetNames, ROLLING_ONLY_SETTINGS, SETTING_DEFAULTS, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
 import { progressBar } from './progress.js';
 import { CHECKPOINT, loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer.js';
@@ -79,7 +81,7 @@ function fileErrorMessage(e: unknown): string | undefined {
 }
 
 const Backend = oneOf(['cpu', 'webgpu', 'wasm'] as const);
-const Mode = oneOf(['rolling', 'standard'] as const);
+const Mode = oneOf(['rolling', 'standard', 'mse'] as const);
 const Sampler = oneOf(['ddpm', 'ddim'] as const);
 
 async function useBackend(name: string | undefined, debugNans = false): Promise<void> {
@@ -273,7 +275,7 @@ const TRAIN_OPTIONS = {
   out: { codec: t.string, value: 'DIR', required: true, help: 'run folder: checkpoint.safetensors and train-log.json are written there' },
   preset: { codec: oneOf(presetNames()), value: 'NAME', default: 'shapes', help: `model, data and training settings: ${presetNames().join(', ')}` },
   data: { codec: t.string, value: 'DATA', defaultText: "the preset's data set", help: 'shapes, mnist, kolmogorov or a PATH (see Data below)' },
-  mode: { codec: Mode, value: 'MODE', default: 'rolling', help: 'rolling, or standard (block-autoregressive) diffusion' },
+  mode: { codec: Mode, value: 'MODE', default: 'rolling', help: 'rolling, standard (block-autoregressive) diffusion, or mse (the deterministic baseline of Table 8: the same U-ViT predicts the W − n_cln frames after n_cln with an MSE loss)' },
   steps: { codec: PositiveInt, value: 'N', defaultText: "the preset's", help: 'training steps' },
   'learning-rate': { codec: PositiveNumber, value: 'LR', defaultText: "the preset's", help: 'peak learning rate of the warmup-cosine schedule (a resumed run must keep it)' },
   ...TRAIN_SETTINGS,
@@ -290,6 +292,7 @@ async function cmdTrain(o: Options<typeof TRAIN_OPTIONS>): Promise<void> {
   await useBackend(o.backend, o['debug-nans']);
   const lr = o['learning-rate'];
   const preset = presetWithSettings(lr === undefined ? PRESETS[o.preset]! : { ...PRESETS[o.preset]!, learningRate: lr }, o);
+  if (o.mode === 'mse' && preset.cleanFrames < 1) throw new UsageError(`--mode mse needs at least one clean frame to predict from: pass --clean-frames 1 or more (the paper's MSE rows use 2)`);
   await checkRunFolder(o.out, o);
   const dataset = await loadData(preset, o.data, { seed: o.seed, clips: preset.clips, use: { command: 'train' } });
   checkDataFits(preset, dataset);
@@ -400,7 +403,7 @@ const ROLLOUT_OPTIONS = {
   sampler: { codec: Sampler, value: 'NAME', default: 'ddpm', help: 'ddpm or ddim' },
   seed: SEED_OPTION,
   data: DATA_OPTION,
-  mode: { codec: Mode, value: 'MODE', defaultText: "the checkpoint's", help: "rolling or standard sampling; must equal the mode the checkpoint was trained in (checked)" },
+  mode: { codec: Mode, value: 'MODE', defaultText: "the checkpoint's", help: "rolling, standard or mse; must equal the mode the checkpoint was trained in (checked)" },
   ...ROLLOUT_SETTINGS,
   backend: BACKEND_OPTION,
   'debug-nans': DEBUG_NANS_OPTION,
@@ -441,7 +444,7 @@ async function rolloutMany(checkpoint: string, dataset: VideoDataset, clips: num
  * eval compares two models on the same clips: they must share the preset (window, clean frames, …),
  * the frame shape and the data set. Returns the rolling checkpoint's metadata.
  */
-async function checkComparable(rolling: string, standard: string): Promise<Record<string, string>> {
+async function checkComparable(rolling: string, standard: string, mse?: string): Promise<Record<string, string>> {
   const read = async (flag: string, path: string) => {
     try {
       return await readCheckpointMetadata(resolve(path));
@@ -451,6 +454,19 @@ async function checkComparable(rolling: string, standard: string): Promise<Recor
   };
   const a = await read('rolling', rolling);
   const b = await read('standard', standard);
+  if (mse !== undefined) {
+    const m = await read('mse', mse);
+    if (m.mode !== 'mse') throw new UsageError(`rolling eval: --mse ${mse} was trained in ${m.mode} mode, not mse; pass a checkpoint trained with --mode mse`);
+    // The MSE model needs the same data, frames and clean frames; its window (how many frames it predicts at once) may differ.
+    const pm = JSON.parse(m.preset!) as Preset;
+    const pa0 = JSON.parse(a.preset!) as Preset;
+    const problems = [
+      trainedOn(m, pm) !== trainedOn(a, pa0) ? `data '${trainedOn(a, pa0)}' against '${trainedOn(m, pm)}'` : '',
+      m.frameShape !== a.frameShape ? `frame shape [${JSON.parse(a.frameShape!)}] against [${JSON.parse(m.frameShape!)}]` : '',
+      pm.cleanFrames !== pa0.cleanFrames ? `clean frames ${pa0.cleanFrames} against ${pm.cleanFrames}` : '',
+    ].filter((x) => x !== '');
+    if (problems.length > 0) throw new UsageError(`rolling eval: --rolling ${rolling} and --mse ${mse} are not comparable: ${problems.join('; ')}. Train the MSE model on the same --data with the same --clean-frames.`);
+  }
   const differences: string[] = [];
   const pa = JSON.parse(a.preset!) as Preset;
   const pb = JSON.parse(b.preset!) as Preset;
@@ -473,6 +489,7 @@ async function checkComparable(rolling: string, standard: string): Promise<Recor
 const EVAL_OPTIONS = {
   rolling: { codec: t.string, value: 'PATH', required: true, help: 'checkpoint (or run folder) of the rolling model' },
   standard: { codec: t.string, value: 'PATH', required: true, help: 'checkpoint (or run folder) of the standard model, same --preset and --data' },
+  mse: { codec: t.string, value: 'PATH', defaultText: 'none', help: 'checkpoint (or run folder) of an MSE baseline (--mode mse) to score beside them: same --data and --clean-frames' },
   out: { codec: t.string, value: 'DIR', required: true, help: 'folder for eval.json and eval.png' },
   clips: { codec: PositiveInt, value: 'N', default: 8, help: 'held-out clips to roll out with each model' },
   frames: { codec: PositiveInt, value: 'N', default: 16, help: 'frames to generate per clip' },
@@ -488,7 +505,8 @@ async function cmdEval(o: Options<typeof EVAL_OPTIONS>): Promise<void> {
   const { clips, frames, seed } = o;
   const rolling = await checkpointPath('rolling', o.rolling);
   const standard = await checkpointPath('standard', o.standard);
-  const metadata = await checkComparable(rolling, standard);
+  const mse = o.mse === undefined ? undefined : await checkpointPath('mse', o.mse);
+  const metadata = await checkComparable(rolling, standard, mse);
   const preset = JSON.parse(metadata.preset!) as Preset;
   // One held-out set for both models, so both are scored on the same clips.
   const use = { command: 'eval', checkpoint: rolling, trainedOn: trainedOn(metadata, preset), frameShape: JSON.parse(metadata.frameShape!) as number[] } as const;
@@ -496,18 +514,26 @@ async function cmdEval(o: Options<typeof EVAL_OPTIONS>): Promise<void> {
   if (dataset.clipLength < preset.cleanFrames + frames) throw new UsageError(`--frames ${frames}: held-out clips have ${dataset.clipLength} frames, so at most ${dataset.clipLength - preset.cleanFrames} can be compared`);
   const results: Record<string, StepMetrics[]> = {};
   let shape: [number, number, number] = [0, 0, 0];
-  for (const [label, path] of [['rolling', rolling], ['standard', standard]] as const) {
+  for (const [label, path] of [['rolling', rolling], ['standard', standard], ...(mse === undefined ? [] : [['mse', mse] as const])] as const) {
     const r = await rolloutMany(path, dataset, clips, frames, o['steps-per-frame'], seed, `eval ${label}`);
     shape = r.frameShape;
     results[label] = stepMetrics(r.real, r.gen, clips, frames, ...r.frameShape);
   }
-  const rows = results.rolling!.map((m, i) => ({ step: m.step, 'MSE rolling': m.mse, 'MSE standard': results.standard![i]!.mse, 'FSD rolling': m.fsd, 'FSD standard': results.standard![i]!.fsd }));
+  const rows = results.rolling!.map((m, i) => ({
+    step: m.step,
+    'MSE rolling': m.mse,
+    'MSE standard': results.standard![i]!.mse,
+    ...(results.mse ? { 'MSE mse': results.mse[i]!.mse } : {}),
+    'FSD rolling': m.fsd,
+    'FSD standard': results.standard![i]!.fsd,
+    ...(results.mse ? { 'FSD mse': results.mse[i]!.fsd } : {}),
+  }));
   const out = resolve(o.out!);
   await mkdir(out, { recursive: true });
   await writeFileAtomic(join(out, 'eval.json'), JSON.stringify({ clips, frames, frameShape: shape, stepsPerFrame: o['steps-per-frame'] ?? null, note: 'FVD is not reported: it needs I3D weights that cannot be downloaded here.', results }, null, 2));
   const chart = stackImages([
-    lineChart('MSE PER STEP', [{ label: 'ROLLING', values: results.rolling!.map((m) => m.mse) }, { label: 'STANDARD', values: results.standard!.map((m) => m.mse) }]),
-    lineChart('FSD PER STEP', [{ label: 'ROLLING', values: results.rolling!.map((m) => m.fsd ?? NaN) }, { label: 'STANDARD', values: results.standard!.map((m) => m.fsd ?? NaN) }]),
+    lineChart('MSE PER STEP', Object.entries(results).map(([label, r]) => ({ label: label.toUpperCase(), values: r.map((m) => m.mse) }))),
+    lineChart('FSD PER STEP', Object.entries(results).map(([label, r]) => ({ label: label.toUpperCase(), values: r.map((m) => m.fsd ?? NaN) }))),
   ]);
   await writePng(join(out, 'eval.png'), chart);
   console.log(formatTable(rows));
@@ -515,7 +541,7 @@ async function cmdEval(o: Options<typeof EVAL_OPTIONS>): Promise<void> {
 }
 
 const DATA_COMMAND_OPTIONS = {
-  out: { codec: t.string, value: 'DIR', required: true, help: 'folder for the kolmogorov-NNNN.npy shards' },
+  out: { codec: t.string, value: 'DIR', required: true, help: `folder for the kolmogorov-NNNN.npy shards and ${CACHE_MANIFEST}; a stopped run resumes at the first missing shard` },
   clips: { codec: PositiveInt, value: 'N', default: 8, help: 'clips per shard' },
   shards: { codec: PositiveInt, value: 'N', default: 1, help: 'shards (files) to write' },
   frames: { codec: PositiveInt, value: 'N', default: 32, help: 'frames per clip' },
@@ -524,6 +550,7 @@ const DATA_COMMAND_OPTIONS = {
   'simulation-size': { codec: PositiveInt, value: 'N', defaultText: '--size', help: 'solver grid (a power of two ≥ --size; Fourier-truncated to --size)' },
   warmup: { codec: NonNegativeNumber, value: 'T', default: KOLMOGOROV_DEFAULTS.warmup, help: 'simulated time discarded before frame 0' },
   'frame-interval': { codec: PositiveNumber, value: 'T', default: KOLMOGOROV_DEFAULTS.frameInterval, help: 'simulated time between frames' },
+  'held-out': { codec: NonNegativeInt, value: 'N', default: 0, help: `held-out trajectories for evaluation, written to DIR/${HELD_OUT_FOLDER} (seeded apart from the training ones)` },
 } as const satisfies OptionTable;
 
 async function cmdData(positional: string[], o: Options<typeof DATA_COMMAND_OPTIONS>): Promise<void> {
@@ -534,19 +561,33 @@ async function cmdData(positional: string[], o: Options<typeof DATA_COMMAND_OPTI
   if (!isPowerOfTwo(simulationSize) || simulationSize < size) {
     throw new UsageError(`--simulation-size ${simulationSize}: must be a power of two at least --size ${size} (frames are Fourier-truncated to --size)`);
   }
-  const physics = { simulationSize, warmup: o.warmup, frameInterval: o['frame-interval'] };
+  if (clips * shards > MAX_TRAJECTORIES || o['held-out'] > MAX_TRAJECTORIES) throw new UsageError(`--clips × --shards (${clips * shards}) and --held-out (${o['held-out']}) must each be at most ${MAX_TRAJECTORIES}`);
+  const spec = { size, simulationSize, frames, warmup: o.warmup, frameInterval: o['frame-interval'], trajectories: clips * shards, heldOut: o['held-out'], perShard: clips, seed: o.seed };
   const out = resolve(o.out!);
-  await mkdir(out, { recursive: true });
-  const bar = progressBar('kolmogorov', clips * shards);
-  for (let s = 0; s < shards; s++) {
-    const list: Float32Array[] = [];
-    for (let i = 0; i < clips; i++) {
-      list.push(simulateKolmogorov({ frames, size, ...physics, seed: o.seed * 100_003 + s * clips + i }).frames);
-      bar.update(s * clips + i + 1);
-    }
-    await writeKolmogorovShard(join(out, `kolmogorov-${String(s).padStart(4, '0')}.npy`), list, frames, size);
-  }
-  bar.done(`wrote ${shards} shard(s) of ${clips} clips [${frames}, ${size}, ${size}, 2] to ${out} (simulated on ${simulationSize}², ${physics.warmup} time units discarded, a frame every ${physics.frameInterval})`);
+  const bar = progressBar('kolmogorov', spec.trajectories + spec.heldOut);
+  const r = await buildKolmogorovCache(out, spec, { onTrajectory: (done) => bar.update(done) });
+  const heldOut = spec.heldOut > 0 ? ` and ${spec.heldOut} held-out trajectories to ${r.heldOut}` : '';
+  const resumed = r.cached > 0 ? ` (${r.cached} were cached, ${r.simulated} simulated now)` : '';
+  bar.done(`wrote ${shards} shard(s) of ${clips} clips [${frames}, ${size}, ${size}, 2] to ${out}${heldOut}${resumed} (simulated on ${simulationSize}², ${spec.warmup} time units discarded, a frame every ${spec.frameInterval})`);
+}
+
+const REPRODUCE_OPTIONS = {
+  out: { codec: t.string, value: 'DIR', required: true, help: 'folder for the data cache, every run (checkpoint and result.json), table.md, results.json and figure4.png; run the same command again to resume' },
+  scale: { codec: oneOf(['tiny', 'small', 'paper'] as const), value: 'NAME', default: 'small', help: `tiny (${REPRODUCE_SCALES.tiny.description}), small (${REPRODUCE_SCALES.small.description}) or paper (${REPRODUCE_SCALES.paper.description})` },
+  seeds: { codec: numberFrom('an integer in [1, 20]', true, 1, 20), value: 'N', defaultText: "the scale's (2 for tiny and small)", help: 'training seeds per row; the table shows their mean ± sample sd' },
+  data: { codec: t.string, value: 'DIR', defaultText: 'DIR/data', help: 'the Kolmogorov cache to use or fill (as `rolling data kolmogorov` writes it, with held-out/)' },
+  backend: BACKEND_OPTION,
+} as const satisfies OptionTable;
+
+async function cmdReproduce(positional: string[], o: Options<typeof REPRODUCE_OPTIONS>): Promise<void> {
+  if (positional[0] !== 'kolmogorov') throw new UsageError(`rolling reproduce: the only experiment is 'kolmogorov' (Table 8 and Figure 4); got ${positional[0] === undefined ? 'nothing' : `'${positional[0]}'`}: run \`rolling reproduce kolmogorov --out DIR\``);
+  await useBackend(o.backend);
+  const scale = REPRODUCE_SCALES[o.scale];
+  const out = resolve(o.out);
+  console.log(`reproduce kolmogorov at scale '${scale.name}': ${scale.description}; ${TABLE_8_ROWS.length} rows × ${o.seeds ?? scale.seeds} seeds on ${getBackendName()}`);
+  const r = await reproduceKolmogorov({ out, scale, seeds: o.seeds, data: o.data === undefined ? undefined : resolve(o.data) });
+  console.log(`\n${r.table}\n`);
+  console.log(`trained ${r.trained} run(s), evaluated ${r.evaluated}, skipped ${r.skipped} finished; wrote ${r.files.table}, ${r.files.json} and ${r.files.figure}`);
 }
 
 const VECTORS_OPTIONS = {
@@ -631,10 +672,11 @@ const DATA_NOTES = `Data (--data): ${DATA_FORMATS}.`;
 
 /** The commands: what each does, its options, how many positional words it takes, and what runs it. */
 const COMMANDS: Readonly<Record<string, Command<OptionTable>>> = {
-  train: command({ summary: 'train a rolling (or standard) diffusion model; writes checkpoint.safetensors', usage: 'rolling train --out DIR [options]', positional: 0, options: TRAIN_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdTrain(o) }),
+  train: command({ summary: 'train a rolling (or standard) diffusion model, or the MSE baseline; writes checkpoint.safetensors', usage: 'rolling train --out DIR [options]', positional: 0, options: TRAIN_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdTrain(o) }),
   rollout: command({ summary: 'generate frames from a checkpoint after held-out context frames; writes rollout.gif/png/npy', usage: 'rolling rollout --checkpoint PATH --out DIR [options]', positional: 0, options: ROLLOUT_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdRollout(o) }),
-  eval: command({ summary: 'compare a rolling and a standard checkpoint on held-out clips (MSE and FSD per step)', usage: 'rolling eval --rolling PATH --standard PATH --out DIR [options]', positional: 0, options: EVAL_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdEval(o) }),
+  eval: command({ summary: 'compare a rolling and a standard checkpoint (and an MSE baseline) on held-out clips (MSE and FSD per step)', usage: 'rolling eval --rolling PATH --standard PATH [--mse PATH] --out DIR [options]', positional: 0, options: EVAL_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdEval(o) }),
   data: command({ summary: 'simulate Kolmogorov flow clips into .npy shards for --data', usage: 'rolling data kolmogorov --out DIR [options]', positional: 1, options: DATA_COMMAND_OPTIONS, run: cmdData }),
+  reproduce: command({ summary: "train and score Table 8's Kolmogorov rows (MSE, standard, rolling; several seeds); writes table.md, results.json and figure4.png", usage: 'rolling reproduce kolmogorov --out DIR [--scale tiny|small|paper] [options]', positional: 1, options: REPRODUCE_OPTIONS, run: cmdReproduce }),
   vectors: command({ summary: 'write the golden test vectors (JSON) other implementations can check against', usage: 'rolling vectors --out FILE', positional: 0, options: VECTORS_OPTIONS, run: (_, o) => cmdVectors(o) }),
   demo: command({ summary: 'train the tiny demo model, roll out twice its window, write pictures and metrics', usage: 'rolling demo --out DIR [options]', positional: 0, options: DEMO_OPTIONS, run: (_, o) => cmdDemo(o) }),
 };
@@ -698,8 +740,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (e) {
     const file = fileErrorMessage(e);
-    if (e instanceof UsageError || e instanceof CheckpointError || e instanceof RunLockError || file !== undefined) {
-      console.error(e instanceof UsageError ? e.message : e instanceof CheckpointError || e instanceof RunLockError ? `rolling ${name}: ${e.message}` : `rolling ${name}: ${file}`);
+    if (e instanceof UsageError || e instanceof CheckpointError || e instanceof RunLockError || e instanceof CacheError || e instanceof ReproduceError || file !== undefined) {
+      console.error(e instanceof UsageError ? e.message : e instanceof CheckpointError || e instanceof RunLockError || e instanceof CacheError || e instanceof ReproduceError ? `rolling ${name}: ${e.message}` : `rolling ${name}: ${file}`);
       return 2;
     }
     console.error(`rolling ${name}: ${(e as Error).message}`);

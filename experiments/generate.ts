@@ -1,18 +1,19 @@
 /**
- * Generation from a trained checkpoint: rolling (Algorithm 3 then Algorithm 2) or the standard
- * block-autoregressive baseline, at the same budget of model evaluations per generated frame, with
+ * Generation from a trained checkpoint: rolling (Algorithm 3 then Algorithm 2), the standard
+ * block-autoregressive baseline or the MSE baseline's autoregressive rollout, at the same budget of model evaluations per generated frame, with
  * the checkpoint preset's noise schedule and boundary map (Eq. 23 or Eq. 37).
  */
 import { dispose, foldIn, sliceAxis, tidy, type Key, type Tensor } from '../core/index.js';
 import { collectFrames, rollout, sampleBoundary, standardRollout, type Denoiser as Sampler } from '../diffusion/index.js';
 import type { Denoiser } from './model.js';
+import { mseRollout } from './mseBaseline.js';
 import { diffusionInitSchedule, noiseSchedule, type Preset } from './presets.js';
 
 export interface GenerateOptions {
   model: Denoiser;
   params: unknown;
   preset: Preset;
-  mode: 'rolling' | 'standard';
+  mode: 'rolling' | 'standard' | 'mse';
   /** Conditioning frames [batch, ≥ n_cln, H, W, C]; the last n_cln are used. */
   context: Tensor;
   frames: number;
@@ -49,6 +50,8 @@ export async function generate(o: GenerateOptions): Promise<Tensor> {
     }
   };
   try {
+    // The MSE baseline is deterministic: no sampler, no budget, one forward pass per W − n_cln frames.
+    if (o.mode === 'mse') return mseRollout({ model: o.model, params: o.params, preset: o.preset, context, frames: o.frames, onFrame: o.onFrame });
     if (o.mode === 'standard') {
       return await collectFrames(counted(standardRollout(denoiser, { ...cfg, context, batch: o.context.shape[0]!, frameShape: o.context.shape.slice(2), frames: o.frames, evaluationsPerFrame: o.stepsPerFrame, key: o.key })));
     }

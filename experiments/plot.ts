@@ -95,7 +95,8 @@ function line(img: RGBImage, x0: number, y0: number, x1: number, y1: number, col
   }
 }
 
-export const COLOURS: readonly (readonly number[])[] = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189]];
+// Matplotlib's tab10, first eight: Figure 4 draws eight rows.
+export const COLOURS: readonly (readonly number[])[] = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [148, 103, 189], [255, 127, 14], [140, 86, 75], [227, 119, 194], [127, 127, 127]];
 
 function fmt(v: number): string {
   return Math.abs(v) >= 100 || (Math.abs(v) < 0.01 && v !== 0) ? v.toExponential(1) : v.toFixed(Math.abs(v) < 1 ? 3 : 1);

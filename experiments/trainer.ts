@@ -18,9 +18,11 @@ import { CheckpointError, decodeCheckpointMetadata } from './checkpointMetadata.
 import { lockRunFolder, removeStaleTemporaries } from './runLock.js';
 import { sampleBatch, type VideoDataset } from './datasets.js';
 import { buildModel, type Denoiser } from './model.js';
+import { mseLoss } from './mseBaseline.js';
 import { diffusionInitSchedule, noiseSchedule, presetDifferences, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
 
-export type TrainMode = 'rolling' | 'standard';
+/** Rolling diffusion (Algorithm 1), standard diffusion, or the deterministic MSE baseline of Table 8. */
+export type TrainMode = 'rolling' | 'standard' | 'mse';
 
 export interface TrainOptions {
   preset: Preset;
@@ -65,8 +67,9 @@ export function optimizerFor(preset: Preset, steps: number) {
   return chain(clipByGlobalNorm(1), adam({ learningRate: schedule }));
 }
 
-/** Algorithm 1 (or the standard baseline's loss) with the preset's window, clean frames, Bernoulli rate, boundary map and noise schedule. */
+/** Algorithm 1 (or the standard baseline's loss) with the preset's window, clean frames, Bernoulli rate, boundary map and noise schedule; or the MSE baseline's loss. */
 export function lossFor(model: Denoiser, preset: Preset, mode: TrainMode): (params: unknown, k: Key, batch: Tensor) => Tensor {
+  if (mode === 'mse') return mseLoss(model, preset);
   const schedule = noiseSchedule(preset);
   const apply: Model<unknown> = (p, z, l) => model.apply(p, z, l);
   return mode === 'rolling'

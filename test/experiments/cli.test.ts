@@ -228,7 +228,7 @@ describe('the rolling command line', () => {
     const data = join(dir, 'kol');
     const d = await run('data', 'kolmogorov', '--out', data, '--clips', '1', '--shards', '2', '--frames', '12', '--size', '16');
     expect(d.code, d.err).toBe(0);
-    expect((await readdir(data)).sort()).toEqual(['kolmogorov-0000.npy', 'kolmogorov-0001.npy']);
+    expect((await readdir(data)).sort()).toEqual(['kolmogorov-0000.npy', 'kolmogorov-0001.npy', 'kolmogorov-cache.json']);
     const shards = await Promise.all(['kolmogorov-0000.npy', 'kolmogorov-0001.npy'].map((n) => readNpy(join(data, n))));
     for (const a of shards) {
       expect(a.shape).toEqual([1, 12, 16, 16, 2]);
