@@ -7,7 +7,11 @@ import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatTable8, REPRODUCE_SCALES, rowLabel, rowPreset, TABLE_8_ROWS } from '../../experiments/reproduce.js';
+import { MAX_GENERATED_ELEMENTS } from '../../experiments/checkpointMetadata.js';
+import { cacheSpecProblems } from '../../experiments/kolmogorovCache.js';
+import { kolmogorovShards } from '../../experiments/datasets.js';
+import { readCheckpointMetadata, train } from '../../experiments/trainer.js';
+import { formatTable8, reproduceKolmogorov, REPRODUCE_SCALES, rowLabel, rowPreset, TABLE_8_ROWS } from '../../experiments/reproduce.js';
 import { runCli } from './runCli.js';
 
 let dir = '';
@@ -68,6 +72,21 @@ describe('rolling reproduce kolmogorov', () => {
     expect(resumed.err).not.toMatch(/data \(Kolmogorov[^\n]* 1\/5/);
   });
 
+  it('a run stopped mid-training continues from its checkpoint', async () => {
+    const row = TABLE_8_ROWS[5]!;
+    const scale = REPRODUCE_SCALES.tiny;
+    const other = join(dir, 'stopped');
+    const runDir = join(other, 'runs', 'rolling-2-2-seed0');
+    const dataset = await kolmogorovShards(join(out, 'data'));
+    await train({ preset: rowPreset(scale, row), dataset, out: runDir, seed: 0, mode: 'rolling', steps: scale.training.steps, stopAt: 1 });
+    expect((await readCheckpointMetadata(join(runDir, 'checkpoint.safetensors'))).step).toBe('1');
+    const lines: string[] = [];
+    const r = await reproduceKolmogorov({ out: other, scale, seeds: 1, rows: [row], data: join(out, 'data'), log: (l) => lines.push(l) });
+    expect(r).toMatchObject({ trained: 1, evaluated: 1, skipped: 0 });
+    expect(lines.join('\n')).toMatch(/Rolling Diffusion \(2-2\) seed 0: training 2 steps from step 1/);
+    expect((await readCheckpointMetadata(join(runDir, 'checkpoint.safetensors'))).step).toBe('2');
+  });
+
   it('bad input exits 2 with what to do', async () => {
     const cases: [string[], RegExp][] = [
       [['reproduce', 'shapes', '--out', join(dir, 'x')], /the only experiment is 'kolmogorov'.*run `rolling reproduce kolmogorov --out DIR`/],
@@ -100,6 +119,9 @@ describe('rolling reproduce kolmogorov', () => {
         expect(p.window - p.cleanFrames).toBe(row.generated);
         expect(p.window).toBeLessThanOrEqual(scale.data.frames);
       }
+      // A checkpoint whose preset sizes a larger data set than this is refused when loaded.
+      expect(scale.data.trajectories * scale.data.frames * scale.data.size ** 2).toBeLessThanOrEqual(MAX_GENERATED_ELEMENTS);
+      expect(cacheSpecProblems({ ...scale.data, seed: 0 })).toEqual([]);
       expect(scale.data.heldOut * scale.startsPerTrajectory).toBeGreaterThanOrEqual(2);
       expect(scale.data.frames).toBeGreaterThanOrEqual(2 + scale.rolloutFrames);
     }
