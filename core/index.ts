@@ -11,7 +11,7 @@ export type { JvpRule } from './jvp.js';
 export { jacfwd, jacrev, hessian } from './jacobian.js';
 export type { Jacobian } from './jacobian.js';
 export { vmap, batchRules } from './vmap.js';
-export type { VmapOptions, BatchRule } from './vmap.js';
+export type { VmapOptions, BatchRule, AxisSpec } from './vmap.js';
 export * from './ops.js';
 // `split` is the PRNG's (JAX's random.split); the tensor split of ops.ts is exported as splitTensor.
 export { split as splitTensor } from './ops.js';

@@ -261,15 +261,36 @@ export const batchRules: BatchRules = {
 
 // ---------------------------------------------------------------- the transformation
 
+/**
+ * Where an argument's batch axis is: a number for every tensor leaf below, null for a subtree shared
+ * by every example, or a tree of these following the argument's own structure (a prefix of it).
+ */
+export type AxisSpec = number | null | readonly AxisSpec[] | { readonly [key: string]: AxisSpec };
+
 export interface VmapOptions {
   /**
-   * The batch axis of each argument: one number or null for all of them, or one per argument
-   * (null: the argument is the same for every example). A tree argument has its axis on every
-   * tensor leaf. Default 0.
+   * The batch axis of each argument: one number or null for all of them, or one `AxisSpec` per
+   * argument (null: the argument is the same for every example; `{ w: null, x: 0 }`: a tree argument
+   * whose `w` is shared and whose `x` is batched on axis 0). Default 0.
    */
-  inAxes?: number | null | readonly (number | null)[];
+  inAxes?: number | null | readonly AxisSpec[];
   /** Where the batch axis goes in every output leaf, or one per element of an array output. Default 0. */
   outAxes?: number | readonly number[];
+}
+
+/** Apply `fn` to the tensor leaves of `tree` that `spec` gives an axis, with that axis; the rest pass through. */
+function mapWithAxes(tree: unknown, spec: AxisSpec | undefined, path: string, fn: (x: Tensor, axis: number, path: string) => Tensor): unknown {
+  if (spec === null) return tree;
+  if (typeof spec === 'number') return mapTensors(tree, (x, p) => fn(x, spec, p), path);
+  const at = (k: string) => (path ? `${path}.${k}` : k);
+  if (spec === undefined) throw new Error(`vmap: inAxes has no entry for the argument at '${path}'; give a number, or null for a part shared by every example`);
+  if (Array.isArray(spec)) {
+    if (!Array.isArray(tree) || tree.length !== spec.length) throw new Error(`vmap: inAxes at '${path}' is an array of ${spec.length} but the argument there is ${describeValue(tree)}`);
+    return tree.map((t, i) => mapWithAxes(t, (spec as readonly AxisSpec[])[i], at(String(i)), fn));
+  }
+  if (!isPlainObject(tree)) throw new Error(`vmap: inAxes at '${path}' is an object but the argument there is ${describeValue(tree)}`);
+  const keyed = spec as { readonly [key: string]: AxisSpec };
+  return Object.fromEntries(Object.keys(tree).map((k) => [k, mapWithAxes(tree[k], keyed[k], at(k), fn)]));
 }
 
 /**
@@ -291,25 +312,26 @@ export interface VmapOptions {
 export function vmap<A extends unknown[], Out>(f: (...args: A) => Out, options: VmapOptions = {}): (...args: A) => Out {
   return (...args: A): Out =>
     tidy(() => {
-      const inAxes = Array.isArray(options.inAxes) ? (options.inAxes as readonly (number | null)[]) : args.map(() => (options.inAxes === undefined ? 0 : (options.inAxes as number | null)));
+      const inAxes: readonly AxisSpec[] = Array.isArray(options.inAxes) ? (options.inAxes as readonly AxisSpec[]) : args.map(() => (options.inAxes === undefined ? 0 : (options.inAxes as number | null)));
       if (inAxes.length !== args.length) throw new Error(`vmap: inAxes has ${inAxes.length} entries for ${args.length} arguments; give one per argument (null for one shared by every example)`);
       let size: number | null = null;
-      const moved = args.map((arg, i) => {
-        const ax = inAxes[i];
-        if (ax === null || ax === undefined) return null;
-        return mapTensors(arg, (x, path) => {
+      const values = new Set<Tensor>();
+      const moved = args.map((arg, i) =>
+        mapWithAxes(arg, inAxes[i], String(i), (x, ax, path) => {
           const a = ax < 0 ? ax + x.rank : ax;
           if (!Number.isInteger(a) || a < 0 || a >= x.rank) throw new Error(`vmap: inAxes ${ax} is not an axis of the argument at '${path}' (${x.dtype}${fmt(x.shape)})`);
           const n = x.shape[a]!;
           if (size !== null && n !== size) throw new Error(`vmap: batch sizes differ: ${size} and ${n} (axis ${a} of the argument at '${path}', ${fmt(x.shape)})`);
           size = n;
           // A fresh value per tracer, made with the outer transformations watching.
-          return a === 0 ? bind('reshape', [x], { shape: [...x.shape] }) : toFront(x, a);
-        }, String(i));
-      });
+          const v = a === 0 ? bind('reshape', [x], { shape: [...x.shape] }) : toFront(x, a);
+          values.add(v);
+          return v;
+        }),
+      );
       if (size === null) throw new Error('vmap: no argument has a batch axis (every inAxes is null, or the batched arguments hold no tensor)');
       const trace: BatchTrace = { level: nextLevel(), size, values: new Map(), tracerOf: new Map() };
-      const inputs = args.map((arg, i) => (moved[i] === null ? arg : mapTensors(moved[i], (v) => tracer(trace, v)))) as A;
+      const inputs = moved.map((arg) => mapTensors(arg, (v) => (values.has(v) ? tracer(trace, v) : v))) as A;
       activeTraces.push(trace);
       let out: Out;
       try {

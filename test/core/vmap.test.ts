@@ -161,6 +161,18 @@ describeBackends('vmap', () => {
     dispose([xs, y, c]);
   });
 
+  it('inAxes follows an argument\'s tree: { w: null, x: 0 } shares w and batches x', async () => {
+    const w = upload({ shape: [2, 3], data: [1, 0, -1, 2, 0.5, 1] });
+    const xs = upload({ shape: [4, 2], data: [1, 2, 3, 4, -1, 0, 0.5, 0.25] });
+    const got = vmap((p: { w: Tensor; x: Tensor; scale: number }) => o.mul(o.matmul(p.x, p.w), p.scale), { inAxes: [{ w: null, x: 0, scale: null }] })({ w, x: xs, scale: 2 });
+    const want = tidy(() => o.mul(o.matmul(xs, w), 2));
+    expect(got.shape).toEqual([4, 3]);
+    closeTo(await read(got), await read(want), { rtol: 1e-6, atol: 1e-6, label: 'tree inAxes' });
+    expect(errorMessage(() => vmap((p: { w: Tensor }) => p.w, { inAxes: [{ v: 0 }] })({ w }))).toMatch(/inAxes has no entry for the argument at '0\.w'/);
+    expect(errorMessage(() => vmap((p: Tensor) => p, { inAxes: [[0, 0]] })(w))).toMatch(/inAxes at '0' is an array of 2 but the argument there is a tensor|inAxes at '0' is an array of 2/);
+    dispose([w, xs, got, want]);
+  });
+
   it('errors name the problem: batch sizes that differ, an axis out of range, inAxes of the wrong length', () => {
     const a = upload({ shape: [2, 3], data: [1, 2, 3, 4, 5, 6] });
     const b = upload({ shape: [3], data: [1, 2, 3] });
