@@ -151,9 +151,8 @@ export const byPrimitive: { [P in Prim]: Property[] | NoTangent } = {
   ],
   cast: [
     property('cast (float→int→float is piecewise constant; float→float is the identity)', unaryArb({ ...REALS, avoid: [-3, -2, -1, 0, 1, 2, 3] }), (x) => ({
-      // (float32 → float32 never reaches the primitive: cast returns its input; the webgpu backend's
-      // fused kernel for that cast does not compile.)
-      f: (t) => [o.mul(t, o.cast(o.cast(t, 'int32'), 'float32')), o.cast(o.cast(t, 'int32'), 'float32')],
+      // (cast returns a float32 input as it is: the float32 → float32 primitive is bound directly.)
+      f: (t) => [o.mul(t, o.cast(o.cast(t, 'int32'), 'float32')), bind('cast', [t], { dtype: 'float32' })],
       inputs: [x],
     })),
   ],
