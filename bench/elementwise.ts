@@ -5,7 +5,9 @@
  * of an older `core/` and `backends/`, e.g. `git archive <commit> core backends | tar -x -C DIR`) the
  * old and new kernels alternate in the same process, so both see the same machine load.
  *
- *   nice -n 10 npx tsx bench/elementwise.ts [--baseline /tmp/old] [--repeats 15]
+ *   nice -n 10 npx tsx bench/elementwise.ts [--baseline /tmp/old] [--repeats 15] [--small]
+ *
+ * `--small` times 64-element operands instead: the time per call is then the dispatch overhead.
  */
 import { createCpuBackend } from '../backends/cpu/index.js';
 import { createWasmBackendSync } from '../backends/wasm/index.js';
@@ -17,8 +19,8 @@ interface Factories {
   cpu: () => Backend;
 }
 
-const N = 1 << 20;
-const ROWS = 1024;
+let N = 1 << 20;
+let ROWS = 1024;
 
 interface Op {
   name: string;
@@ -29,7 +31,7 @@ interface Op {
 }
 
 const f = (shape: number[], lo = -4, hi = 4) => ({ shape, dtype: 'float32' as DType, lo, hi });
-const OPS: Op[] = [
+const ops = (): Op[] => [
   { name: 'add x+y', prim: 'add', inputs: [f([N]), f([N])], outDtype: 'float32' },
   { name: 'sub x-row', prim: 'sub', inputs: [f([ROWS, N / ROWS]), f([1, N / ROWS])], outDtype: 'float32' },
   { name: 'mul x*y', prim: 'mul', inputs: [f([N]), f([N])], outDtype: 'float32' },
@@ -80,6 +82,12 @@ async function main(): Promise<void> {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const repeats = Number(at('--repeats') ?? 11);
+  // --small: 64-element operands, where the time per call is the dispatch overhead, not the arithmetic.
+  if (args.includes('--small')) {
+    N = 64;
+    ROWS = 8;
+  }
+  const inner = Math.max(1, Math.round(2 ** 20 / N / 8));
   const contenders: Factories[] = [{ label: 'new', wasm: () => createWasmBackendSync({ threads: 1 }), cpu: () => createCpuBackend() }];
   const baseline = at('--baseline');
   if (baseline) {
@@ -89,12 +97,13 @@ async function main(): Promise<void> {
   }
   for (const kind of ['wasm', 'cpu'] as const) {
     const backends = contenders.map((c) => ({ label: c.label, b: c[kind]() }));
-    console.log(`\n${kind}, one thread, ${N} elements, ms per call (median of ${repeats}; min)`);
-    for (const op of OPS) {
+    console.log(`\n${kind}, one thread, ${N} elements, ${N < 4096 ? 'µs' : 'ms'} per call (median of ${repeats}; min)`);
+    const unit = N < 4096 ? 1000 : 1;
+    for (const op of ops()) {
       const runs = backends.map(({ b }) => prepare(b, op));
       for (const r of runs) for (let w = 0; w < 5; w++) r.run();
       const times = runs.map(() => [] as number[]);
-      for (let rep = 0; rep < repeats; rep++) runs.forEach((r, k) => times[k]!.push(cpuMs(r.run, kind === 'cpu' ? 2 : 5)));
+      for (let rep = 0; rep < repeats; rep++) runs.forEach((r, k) => times[k]!.push(unit * cpuMs(r.run, kind === 'cpu' ? Math.max(2, inner / 4) : Math.max(5, inner))));
       const cols = backends.map(({ label }, k) => `${label} ${median(times[k]!).toFixed(3)} (${Math.min(...times[k]!).toFixed(3)})`);
       const ratio = times.length === 2 ? `  new/old ${(median(times[1]!) / median(times[0]!)).toFixed(2)}` : '';
       console.log(`${op.name.padEnd(12)} ${cols.join('   ')}${ratio}`);

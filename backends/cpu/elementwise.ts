@@ -89,18 +89,27 @@ const cache = new Map<string, Kernel>();
  * every element and boxes uint32 sums), several times slower than one that only ever sees one kind.
  */
 function kernelFor(arity: number, element: JsElement, out?: TypedArray, inputs?: readonly TypedArray[]): Kernel {
-  let key = `${arity}:${element.statements}|${element.value}`;
+  let types = '';
   if (out && inputs) {
-    key += `:${out.constructor.name}`;
-    for (const x of inputs) key += x.constructor.name;
+    types = out.constructor.name;
+    for (const x of inputs) types += x.constructor.name;
   }
-  let k = cache.get(key);
+  // Each rendering keeps its kernels by array types; the source text is hashed only on a miss.
+  let own = byElement.get(element);
+  if (!own) byElement.set(element, (own = new Map()));
+  let k = own.get(types);
+  if (k) return k;
+  const key = `${arity}:${element.statements}|${element.value}:${types}`;
+  k = cache.get(key);
   if (!k) {
     cache.set(key, (k = generate(arity, element)));
     if (out && inputs) prime(k, out, inputs);
   }
+  own.set(types, k);
   return k;
 }
+
+const byElement = new WeakMap<JsElement, Map<string, Kernel>>();
 
 type ArrayConstructor = new (length: number) => TypedArray;
 

@@ -4,7 +4,7 @@
  * primitive, typed so that a missing kernel is a compile error. Each kernel receives host arrays and
  * writes into a pooled output array.
  */
-import { broadcastStrides, expressionOf, isElementwise, stridesOf, sizeOf, threefry2x32Lanes, type BackendPrim, type DType, type ElementwisePrim, type PrimParams, type Shape, type StructuralPrim, type TypedArray } from '../../core/index.js';
+import { broadcastStrides, ELEMENTWISE_PRIMS, primitiveExpression, stridesOf, sizeOf, threefry2x32Lanes, type BackendPrim, type DType, type ElementwisePrim, type PrimParams, type Shape, type StructuralPrim, type TypedArray } from '../../core/index.js';
 import { mapElements } from './elementwise.js';
 import { matmul } from './matmul.js';
 import { winogradIn, winogradOut } from './winograd.js';
@@ -20,16 +20,11 @@ export type Kernel<P extends BackendPrim> = (out: TypedArray, inputs: HostTensor
 
 /** An element-wise primitive: its expression for these dtypes, rendered and run. */
 const elementwise = <P extends ElementwisePrim>(prim: P): Kernel<P> => (out, inputs, params, shape, dtype) =>
-  mapElements(expressionOf(prim, inputs.map((x) => x.dtype), params, dtype), out, inputs, shape);
-
-const elementwiseKernels = new Map<string, Kernel<ElementwisePrim>>();
+  mapElements(primitiveExpression(prim, inputs, params, dtype), out, inputs, shape);
 
 /** The kernel of any primitive. */
 export function kernelOf<P extends BackendPrim>(prim: P): Kernel<P> {
-  if (prim === 'bitcast' || !isElementwise(prim)) return kernels[prim as StructuralPrim | 'bitcast'] as unknown as Kernel<P>;
-  let k = elementwiseKernels.get(prim);
-  if (!k) elementwiseKernels.set(prim, (k = elementwise(prim) as Kernel<ElementwisePrim>));
-  return k as unknown as Kernel<P>;
+  return (allKernels as unknown as Record<BackendPrim, Kernel<P>>)[prim];
 }
 
 /**
@@ -393,6 +388,12 @@ export const kernels: { [P in StructuralPrim | 'bitcast']: Kernel<P> } = {
     const [k0, k1, x0, x1] = lanes as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
     threefry2x32Lanes(out as Uint32Array, n, k0, k1, x0, x1);
   },
+};
+
+/** Every primitive's kernel: the element-wise ones made from their expressions, then the table (whose `bitcast` is a byte copy). */
+const allKernels: { [P in BackendPrim]: Kernel<P> } = {
+  ...(Object.fromEntries(ELEMENTWISE_PRIMS.map((p) => [p, elementwise(p)])) as { [P in ElementwisePrim]: Kernel<P> }),
+  ...kernels,
 };
 
 /** Transpose; the common 2-D case (and batched 2-D) goes through cache-sized tiles. */

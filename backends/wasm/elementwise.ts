@@ -11,7 +11,7 @@
  * Reductions take `[outer, reduced, inner]`: `inner = 1` sums contiguous rows (softmax, layer norm),
  * `inner > 1` sums down columns (bias gradients) with whole vectors.
  */
-import { COMPARE_PRIMS, ELEMENTWISE_PRIMS, expressionOf, UNARY_PRIMS, type DType, type ElementwisePrim, type Expr, type PrimParams } from '../../core/index.js';
+import { COMPARE_PRIMS, ELEMENTWISE_PRIMS, expressionOf, signatureCode, UNARY_PRIMS, type DType, type ElementwisePrim, type Expr, type PrimParams } from '../../core/index.js';
 import type { Code, Local, ModuleBuilder } from './assembler.js';
 import { SIMD } from './assembler.js';
 import { lowerForWasm, renderVec } from './render.js';
@@ -162,7 +162,6 @@ export interface ElementwiseKernel {
   readonly tag: string;
 }
 
-const signatureKey = (prim: string, inputs: readonly DType[], out: DType): string => `${prim}:${inputs.join(',')}:${out}`;
 
 /** Every (primitive, dtypes) whose expression wasm renders, in a fixed order (workers index kernels by name). */
 export const ELEMENTWISE_KERNELS: readonly ElementwiseKernel[] = (() => {
@@ -181,11 +180,12 @@ export const ELEMENTWISE_KERNELS: readonly ElementwiseKernel[] = (() => {
   return found;
 })();
 
-const byKey = new Map(ELEMENTWISE_KERNELS.map((k) => [signatureKey(k.prim, k.inputs, k.out), k.tag]));
+const tags: Partial<Record<ElementwisePrim, Map<number, string>>> = {};
+for (const k of ELEMENTWISE_KERNELS) (tags[k.prim] ??= new Map()).set(signatureCode(k.inputs.map((dtype) => ({ dtype })), k.out), k.tag);
 
 /** The tag of the generated kernel for `prim` on these dtypes, or null: wasm does not render it (the CPU's rendering runs instead). */
-export function elementwiseTag(prim: ElementwisePrim, inputs: readonly DType[], out: DType): string | null {
-  return byKey.get(signatureKey(prim, inputs, out)) ?? null;
+export function elementwiseTag(prim: ElementwisePrim, inputs: readonly { readonly dtype: DType }[], out: DType): string | null {
+  return tags[prim]?.get(signatureCode(inputs, out)) ?? null;
 }
 
 export const mapName = (op: string, modes: string): string => `${op}_${modes}`;

@@ -16,7 +16,7 @@
  * whichever thread computes it, so the bits do not depend on the number of threads.
  */
 import type { Backend, BackendBuffer, BackendPrim, BufferInfo, DType, ElementwisePrim, Expr, OutputInfo, PrimParams, StructuralPrim, TypedArray } from '../../core/index.js';
-import { broadcastStrides, bytesPerElement, expr as ir, isElementwise, makeTypedArray, sizeOf, stridesOf } from '../../core/index.js';
+import { broadcastStrides, bytesPerElement, ELEMENTWISE_PRIMS, expr as ir, makeTypedArray, sizeOf, stridesOf } from '../../core/index.js';
 import { kernelOf as cpuKernelOf, type HostTensor } from '../cpu/kernels.js';
 import { collapse, mapElements } from '../cpu/elementwise.js';
 import { ModuleBuilder } from './assembler.js';
@@ -289,19 +289,11 @@ function mapDense(ctx: Context, op: string, out: WasmBuffer, sources: readonly S
 function elementwiseKernel<P extends ElementwisePrim>(prim: P): WasmKernel<P> {
   const fallback = viaCpu(prim);
   return (ctx, out, inputs, params, info) => {
-    const tag = elementwiseTag(prim, inputs.map((x) => x.dtype), info.dtype);
+    const tag = elementwiseTag(prim, inputs, info.dtype);
     if (tag === null || !mapKernel(ctx, tag, out, bytesPerElement(info.dtype), inputs, info.shape)) fallback(ctx, out, inputs, params, info);
   };
 }
 
-const elementwiseKernels = new Map<string, WasmKernel<ElementwisePrim>>();
-
-function kernelOf<P extends BackendPrim>(prim: P): WasmKernel<P> {
-  if (!isElementwise(prim)) return wasmKernels[prim as StructuralPrim] as unknown as WasmKernel<P>;
-  let k = elementwiseKernels.get(prim);
-  if (!k) elementwiseKernels.set(prim, (k = elementwiseKernel(prim) as WasmKernel<ElementwisePrim>));
-  return k as unknown as WasmKernel<P>;
-}
 
 // ---------------------------------------------------------------- expressions compiled on demand
 
@@ -618,6 +610,12 @@ const wasmKernels: { [P in StructuralPrim]: WasmKernel<P> } = {
   threefry2x32: viaCpu('threefry2x32'),
 };
 
+/** Every primitive's kernel: the element-wise ones (generated kernel or the CPU's rendering), then the table. */
+const allKernels: { [P in BackendPrim]: WasmKernel<P> } = {
+  ...(Object.fromEntries(ELEMENTWISE_PRIMS.map((p) => [p, elementwiseKernel(p)])) as { [P in ElementwisePrim]: WasmKernel<P> }),
+  ...wasmKernels,
+};
+
 // ---------------------------------------------------------------- the backend
 
 const PAGE = 65536;
@@ -688,7 +686,7 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
       if (disposed) throw new Error('wasm backend: used after dispose()');
       const block = heap.alloc(sizeOf(info.shape) * bytesPerElement(info.dtype));
       try {
-        kernelOf(prim)(ctx, block, inputs, params, info);
+        (allKernels[prim] as WasmKernel<P>)(ctx, block, inputs, params, info);
       } catch (e) {
         heap.free(block.ptr, block.size);
         throw e;

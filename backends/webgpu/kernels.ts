@@ -5,7 +5,7 @@
  * its dispatches on the engine and returns the output buffer at once; the GPU runs it when the batch
  * is submitted.
  */
-import { expressionOf, type BufferInfo, type DType, type ElementwisePrim, type Expr, type OutputInfo, type PrimParams, type StructuralPrim, type BackendPrim } from '../../core/index.js';
+import { primitiveExpression, type BufferInfo, type DType, type ElementwisePrim, type Expr, type OutputInfo, type PrimParams, type StructuralPrim, type BackendPrim } from '../../core/index.js';
 import { elementwise, threefryKernel } from './elementwise.js';
 import type { Engine, GpuHandle } from './engine.js';
 import * as layout from './layout.js';
@@ -24,7 +24,7 @@ function keepsWords(prim: ElementwisePrim, from: DType, to: DType): boolean {
 /** An element-wise primitive's expression on these inputs; null: the output is the input's words (no kernel). */
 export function expressionFor<P extends ElementwisePrim>(prim: P, inputs: readonly { readonly dtype: DType }[], params: PrimParams[P], out: OutputInfo): Expr | null {
   if (keepsWords(prim, inputs[0]!.dtype, out.dtype)) return null;
-  return expressionOf(prim, inputs.map((x) => x.dtype), params, out.dtype);
+  return primitiveExpression(prim, inputs, params, out.dtype);
 }
 
 /** One dispatch for an element-wise primitive (the kernels when fusion is off). */

@@ -46,7 +46,8 @@ interface NodeCase {
    * On the GPU, moderate finite values only. Left alone, and documented here: sin and cos reduce
    * their argument accurately only up to ~10⁵ (wgsl.ts); `mod` computes a − b·floor(a / b) in float32,
    * so a / b overflows for tiny b where float64 does not; `powf_` gives NaN for pow(−Inf, y) with a
-   * non-integer y where Math.pow gives Inf or 0.
+   * non-integer y where Math.pow gives Inf or 0, and +Inf for pow(−0, y) with an odd y < −64 where
+   * Math.pow gives −Inf (so −0 is not among the moderate values).
    */
   gpuModerate?: boolean;
 }
@@ -119,7 +120,7 @@ function agree(name: string, got: number, want: number, tol: number, inputs: rea
 }
 
 /** Multiples of 1/16 up to 10⁴ in magnitude: quotients stay below 2²⁴, where float32's a − b·floor(a / b) is still exact enough. */
-const moderate = fc.oneof(fc.constantFrom(0, -0, 1, -1, 0.5, -0.5, 2, 3), fc.integer({ min: -160000, max: 160000 }).map((k) => k / 16));
+const moderate = fc.oneof(fc.constantFrom(0, 1, -1, 0.5, -0.5, 2, 3), fc.integer({ min: -160000, max: 160000 }).map((k) => k / 16 || 0));
 const column = (c: NodeCase, gpu: boolean) => fc.array(fc.tuple(...c.inputs.map((t) => (gpu && c.gpuModerate ? moderate : valueOf(t)))), { minLength: 1, maxLength: 40 });
 
 async function checkNode(backend: Backend, c: NodeCase, precision: (e: Expr) => 'float32' | 'float64', leeway = STRICT): Promise<void> {
@@ -140,6 +141,29 @@ async function checkNode(backend: Backend, c: NodeCase, precision: (e: Expr) => 
 
 describe('expression IR on the CPU backend: every node equals float64 evaluation bit for bit', () => {
   for (const c of CASES) it(c.name, () => checkNode(cpu, c, () => 'float64'));
+
+  it('erf, now Horner on the IR, gives the float32 results of the series the CPU summed term by term before', async () => {
+    // The former backends/cpu/special.ts erf, kept here as the pin that the IR changed no CPU result.
+    const former = (x: number): number => {
+      const ax = Math.abs(x);
+      if (ax < 0.5) {
+        const x2 = x * x;
+        let term = x;
+        let sum = x;
+        for (let n = 1; n < 9; n++) {
+          term *= -x2 / n;
+          sum += term / (2 * n + 1);
+        }
+        return sum * 1.1283791670955126;
+      }
+      const t = 1 / (1 + 0.5 * ax);
+      const erfc = t * Math.exp(-ax * ax - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
+      return x > 0 ? 1 - erfc : erfc - 1;
+    };
+    const xs = Float32Array.from({ length: 1 << 16 }, (_, k) => (k % 2 ? -1 : 1) * (k < 1 << 15 ? (k / (1 << 15)) * 0.6 : (k / (1 << 16)) * 6));
+    const got = await runOn(cpu, ir.unary('erf', f(0)), ['float32'], [[...xs]]);
+    xs.forEach((x, k) => agree('erf', got[k]!, Math.fround(former(x)), 0, [x], STRICT));
+  });
 });
 
 describe('expression IR on the wasm backend: rendered nodes equal float32 evaluation, the rest (the CPU rendering) float64', () => {
