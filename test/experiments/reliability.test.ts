@@ -114,7 +114,7 @@ describe('checkpoint metadata is decoded with bounds before anything is built fr
   it.each([
     ['clips 1e7', (m: Record<string, string>) => presetWith(m, { clips: 1e7 }), /preset\.clips: expected an integer in \[0, 1000000\], got 10000000/],
     ['size 4096', (m: Record<string, string>) => presetWith(m, { size: 4096 }), /preset\.size: expected an integer in \[1, 512\], got 4096/],
-    ['mode bogus', (m: Record<string, string>) => ({ ...m, mode: 'bogus' }), /mode: expected one of 'rolling', 'standard', got "bogus"/],
+    ['mode bogus', (m: Record<string, string>) => ({ ...m, mode: 'bogus' }), /mode: expected one of 'rolling', 'standard', 'mse', got "bogus"/],
     ['preset null', (m: Record<string, string>) => ({ ...m, preset: 'null' }), /preset: .*got null/],
     ['preset not JSON', (m: Record<string, string>) => ({ ...m, preset: '{oops' }), /preset: not JSON/],
     ['frameShape huge', (m: Record<string, string>) => ({ ...m, frameShape: '[100000,16,1]' }), /frameShape: expected an integer in \[1, 1024\], got 100000/],
