@@ -590,6 +590,15 @@ async function cmdReproduce(positional: string[], o: Options<typeof REPRODUCE_OP
   console.log(`trained ${r.trained} run(s), evaluated ${r.evaluated}, skipped ${r.skipped} finished; wrote ${r.files.table}, ${r.files.json} and ${r.files.figure}`);
 }
 
+/** How to fill a scale's data cache on its own (e.g. on another machine) with `rolling data`: the same settings, so reproduce reads it. */
+function reproduceNotes(): string {
+  const lines = (['small', 'paper'] as const).map((name) => {
+    const d = REPRODUCE_SCALES[name].data;
+    return `  --scale ${name}: rolling data kolmogorov --out DIR/data --clips ${d.perShard} --shards ${d.trajectories / d.perShard} --frames ${d.frames} --size ${d.size} --simulation-size ${d.simulationSize} --warmup ${d.warmup} --frame-interval ${d.frameInterval} --held-out ${d.heldOut}`;
+  });
+  return `The data cache can be filled beforehand with the same settings:\n${lines.join('\n')}\nFSD and MSE are reported on the stored scale (velocity / 7); multiply by 49 for physical units.`;
+}
+
 const VECTORS_OPTIONS = {
   out: { codec: t.string, value: 'FILE', required: true, help: 'the JSON file to write, e.g. test/fixtures/golden.json' },
 } as const satisfies OptionTable;
@@ -676,7 +685,7 @@ const COMMANDS: Readonly<Record<string, Command<OptionTable>>> = {
   rollout: command({ summary: 'generate frames from a checkpoint after held-out context frames; writes rollout.gif/png/npy', usage: 'rolling rollout --checkpoint PATH --out DIR [options]', positional: 0, options: ROLLOUT_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdRollout(o) }),
   eval: command({ summary: 'compare a rolling and a standard checkpoint (and an MSE baseline) on held-out clips (MSE and FSD per step)', usage: 'rolling eval --rolling PATH --standard PATH [--mse PATH] --out DIR [options]', positional: 0, options: EVAL_OPTIONS, notes: DATA_NOTES, run: (_, o) => cmdEval(o) }),
   data: command({ summary: 'simulate Kolmogorov flow clips into .npy shards for --data', usage: 'rolling data kolmogorov --out DIR [options]', positional: 1, options: DATA_COMMAND_OPTIONS, run: cmdData }),
-  reproduce: command({ summary: "train and score Table 8's Kolmogorov rows (MSE, standard, rolling; several seeds); writes table.md, results.json and figure4.png", usage: 'rolling reproduce kolmogorov --out DIR [--scale tiny|small|paper] [options]', positional: 1, options: REPRODUCE_OPTIONS, run: cmdReproduce }),
+  reproduce: command({ summary: "train and score Table 8's Kolmogorov rows (MSE, standard, rolling; several seeds); writes table.md, results.json and figure4.png", usage: 'rolling reproduce kolmogorov --out DIR [--scale tiny|small|paper] [options]', positional: 1, options: REPRODUCE_OPTIONS, notes: reproduceNotes(), run: cmdReproduce }),
   vectors: command({ summary: 'write the golden test vectors (JSON) other implementations can check against', usage: 'rolling vectors --out FILE', positional: 0, options: VECTORS_OPTIONS, run: (_, o) => cmdVectors(o) }),
   demo: command({ summary: 'train the tiny demo model, roll out twice its window, write pictures and metrics', usage: 'rolling demo --out DIR [options]', positional: 0, options: DEMO_OPTIONS, run: (_, o) => cmdDemo(o) }),
 };

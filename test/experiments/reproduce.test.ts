@@ -104,6 +104,21 @@ describe('rolling reproduce kolmogorov', () => {
     }
   });
 
+  it('the help says how to fill the small scale\'s cache with rolling data, and that cache is the one reproduce asks for', async () => {
+    const help = await runCli(['reproduce', '--help']);
+    expect(help.code).toBe(0);
+    const line = /--scale small: rolling data (kolmogorov .*)/.exec(help.out)?.[1];
+    expect(line).toBeDefined();
+    // The tiny scale's sizes with the small scale's command line shape: the manifests must agree.
+    const tiny = REPRODUCE_SCALES.tiny.data;
+    const cache = join(dir, 'prefilled');
+    const args = ['data', 'kolmogorov', '--out', cache, '--clips', '1', '--shards', String(tiny.trajectories), '--frames', String(tiny.frames), '--size', String(tiny.size), '--simulation-size', String(tiny.simulationSize), '--warmup', String(tiny.warmup), '--frame-interval', String(tiny.frameInterval), '--held-out', String(tiny.heldOut)];
+    expect(line!.split(' ').filter((w) => w.startsWith('--')).sort()).toEqual(args.filter((w) => w.startsWith('--')).sort());
+    expect((await runCli(args)).code).toBe(0);
+    const manifest = JSON.parse(await readFile(join(cache, 'kolmogorov-cache.json'), 'utf8')) as Record<string, unknown>;
+    expect(manifest).toMatchObject({ ...tiny, perShard: 1, seed: 0 });
+  });
+
   it('the table shows mean ± sample sd over seeds, in Table 8\'s layout', () => {
     const aggregate = { label: 'MSE (2-2)', mode: 'mse' as const, seeds: 2, fsd: [{ mean: 1.5, sd: 0.25 }], mse: [{ mean: 0.02, sd: 0.001 }] };
     const table = formatTable8([aggregate], [1], { scale: 'tiny', clips: 4 });
