@@ -26,7 +26,7 @@ import { frameGrid, lineChart, stackImages, upscaleNearest } from './plot.js';
 import { writePng } from './png.js';
 import { REPRODUCE_SCALES, ReproduceError, reproduceKolmogorov, TABLE_8_ROWS } from './reproduce.js';
 import { PRESETS, presetDifferences, presetNames, ROLLING_ONLY_SETTINGS, SETTING_DEFAULTS, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
-import { progressBar } from './progress.js';
+import { progressBar, type Progress } from './progress.js';
 import { CHECKPOINT, loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer.js';
 
 const DATA_FORMATS = `'shapes' (generated), 'mnist' (moving MNIST from the mnist package's digits), 'kolmogorov' (simulated), a folder of kolmogorov-*.npy shards from \`rolling data\`,
@@ -540,6 +540,17 @@ async function cmdEval(o: Options<typeof EVAL_OPTIONS>): Promise<void> {
   console.log(`\nwrote ${join(out, 'eval.json')} and ${join(out, 'eval.png')}`);
 }
 
+/** `K/N` with 1 ≤ K ≤ N: one of N processes filling a cache. */
+const PartCodec = new t.Type<string, string, unknown>(
+  'K/N',
+  (u): u is string => typeof u === 'string',
+  (u, c) => {
+    const m = typeof u === 'string' ? /^([1-9][0-9]*)\/([1-9][0-9]*)$/.exec(u) : null;
+    return m !== null && Number(m[1]) <= Number(m[2]) ? t.success(u as string) : t.failure(u, c, `expected K/N with 1 ≤ K ≤ N (e.g. 1/2 and 2/2 in two shells), got ${JSON.stringify(u)}`);
+  },
+  (v) => v,
+);
+
 const DATA_COMMAND_OPTIONS = {
   out: { codec: t.string, value: 'DIR', required: true, help: `folder for the kolmogorov-NNNN.npy shards and ${CACHE_MANIFEST}; a stopped run resumes at the first missing shard` },
   clips: { codec: PositiveInt, value: 'N', default: 8, help: 'clips per shard' },
@@ -550,6 +561,7 @@ const DATA_COMMAND_OPTIONS = {
   'simulation-size': { codec: PositiveInt, value: 'N', defaultText: '--size', help: 'solver grid (a power of two ≥ --size; Fourier-truncated to --size)' },
   warmup: { codec: NonNegativeNumber, value: 'T', default: KOLMOGOROV_DEFAULTS.warmup, help: 'simulated time discarded before frame 0' },
   'frame-interval': { codec: PositiveNumber, value: 'T', default: KOLMOGOROV_DEFAULTS.frameInterval, help: 'simulated time between frames' },
+  part: { codec: PartCodec, value: 'K/N', default: '1/1', help: 'simulate only every N-th shard, starting with the K-th: run K = 1 … N in N shells to use N cores on one cache' },
   'held-out': { codec: NonNegativeInt, value: 'N', default: 0, help: `held-out trajectories for evaluation, written to DIR/${HELD_OUT_FOLDER} (seeded apart from the training ones)` },
 } as const satisfies OptionTable;
 
@@ -564,11 +576,16 @@ async function cmdData(positional: string[], o: Options<typeof DATA_COMMAND_OPTI
   if (clips * shards > MAX_TRAJECTORIES || o['held-out'] > MAX_TRAJECTORIES) throw new UsageError(`--clips × --shards (${clips * shards}) and --held-out (${o['held-out']}) must each be at most ${MAX_TRAJECTORIES}`);
   const spec = { size, simulationSize, frames, warmup: o.warmup, frameInterval: o['frame-interval'], trajectories: clips * shards, heldOut: o['held-out'], perShard: clips, seed: o.seed };
   const out = resolve(o.out!);
-  const bar = progressBar('kolmogorov', spec.trajectories + spec.heldOut);
-  const r = await buildKolmogorovCache(out, spec, { onTrajectory: (done) => bar.update(done) });
+  const [index, count] = o.part.split('/').map(Number) as [number, number];
+  // The bar counts this part's trajectories, which the cache knows.
+  let bar: Progress | undefined;
+  const r = await buildKolmogorovCache(out, spec, { onTrajectory: (done, total) => (bar ??= progressBar(count > 1 ? `kolmogorov (part ${o.part})` : 'kolmogorov', total)).update(done), part: { index, count } });
   const heldOut = spec.heldOut > 0 ? ` and ${spec.heldOut} held-out trajectories to ${r.heldOut}` : '';
   const resumed = r.cached > 0 ? ` (${r.cached} were cached, ${r.simulated} simulated now)` : '';
-  bar.done(`wrote ${shards} shard(s) of ${clips} clips [${frames}, ${size}, ${size}, 2] to ${out}${heldOut}${resumed} (simulated on ${simulationSize}², ${spec.warmup} time units discarded, a frame every ${spec.frameInterval})`);
+  const share = count > 1 ? `part ${o.part} of ` : '';
+  const message = `wrote ${share}${shards} shard(s) of ${clips} clips [${frames}, ${size}, ${size}, 2] to ${out}${heldOut}${resumed} (simulated on ${simulationSize}², ${spec.warmup} time units discarded, a frame every ${spec.frameInterval})`;
+  if (bar) bar.done(message);
+  else process.stderr.write(`${message}\n`);
 }
 
 const REPRODUCE_OPTIONS = {
@@ -596,7 +613,7 @@ function reproduceNotes(): string {
     const d = REPRODUCE_SCALES[name].data;
     return `  --scale ${name}: rolling data kolmogorov --out DIR/data --clips ${d.perShard} --shards ${d.trajectories / d.perShard} --frames ${d.frames} --size ${d.size} --simulation-size ${d.simulationSize} --warmup ${d.warmup} --frame-interval ${d.frameInterval} --held-out ${d.heldOut}`;
   });
-  return `The data cache can be filled beforehand with the same settings:\n${lines.join('\n')}\nFSD and MSE are reported on the stored scale (velocity / 7); multiply by 49 for physical units.`;
+  return `The data cache can be filled beforehand with the same settings (add --part 1/2 and --part 2/2 in two shells to use two cores):\n${lines.join('\n')}\nFSD and MSE are reported on the stored scale (velocity / 7); multiply by 49 for physical units.`;
 }
 
 const VECTORS_OPTIONS = {

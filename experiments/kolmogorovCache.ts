@@ -13,6 +13,8 @@
  * so `--data dir` reads the training set and `--data dir/held-out` the held-out one. Each shard is
  * written atomically once all its trajectories are simulated; a run stopped part way resumes at the
  * first shard missing (a shard present with the expected shape is complete by construction).
+ * Several processes can fill one cache at once, each its own part (`part: { index, count }`): shards
+ * are disjoint files written by rename, so the parts never collide.
  */
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -99,12 +101,18 @@ async function shardDone(path: string, shape: readonly number[]): Promise<boolea
   }
 }
 
+/** Part `index` of `count` (1-based): the share of the shards one of `count` processes simulates. */
+export interface CachePart {
+  readonly index: number;
+  readonly count: number;
+}
+
 export interface CacheResult {
   /** The folder of training shards (`--data` for training). */
   readonly train: string;
   /** The folder of held-out shards (absent when the spec asks for none). */
   readonly heldOut: string;
-  /** Trajectories simulated by this call (0 when the cache was complete). */
+  /** Trajectories simulated by this call (0 when the cache, or this call's part of it, was complete). */
   readonly simulated: number;
   /** Trajectories found already cached. */
   readonly cached: number;
@@ -115,8 +123,12 @@ export interface CacheResult {
  * again on a complete cache it simulates nothing. `onTrajectory(done, total)` is told after each
  * trajectory (done counts the cached ones too), for a progress bar.
  */
-export async function buildKolmogorovCache(dir: string, spec: KolmogorovCacheSpec, o: { onTrajectory?: (done: number, total: number) => void } = {}): Promise<CacheResult> {
+export async function buildKolmogorovCache(dir: string, spec: KolmogorovCacheSpec, o: { onTrajectory?: (done: number, total: number) => void; part?: CachePart } = {}): Promise<CacheResult> {
   const problems = cacheSpecProblems(spec);
+  const part = o.part ?? { index: 1, count: 1 };
+  if (!(Number.isSafeInteger(part.count) && part.count >= 1 && Number.isSafeInteger(part.index) && part.index >= 1 && part.index <= part.count)) {
+    problems.push(`part ${part.index}/${part.count} must be K/N with 1 ≤ K ≤ N`);
+  }
   if (problems.length > 0) throw new CacheError(`Kolmogorov data: ${problems.join('; ')}`);
   await mkdir(spec.heldOut > 0 ? join(dir, HELD_OUT_FOLDER) : dir, { recursive: true });
   const manifest = join(dir, CACHE_MANIFEST);
@@ -144,11 +156,13 @@ export async function buildKolmogorovCache(dir: string, spec: KolmogorovCacheSpe
     ...shardsOf(dir, spec.trajectories, spec.perShard).map(([p, first, n]) => ({ path: p, first, n, split: 'train' as const })),
     ...shardsOf(join(dir, HELD_OUT_FOLDER), spec.heldOut, spec.perShard).map(([p, first, n]) => ({ path: p, first, n, split: 'held-out' as const })),
   ];
-  const total = spec.trajectories + spec.heldOut;
+  // Part K of N simulates every N-th shard (of both splits, in order), so N processes share the work.
+  const mine = jobs.filter((_, ordinal) => ordinal % part.count === part.index - 1);
+  const total = mine.reduce((s, j) => s + j.n, 0);
   let done = 0;
   let simulated = 0;
   const todo: typeof jobs = [];
-  for (const job of jobs) {
+  for (const job of mine) {
     if (await shardDone(job.path, [job.n, spec.frames, spec.size, spec.size, 2])) done += job.n;
     else todo.push(job);
   }

@@ -71,6 +71,22 @@ describe('Kolmogorov cache', () => {
     expect((await bytes(held)).equals(await bytes(join(dir, 'a', HELD_OUT_FOLDER, 'kolmogorov-0000.npy')))).toBe(true);
   });
 
+  it('two parts fill one cache: each simulates its own shards, and together they equal the cache built at once', async () => {
+    const p = join(dir, 'parts');
+    // Shards in order: train 0 (2 trajectories), train 1 (1), held-out 0 (2); part 1/2 takes the 1st and 3rd.
+    expect(await buildKolmogorovCache(p, SPEC, { part: { index: 1, count: 2 } })).toMatchObject({ simulated: 4, cached: 0 });
+    expect((await readdir(p)).filter((n) => n.endsWith('.npy'))).toEqual(['kolmogorov-0000.npy']);
+    expect(await buildKolmogorovCache(p, SPEC, { part: { index: 2, count: 2 } })).toMatchObject({ simulated: 1, cached: 0 });
+    expect(await buildKolmogorovCache(p, SPEC)).toMatchObject({ simulated: 0, cached: 5 });
+    for (const name of ['kolmogorov-0000.npy', 'kolmogorov-0001.npy', join(HELD_OUT_FOLDER, 'kolmogorov-0000.npy')]) {
+      expect((await bytes(join(p, name))).equals(await bytes(join(dir, 'a', name))), name).toBe(true);
+    }
+    await expect(buildKolmogorovCache(p, SPEC, { part: { index: 3, count: 2 } })).rejects.toThrow(/part 3\/2 must be K\/N with 1 ≤ K ≤ N/);
+    const bad = await runCli(['data', 'kolmogorov', '--out', join(dir, 'badpart'), '--part', '0/2']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--part: expected K\/N with 1 ≤ K ≤ N \(e\.g\. 1\/2 and 2\/2 in two shells\), got "0\/2"/);
+  });
+
   it('held-out trajectories are never training trajectories: disjoint seeds for every index, different flows', async () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 10_000 }), fc.integer({ min: 0, max: MAX_TRAJECTORIES - 1 }), fc.integer({ min: 0, max: MAX_TRAJECTORIES - 1 }), (seed, i, j) => trajectorySeed(seed, 'train', i) !== trajectorySeed(seed, 'held-out', j)),
