@@ -7,9 +7,10 @@
  *   sigmoid and erf), with broadcasting read through strides (`elementwise.ts`); the others (log,
  *   sin, pow, integer and bit ops, casts) run the CPU backend's rendering of the same expression on
  *   typed-array views of the heap, the same bits as the reference;
- * - sum/max over contiguous axis blocks, im2col and col2im (`layout.ts`), so conv2d is wasm end to end.
- * The remaining structural primitives (gathers, pads, random bits) run the CPU backend's kernels on
- * views of the heap too. The table at the bottom says which is which.
+ * - sum/max over contiguous axis blocks, im2col and col2im, slice, concat, transpose and broadcast
+ *   (`layout.ts`), and the Winograd transforms (`winograd.ts`), so conv2d is wasm end to end.
+ * The remaining structural primitives (gathers, pads, flips, scans, random bits) run the CPU
+ * backend's kernels on views of the heap too. The table at the bottom says which is which.
  *
  * With `threads > 1` (and shared memory available) large matmuls are split into output chunks that
  * worker threads sharing the heap claim (`threads.ts`); every element is summed in the same order
