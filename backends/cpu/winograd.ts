@@ -70,44 +70,33 @@ function dataAdjoint(out: TypedArray, v: TypedArray, c: number, p: PrimParams['w
   }
 }
 
-/** Output transform: [16, N·tH·tW, C] → [N, 2·tH, 2·tW, C]. */
-function outputForward(out: TypedArray, m: TypedArray, n: number, th: number, tw: number, c: number): void {
+/**
+ * The output transform (`adjoint` false: [16, N·tH·tW, C] → [N, 2·tH, 2·tW, C], each tile Aᵀ m A) or
+ * its adjoint (true: the reverse, A y Aᵀ per tile; tiles do not overlap, so each is independent).
+ */
+function output(out: TypedArray, src: TypedArray, n: number, th: number, tw: number, c: number, adjoint: boolean): void {
   const tiles = n * th * tw;
-  const tile = new Float32Array(16);
+  const tile = new Float32Array(adjoint ? 4 : 16);
   const inner = new Float32Array(8);
-  const y = new Float32Array(4);
-  const h = 2 * th;
+  const result = new Float32Array(adjoint ? 16 : 4);
   const w = 2 * tw;
   for (let b = 0; b < n; b++) {
     for (let ty = 0; ty < th; ty++) {
       for (let tx = 0; tx < tw; tx++) {
         const t = (b * th + ty) * tw + tx;
+        // The 2×2 pixels of tile t, and its 16 transformed entries, for channel ch.
+        const pixel = (r: number, s: number, ch: number): number => ((b * 2 * th + 2 * ty + r) * w + 2 * tx + s) * c + ch;
+        const entry = (e: number, ch: number): number => (e * tiles + t) * c + ch;
         for (let ch = 0; ch < c; ch++) {
-          for (let e = 0; e < 16; e++) tile[e] = m[(e * tiles + t) * c + ch]!;
-          transform(tile, 4, AT_ROWS, AT_ROWS, inner, y);
-          for (let r = 0; r < 2; r++) for (let s = 0; s < 2; s++) out[((b * h + 2 * ty + r) * w + 2 * tx + s) * c + ch] = y[r * 2 + s]!;
-        }
-      }
-    }
-  }
-}
-
-/** The output transform's adjoint: [N, 2·tH, 2·tW, C] → [16, N·tH·tW, C] (tiles do not overlap). */
-function outputAdjoint(out: TypedArray, g: TypedArray, n: number, th: number, tw: number, c: number): void {
-  const tiles = n * th * tw;
-  const tile = new Float32Array(4);
-  const inner = new Float32Array(8);
-  const dm = new Float32Array(16);
-  const h = 2 * th;
-  const w = 2 * tw;
-  for (let b = 0; b < n; b++) {
-    for (let ty = 0; ty < th; ty++) {
-      for (let tx = 0; tx < tw; tx++) {
-        const t = (b * th + ty) * tw + tx;
-        for (let ch = 0; ch < c; ch++) {
-          for (let r = 0; r < 2; r++) for (let s = 0; s < 2; s++) tile[r * 2 + s] = g[((b * h + 2 * ty + r) * w + 2 * tx + s) * c + ch]!;
-          transform(tile, 2, AT_COLS, AT_COLS, inner, dm);
-          for (let e = 0; e < 16; e++) out[(e * tiles + t) * c + ch] = dm[e]!;
+          if (adjoint) {
+            for (let r = 0; r < 2; r++) for (let s = 0; s < 2; s++) tile[r * 2 + s] = src[pixel(r, s, ch)]!;
+            transform(tile, 2, AT_COLS, AT_COLS, inner, result);
+            for (let e = 0; e < 16; e++) out[entry(e, ch)] = result[e]!;
+          } else {
+            for (let e = 0; e < 16; e++) tile[e] = src[entry(e, ch)]!;
+            transform(tile, 4, AT_ROWS, AT_ROWS, inner, result);
+            for (let r = 0; r < 2; r++) for (let s = 0; s < 2; s++) out[pixel(r, s, ch)] = result[r * 2 + s]!;
+          }
         }
       }
     }
@@ -122,6 +111,5 @@ export function winogradIn(out: TypedArray, x: TypedArray, shape: readonly numbe
 
 export function winogradOut(out: TypedArray, x: TypedArray, shape: readonly number[], p: PrimParams['winogradOut']): void {
   const c = shape[shape.length - 1]!;
-  if (p.adjoint) outputAdjoint(out, x, p.batch, p.tilesHigh, p.tilesWide, c);
-  else outputForward(out, x, p.batch, p.tilesHigh, p.tilesWide, c);
+  output(out, x, p.batch, p.tilesHigh, p.tilesWide, c, p.adjoint);
 }

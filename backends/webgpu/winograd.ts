@@ -23,6 +23,12 @@ function switchOn(selector: string, cases: number, expr: (k: number) => string):
 
 const LD = 'fn ld(k: u32) -> f32 { return bitcast<f32>(in0[k]); }';
 
+/** Thread i as entry `en` of tile `t` (at tile row ty, column tx of image b), channel cc: the layout [16, tiles, C]. */
+const TILE_ENTRY = `  var q = i;
+  let cc = q % ch; q = q / ch;
+  let t = q % tiles; let en = q / tiles;
+  let tx = t % tw; let ty = (t / tw) % th; let b = t / (tw * th);`;
+
 /** Pixel (y, x) of image b, channel cc, or 0 outside the image. */
 const PX = `fn px(b: u32, y: i32, x: i32, h: u32, w: u32, ch: u32, cc: u32) -> f32 {
   if (y < 0 || y >= i32(h) || x < 0 || x >= i32(w)) { return 0.0; }
@@ -59,10 +65,7 @@ ${switchOn('ii * 4u + jj', 16, (k) => sumExpr(BT_COLS[k >> 2]!, (a) => sumExpr(B
   }
   out[i] = bitcast<u32>(acc);`
     : `${lets}
-  var q = i;
-  let cc = q % ch; q = q / ch;
-  let t = q % tiles; let en = q / tiles;
-  let tx = t % tw; let ty = (t / tw) % th; let b = t / (tw * th);
+${TILE_ENTRY}
   let y0 = i32(2u * ty) - i32(pt);
   let x0 = i32(2u * tx) - i32(pl);
 ${switchOn('en', 16, (k) => sumExpr(BT_ROWS[k >> 2]!, (ii) => sumExpr(BT_ROWS[k & 3]!, (jj) => `px(b, y0 + ${ii}, x0 + ${jj}, h, w, ch, cc)`)))}
@@ -80,10 +83,7 @@ export function winogradOut(e: Engine, x: BufferInfo, p: PrimParams['winogradOut
   const lets = '  let th = p(1u); let tw = p(2u); let ch = p(3u); let tiles = p(4u); let h = 2u * th; let w = 2u * tw;';
   const body = p.adjoint
     ? `${lets}
-  var q = i;
-  let cc = q % ch; q = q / ch;
-  let t = q % tiles; let en = q / tiles;
-  let tx = t % tw; let ty = (t / tw) % th; let b = t / (tw * th);
+${TILE_ENTRY}
   let base = ((b * h + 2u * ty) * w + 2u * tx) * ch + cc;
 ${switchOn('en', 16, (k) => sumExpr(AT_COLS[k >> 2]!, (r) => sumExpr(AT_COLS[k & 3]!, (s) => `ld(base + (${r}u * w + ${s}u) * ch)`)))}
   out[i] = bitcast<u32>(r);`
