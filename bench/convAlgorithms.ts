@@ -18,20 +18,22 @@ const be = await createWasmBackend({ threads });
 registerBackend('bench-wasm', () => be);
 await setBackend('bench-wasm');
 
-// [N, H, W, Cin, Cout]: demo (batch 8 × window 8 frames of 16×16) and bair (window 16 of 64×64, after the 2×2 patch stem).
+// [N, H, W, Cin, Cout]: demo (batch 8 × window 8 frames of 16×16, levels of 16 and 32 channels) and
+// bair (window 16 of 64×64 RGB, 2×2 patches: levels of 64 and 128 channels at 32×32 and 16×16).
 const shapes: [string, number, number, number, number, number][] = [
-  ['demo stem (2×2 patches of 1 channel)', 64, 8, 8, 4, 16],
-  ['demo out conv', 64, 8, 8, 16, 4],
+  ['channels 4 → 16', 64, 8, 8, 4, 16],
+  ['channels 16 → 4', 64, 8, 8, 16, 4],
+  ['demo stem', 64, 16, 16, 1, 16],
   ['demo level 0', 64, 16, 16, 16, 16],
-  ['few channels', 64, 16, 16, 8, 8],
+  ['channels 8 → 8', 64, 16, 16, 8, 8],
   ['demo level 1', 64, 8, 8, 32, 32],
-  ['demo level 2', 64, 4, 4, 64, 64],
+  ['64 channels at 4×4', 64, 4, 4, 64, 64],
   ['bair stem (2×2 patches of RGB)', 16, 32, 32, 12, 64],
   ['bair out conv', 16, 32, 32, 64, 12],
   ['bair level 0', 16, 32, 32, 64, 64],
   ['bair level 1', 16, 16, 16, 128, 128],
-  ['bair level 1, concat skip', 16, 16, 16, 256, 128],
-  ['bair level 2', 16, 8, 8, 256, 256],
+  ['bair decoder, skip concatenated', 16, 16, 16, 256, 128],
+  ['256 channels at 8×8', 16, 8, 8, 256, 256],
 ];
 const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 const wall = (): number => performance.now();
