@@ -161,60 +161,82 @@ const i32Bits = new Int32Array(f32Bits.buffer);
  * agree with this to a few ulp, the basic nodes bit for bit.
  */
 export function evaluate(root: Expr, inputs: readonly number[], precision: 'float32' | 'float64' = 'float64'): number {
-  const values = new Map<Expr, number>();
-  const rounded = (e: Expr, v: number): number => (e.dtype === 'float32' ? (precision === 'float32' ? Math.fround(v) : v) : storeAs(e.dtype, v));
+  return evaluator(root, precision)(inputs);
+}
+
+/**
+ * `evaluate` with the expression's preparation (decomposition, order of nodes) done once: the
+ * returned function computes `root` for one set of input values. The CPU backend runs it per element
+ * where it cannot generate code (a page whose Content-Security-Policy forbids `new Function`).
+ */
+export function evaluator(root: Expr, precision: 'float32' | 'float64' = 'float64'): (inputs: readonly number[]) => number {
   const order = topological(decompose(root));
-  for (const e of order) {
-    const [a = 0, b = 0, c = 0] = e.args.map((x) => values.get(x)!);
-    const int = e.dtype !== 'float32';
-    let v: number;
-    switch (e.op) {
-      case 'input': v = inputs[e.value]!; break;
-      case 'const': v = e.value; break;
-      case 'neg': v = -a; break;
-      case 'abs': v = Math.abs(a); break;
-      case 'sign': v = Math.sign(a); break;
-      case 'floor': v = Math.floor(a); break;
-      case 'sqrt': v = Math.sqrt(a); break;
-      case 'exp': v = Math.exp(a); break;
-      case 'log': v = Math.log(a); break;
-      case 'expm1': v = Math.expm1(a); break;
-      case 'log1p': v = Math.log1p(a); break;
-      case 'sin': v = Math.sin(a); break;
-      case 'cos': v = Math.cos(a); break;
-      case 'tanh': v = Math.tanh(a); break;
-      case 'add': v = a + b; break;
-      case 'sub': v = a - b; break;
-      case 'mul': v = int ? Math.imul(a, b) : a * b; break;
-      case 'div': v = int ? Math.trunc(a / b) || 0 : a / b; break;
-      case 'max': v = int ? (a > b ? a : b) : Math.max(a, b); break;
-      case 'min': v = int ? (a < b ? a : b) : Math.min(a, b); break;
-      case 'pow': v = Math.pow(a, b); break;
-      case 'mod': v = int ? ((a % b) + b) % b || 0 : a - b * Math.floor(a / b); break;
-      case 'bitand': v = a & b; break;
-      case 'bitor': v = a | b; break;
-      case 'bitxor': v = a ^ b; break;
-      case 'shl': v = a << b; break;
-      case 'shr': v = e.dtype === 'uint32' ? a >>> b : a >> b; break;
-      case 'eq': v = a === b ? 1 : 0; break;
-      case 'ne': v = a !== b ? 1 : 0; break;
-      case 'lt': v = a < b ? 1 : 0; break;
-      case 'le': v = a <= b ? 1 : 0; break;
-      case 'gt': v = a > b ? 1 : 0; break;
-      case 'ge': v = a >= b ? 1 : 0; break;
-      case 'select': v = a ? b : c; break;
-      case 'cast': v = e.dtype === 'float32' ? a : e.dtype === 'bool' ? (a !== 0 ? 1 : 0) : Math.trunc(a) || 0; break;
-      case 'bitcast':
-        if (e.args[0]!.dtype === 'float32') f32Bits[0] = a;
-        else u32Bits[0] = a >>> 0;
-        v = e.dtype === 'float32' ? f32Bits[0]! : e.dtype === 'int32' ? i32Bits[0]! : u32Bits[0]!;
-        break;
-      case 'round': v = storeAs(e.dtype, a); break;
-      default: throw new Error(`evaluate: no rule for node '${e.op}'`);
+  const position = new Map(order.map((e, i) => [e, i] as const));
+  const argPositions = order.map((e) => e.args.map((x) => position.get(x)!));
+  const values = new Float64Array(order.length);
+  return (inputs) => {
+    for (let i = 0; i < order.length; i++) {
+      const e = order[i]!;
+      const args = argPositions[i]!;
+      values[i] = rounded(e, node(e, args.length > 0 ? values[args[0]!]! : 0, args.length > 1 ? values[args[1]!]! : 0, args.length > 2 ? values[args[2]!]! : 0, inputs), precision);
     }
-    values.set(e, rounded(e, v));
+    return storeAs(root.dtype, values[order.length - 1]!);
+  };
+}
+
+function rounded(e: Expr, v: number, precision: 'float32' | 'float64'): number {
+  return e.dtype === 'float32' ? (precision === 'float32' ? Math.fround(v) : v) : storeAs(e.dtype, v);
+}
+
+/** One node's value from its arguments' (a, b, c) under JavaScript's semantics for its dtype. */
+function node(e: Expr, a: number, b: number, c: number, inputs: readonly number[]): number {
+  const int = e.dtype !== 'float32';
+  let v: number;
+  switch (e.op) {
+    case 'input': v = inputs[e.value]!; break;
+    case 'const': v = e.value; break;
+    case 'neg': v = -a; break;
+    case 'abs': v = Math.abs(a); break;
+    case 'sign': v = Math.sign(a); break;
+    case 'floor': v = Math.floor(a); break;
+    case 'sqrt': v = Math.sqrt(a); break;
+    case 'exp': v = Math.exp(a); break;
+    case 'log': v = Math.log(a); break;
+    case 'expm1': v = Math.expm1(a); break;
+    case 'log1p': v = Math.log1p(a); break;
+    case 'sin': v = Math.sin(a); break;
+    case 'cos': v = Math.cos(a); break;
+    case 'tanh': v = Math.tanh(a); break;
+    case 'add': v = a + b; break;
+    case 'sub': v = a - b; break;
+    case 'mul': v = int ? Math.imul(a, b) : a * b; break;
+    case 'div': v = int ? Math.trunc(a / b) || 0 : a / b; break;
+    case 'max': v = int ? (a > b ? a : b) : Math.max(a, b); break;
+    case 'min': v = int ? (a < b ? a : b) : Math.min(a, b); break;
+    case 'pow': v = Math.pow(a, b); break;
+    case 'mod': v = int ? ((a % b) + b) % b || 0 : a - b * Math.floor(a / b); break;
+    case 'bitand': v = a & b; break;
+    case 'bitor': v = a | b; break;
+    case 'bitxor': v = a ^ b; break;
+    case 'shl': v = a << b; break;
+    case 'shr': v = e.dtype === 'uint32' ? a >>> b : a >> b; break;
+    case 'eq': v = a === b ? 1 : 0; break;
+    case 'ne': v = a !== b ? 1 : 0; break;
+    case 'lt': v = a < b ? 1 : 0; break;
+    case 'le': v = a <= b ? 1 : 0; break;
+    case 'gt': v = a > b ? 1 : 0; break;
+    case 'ge': v = a >= b ? 1 : 0; break;
+    case 'select': v = a ? b : c; break;
+    case 'cast': v = e.dtype === 'float32' ? a : e.dtype === 'bool' ? (a !== 0 ? 1 : 0) : Math.trunc(a) || 0; break;
+    case 'bitcast':
+      if (e.args[0]!.dtype === 'float32') f32Bits[0] = a;
+      else u32Bits[0] = a >>> 0;
+      v = e.dtype === 'float32' ? f32Bits[0]! : e.dtype === 'int32' ? i32Bits[0]! : u32Bits[0]!;
+      break;
+    case 'round': v = storeAs(e.dtype, a); break;
+    default: throw new Error(`evaluate: no rule for node '${e.op}'`);
   }
-  return storeAs(root.dtype, values.get(order[order.length - 1]!)!);
+  return v;
 }
 
 export { COMPOSITE_OPS };

@@ -31,5 +31,5 @@ export { AT_COLS, AT_ROWS, BT_COLS, BT_ROWS, G_MATRIX, signedSum, tilesReading }
 export type { SignedSum } from './winograd.js';
 export * as expr from './expr.js';
 export type { Expr, Op } from './expr.js';
-export { ELEMENTWISE_PRIMS, EXPRESSIONS, DECOMPOSITIONS, expressionOf, primitiveExpression, signatureCode, isElementwise, evaluate, decompose, storeAs } from './elementwise.js';
+export { ELEMENTWISE_PRIMS, EXPRESSIONS, DECOMPOSITIONS, expressionOf, primitiveExpression, signatureCode, isElementwise, evaluate, evaluator, decompose, storeAs } from './elementwise.js';
 export type { ElementwisePrim, ExpressionRule, StructuralPrim } from './elementwise.js';

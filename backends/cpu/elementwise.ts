@@ -5,7 +5,7 @@
  * each expression gets a tight monomorphic loop; the generator below is the whole trick, and reading
  * one generated body (`kernelSource(expression)`) shows what runs.
  */
-import { broadcastStrides, collapseStrides, type Expr, type Shape, type TypedArray } from '../../core/index.js';
+import { broadcastStrides, collapseStrides, evaluator, type Expr, type Shape, type TypedArray } from '../../core/index.js';
 import { INPUT_NAMES, RENDER_HELPERS, renderJs, type JsElement, type RenderHelpers } from './render.js';
 
 type Kernel = (out: TypedArray, inputs: TypedArray[], shape: number[], strides: number[][], helpers: RenderHelpers) => void;
@@ -158,7 +158,57 @@ export function mapElements(expression: Expr, out: TypedArray, inputs: { data: T
   const strides = inputs.map((x) => broadcastStrides(x.shape, outShape));
   const c = collapse(outShape, strides);
   const data = inputs.map((x) => x.data);
-  kernelFor(inputs.length, rendered(expression), out, data)(out, data, c.shape, c.strides, helpers);
+  if (codegen()) kernelFor(inputs.length, rendered(expression), out, data)(out, data, c.shape, c.strides, helpers);
+  else interpret(expression, out, data, c.shape, c.strides);
+}
+
+/**
+ * Whether `new Function` works here. A page whose Content-Security-Policy forbids 'unsafe-eval' (a
+ * policy that allows WebAssembly needs only 'wasm-unsafe-eval') throws an EvalError on it; element-
+ * wise ops then run `interpret` instead: the same values (core's `evaluator`, float64 like the
+ * generated code; composites through their decompositions, within a few ulp of the generated
+ * sigmoid), several times slower. `setCpuCodegen(false)` forces that path (tests).
+ */
+let generating: boolean | undefined;
+function codegen(): boolean {
+  if (generating === undefined) {
+    try {
+      generating = (new Function('return 1') as () => number)() === 1;
+    } catch {
+      generating = false;
+    }
+  }
+  return generating;
+}
+
+/** @internal Force (false) or re-probe (undefined) the interpreted path; returns the previous setting. */
+export function setCpuCodegen(on: boolean | undefined): boolean | undefined {
+  const previous = generating;
+  generating = on;
+  return previous;
+}
+
+const evaluators = new WeakMap<Expr, (inputs: readonly number[]) => number>();
+
+/** The element loop without generated code: an odometer over the collapsed shape, `evaluator` per element. */
+function interpret(expression: Expr, out: TypedArray, data: readonly TypedArray[], shape: readonly number[], strides: readonly (readonly number[])[]): void {
+  const f = evaluators.get(expression) ?? evaluator(expression, 'float64');
+  evaluators.set(expression, f);
+  const rank = shape.length;
+  const idx = new Array<number>(rank).fill(0);
+  const offsets = new Array<number>(data.length).fill(0);
+  const values = new Array<number>(data.length).fill(0);
+  for (let i = 0; i < out.length; i++) {
+    for (let k = 0; k < data.length; k++) values[k] = data[k]![offsets[k]!]!;
+    out[i] = f(values);
+    for (let ax = rank - 1; ax >= 0; ax--) {
+      idx[ax]!++;
+      for (let k = 0; k < data.length; k++) offsets[k]! += strides[k]![ax]!;
+      if (idx[ax]! < shape[ax]!) break;
+      for (let k = 0; k < data.length; k++) offsets[k]! -= strides[k]![ax]! * shape[ax]!;
+      idx[ax] = 0;
+    }
+  }
 }
 
 /** Rendering is cached per expression object: a primitive's expression is made once per dtype signature. */
