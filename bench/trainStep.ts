@@ -29,6 +29,8 @@ const { values } = parseArgs({
     threads: { type: 'string' },
     /** JSON of a wasm MatmulConfig override (tuning experiments), e.g. '{"mr":4,"nr":8}'. */
     matmul: { type: 'string' },
+    /** The wasm backend's parallelThreshold (tuning experiments): work below it stays on the calling thread. */
+    'parallel-threshold': { type: 'string' },
     'checkpoint-blocks': { type: 'boolean', default: false },
     /** As the `rolling` command: relaxed SIMD (FMA) on unless ROLLING_RELAXED_SIMD=0 or --plain-simd. */
     'plain-simd': { type: 'boolean', default: false },
@@ -44,11 +46,12 @@ if (!base) throw new Error(`trainStep: unknown preset ${values.preset}`);
 const preset: Preset = values.batch ? { ...base, batch: Number(values.batch) } : base;
 const frameShape: [number, number, number] = preset.data === 'bair' ? [64, 64, 3] : [preset.size, preset.size, 1];
 
-if (values.threads !== undefined || values.matmul !== undefined) {
-  if (values.backend !== 'wasm') throw new Error('trainStep: --threads and --matmul are for the wasm backend');
+if (values.threads !== undefined || values.matmul !== undefined || values['parallel-threshold'] !== undefined) {
+  if (values.backend !== 'wasm') throw new Error('trainStep: --threads, --matmul and --parallel-threshold are for the wasm backend');
   const { createWasmBackendSync } = await import('../backends/wasm/index.js');
   const matmul = values.matmul ? (JSON.parse(values.matmul) as Record<string, number>) : undefined;
-  registerBackend('wasm-bench', () => createWasmBackendSync({ ...(values.threads ? { threads: Number(values.threads) } : {}), ...(matmul ? { matmul } : {}) }));
+  const parallelThreshold = values['parallel-threshold'] !== undefined ? Number(values['parallel-threshold']) : undefined;
+  registerBackend('wasm-bench', () => createWasmBackendSync({ ...(values.threads ? { threads: Number(values.threads) } : {}), ...(matmul ? { matmul } : {}), ...(parallelThreshold !== undefined ? { parallelThreshold } : {}) }));
   const b = (await setBackend('wasm-bench')) as unknown as { ready(): Promise<unknown> };
   await b.ready();
 } else {
