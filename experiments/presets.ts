@@ -29,7 +29,7 @@ export interface Preset {
    * few hundred steps needs a shorter memory, and the EMA warms up as (1 + t)/(10 + t).
    */
   readonly emaDecay: number;
-  /** Probability of the linear local times in Algorithm 1 (the paper's β of Section 3.3). */
+  /** Probability of the linear local times in Algorithm 1 (the paper's β of Section 3.3; what Appendix H measured, and why 0.8: `RollingConfig.linearProbability`). */
   readonly linearProbability: number;
   readonly checkpointEvery: number;
   /** Denoising steps per generated frame at sampling time (the budget of Appendix D). */
