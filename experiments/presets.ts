@@ -132,6 +132,14 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
     learningRate: 2e-3, warmupSteps: 100, emaDecay: 0.995, linearProbability: 0.8, checkpointEvery: 500,
     stepsPerFrame: 16, clips: 1024, clipLength: 24,
   },
+  /**
+   * Kolmogorov flow (Section 5.1). Shared with Table 4: v-parameterisation, the ε-loss weighting,
+   * convolutional levels then axial transformer blocks. Scaled down: 32×32 frames of the `tiny` U-ViT
+   * (Table 4: 128-1024 channels, 3+3 blocks a level, 8 transformer blocks, 100,000 steps, EMA 0.9999,
+   * lr 1e-4; here 3,000 steps, so EMA 0.999 and lr 1e-3), W = 8 with n_cln = 2 (Table 8's rolling
+   * rows are 2-2, 2-4, 2-8: `rolling reproduce kolmogorov` trains those), 32 generated clips of 32
+   * frames. The other presets (demo, shapes, mnist, test) are toy settings of ours, not the paper's.
+   */
   kolmogorov: {
     name: 'kolmogorov', model: 'tiny', data: 'kolmogorov', size: 32, window: 8, cleanFrames: 2, batch: 8, steps: 3000,
     learningRate: 1e-3, warmupSteps: 200, emaDecay: 0.999, linearProbability: 0.8, checkpointEvery: 500,
