@@ -326,6 +326,19 @@ describeBackends('random', () => {
     );
   });
 
+  it('permutation is uniform: over 2,000 keys, element 0 of 4 lands in each position a quarter of the time', async () => {
+    // The keys are fixed, so this is a known answer with a statistical margin, not a flaky draw: χ² with
+    // 3 degrees of freedom exceeds 30 with probability ~1e-6 for a uniform permutation. An identity, a
+    // reversed or an inconsistently sorted "permutation" puts element 0 in one or two places only.
+    const N = 2000;
+    const counts = [0, 0, 0, 0];
+    const perms = tidy(() => Array.from({ length: N }, (_, s) => permutation(key(s), 4)));
+    for (const p of perms) counts[[...(await p.toArray())].indexOf(0)]!++;
+    for (const p of perms) p.dispose();
+    const chi2 = counts.reduce((sum, c) => sum + (c - N / 4) ** 2 / (N / 4), 0);
+    expect(chi2).toBeLessThan(30);
+  });
+
   it('draws of rank 0 and of empty shapes have the requested shape', async () => {
     for (const shape of [[], [0], [3, 0], [1]]) {
       const outs = tidy(() => [uniform(key(5), shape), normal(key(5), shape), bernoulli(key(5), 0.5, shape), randomBits(key(5), shape)]);
