@@ -76,7 +76,7 @@ const u32 = fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.constantFrom(0,
 const N = 100_000;
 
 describeBackends('random', () => {
-  // Random123's known-answer vectors for Threefry-2x32-20 (as JAX's tests use them), /work/shared/MATH.md.
+  // Random123's known-answer vectors for Threefry-2x32-20 (its kat_vectors file, as JAX's tests use them).
   const KNOWN: [number[], number[], number[]][] = [
     [[0x00000000, 0x00000000], [0x00000000, 0x00000000], [0x6b200159, 0x99ba4efe]],
     [[0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x1cb996fc, 0xbb002be7]],

@@ -1,6 +1,7 @@
 /**
- * The layout's dependency rules (../shared/DESIGN.md, "Arrows point down only"), checked on the
- * source: every relative import of every .ts file under the project's folders.
+ * The layout's dependency rules ("arrows point down only", as the team's design document states them,
+ * restated here), checked on the source: every relative import of every .ts file under the project's
+ * folders.
  * - core imports nothing of the project and never a backend;
  * - backends/* import only core (and their own folder); one exception, decided with the wasm
  *   backend: backends/wasm runs the CPU backend's reference kernels on views of its heap for the
