@@ -608,7 +608,7 @@ export interface Conv2dOptions {
    * float32 ulps of the output's scale); only 3×3 kernels with stride and dilation 1. 'auto' (the
    * default): Winograd where it applies and both channel counts are at least WINOGRAD_MIN_CHANNELS.
    */
-  algorithm?: 'auto' | 'im2col' | 'winograd';
+  algorithm?: ConvAlgorithm;
 }
 
 /**
@@ -623,13 +623,18 @@ export const WINOGRAD_MIN_CHANNELS = 8;
 export type ConvAlgorithm = 'auto' | 'im2col' | 'winograd';
 let defaultConvAlgorithm: ConvAlgorithm = 'auto';
 
+/** `lead` starts the message: "setConvAlgorithm: expected", "conv2d: algorithm must be". */
+function checkConvAlgorithm(lead: string, algorithm: ConvAlgorithm): void {
+  if (algorithm !== 'auto' && algorithm !== 'im2col' && algorithm !== 'winograd') throw new Error(`${lead} 'auto', 'im2col' or 'winograd', got ${String(algorithm)}`);
+}
+
 /**
  * The algorithm conv2d uses when a call does not name one (PyTorch's `torch.backends` switches play
  * this part): 'auto' (the default), 'im2col' (the exact summation order of earlier releases) or
  * 'winograd' (where it applies; elsewhere such calls fall back to im2col). Returns the previous one.
  */
 export function setConvAlgorithm(algorithm: ConvAlgorithm): ConvAlgorithm {
-  if (algorithm !== 'auto' && algorithm !== 'im2col' && algorithm !== 'winograd') throw new Error(`setConvAlgorithm: expected 'auto', 'im2col' or 'winograd', got ${String(algorithm)}`);
+  checkConvAlgorithm('setConvAlgorithm: expected', algorithm);
   const previous = defaultConvAlgorithm;
   defaultConvAlgorithm = algorithm;
   return previous;
@@ -691,11 +696,11 @@ export const conv2d = scoped(function conv2d(x: Tensor, w: Tensor, options: Conv
   if (outHeight <= 0 || outWidth <= 0) throw new Error(`conv2d: kernel ${kh}×${kw} does not fit input ${h}×${wd} with this padding`);
   const named = options.algorithm !== undefined;
   const algorithm = options.algorithm ?? defaultConvAlgorithm;
-  if (algorithm !== 'auto' && algorithm !== 'im2col' && algorithm !== 'winograd') throw new Error(`conv2d: algorithm must be 'auto', 'im2col' or 'winograd', got ${String(algorithm)}`);
+  checkConvAlgorithm('conv2d: algorithm must be', algorithm);
   const winogradFits = kh === 3 && kw === 3 && sh === 1 && sw === 1 && dh === 1 && dw === 1;
   if (algorithm === 'winograd' && !winogradFits && named) throw new Error(`conv2d: algorithm 'winograd' needs a 3×3 kernel with stride 1 and dilation 1, got ${kh}×${kw}, stride ${sh}×${sw}, dilation ${dh}×${dw}; use 'im2col' or 'auto'`);
   if (winogradFits && (algorithm === 'winograd' || (algorithm === 'auto' && c >= WINOGRAD_MIN_CHANNELS && co >= WINOGRAD_MIN_CHANNELS))) {
-    return convWinograd(x, winogradFilter(w), { top: pt, bottom: pb, left: pl, right: pr, outHeight, outWidth });
+    return convWinograd(x, winogradFilter(w), { top: pt, left: pl, outHeight, outWidth });
   }
   const w2 = reshape(w, [1, kh * kw * c, co]);
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && pb === 0 && pr === 0) {
@@ -742,11 +747,10 @@ function winogradFilter(w: Tensor): Tensor {
   return reshape(transpose(u, [1, 0, 2, 3]), [16, ci, co]);
 }
 
+/** The padding before the image (the tiles' overhang and `outHeight`/`outWidth` fix the rest). */
 interface WinogradConv {
   top: number;
-  bottom: number;
   left: number;
-  right: number;
   outHeight: number;
   outWidth: number;
 }
