@@ -218,7 +218,15 @@ export const uniform = scoped(function uniform(k: Key, shape: Shape, minval = 0,
   const bits = randomBits(k, shape);
   const mantissa = bitwiseOr(shiftRight(bits, scalar(9, 'uint32')), scalar(0x3f800000, 'uint32'));
   const unit = sub(bitcast(mantissa, 'float32'), 1);
-  return maximum(minimum(add(mul(unit, maxval - minval), minval), highest), lowest);
+  const drawn = add(mul(unit, maxval - minval), minval);
+  // The map is monotone and each step rounds to float32 on every backend, so its extremes are those
+  // of unit = 0 and unit = 1 − 2⁻²³, computed here the same way: a clamp that cannot bind (normal's
+  // (−1, 1), [0, 1)) costs no pass over the draws.
+  const width = Math.fround(maxval - minval);
+  const smallest = Math.fround(0 * width + Math.fround(minval));
+  const largest = Math.fround(Math.fround((1 - 2 ** -23) * width) + Math.fround(minval));
+  const below = largest > highest ? minimum(drawn, highest) : drawn;
+  return smallest < lowest ? maximum(below, lowest) : below;
 });
 
 /**
