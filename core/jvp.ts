@@ -21,7 +21,7 @@ import * as o from './ops.js';
 import type { Prim, PrimParams } from './primitives.js';
 import { fmt, shapeEq } from './shape.js';
 import { Tensor, tidy } from './tensor.js';
-import { bind, nextLevel, outside, vjp } from './trace.js';
+import { bind, nextLevel, outside, setAside, vjp } from './trace.js';
 import { mapDifferentiable, treeMap, treeZipMap } from './tree.js';
 
 /** A tangent, or null for a zero tangent. */
@@ -47,10 +47,7 @@ const activeTraces: ForwardTrace[] = [];
 
 /** @internal For trace.ts's `outside`: set aside the open jvps at `level` or above; returns the undo. */
 export function setAsideForward(level: number): () => void {
-  const i = activeTraces.findIndex((trace) => trace.level >= level);
-  if (i < 0) return () => undefined;
-  const inner = activeTraces.splice(i);
-  return () => void activeTraces.push(...inner);
+  return setAside(activeTraces, level);
 }
 
 function setTangent(trace: ForwardTrace, primal: Tensor, tangent: Tensor): void {

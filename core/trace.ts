@@ -76,12 +76,15 @@ const activeTapes: Tape[] = [];
 // the batched value behind every vmap tracer it keeps (vmap.ts).
 tapeNeeds.has = (t) => activeTapes.some((tape) => tape.saved.has(t)) || tangentNeeded(t) || batchedValueNeeded(t);
 
-/** Set aside the tapes at `level` or above; returns the undo. */
-function setAsideTapes(level: number): () => void {
-  const i = activeTapes.findIndex((tape) => tape.level >= level);
+/**
+ * @internal Take the entries at `level` or above off a stack of open transformations (tapes here,
+ * jvps in jvp.ts, vmaps in vmap.ts); returns the undo.
+ */
+export function setAside(stack: { level: number }[], level: number): () => void {
+  const i = stack.findIndex((entry) => entry.level >= level);
   if (i < 0) return () => undefined;
-  const above = activeTapes.splice(i);
-  return () => void activeTapes.push(...above);
+  const above = stack.splice(i);
+  return () => void stack.push(...above);
 }
 
 /**
@@ -89,7 +92,7 @@ function setAsideTapes(level: number): () => void {
  * JVP or batching rule's work belongs to the transformations outside its own, not to those inside.
  */
 export function outside<T>(level: number, fn: () => T): T {
-  const undo = [setAsideTapes(level), setAsideForward(level), setAsideBatching(level)];
+  const undo = [setAside(activeTapes, level), setAsideForward(level), setAsideBatching(level)];
   try {
     return fn();
   } finally {

@@ -18,7 +18,7 @@ import type { DType } from './dtype.js';
 import type { Prim, PrimParams } from './primitives.js';
 import { fmt, shapeEq } from './shape.js';
 import { Tensor, tidy } from './tensor.js';
-import { bind, nextLevel, outside, stopGradient } from './trace.js';
+import { bind, nextLevel, outside, setAside, stopGradient } from './trace.js';
 import { describeValue, isPlainObject, pytreeNodeOf } from './pytree.js';
 
 /**
@@ -43,10 +43,7 @@ const activeTraces: BatchTrace[] = [];
 
 /** @internal For trace.ts's `outside`: set aside the open vmaps at `level` or above; returns the undo. */
 export function setAsideBatching(level: number): () => void {
-  const i = activeTraces.findIndex((trace) => trace.level >= level);
-  if (i < 0) return () => undefined;
-  const inner = activeTraces.splice(i);
-  return () => void activeTraces.push(...inner);
+  return setAside(activeTraces, level);
 }
 
 /** A tracer of `value` (batch on axis 0): one example's shape, the batch's storage. */
