@@ -157,8 +157,43 @@ interface StridedSource {
   readonly strides: readonly number[];
 }
 
+/** Elements in a row below which a row loop pays more for its bookkeeping than for its work. */
+const MIN_ROW = 16;
+
+/**
+ * Operands broadcast or gathered along short inner axes make rows too short for a vector loop: group
+ * norm's `[n, 1, g, 1]` against `[n, hw, g, c/g]` collapses to rows of c/g = 2 elements. Such an
+ * operand is first copied out over the innermost axes only (the shortest suffix of at least MIN_ROW
+ * elements, and the outer axes along which it varies: `[n, 1, g, c/g]`, a small copy); then every
+ * operand is contiguous over that suffix, which merges into one row, and the axes it was broadcast
+ * along (hw) become rows. The copies go into `temps`. Null when no suffix pays (a copy would be more
+ * than a quarter of the output, as for a transpose) or the shape is small anyway.
+ */
+function expandInner(ctx: Context, dims: readonly number[], sources: readonly StridedSource[], temps: WasmBuffer[]): StridedSource[] | null {
+  let t = dims.length;
+  let row = 1;
+  while (t > 0 && row < MIN_ROW) row *= dims[--t]!;
+  if (t === 0 || row < MIN_ROW) return null;
+  const dense = stridesOf(dims.slice(t));
+  const n = sizeOf(dims);
+  const plan = sources.map((x) => {
+    if (dims.every((d, j) => j < t || d === 1 || x.strides[j] === dense[j - t])) return null;
+    return dims.map((d, j) => (j >= t || x.strides[j] !== 0 ? d : 1));
+  });
+  if (plan.every((p) => p === null) || plan.some((p, k) => p !== null && (sources[k]!.bytes !== 4 || 4 * sizeOf(p) > n))) return null;
+  return sources.map((x, k) => {
+    const shape = plan[k];
+    if (!shape) return x;
+    const copy = ctx.heap.alloc(4 * sizeOf(shape));
+    temps.push(copy);
+    copyRows(ctx, copy, x.ptr, x.strides, shape);
+    const st = stridesOf(shape);
+    return { ptr: copy.ptr, bytes: 4, strides: shape.map((d, j) => (d === 1 ? 0 : st[j]!)) };
+  });
+}
+
 /** `mapKernel` over operands with any strides (in elements, one per output axis). */
-function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number, inputs: readonly StridedSource[], outShape: readonly number[]): boolean {
+function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number, inputs: readonly StridedSource[], outShape: readonly number[], expanded = false): boolean {
   const n = sizeOf(outShape);
   if (n === 0) return true;
   const c = collapse(outShape, inputs.map((x) => x.strides));
@@ -179,6 +214,15 @@ function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number,
   // Higher rank: one call per 2-D block, unless the blocks are too small to pay for the calls; then
   // the strided operands are first copied out contiguously (`copy_rows`) and the map runs flat.
   const blocks = n / (rows * inner);
+  if (fn && inner < MIN_ROW && blocks > 16 && !expanded) {
+    const temps: WasmBuffer[] = [];
+    try {
+      const wide = expandInner(ctx, dims, inputs.map((x, k) => ({ ...x, strides: strides[k]! })), temps);
+      if (wide) return mapStrided(ctx, op, out, outBytes, wide, dims, true);
+    } finally {
+      for (const t of temps) ctx.heap.free(t.ptr, t.size);
+    }
+  }
   if (!fn || (rows * inner < 64 && blocks > 16)) return mapDense(ctx, op, out, inputs, outShape);
   const lead = dims.slice(0, rank - 2);
   const idx = new Array<number>(lead.length).fill(0);
@@ -350,7 +394,16 @@ const broadcastKernel: WasmKernel<'broadcast'> = (() => {
   return (ctx, out, inputs, params, info) => {
     const x = inputs[0]!;
     if (bytesPerElement(x.dtype) !== 4) return fallback(ctx, out, inputs, params, info);
-    copyRows(ctx, out, ptrOf(x.buffer), broadcastStrides(x.shape, info.shape), info.shape);
+    const c = collapse(info.shape, [broadcastStrides(x.shape, info.shape)]);
+    const temps: WasmBuffer[] = [];
+    try {
+      // Short rows (a broadcast along the innermost axes): copy from a small expansion instead.
+      const wide = c.shape.length && c.shape[c.shape.length - 1]! < MIN_ROW ? expandInner(ctx, c.shape, [{ ptr: ptrOf(x.buffer), bytes: 4, strides: c.strides[0]! }], temps) : null;
+      if (wide) copyRows(ctx, out, wide[0]!.ptr, wide[0]!.strides, c.shape);
+      else copyRows(ctx, out, ptrOf(x.buffer), broadcastStrides(x.shape, info.shape), info.shape);
+    } finally {
+      for (const t of temps) ctx.heap.free(t.ptr, t.size);
+    }
   };
 })();
 
@@ -465,11 +518,16 @@ function reduceKernel(op: 'sum' | 'max'): WasmKernel<'sum' | 'reduceMax'> {
     let temp: WasmBuffer | null = null;
     try {
       for (;;) {
-        const last = runs.map((r) => r[1]).lastIndexOf(true);
+        let last = runs.map((r) => r[1]).lastIndexOf(true);
+        // A short innermost reduced run (group norm's c/g = 2) would make rows of 2: an earlier
+        // reduced block goes first, with the short run inside its columns, then the short rows of a
+        // much smaller array.
+        const earlier = runs.slice(0, Math.max(last, 0)).map((r) => r[1]).lastIndexOf(true);
+        if (earlier >= 0 && last === runs.length - 1 && runs[last]![0] < MIN_ROW) last = earlier;
         const outer = runs.slice(0, Math.max(last, 0)).reduce((a, r) => a * r[0], 1);
         const len = last >= 0 ? runs[last]![0] : 1;
         const inner = runs.slice(last + 1).reduce((a, r) => a * r[0], 1);
-        const more = runs.slice(0, Math.max(last, 0)).some((r) => r[1]);
+        const more = runs.some((r, k) => r[1] && k !== last);
         const dst: WasmBuffer = more ? ctx.heap.alloc(outer * inner * 4) : out;
         if (inner === 1) runRange(ctx, `${op}_rows`, [dst.ptr, src, 0, outer, len], 2, outer, len);
         else runRange(ctx, `${op}_cols`, [dst.ptr, src, 0, outer, len, inner], 2, outer, len * inner);

@@ -672,15 +672,24 @@ describe('wasm backend: every primitive equals the CPU backend', () => {
     });
   });
 
-  it('element-wise ops over small broadcast blocks (group norm\'s x − mean) run flat on dense copies, bit for bit', () => {
+  it('element-wise ops over small broadcast blocks (group norm\'s x − mean) run on expanded rows or dense copies, bit for bit', () => {
     const before = wasm.stats().buffers;
-    const cases: [number[], number[]][] = [[[64, 64, 8, 2], [64, 1, 8, 1]], [[9, 5, 3, 2], [1, 5, 1, 2]], [[7, 6, 5, 3], [7, 1, 5, 1]], [[40, 3, 2, 3], [40, 3, 1, 1]]];
+    // The first and last cases take the inner expansion (rows of 2 or 3 become rows of 16 or 24: a
+    // [64, 1, 8, 2] copy of the mean), the others the dense copies.
+    const cases: [number[], number[]][] = [[[64, 64, 8, 2], [64, 1, 8, 1]], [[9, 5, 3, 2], [1, 5, 1, 2]], [[7, 6, 5, 3], [7, 1, 5, 1]], [[40, 3, 2, 3], [40, 3, 1, 1]], [[5, 33, 8, 3], [5, 1, 8, 1]], [[5, 33, 8, 3], [1, 33, 1, 3]]];
     cases.forEach(([a, b], i) => {
       for (const prim of ['sub', 'mul', 'div', 'max'] as const) checkPrim(prim, { inputs: [float(a), float(b)], params: {}, seed: 300 + i });
       checkPrim('add', { inputs: [float(b), float(a)], params: {}, seed: 310 + i });
       checkPrim('gt', { inputs: [float(a), float(b)], params: {}, seed: 320 + i });
       checkPrim('where', { inputs: [{ shape: b, dtype: 'bool' }, float(a), float(b)], params: {}, seed: 330 + i });
     });
+    expect(wasm.stats().buffers).toBe(before);
+  });
+
+  it('a broadcast along short inner axes (group norm\'s mean to [n, hw, g, c/g]) copies the same bits through its small expansion, and frees it', () => {
+    const before = wasm.stats().buffers;
+    const cases: [number[], number[]][] = [[[64, 1, 8, 1], [64, 64, 8, 2]], [[5, 1, 8, 1], [5, 33, 8, 3]], [[1, 33, 1, 3], [5, 33, 8, 3]], [[3, 1, 1], [3, 40, 2]]];
+    cases.forEach(([from, to], i) => checkPrim('broadcast', { inputs: [float(from)], params: { shape: to }, seed: 340 + i }));
     expect(wasm.stats().buffers).toBe(before);
   });
 
@@ -693,6 +702,7 @@ describe('wasm backend: every primitive equals the CPU backend', () => {
     void setBackend('wasm');
     const x = tensor(Float32Array.from({ length: 6 * 5 * 4 * 3 }, (_, i) => Math.sin(i)), [6, 5, 4, 3]);
     const before = wasmStats();
+    // [1, 3] and [0, 1, 3] end in a short reduced run (3 elements): the earlier block goes first.
     for (const axes of [[0, 2], [1, 3], [0, 1, 3], [0, 3], [0, 2, 3]]) {
       const ref = (() => {
         void setBackend('cpu');
