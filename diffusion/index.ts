@@ -7,5 +7,5 @@ export * from './loss.js';
 export * from './training.js';
 export * from './sampling.js';
 export * from './oracle.js';
-export * from './laws.js';
 export * from './golden.js';
+export * from './jsonSchema.js';

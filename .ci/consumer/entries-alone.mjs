@@ -18,6 +18,12 @@ if (entry.endsWith('/nn')) {
 } else if (entry.endsWith('/diffusion')) {
   const { alpha, sigma } = m.alphaSigma(m.logSnrTensor([[0, 0]]), 2);
   out = [...(await alpha.toArray()), ...(await sigma.toArray())].map((v) => +v.toFixed(4));
+} else if (entry.endsWith('/laws')) {
+  // The conformance kit on the package's own local-time maps: every law holds.
+  const results = await m.checkLaws(m.localTimeLaws(m.ourLocalTimeImpl), { numRuns: 5, seed: 1 });
+  const failed = results.filter((r) => !r.ok).map((r) => r.name);
+  if (results.length === 0 || failed.length > 0) throw new Error(`laws alone: ${results.length} laws, failed: ${failed.join('; ')}`);
+  out = `${results.length} local-time laws hold`;
 } else if (entry.endsWith('/experiments')) {
   const clip = m.clipTensor(m.movingShapesDataset({ clips: 1, frames: 2, size: 8 }), 0, 2);
   out = [clip.shape, (await clip.toArray()).length];

@@ -6,6 +6,7 @@
  * - nothing a browser bundle reaches from the browser entries imports a Node-only module in a way a
  *   bundler follows (a static import, or a dynamic import of a string literal): Node-only modules go
  *   through core/nodeModule.ts's `importNodeModule`, behind a run-time check;
+ * - only `rolling-diffusion/laws` (the conformance kit) loads fast-check: the paper's functions do not;
  * - `sideEffects` (which lets bundlers drop modules a page uses nothing of: a default vite build of
  *   a small page is 116 kB with it, 313 kB without) lists every module imported for what it does
  *   rather than for what it exports (a bare `import './x.js'`, as the entries import index.ts).
@@ -55,6 +56,19 @@ function nodeOnlyReach(file: string, seen = new Set<string>()): string[] {
   });
 }
 
+/** The packages (bare specifiers) a program loads from `file`, through its relative imports; type-only imports are erased. */
+function packagesReached(file: string, seen = new Set<string>(), out = new Set<string>()): Set<string> {
+  if (seen.has(file)) return out;
+  seen.add(file);
+  const text = readFileSync(file, 'utf8');
+  const specs = [...text.matchAll(/^\s*(?:import(?!\s+type\b)|export(?!\s+type\b))\s[^'"]*?from\s*'([^']+)'|^\s*import\s*'([^']+)'/gm)].map((m) => (m[1] ?? m[2])!);
+  for (const spec of specs) {
+    if (!spec.startsWith('.')) out.add(spec);
+    else if (existsSync(resolve(dirname(file), spec.replace(/\.js$/, '.ts')))) packagesReached(resolve(dirname(file), spec.replace(/\.js$/, '.ts')), seen, out);
+  }
+  return out;
+}
+
 describe('the package entries', () => {
   it('every export target is emitted by the build from a source file', () => {
     const missing = targets()
@@ -69,13 +83,21 @@ describe('the package entries', () => {
       .filter(({ target }) => target.endsWith('.js'))
       .filter(({ entry, condition }) => condition === 'browser' || !targets().some((t) => t.entry === entry && t.condition === 'browser'))
       .filter(({ entry }) => entry !== './package.json');
-    expect(browserEntries.map((t) => t.entry).sort()).toEqual(['.', './diffusion', './experiments', './nn']);
+    expect(browserEntries.map((t) => t.entry).sort()).toEqual(['.', './diffusion', './experiments', './laws', './nn']);
     const reached = browserEntries.flatMap(({ target }) => nodeOnlyReach(join(ROOT, sourceOf(target))));
     expect([...new Set(reached)]).toEqual([]);
   });
 
   it('the check sees a Node-only import (the Node entry of experiments reads files)', () => {
     expect(nodeOnlyReach(join(ROOT, 'experiments/index.ts')).length).toBeGreaterThan(0);
+  });
+
+  it('the paper\'s functions load without the conformance kit: no entry but rolling-diffusion/laws reaches fast-check', () => {
+    const reaching = targets()
+      .filter(({ target }) => target.endsWith('.js'))
+      .filter(({ target }) => packagesReached(join(ROOT, sourceOf(target))).has('fast-check'))
+      .map(({ entry }) => entry);
+    expect([...new Set(reaching)]).toEqual(['./laws']);
   });
 
   it('every module imported for its effect is listed in sideEffects, for the build and for the source (the web page and the tests bundle the source)', () => {

@@ -1,19 +1,21 @@
 /**
- * The conformance kit (diffusion/laws.ts) run on this package's own implementation: every law of the
+ * The conformance kit (diffusion/laws/) run on this package's own implementation: every law of the
  * paper that the kit states must hold here. One source of truth: these are the same properties a port
- * runs on its own code, and test/diffusion/mutants.test.ts proves they catch the known bugs.
+ * runs on its own code, and test/diffusion/laws/mutants.test.ts proves they catch the known bugs.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index.js';
+import * as r from '../../../index.js';
 import {
-  checkLaws, cosineSchedule, embeddingLaws, interpolatedCosineSchedule, lawArbitraries, linearLogSnrSchedule, localTimeLaws, lossLaws,
-  ourLocalTimeImpl, ourLossImpl, ourPosteriorImpl, ourProcessImpl, ourSamplerImpl, ourScheduleImpl, ourWeightingImpl, posteriorFromLogSnr,
-  posteriorLaws, processLaws, samplerLaws, scheduleLaws, shiftedCosineSchedule, stepCoefficients, tensorEmbeddingImpl, weightingLaws,
-  type Law, type LossWeightingName,
-} from '../../diffusion/index.js';
-import { fourierFeatures } from '../../nn/layers/fourierFeatures.js';
-import { linear } from '../../nn/layers/linear.js';
+  cosineSchedule, interpolatedCosineSchedule, linearLogSnrSchedule, posteriorFromLogSnr, shiftedCosineSchedule, stepCoefficients,
+  type LossWeightingName,
+} from '../../../diffusion/index.js';
+import {
+  checkLaws, embeddingLaws, lawArbitraries, localTimeLaws, lossLaws, ourLocalTimeImpl, ourLossImpl, ourPosteriorImpl, ourProcessImpl, ourSamplerImpl,
+  ourScheduleImpl, ourWeightingImpl, posteriorLaws, processLaws, samplerLaws, scheduleLaws, tensorEmbeddingImpl, weightingLaws, type Law,
+} from '../../../diffusion/laws/index.js';
+import { fourierFeatures } from '../../../nn/layers/fourierFeatures.js';
+import { linear } from '../../../nn/layers/linear.js';
 
 /** One vitest case per law, named by the law (a sentence), run with fast-check's defaults. */
 function lawSuite(title: string, laws: readonly Law[]): void {

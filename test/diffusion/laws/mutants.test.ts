@@ -1,5 +1,5 @@
 /**
- * Mutation check of the conformance kit (diffusion/laws.ts): deliberately broken variants of our own
+ * Mutation check of the conformance kit (diffusion/laws/): deliberately broken variants of our own
  * functions, one per schedule bug seen in public implementations (and more), each of which must be
  * killed, i.e. fail at least one law. The kill table (mutant → the laws that caught it) is printed
  * and attached to the test report as markdown.
@@ -9,16 +9,18 @@
  * to pass every law first.
  */
 import { describe, expect, it } from 'vitest';
-import * as r from '../../index.js';
+import * as r from '../../../index.js';
 import {
-  checkLaws, clipToUnitInterval, cosineSchedule, ddimFromLogSnr, embeddingLaws, frameCategories, initLocalTimes, localTimeLaws, lossLaws,
-  lossWeighting, logSnrTensor, ourLocalTimeImpl, ourProcessImpl, ourScheduleImpl,
-  posteriorFromLogSnr, posteriorLaws, processLaws, samplerLaws, scheduleLaws, shiftedCosineSchedule, sigmaFromLogSnr, alphaFromLogSnr,
-  stableSigmoid, resolutionShift, stepCoefficients, tensorEmbeddingImpl, vFromXEps, weightingLaws, windowLoss, xFromV,
-  type PosteriorCoefficients, type Denoiser, type ElementwiseFn, type Law, type LocalTimeMap, type LossImpl, type PosteriorImpl, type SamplerImpl,
-  type Schedule, type WeightingImpl,
-} from '../../diffusion/index.js';
-import { fourierFeatures } from '../../nn/layers/fourierFeatures.js';
+  clipToUnitInterval, cosineSchedule, ddimFromLogSnr, frameCategories, initLocalTimes, lossWeighting, logSnrTensor, posteriorFromLogSnr,
+  shiftedCosineSchedule, sigmaFromLogSnr, alphaFromLogSnr, stableSigmoid, resolutionShift, stepCoefficients, vFromXEps, windowLoss, xFromV,
+  type PosteriorCoefficients, type Denoiser, type Schedule,
+} from '../../../diffusion/index.js';
+import {
+  checkLaws, embeddingLaws, localTimeLaws, lossLaws, ourLocalTimeImpl, ourProcessImpl, ourScheduleImpl, posteriorLaws, processLaws, samplerLaws,
+  scheduleLaws, tensorEmbeddingImpl, weightingLaws, type ElementwiseFn, type Law, type LocalTimeMap, type LossImpl, type PosteriorImpl,
+  type SamplerImpl, type WeightingImpl,
+} from '../../../diffusion/laws/index.js';
+import { fourierFeatures } from '../../../nn/layers/fourierFeatures.js';
 
 /** Fixed so that the kill table is reproducible; set LAWS_SEED to try others. */
 const SEED = Number(process.env.LAWS_SEED ?? 20240601);
