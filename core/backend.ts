@@ -39,6 +39,13 @@ export interface Backend {
    * `compose` runs fused. Optional; every built-in backend has it.
    */
   runExpression?(expression: Expr, inputs: readonly BufferInfo[], out: OutputInfo): BackendBuffer;
+  /**
+   * Whether `runExpression` renders this expression itself, with the arithmetic of its per-primitive
+   * kernels (false where it would run another rendering, as wasm runs the CPU's for a node it lacks).
+   * `jit` asks before fusing approximate nodes (exp, …) with others, so a fused chain keeps the
+   * primitives' bits. Optional: absent means every expression is rendered alike.
+   */
+  renders?(expression: Expr): boolean;
   /** Push pending work to the device; optional. */
   flush?(): void;
   /** Live buffers and bytes held by the backend, including pooled ones; optional. */

@@ -11,6 +11,8 @@ export type { JvpRule } from './jvp.js';
 export { jacfwd, jacrev, hessian } from './jacobian.js';
 export type { Jacobian } from './jacobian.js';
 export { vmap, batchRules } from './vmap.js';
+export { jit, MAX_FUSED_INPUTS, MAX_FUSED_NODES } from './jit.js';
+export type { Jitted, JitOptions, JitStats } from './jit.js';
 export type { VmapOptions, BatchRule, AxisSpec } from './vmap.js';
 export * from './ops.js';
 // `split` is the PRNG's (JAX's random.split); the tensor split of ops.ts is exported as splitTensor.

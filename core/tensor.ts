@@ -66,12 +66,14 @@ export class Tensor {
   /** Values, flattened in row-major order. */
   toArray(): Promise<TypedArray> {
     const s = this.live('toArray');
+    readGuard.check?.(this, 'toArray');
     return s.backend.read(s.buffer, this.dtype, this.size);
   }
 
   /** Synchronous read; only backends whose memory is on the host (cpu, wasm) support it. */
   toArraySync(): TypedArray {
     const s = this.live('toArraySync');
+    readGuard.check?.(this, 'toArraySync');
     if (!s.backend.readSync) throw new Error(`toArraySync: the ${s.backend.name} backend reads asynchronously; use await toArray(t)`);
     return s.backend.readSync(s.buffer, this.dtype, this.size);
   }
@@ -114,6 +116,14 @@ export class Tensor {
   toString(): string {
     return `Tensor#${this.id}(${this.dtype}${fmt(this.shape)})`;
   }
+}
+
+/** @internal Set by jit.ts while it traces: throws when a value computed from the traced arguments is read. */
+export const readGuard: { check: ((t: Tensor, op: string) => void) | null } = { check: null };
+
+/** @internal The id the next tensor made will get (jit.ts tells tensors made before a trace from those made in it). */
+export function nextTensorId(): number {
+  return nextId;
 }
 
 /** @internal a fresh storage around a buffer a backend just made. */

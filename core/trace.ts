@@ -100,6 +100,12 @@ export function outside<T>(level: number, fn: () => T): T {
   }
 }
 
+/**
+ * @internal Set by jit.ts while it traces a function: sees every primitive `bind` ran (`batched`: a
+ * vmap's batching rule ran in its place, and the primitives of that rule were seen before it).
+ */
+export const bindHook: { record: ((prim: Prim, inputs: readonly Tensor[], params: PrimParams[Prim], out: Tensor, batched: boolean) => void) | null } = { record: null };
+
 /** True while some `grad`/`vjp` is recording. */
 export function isTracing(): boolean {
   return activeTapes.length > 0;
@@ -134,6 +140,7 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
     out = new Tensor(newStorage(backend, buffer, size, dtype), shape, dtype);
   }
   if (debugNans.on && batched === null) checkFinite(prim, inputs, out);
+  if (bindHook.record !== null) bindHook.record(prim, inputs, params, out, batched !== null);
   for (const tape of activeTapes) {
     if (inputs.some((t) => tape.tracked.has(t.id))) {
       const keep = savedBy(rule.saves, inputs, out);

@@ -752,6 +752,9 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
       }
       return block;
     },
+    renders(expression: Expr): boolean {
+      return lowerForWasm(expression) !== null;
+    },
     runExpression(expression: Expr, inputs: readonly BufferInfo[], info: OutputInfo): BackendBuffer {
       if (disposed) throw new Error('wasm backend: used after dispose()');
       const block = heap.alloc(sizeOf(info.shape) * bytesPerElement(info.dtype));
