@@ -43,14 +43,13 @@ function adamCore(config: AdamConfig, weightDecay: number): GradientTransformati
   const b1 = config.b1 ?? 0.9;
   const b2 = config.b2 ?? 0.999;
   const eps = config.eps ?? 1e-8;
-  const name = weightDecay ? 'adamw' : 'adam';
   return {
     init(params: unknown): AdamState {
       // Scoped: the scalar each zero tensor broadcasts from is freed here.
       return tidy(() => ({ step: zeroStep(), mu: treeMap(params, zerosLike) as TensorTree, nu: treeMap(params, zerosLike) as TensorTree }));
     },
     update<T>(grads: T, state: AdamState, params?: T): { updates: T; state: AdamState } {
-      if (weightDecay && params === undefined) throw new Error(`${name}: weight decay needs the parameters: update(grads, state, params)`);
+      if (weightDecay && params === undefined) throw new Error(`adamw: weight decay needs the parameters: update(grads, state, params)`);
       const step = nextStep(state.step);
       const t = stepAsFloat(step);
       // Bias corrections and the learning rate are scalars, computed once for every leaf.

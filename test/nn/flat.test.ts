@@ -4,8 +4,9 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { dispose, tensor, tidy, type Tensor } from '../../index.js';
+import { dispose, getBackend, tensor, tidy, type Tensor } from '../../index.js';
 import { adam, adamw, applyUpdates, chain, clipByGlobalNorm, ema } from '../../nn/index.js';
+import { flattenable } from '../../nn/optim/flat.js';
 
 const leafArb = fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 3 }).chain((shape) => {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -64,4 +65,68 @@ it('a chain with clipping keeps every leaf its shape and dtype on the flat path'
   expect((updates.c[0] as Tensor).shape).toEqual([]);
   expect((updates.c[1] as Tensor).shape).toEqual([1, 3]);
   dispose([params, state, updates]);
+});
+
+/** The kernels each primitive ran while `fn` ran, counted at the backend (`bind` calls `run`). */
+function kernels(fn: () => unknown): Record<string, number> {
+  const backend = getBackend();
+  const run = backend.run;
+  const counts: Record<string, number> = {};
+  backend.run = function (this: typeof backend, ...args: Parameters<typeof run>) {
+    counts[args[0]] = (counts[args[0]] ?? 0) + 1;
+    return run.apply(this, args);
+  } as typeof run;
+  try {
+    dispose(tidy(() => fn() as never));
+  } finally {
+    backend.run = run;
+  }
+  return counts;
+}
+
+/** Kernels that compute (not the concatenation and the slices that cut the leaves back out). */
+const arithmetic = (counts: Record<string, number>) => Object.entries(counts).filter(([prim]) => prim !== 'concat' && prim !== 'slice').reduce((s, [, n]) => s + n, 0);
+
+it('the flat path is why flat.ts exists: from 4 float32 leaves on, a step runs no more arithmetic kernels than for a single leaf; under 4, nothing is concatenated', () => {
+  const tree = (n: number) => Array.from({ length: n }, (_, i) => tensor([i, 1 - i, 0.5]));
+  // Each prepares its state outside the count and returns the step that is counted.
+  const steps: Record<string, (p: Tensor[]) => () => unknown> = {
+    adam: (p) => { const o = adam({ learningRate: 0.1 }); const s = o.init(p); return () => o.update(p, s, p); },
+    adamw: (p) => { const o = adamw({ learningRate: 0.1 }); const s = o.init(p); return () => o.update(p, s, p); },
+    clip: (p) => () => clipByGlobalNorm(1).update(p, {}),
+    ema: (p) => { const e = ema({ decay: 0.9 }); const s = e.init(p); return () => e.update(p, s); },
+    applyUpdates: (p) => () => applyUpdates(p, p),
+  };
+  for (const [name, step] of Object.entries(steps)) {
+    const count = (n: number) => {
+      const p = tree(n);
+      try {
+        return kernels(step(p));
+      } finally {
+        dispose(p);
+      }
+    };
+    const [one, three, four, sixteen] = [count(1), count(3), count(4), count(16)];
+    // Flat, a tree of 4 or 16 leaves costs the arithmetic of a single leaf (clipping one leaf also
+    // adds its sum of squares to a zero); leaf by leaf, 3 cost more.
+    expect(arithmetic(four), name).toBeLessThanOrEqual(arithmetic(one));
+    expect(arithmetic(sixteen), name).toBe(arithmetic(four));
+    expect(arithmetic(three), name).toBeGreaterThan(arithmetic(one));
+    expect(three.concat ?? 0, name).toBe(0);
+    expect(four.concat ?? 0, name).toBeGreaterThan(0);
+  }
+});
+
+it('flattenable: the first tree has at least 4 leaves and every leaf of every tree is float32 (concat refuses mixed dtypes)', () => {
+  const floats = (n: number) => Array.from({ length: n }, () => tensor([1, 2]));
+  const withInt = [...floats(4), tensor([1], [1], 'int32')];
+  expect(flattenable(floats(4))).toBe(true);
+  expect(flattenable(floats(4), floats(4), floats(4))).toBe(true);
+  expect(flattenable(floats(3))).toBe(false);
+  expect(flattenable(withInt)).toBe(false);
+  expect(flattenable(floats(5), withInt)).toBe(false);
+  expect(flattenable(withInt, floats(5))).toBe(false);
+  // A mixed tree would fail on the flat path; leaf by leaf it adds.
+  const ints = [tensor([1], [1], 'int32'), tensor([2], [1], 'int32'), tensor([3], [1], 'int32'), tensor([1.5]), tensor([2.5])];
+  expect(applyUpdates(ints, ints).map((t) => t.dtype)).toEqual(['int32', 'int32', 'int32', 'float32', 'float32']);
 });

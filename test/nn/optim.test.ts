@@ -82,7 +82,7 @@ describe('optimizers', () => {
     const opt = nn.adamw({ learningRate: 0.1, weightDecay: 0.5 });
     const { updates } = opt.update({ w: r.tensor([3, 0.5]) }, opt.init(params), params);
     expectClose(await values(updates.w), [-0.1 * (3 / (3 + 1e-8) + 0.5 * 2), -0.1 * (0.5 / (0.5 + 1e-8) + 0.5 * -4)]);
-    expect(() => opt.update({ w: r.tensor([1, 1]) }, opt.init(params))).toThrow(/weight decay needs the parameters/);
+    expect(() => opt.update({ w: r.tensor([1, 1]) }, opt.init(params))).toThrow(/^adamw: weight decay needs the parameters/);
   });
 
   it('SGD: plain, heavy-ball momentum and Nesterov follow optax', async () => {
@@ -116,6 +116,19 @@ describe('optimizers', () => {
       }),
       { numRuns: 30 },
     );
+  });
+
+  it('clipByGlobalNorm keeps an empty state (optax EmptyState) and refuses a max norm that is not positive', () => {
+    expect(nn.clipByGlobalNorm(1).init({ w: r.tensor([1]) })).toEqual({});
+    for (const bad of [0, -1, Number.NaN]) expect(() => nn.clipByGlobalNorm(bad)).toThrow(new RegExp(`^clipByGlobalNorm: maxNorm must be positive, got ${bad}$`));
+  });
+
+  it('chain refuses a state that is not one entry per transformation', () => {
+    const opt = nn.chain(nn.clipByGlobalNorm(1), nn.sgd({ learningRate: 1 }));
+    const params = { w: r.tensor([1]) };
+    const [clipState] = opt.init(params);
+    expect(() => opt.update(params, [clipState!], params)).toThrow(/^chain: expected a state array of 2 entries, got 1$/);
+    expect(() => opt.update(params, {} as never, params)).toThrow(/^chain: expected a state array of 2 entries, got object$/);
   });
 
   it('chain threads the updates through each transformation and keeps a state each', async () => {
@@ -161,6 +174,17 @@ describe('learning-rate schedules', () => {
     );
   });
 
+  it('a peak of 0 gives a schedule of 0 everywhere (end / peak is not taken), and step counts must leave room', async () => {
+    const zero = nn.warmupCosineDecaySchedule({ peak: 0, warmupSteps: 2, decaySteps: 6 });
+    for (const step of [0, 1, 2, 3, 6, 10]) expect(await at(zero, step)).toBe(0);
+    expect(() => nn.warmupSchedule({ peak: 1, warmupSteps: 0 })).toThrow(/^warmupSchedule: warmupSteps must be positive, got 0$/);
+    expect(() => nn.cosineDecaySchedule({ init: 1, decaySteps: 0 })).toThrow(/^cosineDecaySchedule: decaySteps must be positive, got 0$/);
+    expect(() => nn.warmupCosineDecaySchedule({ peak: 1, warmupSteps: 5, decaySteps: 5 })).toThrow(/^warmupCosineDecaySchedule: decaySteps \(5\) must exceed warmupSteps \(5\)$/);
+    // The smallest legal values are accepted.
+    expect(await at(nn.warmupSchedule({ peak: 1, warmupSteps: 1 }), 1)).toBe(1);
+    expect(await at(nn.warmupCosineDecaySchedule({ peak: 1, warmupSteps: 0, decaySteps: 1 }), 1)).toBeCloseTo(0, 6);
+  });
+
   it('schedules run on the int32 step tensor an optimizer state holds', async () => {
     const s = nn.cosineDecaySchedule({ init: 2, decaySteps: 10 });
     expect(await scalarOf(s(r.scalar(5, 'int32')))).toBeCloseTo(1, 6);
@@ -194,6 +218,29 @@ describe('EMA', () => {
     const plain = nn.ema();
     const s2 = plain.update({ w: r.tensor([1]) }, plain.init({ w: r.tensor([0]) }));
     expectClose(await values(s2.average.w), [1e-4], 1e-3);
+  });
+
+  it('decay 1 keeps θ₀ forever, decay 0 follows the parameters; a decay outside [0, 1] is refused', async () => {
+    const run = async (decay: number) => {
+      const e = nn.ema({ decay });
+      let state = e.init({ w: r.tensor([1, -2]) });
+      for (const th of [[3, 4], [0.5, 7]]) state = e.update({ w: r.tensor(th) }, state);
+      return values(state.average.w);
+    };
+    expect(await run(1)).toEqual([1, -2]);
+    expect(await run(0)).toEqual([0.5, 7]);
+    for (const bad of [-0.01, 1.01, Number.NaN]) expect(() => nn.ema({ decay: bad })).toThrow(new RegExp(`^ema: decay must be in \\[0, 1\\], got ${bad}$`));
+  });
+
+  it('the weight of the new parameters is 1 − d to float32 precision, not 1 − float32(d) (off by 1.7e-4 for d = 0.9999)', async () => {
+    // float32(0.9999) = 0.99989998…, so 1 − float32(d) = 1.000166e-4: relative error 1.7e-4, which the
+    // default decay's test above (tolerance 1e-3) does not see. From 0 to 1 in one step the average
+    // is exactly the weight, so it must be float32(1e-4) to one rounding.
+    for (const decay of [0.9999, 0.999, 0.9]) {
+      const e = nn.ema({ decay });
+      const s = e.update({ w: r.tensor([1]) }, e.init({ w: r.tensor([0]) }));
+      expectClose(await values(s.average.w), [1 - decay], 1e-7, 0);
+    }
   });
 
   it('the average survives disposing the parameters it started from', async () => {
