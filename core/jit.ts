@@ -19,7 +19,11 @@
  *
  * The signature is the tree structure of the arguments, the shape and dtype of every tensor leaf,
  * which leaves share a buffer, the backend, and every non-tensor leaf's value (numbers, strings,
- * booleans: static arguments, a new value retraces; functions and other objects by identity).
+ * booleans: static arguments, a new value retraces; functions and other objects by identity). PRNG
+ * keys are host values (two 32-bit words; `split` and `foldIn` run on the host), so a key argument is
+ * static too: each new key traces again. To draw fresh noise on every call without retracing, draw
+ * it outside and pass the tensor in. The cache keeps the `maxCacheSize` (default 64) programs used
+ * last, so a key or a number that changes on every call cannot grow it without bound.
  *
  * Purity. A jitted function must compute its result from its arguments with tensor ops only: the
  * trace is replayed without running the function, so a decision it takes by reading a value would be
@@ -92,6 +96,8 @@ export const MAX_FUSED_NODES = 32;
 export interface JitOptions {
   /** Fuse chains of element-wise primitives (default true; false replays one kernel per primitive). */
   fuse?: boolean;
+  /** Programs kept (default 64); the one used least recently is freed first. */
+  maxCacheSize?: number;
 }
 
 /** Counters of a jitted function (for tests and benchmarks). */
@@ -130,7 +136,10 @@ interface Ref {
   readonly dtype: DType;
 }
 
-type Slot = { readonly kind: 'arg'; readonly leaf: number } | { readonly kind: 'const'; readonly tensor: Tensor } | { readonly kind: 'value' };
+type Slot = { readonly kind: 'arg'; readonly leaf: number } | { readonly kind: 'const'; readonly tensor: Tensor } | { readonly kind: 'value' } | { readonly kind: 'unused' };
+
+/** A primitive on constants only, with at most this many output elements, is folded: its trace-time value becomes a constant. */
+const FOLD_LIMIT = 1024;
 
 /** One recorded primitive. */
 interface Node {
@@ -262,6 +271,9 @@ class Recorder {
     return { slot: this.slotOf(t), shape: t.shape, dtype: t.dtype };
   }
 
+  /** Primitives the trace ran (reshapes aside), folded ones included. */
+  primitives = 0;
+
   record(prim: Prim, inputs: readonly Tensor[], params: PrimParams[Prim], out: Tensor, batched: boolean): void {
     if (batched) {
       // The batching rule's primitives were recorded; the tracer it made shares their storage. A
@@ -273,8 +285,14 @@ class Recorder {
       this.slotOf(inputs[0]!);
       return;
     }
+    this.primitives++;
     const refs = inputs.map((x) => this.ref(x));
     this.backend ??= out.live('jit').backend;
+    if (out.size <= FOLD_LIMIT && refs.every((r) => this.slots[r.slot]!.kind === 'const')) {
+      // Constant folding: the value is the same on every call, and it is here already.
+      this.slotOf(out);
+      return;
+    }
     const slot = this.slots.push({ kind: 'value' }) - 1;
     const s = out.live('jit');
     this.byStorage.set(s, slot);
@@ -499,8 +517,20 @@ function compile(rec: Recorder, outputs: readonly Ref[], template: unknown, back
     return { expr: alone[k] ? null : fused.get(i)!.expr, prim: n.prim, params: n.params, inputs: stepInputs[k]!, out: { shape: n.out.shape, dtype: n.out.dtype }, slot: n.out.slot, free };
   });
   const fusedKernels = kept.filter((i) => (fused.get(i)?.members ?? 1) > 1).length;
+  // Constants nothing reads any more (folded into others, or into a kernel as a number) are freed.
+  const read = new Set([...stepInputs.flat(), ...outputs].map((r) => r.slot));
+  const constants: Tensor[] = [];
+  const finalSlots: Slot[] = slots.map((s, i) => {
+    if (s.kind !== 'const') return s;
+    if (read.has(i)) {
+      constants.push(s.tensor);
+      return s;
+    }
+    s.tensor.dispose();
+    return { kind: 'unused' };
+  });
   const sizes = new Map(steps.map((s) => [s.slot, sizeOf(s.out.shape)] as const));
-  return { backend, slots, steps, outputs, sizes, template, constants: rec.constants, primitives: nodes.length, fused: fusedKernels };
+  return { backend, slots: finalSlots, steps, outputs, sizes, template, constants, primitives: rec.primitives, fused: fusedKernels };
 }
 
 // ---------------------------------------------------------------- replay
@@ -564,6 +594,8 @@ function replay(program: Program, leaves: readonly Tensor[]): unknown {
  */
 export function jit<F extends (...args: never[]) => unknown>(f: F, options: JitOptions = {}): Jitted<F> {
   const fuse = options.fuse ?? true;
+  const maxCacheSize = options.maxCacheSize ?? 64;
+  if (!Number.isInteger(maxCacheSize) || maxCacheSize < 1) throw new Error(`jit: maxCacheSize must be a positive integer, got ${maxCacheSize}`);
   const cache = new Map<string, Program>();
   const counts = { traces: 0, hits: 0, eager: 0 };
   let last: Program | null = null;
@@ -578,6 +610,9 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, options: JitO
     if (hit !== undefined) {
       counts.hits++;
       last = hit;
+      // Most recently used last (a Map iterates in insertion order).
+      cache.delete(key);
+      cache.set(key, hit);
       return replay(hit, leaves);
     }
     counts.traces++;
@@ -585,6 +620,11 @@ export function jit<F extends (...args: never[]) => unknown>(f: F, options: JitO
     if (program !== null) {
       cache.set(key, program);
       last = program;
+      if (cache.size > maxCacheSize) {
+        const [oldest, evicted] = cache.entries().next().value as [string, Program];
+        cache.delete(oldest);
+        for (const c of evicted.constants) c.dispose();
+      }
     }
     return out;
   };
