@@ -18,7 +18,7 @@
  * `memoryStats().tensors` then stays flat across steps (a test checks it). `minimizeStep` below is
  * this loop body as a function.
  */
-import { dispose, tidy, treeLeaves, valueAndGrad, type Tensor, type TensorTree } from '../../core/index.js';
+import { dispose, jit, tidy, treeLeaves, valueAndGrad, type JitStats, type Tensor, type TensorTree } from '../../core/index.js';
 import { applyUpdates, type GradientTransformation } from './transform.js';
 
 /** Dispose every tensor of `previous` that `next` does not also hold. */
@@ -53,4 +53,48 @@ export function minimizeStep<P, S extends TensorTree>(
   });
   disposeStale(state, next);
   return next;
+}
+
+/** A `minimizeStep` compiled with `jit`: call it as `step(state, ...data)`. */
+export interface JittedMinimizeStep<P, S extends TensorTree, D extends unknown[]> {
+  (state: MinimizeState<P, S>, ...data: D): MinimizeState<P, S> & { readonly loss: Tensor };
+  /** Free the compiled programs' constants (the next call traces again). */
+  clear(): void;
+  /** The jitted step's counters (traces, cache hits, primitives against kernels per step). */
+  stats(): JitStats;
+}
+
+/**
+ * `minimizeStep` as a `jit`-compiled program: loss, gradients, the optimizer's update and the new
+ * parameters are traced once and replayed on every later step (one kernel per fused chain of
+ * element-wise ops, no tape, no per-op bookkeeping), with the same values bit for bit. The loss takes
+ * the step's data as arguments (`lossFn(params, ...data)`): the jitted program is cached per
+ * shapes of its arguments, and a tensor the loss closes over is baked into it (see `jit`). Numbers
+ * and PRNG keys among `data` are static: a new value traces again, so draw per-step noise outside and
+ * pass the tensor. Like `minimizeStep`, it frees every tensor of `state` the new state does not hold.
+ *
+ * Opt-in, not `minimizeStep`'s default: measured 1.4-1.9× faster (CPU time) on the README's MLP with
+ * Adam, where per-op overhead dominates; on the demo's U-ViT step the update part jitted was not
+ * faster (its time is in convolutions and matmuls) and its loss draws from a new key every step.
+ *
+ * ```ts
+ * const step = jitMinimizeStep((p: MlpParams, x: Tensor, y: Tensor) => mean(square(sub(model.apply(p, x), y))), optimizer);
+ * for (const [x, y] of batches) state = step(state, x, y);
+ * ```
+ */
+export function jitMinimizeStep<P, S extends TensorTree, D extends unknown[]>(
+  lossFn: (params: P, ...data: D) => Tensor,
+  optimizer: GradientTransformation<S>,
+): JittedMinimizeStep<P, S, D> {
+  const compiled = jit((params: P, opt: S, ...data: D) => {
+    const [loss, grads] = valueAndGrad(lossFn)(params, ...data);
+    const { updates, state } = optimizer.update(grads, opt, params);
+    return { params: applyUpdates(params, updates), opt: state, loss };
+  });
+  const step = (state: MinimizeState<P, S>, ...data: D): MinimizeState<P, S> & { readonly loss: Tensor } => {
+    const next = compiled(state.params, state.opt, ...data);
+    disposeStale(state, next);
+    return next;
+  };
+  return Object.assign(step, { clear: () => compiled.clear(), stats: () => compiled.stats() });
 }
