@@ -12,7 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { enableRelaxedSimd } from '../backends/wasm/index.js';
-import { dispose, foldIn, getBackend, key, memoryStats, registerBackend, setBackend, setConvAlgorithm, tidy, valueAndGrad, type ConvAlgorithm, type Tensor } from '../index.js';
+import { dispose, foldIn, getBackend, jit, key, memoryStats, registerBackend, setBackend, setConvAlgorithm, tidy, valueAndGrad, type ConvAlgorithm, type Tensor } from '../index.js';
 import { applyUpdates, countParameters, disposeStale, ema } from '../nn/index.js';
 import { lossFor, optimizerFor } from '../experiments/trainer.js';
 import { buildModel } from '../experiments/model.js';
@@ -36,6 +36,11 @@ const { values } = parseArgs({
     'plain-simd': { type: 'boolean', default: false },
     /** conv2d's default algorithm (setConvAlgorithm): auto (Winograd for wide 3×3 convolutions), im2col or winograd. */
     'conv-algorithm': { type: 'string', default: 'auto' },
+    /**
+     * jit the step's update (clipping, Adam, the parameters, EMA): the loss and gradients stay eager,
+     * since the step's PRNG key changes every step and a key is a static argument of jit (it would trace every step).
+     */
+    jit: { type: 'boolean', default: false },
   },
 });
 setConvAlgorithm(values['conv-algorithm'] as ConvAlgorithm);
@@ -91,14 +96,19 @@ backend.run = ((...args: Parameters<typeof run>) => {
 }) as typeof run;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 5);
 
+const update = (grads: unknown, prev: typeof state) => {
+  const { updates, state: opt } = optimizer.update(grads as never, prev.opt as never, prev.params);
+  const params = applyUpdates(prev.params, updates);
+  return { params, opt, ema: averager.update(params, prev.ema as never) };
+};
+const jittedUpdate = jit(update);
+
 async function step(i: number): Promise<number> {
   const prev = state;
   const next = tidy(() => {
     const batch = sampleBatch(dataset, 0, i, preset.batch, preset.window);
     const [loss, grads] = vg(prev.params, foldIn(stepKeys, i), batch);
-    const { updates, state: opt } = optimizer.update(grads, prev.opt as never, prev.params);
-    const params = applyUpdates(prev.params, updates);
-    return { params, opt, ema: averager.update(params, prev.ema as never), loss };
+    return { ...(values.jit ? jittedUpdate : update)(grads, prev), loss };
   });
   const loss = (await (next.loss as Tensor).toArray())[0]!;
   (next.loss as Tensor).dispose();
@@ -135,6 +145,7 @@ console.log(
     relaxedSimd,
     checkpointBlocks: values['checkpoint-blocks'],
     convAlgorithm: values['conv-algorithm'],
+    jit: values.jit ? { update: jittedUpdate.stats() } : false,
     batch: preset.batch,
     parameters,
     msPerStep: ms.map((v) => Math.round(v * 10) / 10),
