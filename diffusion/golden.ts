@@ -12,7 +12,7 @@
  * describes every field, taken from the schema's descriptions.
  */
 import { foldIn, key, split, threefry2x32Block, uniformHost } from '../core/index.js';
-import { frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes, type LocalTimes } from './localTime.js';
+import { frameCategories, initLocalTimes, linearLocalTimes, localTimeMap, type LocalTimeMapName } from './localTime.js';
 import { windowLossWeights } from './loss.js';
 import { lossWeighting, type LossWeightingName } from './lossWeighting.js';
 import { ddimEpsFromLogSnr, ddimFromLogSnr, posteriorFromLogSnr } from './posteriorCoefficients.js';
@@ -36,11 +36,12 @@ export const GOLDEN_VERSION = 1;
 // The document's type
 // ---------------------------------------------------------------------------------------------------
 
-export type LocalTimeMapName = 'linear' | 'init' | 'rescaled';
+/** The local-time maps the golden file has cases for: the paper's three. */
+export type GoldenLocalTimeMapName = Exclude<LocalTimeMapName, 'standard'>;
 export type ScheduleKind = 'cosine' | 'shiftedCosine' | 'interpolatedCosine' | 'linearLogSnr';
 
 export interface GoldenLocalTimeCase {
-  map: LocalTimeMapName;
+  map: GoldenLocalTimeMapName;
   window: number;
   cleanFrames: number;
   t: number[];
@@ -74,7 +75,7 @@ export interface GoldenDdimCase extends GoldenPosteriorCase {
 }
 
 export interface GoldenFramePosteriorCase {
-  map: LocalTimeMapName;
+  map: GoldenLocalTimeMapName;
   window: number;
   cleanFrames: number;
   steps: number;
@@ -412,11 +413,8 @@ function frames(batch: number, window: number, pixels: number, salt: number): nu
   return Array.from({ length: batch }, (_, b) => Array.from({ length: window }, (_, w) => flat.slice((b * window + w) * pixels, (b * window + w + 1) * pixels)));
 }
 
-const MAPS: Record<LocalTimeMapName, (options: { window: number; cleanFrames: number }) => LocalTimes> = {
-  linear: linearLocalTimes,
-  init: initLocalTimes,
-  rescaled: rescaledInitLocalTimes,
-};
+/** The maps of the golden file, in its order. */
+const GOLDEN_MAPS: readonly GoldenLocalTimeMapName[] = ['linear', 'init', 'rescaled'];
 
 const TIME_GRID = [0, 0.05, 0.1, 0.25, 1 / 3, 0.5, 0.75, 0.9, 1];
 
@@ -425,8 +423,8 @@ function localTimeSection(): GoldenVectors['localTimes'] {
   for (let window = 1; window <= 6; window++) for (let cleanFrames = 0; cleanFrames < window; cleanFrames++) windows.push({ window, cleanFrames });
   for (const window of [8, 16]) for (const cleanFrames of [0, 1, window / 2, window - 1]) windows.push({ window, cleanFrames });
   const cases: GoldenLocalTimeCase[] = [];
-  for (const map of ['linear', 'init', 'rescaled'] as LocalTimeMapName[]) {
-    for (const spec of windows) cases.push({ map, ...spec, t: TIME_GRID, localTimes: TIME_GRID.map((t) => MAPS[map](spec)(t)) });
+  for (const map of GOLDEN_MAPS) {
+    for (const spec of windows) cases.push({ map, ...spec, t: TIME_GRID, localTimes: TIME_GRID.map((t) => localTimeMap(map, spec)(t)) });
   }
   return {
     description: 'Eq. 22 (linear), Eq. 23 (init, clean frames held at 0, the rest on W − n_cln frames) and Eq. 37 (rescaled, 0-based) for W = 1…6 with every n_cln and W = 8, 16 with n_cln ∈ {0, 1, W/2, W − 1}.',
@@ -537,14 +535,14 @@ function ddimSection(): GoldenVectors['ddim'] {
 }
 
 function framePosteriorSection(): GoldenVectors['framePosterior'] {
-  const passes: { map: LocalTimeMapName; window: number; cleanFrames: number; steps: number }[] = [
+  const passes: { map: GoldenLocalTimeMapName; window: number; cleanFrames: number; steps: number }[] = [
     { map: 'linear', window: 4, cleanFrames: 1, steps: 4 },
     { map: 'init', window: 3, cleanFrames: 1, steps: 3 },
     { map: 'rescaled', window: 3, cleanFrames: 0, steps: 3 },
   ];
   const cases: GoldenFramePosteriorCase[] = [];
   for (const pass of passes) {
-    const local = MAPS[pass.map](pass);
+    const local = localTimeMap(pass.map, pass);
     for (let i = pass.steps; i >= 1; i--) {
       const from = i / pass.steps;
       const to = (i - 1) / pass.steps;

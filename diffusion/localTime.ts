@@ -26,19 +26,28 @@
 /** A map from the global diffusion time t to the local time of every window frame. */
 export type LocalTimes = (t: number) => number[];
 
-export type WindowOptions = {
+/**
+ * The sliding window, the one name for the pair (W, n_cln) everywhere in the package: W frames, the
+ * first n_cln of them clean conditioning frames. Where a function computes with n_cln (training,
+ * sampling) its options make `cleanFrames` required; the local-time maps read an absent one as 0
+ * (Eq. 21 is Eq. 22 with n_cln = 0).
+ */
+export interface WindowSpec {
   /** W: the number of frames in the sliding window, clean conditioning frames included. */
   readonly window: number;
-  /** n_cln: the number of clean conditioning frames at the start of the window. */
+  /** n_cln: the number of clean conditioning frames at the start of the window (0 when absent). */
   readonly cleanFrames?: number;
-};
+}
+
+/** @deprecated The same type as {@link WindowSpec}, its former name here. */
+export type WindowOptions = WindowSpec;
 
 /** clip: R → [0, 1] of Eq. 22. */
 export function clipToUnitInterval(x: number): number {
   return Math.min(1, Math.max(0, x));
 }
 
-function checkWindow(where: string, { window, cleanFrames = 0 }: WindowOptions): void {
+function checkWindow(where: string, { window, cleanFrames = 0 }: WindowSpec): void {
   if (!(Number.isInteger(window) && window >= 1)) {
     throw new RangeError(`${where}: window must be an integer >= 1, got ${String(window)}`);
   }
@@ -61,7 +70,7 @@ function checkGlobalTime(where: string, t: number): void {
  */
 function windowMap(
   where: string,
-  options: WindowOptions,
+  options: WindowSpec,
   generatedFrameTime: (m: number, generated: number, t: number) => number,
 ): LocalTimes {
   checkWindow(where, options);
@@ -80,7 +89,7 @@ function windowMap(
  * (w − n_cln) + t is summed in that order so that the consistency of Section 3.2,
  * t_w(0) = t_{w−1}(1), holds exactly in floating point.
  */
-export function linearLocalTimes(options: WindowOptions): LocalTimes {
+export function linearLocalTimes(options: WindowSpec): LocalTimes {
   checkWindow('linearLocalTimes', options);
   const { window, cleanFrames = 0 } = options;
   return (t) => {
@@ -100,7 +109,7 @@ export function linearLocalTimes(options: WindowOptions): LocalTimes {
  * init(1/M) = linear(1): the paper's claim "t^init_w(1/W) = t^lin_w(1)" with W replaced by M.
  * Clipping alone would not hold clean frames at 0: for w = n_cln − 1, (w − n_cln)/M + t > 0 once t > 1/M.
  */
-export function initLocalTimes(options: WindowOptions): LocalTimes {
+export function initLocalTimes(options: WindowSpec): LocalTimes {
   return windowMap('initLocalTimes', options, (m, generated, t) => m / generated + t);
 }
 
@@ -118,7 +127,7 @@ export function initLocalTimes(options: WindowOptions): LocalTimes {
  * (With 1-based w the last frame would sit at local time 1 for every t, a redundant noise frame.)
  * Computed as (m + t (M − m)) / M so that both t = 0 (m/M) and t = 1 (exactly 1) are exact.
  */
-export function rescaledInitLocalTimes(options: WindowOptions): LocalTimes {
+export function rescaledInitLocalTimes(options: WindowSpec): LocalTimes {
   return windowMap('rescaledInitLocalTimes', options, (m, generated, t) => (m + t * (generated - m)) / generated);
 }
 
@@ -128,8 +137,77 @@ export function rescaledInitLocalTimes(options: WindowOptions): LocalTimes {
  * since frame w at t = 0 and frame w − 1 at t = 1 both evaluate g(w / W). The result is clipped to
  * [0, 1] in case g strays outside it by rounding.
  */
-export function localTimes(g: (u: number) => number, options: WindowOptions): LocalTimes {
+export function localTimes(g: (u: number) => number, options: WindowSpec): LocalTimes {
   return windowMap('localTimes', options, (m, generated, t) => g((m + t) / generated));
+}
+
+/**
+ * Standard (non-rolling) diffusion in the same window, the baseline of Section 5 (Section 5.1:
+ * "we iteratively generate W − n_cln frames"): clean frames at 0 (Eq. 8), every generated frame at
+ * the one global t, i.e. the ordinary process of Eq. 1 on the W − n_cln frames given the n_cln
+ * conditioning frames.
+ */
+export function standardLocalTimes(options: WindowSpec): LocalTimes {
+  return windowMap('standardLocalTimes', options, (_m, _generated, t) => t);
+}
+
+/** A registry row: how to build a local-time map for a window, and what it is. */
+export interface LocalTimeMapEntry {
+  readonly make: (window: WindowSpec) => LocalTimes;
+  /** Its name in a sentence ("rescaled init"). */
+  readonly title: string;
+  /** Where the paper defines it. */
+  readonly equation: string;
+  /**
+   * A boundary map: it runs from pure noise (every generated frame at 1 when t = 1) to the rolling
+   * state linear(0) at t = 0, so Algorithm 1 may co-train it with t^lin and Algorithm 3 sample with
+   * it (`initSchedule`).
+   */
+  readonly boundary: boolean;
+}
+
+/**
+ * Every local-time map of the package by name: the one table training, sampling, the golden vectors,
+ * the command line and the web page read. A new map is a function above and a row here; a boundary
+ * row becomes a value of `initSchedule` (and of the command line's `--init-schedule`).
+ */
+export const LOCAL_TIME_MAPS = {
+  linear: { make: linearLocalTimes, title: 'linear', equation: 'Eq. 22; Eq. 21 when n_cln = 0', boundary: false },
+  init: { make: initLocalTimes, title: 'init', equation: 'Eq. 23', boundary: true },
+  rescaled: { make: rescaledInitLocalTimes, title: 'rescaled init', equation: 'Eq. 37', boundary: true },
+  standard: { make: standardLocalTimes, title: 'standard', equation: 'Eq. 1 on the generated frames (Section 5)', boundary: false },
+} as const satisfies Record<string, LocalTimeMapEntry>;
+
+/** The name of a local-time map in `LOCAL_TIME_MAPS`. */
+export type LocalTimeMapName = keyof typeof LOCAL_TIME_MAPS;
+
+/** The names of the boundary maps (Eq. 23 'init', Eq. 37 'rescaled'): the values of `initSchedule`. */
+export type BoundaryMapName = { [N in LocalTimeMapName]: (typeof LOCAL_TIME_MAPS)[N]['boundary'] extends true ? N : never }[LocalTimeMapName];
+
+/** The names in `LOCAL_TIME_MAPS`, in its order. */
+export const LOCAL_TIME_MAP_NAMES = Object.keys(LOCAL_TIME_MAPS) as LocalTimeMapName[];
+
+/** The boundary maps' names, in the registry's order. */
+export const BOUNDARY_MAP_NAMES = LOCAL_TIME_MAP_NAMES.filter((name): name is BoundaryMapName => LOCAL_TIME_MAPS[name].boundary);
+
+/** The map called `name` for `window`. */
+export function localTimeMap(name: LocalTimeMapName, window: WindowSpec): LocalTimes {
+  const entry: LocalTimeMapEntry | undefined = LOCAL_TIME_MAPS[name];
+  if (!entry) throw new RangeError(`localTimeMap: unknown map '${String(name)}'; the maps are ${LOCAL_TIME_MAP_NAMES.join(', ')}`);
+  return entry.make(window);
+}
+
+/**
+ * The boundary schedule Algorithm 1 co-trains with t^lin and Algorithm 3 samples with: t^init of
+ * Eq. 23 (with the clean-frame shift) by default, or any boundary map of the registry by name
+ * (`initSchedule: 'rescaled'`, Eq. 37 of Appendix G).
+ */
+export function boundaryLocalTimes(c: WindowSpec & { readonly initSchedule?: BoundaryMapName | undefined }): LocalTimes {
+  const name = c.initSchedule ?? 'init';
+  if (!(BOUNDARY_MAP_NAMES as readonly string[]).includes(name)) {
+    throw new RangeError(`boundaryLocalTimes: initSchedule must be one of ${BOUNDARY_MAP_NAMES.join(', ')}, got '${String(name)}'`);
+  }
+  return localTimeMap(name, { window: c.window, cleanFrames: c.cleanFrames ?? 0 });
 }
 
 /** Frame indices of Eqs. 8-10 for a step from local times t to local times s (s_k ≤ t_k). */

@@ -6,13 +6,12 @@
  * `rollout` for how the budget is counted).
  */
 import { add, clip, concat, dispose, foldIn, keep, mul, normal, reshape, sliceAxis, split, tensor, tidy, type Key, type Tensor } from '../core/index.js';
-import { linearLocalTimes, type LocalTimes } from './localTime.js';
+import { boundaryLocalTimes, linearLocalTimes, standardLocalTimes, type BoundaryMapName, type LocalTimes, type WindowSpec } from './localTime.js';
 import { ddimFromLogSnr, framePosteriorCoefficients, posteriorFromLogSnr, type PosteriorCoefficients } from './posteriorCoefficients.js';
 import { logSnrTensor, xFromV } from './process.js';
 import type { Schedule } from './schedule.js';
-import { boundaryLocalTimes, standardLocalTimes } from './training.js';
 
-/** A denoiser with its parameters bound: (z [B, F, …], logSnr [B, F]) → v̂. */
+/** A denoiser: a `Model` (training.ts) with its parameters bound, (z [B, F, …], logSnr [B, F]) → v̂. */
 export type Denoiser = (z: Tensor, logSnr: Tensor) => Tensor;
 
 export interface SamplerConfig {
@@ -103,11 +102,6 @@ export function denoiseWindow(model: Denoiser, z: Tensor, localTimes: LocalTimes
   return cur;
 }
 
-export interface WindowSpec {
-  window: number;
-  cleanFrames: number;
-}
-
 /**
  * Algorithm 3: from n_cln conditioning frames and fresh noise for the other W − n_cln frames, run
  * the boundary schedule (Eq. 23, or Eq. 37 with `initSchedule: 'rescaled'`) from t = 1 to 0. The
@@ -117,7 +111,7 @@ export interface WindowSpec {
  */
 export function sampleBoundary(
   model: Denoiser,
-  opts: WindowSpec & SamplerConfig & { context?: Tensor; batch?: number; frameShape?: readonly number[]; steps: number; key: Key; initSchedule?: 'init' | 'rescaled' },
+  opts: Required<WindowSpec> & SamplerConfig & { context?: Tensor; batch?: number; frameShape?: readonly number[]; steps: number; key: Key; initSchedule?: BoundaryMapName },
 ): Tensor {
   const { window, cleanFrames, steps, key: k } = opts;
   const ctx = opts.context;
@@ -163,7 +157,7 @@ export function sampleBoundary(
  */
 export async function* rollout(
   model: Denoiser,
-  opts: WindowSpec & SamplerConfig & { state: Tensor; frames: number; stepsPerFrame: number; key: Key },
+  opts: Required<WindowSpec> & SamplerConfig & { state: Tensor; frames: number; stepsPerFrame: number; key: Key },
 ): AsyncGenerator<Tensor, void, undefined> {
   const { window, cleanFrames, frames, stepsPerFrame, state } = opts;
   if (state.shape[1] !== window) throw new Error(`rollout: the state must hold the whole window of ${window} frames, got [${state.shape}]`);
@@ -200,7 +194,7 @@ export async function* rollout(
  */
 export async function* standardRollout(
   model: Denoiser,
-  opts: WindowSpec & SamplerConfig & { context?: Tensor; batch?: number; frameShape?: readonly number[]; frames: number; evaluationsPerFrame: number; key: Key },
+  opts: Required<WindowSpec> & SamplerConfig & { context?: Tensor; batch?: number; frameShape?: readonly number[]; frames: number; evaluationsPerFrame: number; key: Key },
 ): AsyncGenerator<Tensor, void, undefined> {
   const { window, cleanFrames, frames, evaluationsPerFrame } = opts;
   const generated = window - cleanFrames;

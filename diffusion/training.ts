@@ -3,20 +3,21 @@
  * to be wrapped in `valueAndGrad`, and the same for the standard-diffusion baseline.
  */
 import { normal, split, uniformHost, type Key, type Tensor } from '../core/index.js';
-import { initLocalTimes, linearLocalTimes, rescaledInitLocalTimes, type LocalTimes } from './localTime.js';
+import { boundaryLocalTimes, linearLocalTimes, standardLocalTimes, type BoundaryMapName, type WindowSpec } from './localTime.js';
 import { windowLoss, windowLossWeights } from './loss.js';
 import type { LossWeightingName } from './lossWeighting.js';
 import { diffuse, logSnrTensor, vFromXEps } from './process.js';
 import type { Schedule } from './schedule.js';
 
-/** A denoiser: given the noisy window z [B, W, H, W, C] and a logSNR per frame [B, W], predict v. */
+/**
+ * A model: given parameters, the noisy window z [B, W, H, W, C] and a logSNR per frame [B, W], predict v.
+ * With its parameters bound it is a `Denoiser` (sampling.ts), the closure the samplers call.
+ */
 export type Model<P> = (params: P, z: Tensor, logSnr: Tensor) => Tensor;
 
-export interface RollingConfig {
-  /** W: frames in the sliding window, clean conditioning frames included. */
-  window: number;
+export interface RollingConfig extends WindowSpec {
   /** n_cln: clean conditioning frames at the start of the window. */
-  cleanFrames: number;
+  readonly cleanFrames: number;
   schedule: Schedule;
   /**
    * Probability that a training example uses the linear local times t^lin (Eq. 22) rather than the
@@ -34,8 +35,8 @@ export interface RollingConfig {
    * table's best for it. Neither choice is measured on our data sets yet.
    */
   linearProbability?: number;
-  /** The boundary schedule co-trained with t^lin: Eq. 23 ('init', default) or Eq. 37 ('rescaled'). */
-  initSchedule?: 'init' | 'rescaled';
+  /** The boundary schedule co-trained with t^lin: Eq. 23 ('init', default), Eq. 37 ('rescaled'), or any boundary map of `LOCAL_TIME_MAPS`. */
+  initSchedule?: BoundaryMapName;
   /** a(t_k) of Eq. 26; 'v' (x-loss with SNR + 1 weighting, the paper's) by default. */
   weighting?: LossWeightingName;
 }
@@ -58,28 +59,8 @@ export function checkRollingConfig(c: RollingConfig): void {
   if (!(p >= 0 && p <= 1)) throw new Error(`rolling config: linearProbability must be in [0, 1], got ${p}`);
 }
 
-/**
- * The boundary schedule Algorithm 1 co-trains with t^lin and Algorithm 3 samples with: t^init of
- * Eq. 23 (with the clean-frame shift), or Eq. 37 of Appendix G with `initSchedule: 'rescaled'`.
- */
-export function boundaryLocalTimes(c: Pick<RollingConfig, 'window' | 'cleanFrames' | 'initSchedule'>): LocalTimes {
-  const opts = { window: c.window, cleanFrames: c.cleanFrames };
-  return (c.initSchedule ?? 'init') === 'rescaled' ? rescaledInitLocalTimes(opts) : initLocalTimes(opts);
-}
-
-/**
- * Standard (non-rolling) diffusion in the same window, the baseline of Section 5 (Section 5.1:
- * "we iteratively generate W − n_cln frames"): clean frames at 0 (Eq. 8), every generated frame at
- * the one global t, i.e. the ordinary process of Eq. 1 on the W − n_cln frames given the n_cln
- * conditioning frames.
- */
-export function standardLocalTimes({ window, cleanFrames = 0 }: { window: number; cleanFrames?: number }): LocalTimes {
-  checkWindow('standardLocalTimes', window, cleanFrames);
-  return (t) => {
-    if (!(t >= 0 && t <= 1)) throw new RangeError(`standardLocalTimes: t must be a number in [0, 1], got ${String(t)}`);
-    return Array.from({ length: window }, (_, w) => (w < cleanFrames ? 0 : t));
-  };
-}
+/** The standard-diffusion baseline's training config: the window, the schedule and the weighting of Eq. 26. */
+export type StandardConfig = Pick<RollingConfig, 'window' | 'cleanFrames' | 'schedule' | 'weighting'>;
 
 /** The host-side draws of Algorithm 1 for a batch: t ~ U(0, 1), the schedule choice, local times. */
 export function sampleTrainingTimes(k: Key, batch: number, c: RollingConfig): { t: number[]; linear: boolean[]; localTimes: number[][] } {
@@ -93,7 +74,7 @@ export function sampleTrainingTimes(k: Key, batch: number, c: RollingConfig): { 
   return { t, linear, localTimes: t.map((ti, i) => (linear[i] ? lin(ti) : init(ti))) };
 }
 
-function lossFromLocalTimes<P>(model: Model<P>, params: P, k: Key, x: Tensor, localTimes: number[][], c: { schedule: Schedule; weighting?: LossWeightingName; window: number; cleanFrames: number }): Tensor {
+function lossFromLocalTimes<P>(model: Model<P>, params: P, k: Key, x: Tensor, localTimes: number[][], c: StandardConfig): Tensor {
   if (x.rank < 2 || x.shape[1] !== c.window) throw new Error(`training loss: the batch must be [batch, ${c.window} frames, …], got [${x.shape}]`);
   const logSnr = logSnrTensor(localTimes.map((row) => row.map((t) => c.schedule.logSnr(t))));
   const eps = normal(k, x.shape);
@@ -124,10 +105,7 @@ export function trainStep<P>(model: Model<P>, config: RollingConfig): (params: P
  * the window loss of Eq. 26, which then is Eq. 5's loss (a = 1 + SNR for the default 'v' weighting)
  * on the generated frames.
  */
-export function standardTrainStep<P>(
-  model: Model<P>,
-  config: { window: number; cleanFrames: number; schedule: Schedule; weighting?: LossWeightingName },
-): (params: P, key: Key, batch: Tensor) => Tensor {
+export function standardTrainStep<P>(model: Model<P>, config: StandardConfig): (params: P, key: Key, batch: Tensor) => Tensor {
   checkRollingConfig({ ...config });
   const local = standardLocalTimes(config);
   return (params, k, x) => {

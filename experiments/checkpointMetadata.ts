@@ -6,7 +6,7 @@
  */
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { withSettingDefaults, type FullPreset, type Preset } from './presets.js';
+import { INIT_SCHEDULES, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
 
 /** A bad checkpoint (its metadata, its tensors or its values): an input error, exit status 2 on the command line. */
 export class CheckpointError extends Error {}
@@ -91,7 +91,7 @@ const PresetCodec = t.intersection([
   t.partial({
     patchSize: integer(1, 512),
     channels: t.array(integer(1, 4096)),
-    initSchedule: literals(['clip', 'rescaled']),
+    initSchedule: literals(INIT_SCHEDULES),
     logSnrMin: number(-100, 100),
     logSnrMax: number(-100, 100),
     logSnrShift: number(-100, 100),

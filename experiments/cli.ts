@@ -9,6 +9,7 @@ import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { getBackend, getBackendName, key, setBackend, sliceAxis, tidy, dispose } from '../index.js';
 import { setDebugNans } from '../core/debug.js';
+import { LOCAL_TIME_MAPS } from '../diffusion/index.js';
 import { formatHelp, NonNegativeInt, NonNegativeNumber, numberFrom, oneOf, parseCommand, PositiveInt, PositiveNumber, Switch, type OptionTable, type Options } from './args.js';
 import { writeFileAtomic } from './atomicWrite.js';
 import { CheckpointError } from './checkpointMetadata.js';
@@ -25,7 +26,7 @@ import { writeNpy } from './npy.js';
 import { frameGrid, lineChart, stackImages, upscaleNearest } from './plot.js';
 import { writePng } from './png.js';
 import { REPRODUCE_SCALES, ReproduceError, reproduceKolmogorov, TABLE_8_ROWS } from './reproduce.js';
-import { PRESETS, presetDifferences, presetNames, ROLLING_ONLY_SETTINGS, SETTING_DEFAULTS, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
+import { INIT_SCHEDULES, PRESETS, presetDifferences, presetNames, ROLLING_ONLY_SETTINGS, SETTING_DEFAULTS, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
 import { progressBar, type Progress } from './progress.js';
 import { CHECKPOINT, loadForSampling, readCheckpointMetadata, train, type TrainMode } from './trainer.js';
 
@@ -226,7 +227,7 @@ function settingOptions(role: 'train' | 'rollout') {
     window: { codec: numberFrom('a positive integer', true, 1, 1024), value: 'W', defaultText: fallback(), help: `frames in the sliding window, W${note}` },
     'clean-frames': { codec: numberFrom('a non-negative integer', true, 0, 1023), value: 'N', defaultText: fallback(), help: `clean conditioning frames, n_cln < W${note}` },
     'linear-probability': { codec: numberFrom('a number in [0, 1]', false, 0, 1), value: 'P', defaultText: fallback(), help: `probability of the linear local times (Eq. 22) in Algorithm 1; the boundary map gets the rest${note}` },
-    'init-schedule': { codec: oneOf(['clip', 'rescaled'] as const), value: 'NAME', defaultText: fallback(SETTING_DEFAULTS.initSchedule), help: `boundary local times of training and of Algorithm 3: clip (Eq. 23) or rescaled (Eq. 37, Appendix G)${note}` },
+    'init-schedule': { codec: oneOf(INIT_SCHEDULES), value: 'NAME', defaultText: fallback(SETTING_DEFAULTS.initSchedule), help: `boundary local times of training and of Algorithm 3: ${INIT_SCHEDULES.map((n) => `${n} (${LOCAL_TIME_MAPS[n === 'clip' ? 'init' : n].equation})`).join(' or ')}${note}` },
     'logsnr-min': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'L', defaultText: fallback(String(SETTING_DEFAULTS.logSnrMin)), help: `λ(1) of the truncated cosine noise schedule (a negative value is written --logsnr-min=-15)${note}` },
     'logsnr-max': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'L', defaultText: fallback(String(SETTING_DEFAULTS.logSnrMax)), help: `λ(0) of the truncated cosine noise schedule${note}` },
     'logsnr-shift': { codec: numberFrom('a number in [-100, 100]', false, -100, 100), value: 'S', defaultText: fallback(String(SETTING_DEFAULTS.logSnrShift)), help: `added to λ(t) everywhere: simple diffusion's resolution shift 2 log(d_ref / d), e.g. 1.386 for 32-pixel frames against d_ref = 64${note}` },

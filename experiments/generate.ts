@@ -4,13 +4,13 @@
  * the checkpoint preset's noise schedule and boundary map (Eq. 23 or Eq. 37).
  */
 import { dispose, foldIn, sliceAxis, tidy, type Key, type Tensor } from '../core/index.js';
-import { collectFrames, rollout, sampleBoundary, standardRollout, type Denoiser as Sampler } from '../diffusion/index.js';
-import type { Denoiser } from './model.js';
+import { collectFrames, rollout, sampleBoundary, standardRollout, type Denoiser } from '../diffusion/index.js';
+import type { DenoiserNetwork } from './model.js';
 import { mseRollout } from './mseBaseline.js';
 import { diffusionInitSchedule, noiseSchedule, type Preset } from './presets.js';
 
 export interface GenerateOptions {
-  model: Denoiser;
+  model: DenoiserNetwork;
   params: unknown;
   preset: Preset;
   mode: 'rolling' | 'standard' | 'mse';
@@ -36,7 +36,7 @@ function clipRange(preset: Preset): readonly [number, number] | null {
  */
 export async function generate(o: GenerateOptions): Promise<Tensor> {
   const { window, cleanFrames } = o.preset;
-  const denoiser: Sampler = (z, logSnr) => o.model.apply(o.params, z, logSnr);
+  const denoiser: Denoiser = (z, logSnr) => o.model.apply(o.params, z, logSnr);
   // The noise schedule and boundary map the checkpoint was trained with (its preset records both).
   const cfg = { schedule: noiseSchedule(o.preset), sampler: o.sampler ?? 'ddpm', eta: 0, clipX: clipRange(o.preset), window, cleanFrames } as const;
   const n = o.context.shape[1]!;

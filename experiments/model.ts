@@ -1,11 +1,17 @@
 /** The denoiser a preset trains: the U-ViT of nn/uvit.ts sized by the preset and the data's channels. */
-import type { Key, Tensor } from '../core/index.js';
+import type { Key } from '../core/index.js';
+import type { Model } from '../diffusion/index.js';
 import { uvit, uvitPresets, type UViTConfig } from '../nn/index.js';
 import type { Preset } from './presets.js';
 
-export interface Denoiser {
+/**
+ * A denoising network as a layer: `init` its parameters, `apply` them (a diffusion `Model`). With its
+ * parameters bound, `(z, logSnr) => apply(params, z, logSnr)` is diffusion's `Denoiser`, the closure
+ * the samplers call.
+ */
+export interface DenoiserNetwork {
   init(key: Key): unknown;
-  apply(params: unknown, z: Tensor, logSnr: Tensor): Tensor;
+  readonly apply: Model<unknown>;
 }
 
 /**
@@ -13,7 +19,7 @@ export interface Denoiser {
  * inference mode): the training loss of diffusion/training.ts takes no dropout key. A recorded
  * simplification, not a claim about the paper's setting.
  */
-export function buildModel(preset: Preset, frameShape: readonly [number, number, number], overrides: Partial<UViTConfig> = {}): Denoiser {
+export function buildModel(preset: Preset, frameShape: readonly [number, number, number], overrides: Partial<UViTConfig> = {}): DenoiserNetwork {
   const net = uvit({
     ...uvitPresets[preset.model],
     inChannels: frameShape[2],

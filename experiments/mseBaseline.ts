@@ -11,7 +11,7 @@
  */
 import { concat, dispose, keep, mean, sliceAxis, square, sub, tidy, zeros, type Key, type Tensor } from '../core/index.js';
 import { logSnrTensor } from '../diffusion/index.js';
-import type { Denoiser } from './model.js';
+import type { DenoiserNetwork } from './model.js';
 import { noiseSchedule, type Preset } from './presets.js';
 
 /** The logSNR row of the MSE model's input: λ(0) for the n_cln given frames, λ(1) for the W − n_cln to predict. */
@@ -22,7 +22,7 @@ function inputLogSnr(preset: Preset, batch: number): Tensor {
 }
 
 /** x̂ [B, W − n_cln, H, W, C] of the frames after `context` (its last n_cln frames, [B, ≥ n_cln, H, W, C]). */
-export function msePredict(model: Denoiser, params: unknown, preset: Preset, context: Tensor): Tensor {
+export function msePredict(model: DenoiserNetwork, params: unknown, preset: Preset, context: Tensor): Tensor {
   const { window, cleanFrames } = preset;
   const n = context.shape[1]!;
   if (context.rank !== 5 || n < cleanFrames) throw new Error(`mse baseline: context must be [batch, ≥ ${cleanFrames} frames, height, width, channels], got [${context.shape}]`);
@@ -30,7 +30,7 @@ export function msePredict(model: Denoiser, params: unknown, preset: Preset, con
 }
 
 /** `msePredict` without its scope, for inside the loss (the gradient's tape keeps what it needs). */
-function predictFrames(model: Denoiser, params: unknown, preset: Preset, context: Tensor): Tensor {
+function predictFrames(model: DenoiserNetwork, params: unknown, preset: Preset, context: Tensor): Tensor {
   const { window, cleanFrames } = preset;
   const n = context.shape[1]!;
   const batch = context.shape[0]!;
@@ -44,7 +44,7 @@ function predictFrames(model: Denoiser, params: unknown, preset: Preset, context
  * The training loss of the MSE rows: the mean over the batch, the W − n_cln predicted frames and
  * their values of (x − x̂)². Deterministic: the key is taken for the trainer's signature only.
  */
-export function mseLoss(model: Denoiser, preset: Preset): (params: unknown, key: Key, batch: Tensor) => Tensor {
+export function mseLoss(model: DenoiserNetwork, preset: Preset): (params: unknown, key: Key, batch: Tensor) => Tensor {
   const { window, cleanFrames } = preset;
   if (!(Number.isInteger(cleanFrames) && cleanFrames >= 1 && cleanFrames < window)) {
     throw new Error(`mse baseline: needs 1 ≤ clean frames < window, got ${cleanFrames} of ${window}; the model predicts from the clean frames`);
@@ -60,7 +60,7 @@ export function mseLoss(model: Denoiser, preset: Preset): (params: unknown, key:
  * The autoregressive rollout: `frames` frames [B, frames, H, W, C] after `context`, W − n_cln at a
  * time, each block predicted from the last n_cln frames so far. `onFrame(i)` is told per frame.
  */
-export function mseRollout(o: { model: Denoiser; params: unknown; preset: Preset; context: Tensor; frames: number; onFrame?: (index: number) => void }): Tensor {
+export function mseRollout(o: { model: DenoiserNetwork; params: unknown; preset: Preset; context: Tensor; frames: number; onFrame?: (index: number) => void }): Tensor {
   const { preset, frames } = o;
   if (!(Number.isInteger(frames) && frames >= 1)) throw new Error(`mse rollout: frames must be a positive integer, got ${frames}`);
   const blocks: Tensor[] = [];

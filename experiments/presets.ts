@@ -2,10 +2,18 @@
  * Named training presets: a model size, a data set and the rolling-diffusion settings that go with
  * them. `demo` is the README's main job: it must finish in a few minutes on 2 CPU cores.
  */
-import { alphaFromLogSnr, cosineSchedule, sigmaFromLogSnr, type Schedule } from '../diffusion/index.js';
+import { alphaFromLogSnr, BOUNDARY_MAP_NAMES, cosineSchedule, sigmaFromLogSnr, type BoundaryMapName, type Schedule } from '../diffusion/index.js';
 
-/** The boundary map Algorithm 1 co-trains and Algorithm 3 samples with: Eq. 23 (clipped) or Eq. 37 (rescaled, Appendix G). */
-export type InitSchedule = 'clip' | 'rescaled';
+/**
+ * The boundary map Algorithm 1 co-trains and Algorithm 3 samples with, by its name in diffusion's
+ * `LOCAL_TIME_MAPS`, except that Eq. 23 ('init' there) is called 'clip' here (Table 10's "clipped
+ * init"; the name presets, the command line and checkpoints have always used): 'clip' or 'rescaled'
+ * (Eq. 37, Appendix G), and any boundary map added to the registry.
+ */
+export type InitSchedule = 'clip' | Exclude<BoundaryMapName, 'init'>;
+
+/** Every value of `InitSchedule`, from the registry (what `--init-schedule` and a checkpoint accept). */
+export const INIT_SCHEDULES: readonly InitSchedule[] = BOUNDARY_MAP_NAMES.map((name) => (name === 'init' ? 'clip' : name));
 
 export interface Preset {
   readonly name: string;
@@ -82,9 +90,10 @@ export function noiseSchedule(p: Preset): Schedule {
   return { name: `${cosine.name} shifted by ${shift}`, logSnr, alpha: (t) => alphaFromLogSnr(logSnr(t)), sigma: (t) => sigmaFromLogSnr(logSnr(t)), logSnrMin: logSnrMin + shift, logSnrMax: logSnrMax + shift };
 }
 
-/** The boundary map's name in `diffusion` ('init' is Eq. 23). */
-export function diffusionInitSchedule(p: Preset): 'init' | 'rescaled' {
-  return withSettingDefaults(p).initSchedule === 'rescaled' ? 'rescaled' : 'init';
+/** The boundary map's name in diffusion's `LOCAL_TIME_MAPS` ('clip' is its 'init', Eq. 23). */
+export function diffusionInitSchedule(p: Preset): BoundaryMapName {
+  const name = withSettingDefaults(p).initSchedule;
+  return name === 'clip' ? 'init' : name;
 }
 
 /** Settings only rolling training reads: a standard-diffusion model is the same whatever they are. */

@@ -17,7 +17,7 @@ import { writeFileAtomic } from './atomicWrite.js';
 import { CheckpointError, decodeCheckpointMetadata } from './checkpointMetadata.js';
 import { lockRunFolder, removeStaleTemporaries } from './runLock.js';
 import { sampleBatch, type VideoDataset } from './datasets.js';
-import { buildModel, type Denoiser } from './model.js';
+import { buildModel, type DenoiserNetwork } from './model.js';
 import { mseLoss } from './mseBaseline.js';
 import { diffusionInitSchedule, noiseSchedule, presetDifferences, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
 
@@ -68,7 +68,7 @@ export function optimizerFor(preset: Preset, steps: number) {
 }
 
 /** Algorithm 1 (or the standard baseline's loss) with the preset's window, clean frames, Bernoulli rate, boundary map and noise schedule; or the MSE baseline's loss. */
-export function lossFor(model: Denoiser, preset: Preset, mode: TrainMode): (params: unknown, k: Key, batch: Tensor) => Tensor {
+export function lossFor(model: DenoiserNetwork, preset: Preset, mode: TrainMode): (params: unknown, k: Key, batch: Tensor) => Tensor {
   if (mode === 'mse') return mseLoss(model, preset);
   const schedule = noiseSchedule(preset);
   const apply: Model<unknown> = (p, z, l) => model.apply(p, z, l);
@@ -95,7 +95,7 @@ export function checkpointMetadata(o: { preset: Preset; mode: TrainMode; seed: n
  * into the same folder is refused with a RunLockError while this one lives. Temporary files a killed
  * run left there are deleted first.
  */
-export async function train(o: TrainOptions): Promise<{ state: TrainState; log: TrainLog; model: Denoiser }> {
+export async function train(o: TrainOptions): Promise<{ state: TrainState; log: TrainLog; model: DenoiserNetwork }> {
   await mkdir(o.out, { recursive: true });
   const release = await lockRunFolder(o.out);
   try {
@@ -107,7 +107,7 @@ export async function train(o: TrainOptions): Promise<{ state: TrainState; log: 
   }
 }
 
-async function trainHoldingLock(o: TrainOptions): Promise<{ state: TrainState; log: TrainLog; model: Denoiser }> {
+async function trainHoldingLock(o: TrainOptions): Promise<{ state: TrainState; log: TrainLog; model: DenoiserNetwork }> {
   const steps = o.steps ?? o.preset.steps;
   const every = o.checkpointEvery ?? o.preset.checkpointEvery;
   const model = buildModel(o.preset, o.dataset.frameShape, o.checkpointBlocks ? { checkpointBlocks: true } : {});
@@ -307,7 +307,7 @@ async function readLog(path: string, step: number): Promise<TrainLog> {
  * bounded before the model is built; the weights must have the model's structure and shapes and be
  * finite (NaN weights would sample NaN frames, a CheckpointError names the first such tensor).
  */
-export async function loadForSampling(path: string): Promise<{ params: unknown; model: Denoiser; preset: FullPreset; mode: TrainMode; frameShape: [number, number, number]; metadata: Record<string, string> }> {
+export async function loadForSampling(path: string): Promise<{ params: unknown; model: DenoiserNetwork; preset: FullPreset; mode: TrainMode; frameShape: [number, number, number]; metadata: Record<string, string> }> {
   const m = decodeCheckpointMetadata(await readSafetensorsMetadata(path), path);
   const { preset, frameShape } = m;
   const model = buildModel(preset, frameShape);
@@ -326,7 +326,7 @@ export async function loadForSampling(path: string): Promise<{ params: unknown; 
 }
 
 /** The EMA weights of a checkpoint have the model's tensors, shapes and dtypes, and hold finite values only. */
-async function checkWeights(average: unknown, model: Denoiser, path: string): Promise<void> {
+async function checkWeights(average: unknown, model: DenoiserNetwork, path: string): Promise<void> {
   const template = model.init(key(0));
   const want = new Map(treeFlatten(template).map(([p, x]) => [p, x]));
   const have = average === undefined || average === null ? [] : treeFlatten(average);

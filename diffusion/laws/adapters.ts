@@ -3,14 +3,13 @@
  * the worked example for wrapping another implementation (tensors in, plain arrays out).
  */
 import { mul, tensor, tidy, type Tensor } from '../../core/index.js';
-import { frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes } from '../localTime.js';
+import { boundaryLocalTimes, frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes } from '../localTime.js';
 import { windowLoss, windowLossWeights } from '../loss.js';
 import { lossWeighting, type LossWeightingName } from '../lossWeighting.js';
 import { ddimFromLogSnr, framePosteriorCoefficients, posteriorFromLogSnr } from '../posteriorCoefficients.js';
 import { diffuse, epsFromV, logSnrTensor, vFromXEps, xFromV } from '../process.js';
 import { collectFrames, rollout, sampleBoundary, type SamplerConfig } from '../sampling.js';
 import type { Schedule } from '../schedule.js';
-import { boundaryLocalTimes } from '../training.js';
 import type { LocalTimeImpl } from './localTimeLaws.js';
 import type { ScheduleImpl } from './scheduleLaws.js';
 import type { PosteriorImpl } from './posteriorLaws.js';

@@ -3,7 +3,7 @@
  * the ends of the logSNR range.
  */
 import fc from 'fast-check';
-import type { WindowSpec } from '../sampling.js';
+import type { WindowSpec } from '../localTime.js';
 
 /** t ∈ [0, 1], with 0 and 1 drawn on purpose. */
 export const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
@@ -11,7 +11,7 @@ export const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0,
 export const interiorTime = fc.double({ min: 0, max: 1, minExcluded: true, maxExcluded: true, noNaN: true });
 
 /** W from 1 up, with W = 1, n_cln = 0 and n_cln = W − 1 drawn on purpose. */
-export function windowSpec(maxWindow: number): fc.Arbitrary<WindowSpec> {
+export function windowSpec(maxWindow: number): fc.Arbitrary<Required<WindowSpec>> {
   return fc
     .oneof(fc.constant(1), fc.integer({ min: 1, max: maxWindow }))
     .chain((window) =>

@@ -2,13 +2,13 @@
  * Laws of the local-time maps (Eqs. 20-23, 37) and the frame categories (Eqs. 8-10).
  */
 import fc from 'fast-check';
-import type { WindowSpec } from '../sampling.js';
+import type { WindowSpec } from '../localTime.js';
 import { frameSteps, time, timeStep, windowSpec } from './arbitraries.js';
 import type { Law } from './law.js';
 import { expectArrayNear, expectNear, expectSameSet, fail, rollingState } from './reference.js';
 
 /** A local-time map: for a window, the local time of every frame at global time t ∈ [0, 1]. */
-export type LocalTimeMap = (options: WindowSpec) => (t: number) => readonly number[];
+export type LocalTimeMap = (options: Required<WindowSpec>) => (t: number) => readonly number[];
 
 export interface FrameCategoriesResult {
   readonly clean: readonly number[];

@@ -3,7 +3,7 @@
  * the expectations the laws fail with (a descriptive error naming the law's quantity).
  */
 import type { LossWeightingName } from '../lossWeighting.js';
-import type { WindowSpec } from '../sampling.js';
+import type { WindowSpec } from '../localTime.js';
 
 export function sigmoid(x: number): number {
   if (x >= 0) return 1 / (1 + Math.exp(-x));
@@ -39,13 +39,13 @@ export function expectSameSet(what: string, actual: readonly number[], expected:
 }
 
 /** The rolling state linear(0): (0, …, 0, 0/M, 1/M, …, (M − 1)/M), M = W − n_cln (Algorithm 2's start). */
-export function rollingState({ window, cleanFrames }: WindowSpec): number[] {
+export function rollingState({ window, cleanFrames }: Required<WindowSpec>): number[] {
   const generated = window - cleanFrames;
   return Array.from({ length: window }, (_, w) => (w < cleanFrames ? 0 : (w - cleanFrames) / generated));
 }
 
 /** Eq. 22 written out: t_w = clip((w − n_cln + t) / (W − n_cln)), clean frames at 0. */
-export function referenceLinear({ window, cleanFrames }: WindowSpec): (t: number) => number[] {
+export function referenceLinear({ window, cleanFrames }: Required<WindowSpec>): (t: number) => number[] {
   return (t) => Array.from({ length: window }, (_, w) => Math.min(1, Math.max(0, (w - cleanFrames + t) / (window - cleanFrames))));
 }
 

@@ -4,7 +4,8 @@
 import fc from 'fast-check';
 import { add, dispose, full, key as prngKey, mul, normal, split, tidy, type Key, type Tensor } from '../../core/index.js';
 import { fixedImageDenoiser, gaussianOracleDenoiser, oracleRolloutMoments, oracleWindowMoments, type FrameStepRule, type Moments } from '../oracle.js';
-import type { Denoiser, WindowSpec } from '../sampling.js';
+import type { WindowSpec } from '../localTime.js';
+import type { Denoiser } from '../sampling.js';
 import { windowSpec } from './arbitraries.js';
 import type { Law } from './law.js';
 import { alphaOf, expectArrayNear, fail, referenceLinear, rollingState, sigmaOf } from './reference.js';
@@ -18,7 +19,7 @@ export interface SamplerImpl {
    */
   readonly sampleBoundary: (
     denoiser: Denoiser,
-    options: WindowSpec & { readonly context?: Tensor; readonly batch: number; readonly frameShape: readonly number[]; readonly key: Key },
+    options: Required<WindowSpec> & { readonly context?: Tensor; readonly batch: number; readonly frameShape: readonly number[]; readonly key: Key },
   ) => Tensor | Promise<Tensor>;
   /**
    * How the sampler discretises time, so that the laws can compute with the exact Gaussian recursion
@@ -32,14 +33,14 @@ export interface SamplerImpl {
     /** DDIM's η of every window step: 1 for the ancestral sampler (Eq. 3), 0 for deterministic DDIM. */
     readonly eta: number;
     /** Algorithm 3's local-time map (Eq. 23 or 37) and its number of uniform steps in t from 1 to 0. */
-    readonly boundary: (spec: WindowSpec) => { readonly localTimes: (t: number) => readonly number[]; readonly steps: number };
+    readonly boundary: (spec: Required<WindowSpec>) => { readonly localTimes: (t: number) => readonly number[]; readonly steps: number };
     /** Algorithm 2's uniform steps in t per shift, under the linear local times (Eq. 22). */
     readonly stepsPerFrame: number;
   };
   /** Algorithm 2: from a window in the rolling state, the next `frames` finished frames, [B, frames, …frame]. */
   readonly rollout?: (
     denoiser: Denoiser,
-    options: WindowSpec & { readonly state: Tensor; readonly frames: number; readonly key: Key },
+    options: Required<WindowSpec> & { readonly state: Tensor; readonly frames: number; readonly key: Key },
   ) => Tensor | Promise<Tensor>;
 }
 
@@ -155,7 +156,7 @@ async function read(t: Tensor | Promise<Tensor>): Promise<{ data: Float32Array; 
 }
 
 /** The rolling windows every sampler law runs first; the data and seed vary with them. */
-const samplerSpecExamples: readonly WindowSpec[] = [
+const samplerSpecExamples: readonly Required<WindowSpec>[] = [
   { window: 1, cleanFrames: 0 },
   { window: 4, cleanFrames: 0 },
   { window: 4, cleanFrames: 3 },
@@ -182,15 +183,15 @@ export function samplerLaws(impl: SamplerImpl, options: SamplerLawOptions = {}):
     seed: fc.nat({ max: 1_000_000 }),
   });
   /** Context frames drawn from the data distribution N(μ, s²): [B, n_cln, …frame]. */
-  const contextFor = (spec: WindowSpec, mean: number, std: number, k: Key): Tensor | undefined =>
+  const contextFor = (spec: Required<WindowSpec>, mean: number, std: number, k: Key): Tensor | undefined =>
     spec.cleanFrames > 0 ? tidy(() => add(mul(normal(k, [batch, spec.cleanFrames, ...frameShape]), std), mean)) : undefined;
-  const boundary = async (denoiser: Denoiser, spec: WindowSpec, context: Tensor | undefined, k: Key) =>
+  const boundary = async (denoiser: Denoiser, spec: Required<WindowSpec>, context: Tensor | undefined, k: Key) =>
     read(impl.sampleBoundary(denoiser, { ...spec, ...(context ? { context } : {}), batch, frameShape, key: k }));
   const sigmaAtZero = sigmaOf(impl.logSnr(0));
   const grid = impl.stepGrid;
   const rule = grid ? referenceStepRule(impl.logSnr, grid.eta) : null;
   /** The grid's boundary map must start every generated frame from pure noise and end in the rolling state. */
-  const boundaryGrid = (spec: WindowSpec) => {
+  const boundaryGrid = (spec: Required<WindowSpec>) => {
     const g = grid!.boundary(spec);
     const [atOne, atZero] = [g.localTimes(1), g.localTimes(0)];
     const state = rollingState(spec);
@@ -201,7 +202,7 @@ export function samplerLaws(impl: SamplerImpl, options: SamplerLawOptions = {}):
     return g;
   };
   /** Exact moments of the window after Algorithm 3 on the grid (context frames drawn from the data). */
-  const boundaryMoments = (spec: WindowSpec, prior: { mean: number; std: number }): Moments[] => {
+  const boundaryMoments = (spec: Required<WindowSpec>, prior: { mean: number; std: number }): Moments[] => {
     const g = boundaryGrid(spec);
     const start = Array.from({ length: spec.window }, (_, w) => (w < spec.cleanFrames ? { mean: prior.mean, variance: prior.std ** 2 } : { mean: 0, variance: 1 }));
     return oracleWindowMoments(prior, start, g.localTimes, g.steps, rule!, impl.logSnr);

@@ -1,20 +1,26 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  BOUNDARY_MAP_NAMES,
+  boundaryLocalTimes,
   frameCategories,
   initLocalTimes,
   linearLocalTimes,
+  LOCAL_TIME_MAP_NAMES,
+  LOCAL_TIME_MAPS,
+  localTimeMap,
   type LocalTimes,
   localTimes,
   rescaledInitLocalTimes,
-  type WindowOptions,
+  standardLocalTimes,
+  type WindowSpec,
 } from '../../diffusion/localTime.js';
 
 /** t in [0, 1], with the endpoints drawn on purpose. */
 const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
 
 /** Windows from W = 1 up, with n_cln = 0 and n_cln = W − 1 drawn on purpose. */
-const windowOptions: fc.Arbitrary<Required<WindowOptions>> = fc
+const windowOptions: fc.Arbitrary<Required<WindowSpec>> = fc
   .integer({ min: 1, max: 12 })
   .chain((window) =>
     fc
@@ -25,7 +31,7 @@ const windowOptions: fc.Arbitrary<Required<WindowOptions>> = fc
 /** Two global times s ≤ t. */
 const step = fc.tuple(time, time).map(([a, b]) => (a <= b ? { s: a, t: b } : { s: b, t: a }));
 
-type Family = { readonly name: string; readonly make: (options: WindowOptions) => LocalTimes };
+type Family = { readonly name: string; readonly make: (options: WindowSpec) => LocalTimes };
 const families: Family[] = [
   { name: 'linear (Eq. 22)', make: linearLocalTimes },
   { name: 'init (Eq. 23)', make: initLocalTimes },
@@ -291,5 +297,41 @@ describe('frame categories (Eqs. 8-10)', () => {
     expect(() => frameCategories([0, 0.5], [0, 0.25])).toThrow(/s\[1\]=0.5 > t\[1\]=0.25/);
     expect(() => frameCategories([0], [1.5])).toThrow(/t\[0\]=1.5/);
     expect(() => frameCategories([Number.NaN], [1])).toThrow(/s\[0\]=NaN/);
+  });
+});
+
+describe('the local-time map registry', () => {
+  it('names every map once, each row building the map of its name', () => {
+    expect(LOCAL_TIME_MAP_NAMES).toEqual(['linear', 'init', 'rescaled', 'standard']);
+    const named = { linear: linearLocalTimes, init: initLocalTimes, rescaled: rescaledInitLocalTimes, standard: standardLocalTimes };
+    fc.assert(
+      fc.property(windowOptions, time, fc.constantFrom(...LOCAL_TIME_MAP_NAMES), (spec, t, name) => {
+        expect(localTimeMap(name, spec)(t)).toEqual(named[name](spec)(t));
+        expect(LOCAL_TIME_MAPS[name].make).toBe(named[name]);
+      }),
+    );
+    expect(() => localTimeMap('cubic' as never, { window: 2 })).toThrow(/unknown map 'cubic'; the maps are linear, init, rescaled, standard/);
+  });
+
+  it('a row marked boundary runs from pure noise at t = 1 to the rolling state linear(0) at t = 0, and only those rows are marked', () => {
+    const endsInRollingState = (spec: Required<WindowSpec>, map: LocalTimes) =>
+      map(1).every((tw, w) => tw === (w < spec.cleanFrames ? 0 : 1)) && map(0).every((tw, w) => Math.abs(tw - linearLocalTimes(spec)(0)[w]!) <= 1e-12);
+    expect(BOUNDARY_MAP_NAMES).toEqual(['init', 'rescaled']);
+    fc.assert(
+      fc.property(windowOptions, (spec) => {
+        for (const name of BOUNDARY_MAP_NAMES) expect(endsInRollingState(spec, localTimeMap(name, spec)), name).toBe(true);
+      }),
+    );
+    // The others fail it as soon as a frame is generated after the first: linear(1) is not pure noise, standard(0) is all clean.
+    for (const name of LOCAL_TIME_MAP_NAMES.filter((n) => !LOCAL_TIME_MAPS[n].boundary)) {
+      expect(endsInRollingState({ window: 4, cleanFrames: 1 }, localTimeMap(name, { window: 4, cleanFrames: 1 })), name).toBe(false);
+    }
+  });
+
+  it('boundaryLocalTimes is the registry row named by initSchedule, Eq. 23 by default, and refuses a map that is not a boundary map', () => {
+    const spec = { window: 5, cleanFrames: 2 };
+    expect(boundaryLocalTimes(spec)(0.3)).toEqual(initLocalTimes(spec)(0.3));
+    expect(boundaryLocalTimes({ ...spec, initSchedule: 'rescaled' })(0.3)).toEqual(rescaledInitLocalTimes(spec)(0.3));
+    expect(() => boundaryLocalTimes({ ...spec, initSchedule: 'linear' as never })).toThrow(/initSchedule must be one of init, rescaled, got 'linear'/);
   });
 });

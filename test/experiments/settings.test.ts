@@ -13,7 +13,7 @@ import { runCli } from './runCli.js';
 import { cosineSchedule } from '../../diffusion/index.js';
 import { decodeCheckpointMetadata } from '../../experiments/checkpointMetadata.js';
 import { generate } from '../../experiments/generate.js';
-import { buildModel, type Denoiser } from '../../experiments/model.js';
+import { buildModel, type DenoiserNetwork } from '../../experiments/model.js';
 import { noiseSchedule, PRESETS, SETTING_DEFAULTS, withSettingDefaults, type Preset } from '../../experiments/presets.js';
 import { lossFor, readCheckpointMetadata } from '../../experiments/trainer.js';
 import { loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../../nn/index.js';
@@ -121,7 +121,7 @@ describe('the settings are used: training and sampling read them from the preset
   /** The logSNR of each frame at every model call of a one-frame rollout (the boundary phase, then one step). */
   async function logSnrs(p: Partial<Preset>): Promise<number[]> {
     const calls: number[] = [];
-    const spy: Denoiser = { ...model, apply: (w, z, l) => (calls.push(...l.toArraySync()), model.apply(w, z, l)) };
+    const spy: DenoiserNetwork = { ...model, apply: (w, z, l) => (calls.push(...l.toArraySync()), model.apply(w, z, l)) };
     const context = r.zeros([1, 1, 16, 16, 1]);
     const video = await generate({ model: spy, params, preset: preset(p), mode: 'rolling', context, frames: 1, stepsPerFrame: 1, key: r.key(0) });
     r.dispose([video, context]);

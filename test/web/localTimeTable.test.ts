@@ -1,8 +1,8 @@
 /** The explainer's panel-1 numbers, checked in Node against the diffusion package (no browser). */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { cosineSchedule, frameCategories, initLocalTimes, linearLocalTimes, rescaledInitLocalTimes } from '../../diffusion/index.js';
-import { globalLocalTimes, localTimeRows, previousTime, type MapName } from '../../web/src/localTimeTable.js';
+import { cosineSchedule, frameCategories, initLocalTimes, linearLocalTimes, LOCAL_TIME_MAP_NAMES, rescaledInitLocalTimes, standardLocalTimes } from '../../diffusion/index.js';
+import { globalLocalTimes, localTimeRows, previousTime, type LocalTimeSettings } from '../../web/src/localTimeTable.js';
 
 const windowAndClean = fc.integer({ min: 1, max: 24 }).chain((window) => fc.record({ window: fc.constant(window), cleanFrames: fc.integer({ min: 0, max: window - 1 }) }));
 const time = fc.double({ min: 0, max: 1, noNaN: true });
@@ -10,9 +10,9 @@ const time = fc.double({ min: 0, max: 1, noNaN: true });
 describe('web: local-time table', () => {
   it('the table rows are the library maps, their logSNR and Eqs. 8-10 for the step t → t − 1/T', () => {
     const schedule = cosineSchedule();
-    const maps = { linear: linearLocalTimes, init: initLocalTimes, rescaled: rescaledInitLocalTimes } as const;
+    const maps = { linear: linearLocalTimes, init: initLocalTimes, rescaled: rescaledInitLocalTimes, standard: standardLocalTimes } as const;
     fc.assert(
-      fc.property(windowAndClean, time, fc.integer({ min: 1, max: 64 }), fc.constantFrom<MapName>('linear', 'init', 'rescaled'), ({ window, cleanFrames }, t, steps, map) => {
+      fc.property(windowAndClean, time, fc.integer({ min: 1, max: 64 }), fc.constantFrom<LocalTimeSettings['map']>(...LOCAL_TIME_MAP_NAMES), ({ window, cleanFrames }, t, steps, map) => {
         const rows = localTimeRows({ window, cleanFrames, t, steps, map }, schedule);
         const local = maps[map]({ window, cleanFrames });
         const expectedT = local(t);

@@ -1,10 +1,10 @@
 /** Panel 2: a clip of moving shapes noised frame by frame at the local times of panel 1 (Eq. 7). */
 import { dispose, key, normal, tensor, tidy, toArray } from '../../index.js';
-import { diffuse, logSnrTensor, type Schedule } from '../../diffusion/index.js';
+import { diffuse, localTimeMap, logSnrTensor, type Schedule } from '../../diffusion/index.js';
 import { movingShapes } from '../../experiments/shapes.js';
 import { byId, el, formatNumber, slider } from './dom.js';
 import { drawFrame } from './draw.js';
-import { localTimeMap, type LocalTimeSettings } from './localTimeTable.js';
+import type { LocalTimeSettings } from './localTimeTable.js';
 
 const SIZE = 32;
 const CHANNELS = 3;
@@ -31,7 +31,7 @@ export function mountForwardPanel(schedule: Schedule, initial: LocalTimeSettings
   async function render(): Promise<void> {
     const mine = ++generation;
     const { window, cleanFrames } = settings;
-    const localTimes = localTimeMap(settings.map, window, cleanFrames)(settings.t);
+    const localTimes = localTimeMap(settings.map, { window, cleanFrames })(settings.t);
     const clip = movingShapes({ frames: window, size: SIZE, count: 3, seed: clipSeed, channels: CHANNELS }).map((v) => 2 * v - 1);
     const noisy = tidy(() => {
       const x = tensor(clip, [1, window, SIZE, SIZE, CHANNELS]);

@@ -2,7 +2,8 @@
 import type { Schedule } from '../../diffusion/index.js';
 import { byId, el, formatNumber, slider } from './dom.js';
 import { CLEAN_COLOUR, NOISE_COLOUR, css, drawLocalTimeMap, windowColour } from './draw.js';
-import { MAPS, globalLocalTimes, localTimeMap, localTimeRows, previousTime, type LocalTimeSettings, type MapName } from './localTimeTable.js';
+import { localTimeMap, type LocalTimeMapName } from '../../diffusion/index.js';
+import { MAPS, globalLocalTimes, localTimeRows, previousTime, type LocalTimeSettings } from './localTimeTable.js';
 
 function rowColour(category: 'clean' | 'noise' | 'window', localTime: number): readonly [number, number, number] {
   return category === 'clean' ? CLEAN_COLOUR : category === 'noise' ? NOISE_COLOUR : windowColour(localTime);
@@ -64,7 +65,7 @@ export function mountLocalTimePanel(schedule: Schedule, onChange: (s: LocalTimeS
     { id: 'map-select' },
     ...MAPS.map((m) => el('option', { value: m.name, selected: m.name === settings.map }, `${m.title}: ${m.equation}`)),
   );
-  mapSelect.addEventListener('change', () => update({ map: mapSelect.value as MapName }));
+  mapSelect.addEventListener('change', () => update({ map: mapSelect.value as LocalTimeMapName }));
   byId('local-time-controls').append(
     windowSlider.root,
     cleanSlider.root,
@@ -73,7 +74,7 @@ export function mountLocalTimePanel(schedule: Schedule, onChange: (s: LocalTimeS
     el('label', { class: 'select' }, el('span', { class: 'slider-label' }, 'table and panel 2 use'), mapSelect),
   );
 
-  const canvases = new Map<MapName, HTMLCanvasElement>();
+  const canvases = new Map<LocalTimeMapName, HTMLCanvasElement>();
   const figures = MAPS.map((m) => {
     const canvas = el('canvas', { id: `map-${m.name}`, width: 210, height: 240, class: 'map-canvas' });
     canvases.set(m.name, canvas);
@@ -120,7 +121,7 @@ export function mountLocalTimePanel(schedule: Schedule, onChange: (s: LocalTimeS
   function render(): void {
     for (const m of MAPS) {
       const canvas = canvases.get(m.name)!;
-      drawLocalTimeMap(canvas, localTimeMap(m.name, settings.window, settings.cleanFrames), settings.window, settings.t);
+      drawLocalTimeMap(canvas, localTimeMap(m.name, settings), settings.window, settings.t);
       canvas.parentElement!.classList.toggle('selected', m.name === settings.map);
     }
     const global = globalLocalTimes(settings.window, settings.cleanFrames, settings.window);

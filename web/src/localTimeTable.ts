@@ -6,18 +6,20 @@ import {
   frameCategories,
   initLocalTimes,
   linearLocalTimes,
-  rescaledInitLocalTimes,
+  LOCAL_TIME_MAP_NAMES,
+  LOCAL_TIME_MAPS,
+  localTimeMap,
+  type LocalTimeMapName,
   type LocalTimes,
   type Schedule,
 } from '../../diffusion/index.js';
 
-export type MapName = 'linear' | 'init' | 'rescaled';
-
-export const MAPS: readonly { readonly name: MapName; readonly title: string; readonly equation: string }[] = [
-  { name: 'linear', title: 'linear', equation: 'Eq. 22; Eq. 21 when n_cln = 0' },
-  { name: 'init', title: 'init', equation: 'Eq. 23' },
-  { name: 'rescaled', title: 'rescaled init', equation: 'Eq. 37' },
-];
+/** The maps the panel offers: every row of diffusion's registry, in its order. */
+export const MAPS: readonly { readonly name: LocalTimeMapName; readonly title: string; readonly equation: string }[] = LOCAL_TIME_MAP_NAMES.map((name) => ({
+  name,
+  title: LOCAL_TIME_MAPS[name].title,
+  equation: LOCAL_TIME_MAPS[name].equation,
+}));
 
 export interface LocalTimeSettings {
   /** W: frames in the window, clean frames included. */
@@ -27,20 +29,9 @@ export interface LocalTimeSettings {
   /** Global diffusion time t ∈ [0, 1]. */
   readonly t: number;
   /** Which map the table (and the forward process) uses. */
-  readonly map: MapName;
+  readonly map: LocalTimeMapName;
   /** T: denoising steps per unit of global time; the table's step goes from t to s = max(t − 1/T, 0). */
   readonly steps: number;
-}
-
-export function localTimeMap(name: MapName, window: number, cleanFrames: number): LocalTimes {
-  switch (name) {
-    case 'linear':
-      return linearLocalTimes({ window, cleanFrames });
-    case 'init':
-      return initLocalTimes({ window, cleanFrames });
-    case 'rescaled':
-      return rescaledInitLocalTimes({ window, cleanFrames });
-  }
 }
 
 export interface FrameRow {
@@ -63,7 +54,7 @@ export function previousTime(t: number, steps: number): number {
 }
 
 export function localTimeRows(settings: LocalTimeSettings, schedule: Schedule): FrameRow[] {
-  const map = localTimeMap(settings.map, settings.window, settings.cleanFrames);
+  const map = localTimeMap(settings.map, settings);
   const t = map(settings.t);
   const s = map(previousTime(settings.t, settings.steps));
   const categories = frameCategories(s, t);
