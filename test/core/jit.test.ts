@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
 import {
-  dispose, getBackend, grad, jit, key, memoryStats, normal, split, tensor, tidy, treeLeaves, uniform, valueAndGrad, vmap, MAX_FUSED_INPUTS, MAX_FUSED_NODES,
+  checkpoint, dispose, getBackend, grad, jit, jvp, key, memoryStats, normal, split, tensor, tidy, treeLeaves, uniform, valueAndGrad, vmap, MAX_FUSED_INPUTS, MAX_FUSED_NODES,
   type Backend, type Key, type Tensor, type TypedArray,
 } from '../../index.js';
 import { describeBackends, rng, seedArb } from './harness.js';
@@ -317,6 +317,29 @@ describeBackends('jit', (backendName) => {
     dispose([params, xs, ys, want]);
     jg.clear();
     jpe.clear();
+  });
+
+  it('jit of jvp of grad (a Hessian-vector product), of a checkpointed loss under valueAndGrad, and of a jitted function equal eager', async () => {
+    const { params, xs, ys } = setup();
+    const f = (z: Tensor) => o.sum(o.mul(o.sin(z), o.exp(z)));
+    const hvp = (z: Tensor, v: Tensor) => jvp(grad(f), [z], [v]);
+    const jhvp = jit(hvp);
+    const ckpt = valueAndGrad((p: typeof params, x: Tensor, y: Tensor) => checkpoint((q: typeof params) => mlp(q, x, y))(p));
+    const jckpt = jit(ckpt);
+    const inner = jit(mlp);
+    const nested = jit((p: typeof params, x: Tensor, y: Tensor) => o.mul(inner(p, x, y), 2));
+    const vs = o.cos(xs);
+    const want = [hvp(xs, vs), ckpt(params, xs, ys), o.mul(mlp(params, xs, ys), 2)];
+    for (let i = 0; i < 2; i++) {
+      const got = [jhvp(xs, vs), jckpt(params, xs, ys), nested(params, xs, ys)];
+      await sameTrees(got, want, `call ${i}`);
+      dispose(got);
+    }
+    expect(inner.stats().traces).toBe(0); // inlined into the outer trace
+    dispose([params, xs, ys, vs, want]);
+    jhvp.clear();
+    jckpt.clear();
+    nested.clear();
   });
 
   it('a jitted function under grad, vmap and jvp runs eagerly, so its derivatives are right', async () => {
