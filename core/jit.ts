@@ -13,7 +13,9 @@
  * (a lifted number such as the 0.5 of `mul(x, 0.5)`, `tensor([...])`, the seed of `grad`). Constants are
  * baked into the program, as JAX bakes closed-over arrays: the cache entry holds their buffers (a
  * later change of the variable that held one is not seen; pass a tensor that changes as an argument),
- * and `jitted.clear()` gives them back. Transformations inside `f` (`grad`, `valueAndGrad`, `vmap`,
+ * and `jitted.clear()` gives them back. A primitive whose inputs are all constants (the backward
+ * pass's seed divided by a mean's count, say) is folded: its trace-time value, up to 1,024 elements,
+ * becomes a constant and is not run again. Transformations inside `f` (`grad`, `valueAndGrad`, `vmap`,
  * `jvp`, `checkpoint`) need nothing special: what they compute goes through `bind` like anything else,
  * so `jit(valueAndGrad(loss))` records the forward and the backward pass as one program.
  *
@@ -31,8 +33,8 @@
  * tensor computed from the arguments while tracing is therefore an error that says so; values of
  * constants may be read.
  *
- * Transformations of a jitted function. Called while a `grad` tape is recording, or on a value a
- * `jvp` or `vmap` is transforming, the jitted function runs `f` eagerly (uncached), so the outer
+ * Transformations of a jitted function. Called while a `grad` tape is recording, on a value a `jvp`
+ * or `vmap` is transforming, or with `setDebugNans(true)`, the jitted function runs `f` eagerly (uncached), so the outer
  * transformation sees its primitives and derivatives are right; it is only faster outside them. Put
  * `jit` outermost: `jit(valueAndGrad(f))`, `jit(vmap(grad(f)))`. A trace that closes over a tensor some
  * outer transformation is tracking is not cached either.
@@ -45,7 +47,8 @@
  * not run at all: the consumer reads the broadcast's input through stride-0 axes, as kernels read
  * any broadcast operand. A fused kernel reads at most 7 distinct buffers and has at most 32 nodes
  * (fusion.ts's bounds, so it fits WebGPU's 8 storage buffers); scalar constants become constant nodes.
- * A lone element-wise primitive runs its own kernel (`backend.run`).
+ * A lone element-wise primitive runs its own kernel (`backend.run`). On WebGPU, whose backend already
+ * fuses lazily at run time, a jitted program's expressions enter that same fuser.
  *
  * Rounding. `compose` puts a `round` node where the unfused chain stored a tensor, and every backend
  * rounds there, so a fused kernel computes what the chain computes, bit for bit, on every backend —
