@@ -1,8 +1,9 @@
 /**
- * conv2d's two algorithms side by side on the U-ViT's 3×3 convolutions: a training step's three
- * products (forward, input and weight cotangents) with im2col + matmul and with Winograd F(2×2, 3×3),
+ * conv2d's algorithms side by side on the U-ViT's 3×3 convolutions: a training step's three
+ * products (forward, input and weight cotangents) with im2col + matmul and with Winograd F(2×2, 3×3)
+ * and F(4×4, 3×3),
  * wasm, CPU time, the algorithms taking turns and each keeping its best run (the least disturbed
- * estimate on a shared 2-core machine). Sets WINOGRAD_MIN_CHANNELS in core/ops.ts.
+ * estimate on a shared 2-core machine). Sets WINOGRAD_MIN_CHANNELS and the tile 'auto' takes in core/ops.ts.
  *
  *   npx tsx bench/convAlgorithms.ts [--threads 1] [--repeats 5]
  */
@@ -39,11 +40,12 @@ const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.s
 const wall = (): number => performance.now();
 const clock = threads === 1 ? cpuMs : wall;
 console.log(`conv2d 3×3 'same', a training step's products (forward, dx, dw), wasm ×${threads}, ${threads === 1 ? 'CPU' : 'wall'} ms, best of ${repeats}`);
-console.log('shape | im2col | winograd | im2col / winograd');
+const algorithms = ['im2col', 'winograd', 'winograd4x4'] as const;
+console.log('shape | im2col | F(2×2) | F(4×4) | im2col / F(2×2) | im2col / F(4×4)');
 for (const [name, n, h, w, ci, co] of shapes) {
   const [x, k, r] = tidy(() => [normal(key(1), [n, h, w, ci]), normal(key(2), [3, 3, ci, co]), normal(key(3), [n, h, w, co])]) as [Tensor, Tensor, Tensor];
-  const steps = (['im2col', 'winograd'] as const).map((algorithm) => valueAndGrad(([a, b]: Tensor[]) => sum(mul(conv2d(a!, b!, { padding: 'same', algorithm }), r))));
-  const best = [Infinity, Infinity];
+  const steps = algorithms.map((algorithm) => valueAndGrad(([a, b]: Tensor[]) => sum(mul(conv2d(a!, b!, { padding: 'same', algorithm }), r))));
+  const best = algorithms.map(() => Infinity);
   for (let rep = 0; rep <= repeats; rep++) {
     for (const [i, step] of steps.entries()) {
       const t0 = clock();
@@ -53,5 +55,5 @@ for (const [name, n, h, w, ci, co] of shapes) {
     }
   }
   dispose([x, k, r]);
-  console.log(`${name} [${n},${h},${w},${ci}]→${co} | ${best[0]!.toFixed(2)} | ${best[1]!.toFixed(2)} | ${(best[0]! / best[1]!).toFixed(2)}×`);
+  console.log(`${name} [${n},${h},${w},${ci}]→${co} | ${best.map((b) => b.toFixed(2)).join(' | ')} | ${(best[0]! / best[1]!).toFixed(2)}× | ${(best[0]! / best[2]!).toFixed(2)}×`);
 }

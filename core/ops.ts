@@ -7,7 +7,7 @@ import { bytesPerElement, dtypeOfTypedArray, makeTypedArray, type DType, type Ty
 import { nest } from './format.js';
 import { describeValue } from './pytree.js';
 import type { Im2ColParams, PrimParams } from './primitives.js';
-import { G_MATRIX } from './winograd.js';
+import { WINOGRAD, type WinogradTile } from './winograd.js';
 import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape.js';
 import { getBackend, getBackendName, newStorage, scoped, setBackend, Tensor } from './tensor.js';
 import { bind, customVjp, stopGradient } from './trace.js';
@@ -602,11 +602,14 @@ export interface Conv2dOptions {
   padding?: Padding;
   dilation?: number | readonly [number, number];
   /**
-   * How to compute it. 'im2col': patches and one matmul (any kernel). 'winograd': Winograd's
-   * F(2×2, 3×3), 2.25× fewer multiply-adds in each of the three products of a training step, with
-   * different rounding (a sum of transformed terms instead of the 9·C products; errors stay at a few
-   * float32 ulps of the output's scale); only 3×3 kernels with stride and dilation 1. 'auto' (the
-   * default): Winograd where it applies and both channel counts are at least WINOGRAD_MIN_CHANNELS.
+   * How to compute it. 'im2col': patches and one matmul (any kernel). 'winograd4x4': Winograd's
+   * F(4×4, 3×3), 4× fewer multiply-adds in each of the three products of a training step;
+   * 'winograd': F(2×2, 3×3), 2.25× fewer. Both round differently from im2col (sums of transformed
+   * terms instead of the 9·C products): F(2×2)'s errors stay at a few float32 ulps of the output's
+   * scale, F(4×4)'s are ~10× larger (its transforms scale terms by up to ~10², so a relative error
+   * near 1e-5, as cuDNN's and oneDNN's F(4×4) kernels have); only 3×3 kernels with stride and dilation 1.
+   * 'auto' (the default): Winograd where it applies and both channel counts are at least
+   * WINOGRAD_MIN_CHANNELS, F(4×4) unless the output is smaller than its 4×4 tiles.
    */
   algorithm?: ConvAlgorithm;
 }
@@ -614,18 +617,23 @@ export interface Conv2dOptions {
 /**
  * 'auto' uses Winograd for 3×3 convolutions with at least this many input and output channels.
  * Measured on the 2-core Zen 5 machine (bench/convAlgorithms.ts: wasm, one thread, CPU time, a
- * training step's three products, im2col time / Winograd time): 8 → 8 channels 1.36×, 16 → 16 1.23×,
- * 64 → 64 1.64×, 256 → 128 1.99×, 64 → 12 1.63×, 12 → 64 1.07×; below 8 it loses: 4 → 16 0.81×,
- * 16 → 4 0.93× (the transforms cost per channel what the 2.25× fewer multiply-adds no longer repay).
+ * training step's three products, im2col time / F(4×4) time; bench/RESULTS.md): 4 → 16 channels
+ * 1.15×, 16 → 4 1.41×, 16 → 16 1.50×, 64 → 12 2.06×, 64 → 64 2.28×, 256 → 128 2.87×; the 1-channel stem
+ * loses (0.90×: the transforms cost per channel what the fewer multiply-adds no longer repay).
  */
-export const WINOGRAD_MIN_CHANNELS = 8;
+export const WINOGRAD_MIN_CHANNELS = 4;
 
-export type ConvAlgorithm = 'auto' | 'im2col' | 'winograd';
+/** The tile 'auto' takes: F(4×4, 3×3), or F(2×2, 3×3) for an output smaller than a 4×4 tile (whose overhang would be mostly waste). */
+function autoWinogradTile(outHeight: number, outWidth: number): WinogradTile {
+  return outHeight >= 4 && outWidth >= 4 ? 4 : 2;
+}
+
+export type ConvAlgorithm = 'auto' | 'im2col' | 'winograd' | 'winograd4x4';
 let defaultConvAlgorithm: ConvAlgorithm = 'auto';
 
 /** `lead` starts the message: "setConvAlgorithm: expected", "conv2d: algorithm must be". */
 function checkConvAlgorithm(lead: string, algorithm: ConvAlgorithm): void {
-  if (algorithm !== 'auto' && algorithm !== 'im2col' && algorithm !== 'winograd') throw new Error(`${lead} 'auto', 'im2col' or 'winograd', got ${String(algorithm)}`);
+  if (algorithm !== 'auto' && algorithm !== 'im2col' && algorithm !== 'winograd' && algorithm !== 'winograd4x4') throw new Error(`${lead} 'auto', 'im2col', 'winograd' or 'winograd4x4', got ${String(algorithm)}`);
 }
 
 /**
@@ -698,9 +706,11 @@ export const conv2d = scoped(function conv2d(x: Tensor, w: Tensor, options: Conv
   const algorithm = options.algorithm ?? defaultConvAlgorithm;
   checkConvAlgorithm('conv2d: algorithm must be', algorithm);
   const winogradFits = kh === 3 && kw === 3 && sh === 1 && sw === 1 && dh === 1 && dw === 1;
-  if (algorithm === 'winograd' && !winogradFits && named) throw new Error(`conv2d: algorithm 'winograd' needs a 3×3 kernel with stride 1 and dilation 1, got ${kh}×${kw}, stride ${sh}×${sw}, dilation ${dh}×${dw}; use 'im2col' or 'auto'`);
-  if (winogradFits && (algorithm === 'winograd' || (algorithm === 'auto' && c >= WINOGRAD_MIN_CHANNELS && co >= WINOGRAD_MIN_CHANNELS))) {
-    return convWinograd(x, winogradFilter(w), { top: pt, left: pl, outHeight, outWidth });
+  const winograd = algorithm === 'winograd' || algorithm === 'winograd4x4';
+  if (winograd && !winogradFits && named) throw new Error(`conv2d: algorithm '${algorithm}' needs a 3×3 kernel with stride 1 and dilation 1, got ${kh}×${kw}, stride ${sh}×${sw}, dilation ${dh}×${dw}; use 'im2col' or 'auto'`);
+  if (winogradFits && (winograd || (algorithm === 'auto' && c >= WINOGRAD_MIN_CHANNELS && co >= WINOGRAD_MIN_CHANNELS))) {
+    const tile = algorithm === 'winograd' ? 2 : algorithm === 'winograd4x4' ? 4 : autoWinogradTile(outHeight, outWidth);
+    return convWinograd(x, winogradFilter(w, tile), { tile, top: pt, left: pl, outHeight, outWidth });
   }
   const w2 = reshape(w, [1, kh * kw * c, co]);
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && pb === 0 && pr === 0) {
@@ -736,42 +746,44 @@ export function winogradOutPrim(x: Tensor, p: PrimParams['winogradOut']): Tensor
   return bind('winogradOut', [x], p);
 }
 
-/** The filter transform U = G g Gᵀ of HWIO 3×3 weights, as [16, Cin, Cout] (entry (a, b) in row 4a + b). */
-function winogradFilter(w: Tensor): Tensor {
+/** The filter transform U = G g Gᵀ of HWIO 3×3 weights, as [α², Cin, Cout] (entry (a, b) in row α·a + b). */
+function winogradFilter(w: Tensor, tile: WinogradTile): Tensor {
   const [, , ci, co] = w.shape as [number, number, number, number];
-  const g = fromArray(new Float32Array(G_MATRIX), [1, 4, 3], 'float32');
+  const alpha = tile + 2;
+  const g = fromArray(new Float32Array(WINOGRAD[tile].g), [1, alpha, 3], 'float32');
   // Rows: t[a, j] = Σ_i G[a, i] w[i, j]; then columns: U[b, a] = Σ_j G[b, j] t[a, j].
   const t = matmulPrim(g, reshape(w, [1, 3, 3 * ci * co]), false, false);
-  const tj = reshape(transpose(reshape(t, [4, 3, ci * co]), [1, 0, 2]), [1, 3, 4 * ci * co]);
-  const u = reshape(matmulPrim(g, tj, false, false), [4, 4, ci, co]);
-  return reshape(transpose(u, [1, 0, 2, 3]), [16, ci, co]);
+  const tj = reshape(transpose(reshape(t, [alpha, 3, ci * co]), [1, 0, 2]), [1, 3, alpha * ci * co]);
+  const u = reshape(matmulPrim(g, tj, false, false), [alpha, alpha, ci, co]);
+  return reshape(transpose(u, [1, 0, 2, 3]), [alpha * alpha, ci, co]);
 }
 
-/** The padding before the image (the tiles' overhang and `outHeight`/`outWidth` fix the rest). */
+/** The padding before the image (the tiles' overhang and `outHeight`/`outWidth` fix the rest), and the output tile. */
 interface WinogradConv {
+  tile: WinogradTile;
   top: number;
   left: number;
   outHeight: number;
   outWidth: number;
 }
 
-/** Tiles covering the output (the last row and column of tiles may overhang it by one). */
+/** Tiles covering the output (the last row and column of tiles may overhang it by up to m − 1). */
 function winogradGeometry(x: Tensor, p: WinogradConv): { inP: PrimParams['winogradIn']; outP: PrimParams['winogradOut'] } {
   const [n, h, w] = x.shape as [number, number, number, number];
-  const th = Math.ceil(p.outHeight / 2);
-  const tw = Math.ceil(p.outWidth / 2);
+  const th = Math.ceil(p.outHeight / p.tile);
+  const tw = Math.ceil(p.outWidth / p.tile);
   return {
-    inP: { batch: n, height: h, width: w, padTop: p.top, padLeft: p.left, tilesHigh: th, tilesWide: tw, adjoint: false },
-    outP: { batch: n, tilesHigh: th, tilesWide: tw, adjoint: false },
+    inP: { tile: p.tile, batch: n, height: h, width: w, padTop: p.top, padLeft: p.left, tilesHigh: th, tilesWide: tw, adjoint: false },
+    outP: { tile: p.tile, batch: n, tilesHigh: th, tilesWide: tw, adjoint: false },
   };
 }
 
 /**
- * conv2d by Winograd F(2×2, 3×3): transform the (implicitly zero-padded) tiles, 16 matmuls,
+ * conv2d by Winograd F(m×m, 3×3): transform the (implicitly zero-padded) tiles, α² matmuls,
  * transform back. One step of the tape, like convPatches: the backward pass recomputes the
- * transformed input (cheap) instead of keeping it (4× the input), so a step holds x and U only. Its
- * products are Winograd's too: dx is the data transform's adjoint of dM·Uᵀ, dU = Vᵀ·dM, with dM the
- * output transform's adjoint of g.
+ * transformed input (cheap) instead of keeping it (α²/m² times the input), so a step holds x and U
+ * only. Its products are Winograd's too: dx is the data transform's adjoint of dM·Uᵀ, dU = Vᵀ·dM,
+ * with dM the output transform's adjoint of g.
  */
 const convWinograd = customVjp(
   (x: Tensor, u: Tensor, p: WinogradConv): Tensor => {
@@ -781,7 +793,7 @@ const convWinograd = customVjp(
   },
   ([x, u, p], [g], wanted) => {
     const { inP, outP } = winogradGeometry(x, p);
-    const full = padPrim(g!, [0, 0, 0, 0], [0, 2 * outP.tilesHigh - p.outHeight, 2 * outP.tilesWide - p.outWidth, 0], 0);
+    const full = padPrim(g!, [0, 0, 0, 0], [0, p.tile * outP.tilesHigh - p.outHeight, p.tile * outP.tilesWide - p.outWidth, 0], 0);
     const dm = winogradOutPrim(full, { ...outP, adjoint: true });
     return [
       wanted[0] ? winogradInPrim(matmulPrim(dm, u, false, true), { ...inP, adjoint: true }) : null,

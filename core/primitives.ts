@@ -16,14 +16,15 @@
  *   expresses without an O(n²) intermediate.
  * - `im2col`/`col2im` (instead of a conv primitive): conv2d is patches + matmul, its VJPs are
  *   matmuls and the adjoint scatter, so a backend needs no convolution kernel of its own.
- * - `winogradIn`/`winogradOut`: the data and output transforms of Winograd's F(2×2, 3×3) (Lavin &
- *   Gray 2016), so a 3×3 convolution is 16 batched matmuls with 2.25× fewer multiply-adds than
- *   im2col's; each is linear, and its VJP is the same primitive with `adjoint` flipped. As
+ * - `winogradIn`/`winogradOut`: the data and output transforms of Winograd's F(m×m, 3×3), m = 2
+ *   or 4 (Lavin & Gray 2016), so a 3×3 convolution is 16 (36) batched matmuls with 2.25× (4×) fewer
+ *   multiply-adds than im2col's; each is linear, and its VJP is the same primitive with `adjoint` flipped. As
  *   compositions of slices and adds they would cost more memory passes than the multiply-adds saved.
  * - `threefry2x32`: the PRNG fused; its definition on uint32 ops is `threefry2x32Ops` in
  *   random.ts, and a test checks every backend's kernel against it bit for bit.
  */
 import type { DType } from './dtype.js';
+import type { WinogradTile } from './winograd.js';
 
 export const UNARY_PRIMS = [
   'neg', 'exp', 'log', 'expm1', 'log1p', 'sin', 'cos', 'tanh', 'sqrt', 'erf', 'erfinv', 'floor', 'abs', 'sign', 'sigmoid',
@@ -70,15 +71,16 @@ export interface PrimParams {
   /** The adjoint of im2col: scatters-and-adds patches back into [N,H,W,C]. */
   col2im: Im2ColParams & { height: number; width: number };
   /**
-   * Winograd F(2×2, 3×3) data transform. Forward: an image [N, H, W, C] → V [16, N·tH·tW, C]: tile
-   * (ty, tx) is the 4×4 window at rows 2ty − padTop … and columns 2tx − padLeft … (zero outside the
-   * image), transformed to Bᵀ d B, entry (a, b) in row 4a + b. `adjoint`: V → [N, H, W, C], the
-   * transpose (overlapping tiles add; what falls in the padding is dropped).
+   * Winograd F(m×m, 3×3) data transform (m = `tile`, α = m + 2). Forward: an image [N, H, W, C] →
+   * V [α², N·tH·tW, C]: tile (ty, tx) is the α×α window at rows m·ty − padTop … and columns
+   * m·tx − padLeft … (zero outside the image), transformed to Bᵀ d B, entry (a, b) in row α·a + b.
+   * `adjoint`: V → [N, H, W, C], the transpose (overlapping tiles add; what falls in the padding is
+   * dropped).
    */
   winogradIn: WinogradInParams;
   /**
-   * Winograd F(2×2, 3×3) output transform. Forward: M [16, N·tH·tW, C] → [N, 2·tH, 2·tW, C], each
-   * tile Aᵀ m A. `adjoint`: [N, 2·tH, 2·tW, C] → [16, N·tH·tW, C], the transpose.
+   * Winograd F(m×m, 3×3) output transform. Forward: M [α², N·tH·tW, C] → [N, m·tH, m·tW, C], each
+   * tile Aᵀ M A. `adjoint`: [N, m·tH, m·tW, C] → [α², N·tH·tW, C], the transpose.
    */
   winogradOut: WinogradOutParams;
   transpose: { perm: number[] };
@@ -102,6 +104,8 @@ export interface PrimParams {
 }
 
 export interface WinogradInParams {
+  /** The output tile m: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3). */
+  tile: WinogradTile;
   batch: number;
   /** The image's height and width (unpadded). */
   height: number;
@@ -114,6 +118,8 @@ export interface WinogradInParams {
 }
 
 export interface WinogradOutParams {
+  /** The output tile m: 2 for F(2×2, 3×3), 4 for F(4×4, 3×3). */
+  tile: WinogradTile;
   batch: number;
   tilesHigh: number;
   tilesWide: number;

@@ -272,27 +272,29 @@ export const rules: Rules = {
   },
   winogradIn: {
     saves: NOTHING,
-    shape: ([x], { batch, height, width, tilesHigh, tilesWide, adjoint }) => {
+    shape: ([x], { tile, batch, height, width, tilesHigh, tilesWide, adjoint }) => {
       const tiles = batch * tilesHigh * tilesWide;
+      const entries = (tile + 2) ** 2;
       if (adjoint) {
-        if (!(x!.rank === 3 && x!.shape[0] === 16 && x!.shape[1] === tiles)) throw new Error(`winogradIn: expects [16, ${tiles}, C], got ${fmt(x!.shape)}`);
+        if (!(x!.rank === 3 && x!.shape[0] === entries && x!.shape[1] === tiles)) throw new Error(`winogradIn: expects [${entries}, ${tiles}, C], got ${fmt(x!.shape)}`);
         return { shape: [batch, height, width, x!.shape[2]!], dtype: x!.dtype };
       }
       if (!(shapeEq(x!.shape.slice(0, 3), [batch, height, width]) && x!.rank === 4)) throw new Error(`winogradIn: expects [${batch}, ${height}, ${width}, C], got ${fmt(x!.shape)}`);
-      return { shape: [16, tiles, x!.shape[3]!], dtype: x!.dtype };
+      return { shape: [entries, tiles, x!.shape[3]!], dtype: x!.dtype };
     },
     vjp: (g, _x, _out, p) => [() => o.winogradInPrim(g, { ...p, adjoint: !p.adjoint })],
   },
   winogradOut: {
     saves: NOTHING,
-    shape: ([x], { batch, tilesHigh, tilesWide, adjoint }) => {
+    shape: ([x], { tile, batch, tilesHigh, tilesWide, adjoint }) => {
       const tiles = batch * tilesHigh * tilesWide;
+      const entries = (tile + 2) ** 2;
       if (adjoint) {
-        if (!(shapeEq(x!.shape.slice(0, 3), [batch, 2 * tilesHigh, 2 * tilesWide]) && x!.rank === 4)) throw new Error(`winogradOut: expects [${batch}, ${2 * tilesHigh}, ${2 * tilesWide}, C], got ${fmt(x!.shape)}`);
-        return { shape: [16, tiles, x!.shape[3]!], dtype: x!.dtype };
+        if (!(shapeEq(x!.shape.slice(0, 3), [batch, tile * tilesHigh, tile * tilesWide]) && x!.rank === 4)) throw new Error(`winogradOut: expects [${batch}, ${tile * tilesHigh}, ${tile * tilesWide}, C], got ${fmt(x!.shape)}`);
+        return { shape: [entries, tiles, x!.shape[3]!], dtype: x!.dtype };
       }
-      if (!(x!.rank === 3 && x!.shape[0] === 16 && x!.shape[1] === tiles)) throw new Error(`winogradOut: expects [16, ${tiles}, C], got ${fmt(x!.shape)}`);
-      return { shape: [batch, 2 * tilesHigh, 2 * tilesWide, x!.shape[2]!], dtype: x!.dtype };
+      if (!(x!.rank === 3 && x!.shape[0] === entries && x!.shape[1] === tiles)) throw new Error(`winogradOut: expects [${entries}, ${tiles}, C], got ${fmt(x!.shape)}`);
+      return { shape: [batch, tile * tilesHigh, tile * tilesWide, x!.shape[2]!], dtype: x!.dtype };
     },
     vjp: (g, _x, _out, p) => [() => o.winogradOutPrim(g, { ...p, adjoint: !p.adjoint })],
   },

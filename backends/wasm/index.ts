@@ -582,14 +582,22 @@ const winogradInKernel: WasmKernel<'winogradIn'> = (() => {
     if (tiles * c === 0) return;
     const geometry = [p.height, p.width, c, p.tilesHigh, p.tilesWide, tiles, p.padTop, p.padLeft];
     if (p.adjoint) {
-      runRange(ctx, 'winogradInAdj', [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry], 2, p.batch * p.height, p.width * c * 4);
+      // Two passes: each tile's contributions, then each pixel's sum of those that reach it.
+      const entries = (p.tile + 2) ** 2;
+      const contributions = ctx.heap.alloc(tiles * entries * c * 4);
+      try {
+        runRange(ctx, `winogradInAdjTiles${p.tile}`, [contributions.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles], 2, p.batch * p.tilesHigh, p.tilesWide * c * entries);
+        runRange(ctx, `winogradInAdj${p.tile}`, [out.ptr, contributions.ptr, 0, 0, ...geometry], 2, p.batch * p.height, p.width * c * 4);
+      } finally {
+        ctx.heap.free(contributions.ptr, contributions.size);
+      }
       return;
     }
     // c zero floats that the tiles' points outside the image read instead of the image.
     const zero = ctx.heap.alloc(c * 4);
     try {
       view(ctx.heap, 'float32', zero.ptr, c).fill(0);
-      runRange(ctx, 'winogradInFwd', [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry, zero.ptr], 2, p.batch * p.tilesHigh, p.tilesWide * c * 16);
+      runRange(ctx, `winogradInFwd${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry, zero.ptr], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2);
     } finally {
       ctx.heap.free(zero.ptr, zero.size);
     }
@@ -604,7 +612,7 @@ const winogradOutKernel: WasmKernel<'winogradOut'> = (() => {
     const c = x.shape[x.shape.length - 1]!;
     const tiles = p.batch * p.tilesHigh * p.tilesWide;
     if (tiles * c === 0) return;
-    runRange(ctx, p.adjoint ? 'winogradOutAdj' : 'winogradOutFwd', [out.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles], 2, p.batch * p.tilesHigh, p.tilesWide * c * 16);
+    runRange(ctx, `${p.adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2);
   };
 })();
 

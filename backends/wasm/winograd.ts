@@ -1,34 +1,46 @@
 /**
- * The Winograd F(2×2, 3×3) transforms in wasm SIMD (see core/winograd.ts): channels are innermost
- * (NHWC, and [16, tiles, C]), so every transform runs four channels at a time with a scalar tail,
- * as straight-line code generated from the signed sums, in their order: the CPU's bits exactly.
+ * The Winograd F(m×m, 3×3) transforms (m = 2, 4) in wasm SIMD (see core/winograd.ts): channels are
+ * innermost (NHWC, and [α², tiles, C]), so every transform runs four channels at a time with a scalar
+ * tail, as straight-line code generated from the signed sums, in their order: the CPU's bits exactly.
  *
- * Exports (pointers in bytes; [lo, hi) is the range threads split):
- * - `winogradInFwd(out, x, lo, hi, h, w, c, th, tw, tiles, pt, pl, zero)`: rows of tiles [lo, hi)
+ * Exports per m (pointers in bytes; [lo, hi) is the range threads split):
+ * - `winogradInFwd<m>(out, x, lo, hi, h, w, c, th, tw, tiles, pt, pl, zero)`: rows of tiles [lo, hi)
  *   of n·th; points outside the image read `zero`, c zero floats;
- * - `winogradInAdj(out, v, lo, hi, h, w, c, th, tw, tiles, pt, pl)`: image pixel rows [lo, hi) of
- *   n·h, each pixel gathering the tiles that read it (no two threads write one pixel);
- * - `winogradOutFwd(out, m, lo, hi, th, tw, c, tiles)` and `winogradOutAdj(out, g, …)`: rows of
+ * - `winogradInAdjTiles<m>(p, v, lo, hi, th, tw, c, tiles)`: rows of tiles [lo, hi) of n·th, each
+ *   tile's α² contributions to the image, P [tiles, α², C];
+ * - `winogradInAdj<m>(out, p, lo, hi, h, w, c, th, tw, tiles, pt, pl)`: image pixel rows [lo, hi) of
+ *   n·h, each pixel adding the contributions of the tiles that read it (no two threads write one pixel);
+ * - `winogradOutFwd<m>(out, m, lo, hi, th, tw, c, tiles)` and `winogradOutAdj<m>(out, g, …)`: rows of
  *   tiles [lo, hi) of n·th (output tiles do not overlap).
  */
-import { AT_COLS, AT_ROWS, BT_COLS, BT_ROWS, type SignedSum } from '../../core/index.js';
+import { WINOGRAD, type SignedSum, type WinogradTile } from '../../core/index.js';
 import { SIMD, type Code, type Local, type ModuleBuilder } from './assembler.js';
 
 type Lane = 'v' | 's';
 
-/** Push a signed sum of values pushed by `term`, folded left to right as `signedSum` does. */
+/**
+ * Push a signed sum of values pushed by `term`, folded left to right as `signedSum` does: each term
+ * times |coefficient| (a power of two: exact), then added or subtracted by its sign.
+ */
 function emitSum(c: Code, lane: Lane, sum: SignedSum, term: (i: number) => void): void {
-  term(sum[0]![0]);
-  if (sum[0]![1] === -1) {
+  const scaled = (i: number, coefficient: number): void => {
+    term(i);
+    const k = Math.abs(coefficient);
+    if (k === 1) return;
+    if (lane === 'v') c.f32x4Const(k).f32x4Mul();
+    else c.f32Const(k).f32Mul();
+  };
+  scaled(sum[0]![0], sum[0]![1]);
+  if (sum[0]![1] < 0) {
     if (lane === 'v') c.v(SIMD.f32x4Neg);
     else c.f32Neg();
   }
   for (const [i, s] of sum.slice(1)) {
-    term(i);
+    scaled(i, s);
     if (lane === 'v') {
-      if (s === 1) c.f32x4Add();
+      if (s > 0) c.f32x4Add();
       else c.f32x4Sub();
-    } else if (s === 1) c.f32Add();
+    } else if (s > 0) c.f32Add();
     else c.f32Sub();
   }
 }
@@ -75,54 +87,62 @@ function channelLoop(c: Code, ch: Local, cc: Local, off: Local, body: (lane: Lan
 }
 
 export function emitWinograd(m: ModuleBuilder): void {
+  for (const tile of [2, 4] as const) emitVariant(m, tile);
+}
+
+/** The four kernels of F(tile×tile, 3×3), named with the tile as suffix. */
+function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
   const i32 = (n: number) => Array.from({ length: n }, () => 'i32' as const);
+  const { alpha, btRows, btCols, atRows, atCols } = WINOGRAD[tile];
+  const entries = alpha * alpha;
+  const shift = tile === 2 ? 1 : 2;
 
   // ---- data transform, forward: tile rows [lo, hi) of n·th. Each of a tile's 16 points reads the
   // image where it lies inside, else `zero` (c zero floats): no bounds test in the channel loop.
-  m.func('winogradInFwd', { params: i32(13) }, (c, out, x, lo, hi, h, w, ch, th, tw, tiles, pt, pl, zero) => {
+  m.func(`winogradInFwd${tile}`, { params: i32(13) }, (c, out, x, lo, hi, h, w, ch, th, tw, tiles, pt, pl, zero) => {
     const [tr, b, ty, tx, t, cc, off, plane, a, yy, xx] = Array.from({ length: 11 }, () => c.local('i32'));
-    const src = Array.from({ length: 16 }, () => c.local('i32'));
-    // Per row of tiles: each of the 4 rows' start in x and whether it lies in the image; per tile:
-    // each of the 4 columns' byte offset and whether it does.
-    const rowBase = Array.from({ length: 4 }, () => c.local('i32'));
-    const rowOk = Array.from({ length: 4 }, () => c.local('i32'));
-    const colOff = Array.from({ length: 4 }, () => c.local('i32'));
-    const colOk = Array.from({ length: 4 }, () => c.local('i32'));
-    const vs = { v: Array.from({ length: 32 }, () => c.local('v128')), s: Array.from({ length: 32 }, () => c.local('f32')) };
+    const src = Array.from({ length: entries }, () => c.local('i32'));
+    // Per row of tiles: each of the α rows' start in x and whether it lies in the image; per tile:
+    // each of the α columns' byte offset and whether it does.
+    const rowBase = Array.from({ length: alpha }, () => c.local('i32'));
+    const rowOk = Array.from({ length: alpha }, () => c.local('i32'));
+    const colOff = Array.from({ length: alpha }, () => c.local('i32'));
+    const colOk = Array.from({ length: alpha }, () => c.local('i32'));
+    const vs = { v: Array.from({ length: 2 * entries }, () => c.local('v128')), s: Array.from({ length: 2 * entries }, () => c.local('f32')) };
     c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(tr, lo, hi, 1, () => {
       c.localGet(tr).localGet(th).i32DivU().localSet(b);
       c.localGet(tr).localGet(b).localGet(th).i32Mul().i32Sub().localSet(ty);
-      for (let i = 0; i < 4; i++) {
-        // yy = 2ty + i − pt; rowOk = 0 ≤ yy < h; rowBase = x + (b·h + yy)·w·c·4
-        c.localGet(ty).i32Const(2).i32Mul().i32Const(i).i32Add().localGet(pt).i32Sub().localSet(yy);
+      for (let i = 0; i < alpha; i++) {
+        // yy = m·ty + i − pt; rowOk = 0 ≤ yy < h; rowBase = x + (b·h + yy)·w·c·4
+        c.localGet(ty).i32Const(tile).i32Mul().i32Const(i).i32Add().localGet(pt).i32Sub().localSet(yy);
         c.localGet(yy).i32Const(0).i32GeS().localGet(yy).localGet(h).i32LtS().i32And().localSet(rowOk[i]!);
         c.localGet(x).localGet(b).localGet(h).i32Mul().localGet(yy).i32Add().localGet(w).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(rowBase[i]!);
       }
       c.forRange(tx, { const: 0 }, tw, 1, () => {
         c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
-        for (let j = 0; j < 4; j++) {
-          c.localGet(tx).i32Const(2).i32Mul().i32Const(j).i32Add().localGet(pl).i32Sub().localSet(xx);
+        for (let j = 0; j < alpha; j++) {
+          c.localGet(tx).i32Const(tile).i32Mul().i32Const(j).i32Add().localGet(pl).i32Sub().localSet(xx);
           c.localGet(xx).i32Const(0).i32GeS().localGet(xx).localGet(w).i32LtS().i32And().localSet(colOk[j]!);
           c.localGet(xx).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(colOff[j]!);
         }
         // src = inside ? rowBase + colOff : zero
-        for (let i = 0; i < 4; i++) {
-          for (let j = 0; j < 4; j++) {
-            c.localGet(rowBase[i]!).localGet(colOff[j]!).i32Add().localGet(zero).localGet(rowOk[i]!).localGet(colOk[j]!).i32And().select().localSet(src[i * 4 + j]!);
+        for (let i = 0; i < alpha; i++) {
+          for (let j = 0; j < alpha; j++) {
+            c.localGet(rowBase[i]!).localGet(colOff[j]!).i32Add().localGet(zero).localGet(rowOk[i]!).localGet(colOk[j]!).i32And().select().localSet(src[i * alpha + j]!);
           }
         }
         // out + (t·c)·4, then + e·plane + off per entry
         c.localGet(out).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(a);
         channelLoop(c, ch, cc, off, (lane) => {
           const l = vs[lane];
-          const d = l.slice(0, 16);
-          for (let k = 0; k < 16; k++) {
+          const d = l.slice(0, entries);
+          for (let k = 0; k < entries; k++) {
             c.localGet(src[k]!).localGet(off).i32Add();
             load(c, lane).localSet(d[k]!);
           }
-          emitTransform(c, lane, d, 4, BT_ROWS, BT_ROWS, l.slice(16, 32), (p, q, value) => {
-            c.localGet(a).localGet(plane).i32Const(4 * p + q).i32Mul().i32Add().localGet(off).i32Add();
+          emitTransform(c, lane, d, alpha, btRows, btRows, l.slice(entries, 2 * entries), (p, q, value) => {
+            c.localGet(a).localGet(plane).i32Const(alpha * p + q).i32Mul().i32Add().localGet(off).i32Add();
             value();
             store(c, lane);
           });
@@ -133,20 +153,20 @@ export function emitWinograd(m: ModuleBuilder): void {
 
   // ---- output transform, forward and adjoint: tile rows [lo, hi) of n·th.
   for (const adjoint of [false, true]) {
-    m.func(adjoint ? 'winogradOutAdj' : 'winogradOutFwd', { params: i32(8) }, (c, out, src, lo, hi, th, tw, ch, tiles) => {
+    m.func(`${adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${tile}`, { params: i32(8) }, (c, out, src, lo, hi, th, tw, ch, tiles) => {
       const [tr, b, ty, tx, t, pix, cc, off, rowBytes, plane, tileAt] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
-      const vs = { v: Array.from({ length: 24 }, () => c.local('v128')), s: Array.from({ length: 24 }, () => c.local('f32')) };
-      // The image is [n, 2th, 2tw, c]: a row is 2tw·c floats.
-      c.localGet(tw).i32Const(2).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(rowBytes);
+      const vs = { v: Array.from({ length: entries + alpha * tile }, () => c.local('v128')), s: Array.from({ length: entries + alpha * tile }, () => c.local('f32')) };
+      // The image is [n, m·th, m·tw, c]: a row is m·tw·c floats.
+      c.localGet(tw).i32Const(tile).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(rowBytes);
       c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
       c.forRange(tr, lo, hi, 1, () => {
         c.localGet(tr).localGet(th).i32DivU().localSet(b);
         c.localGet(tr).localGet(b).localGet(th).i32Mul().i32Sub().localSet(ty);
         c.forRange(tx, { const: 0 }, tw, 1, () => {
           c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
-          // pix = image + ((b·2th + 2ty)·2tw + 2tx)·c·4 (image = out forward, src adjoint)
-          c.localGet(adjoint ? src : out).localGet(b).localGet(th).i32Mul().localGet(ty).i32Add().i32Const(2).i32Mul().localGet(rowBytes).i32Mul().i32Add();
-          c.localGet(tx).i32Const(2).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(pix);
+          // pix = image + ((b·m·th + m·ty)·m·tw + m·tx)·c·4 (image = out forward, src adjoint)
+          c.localGet(adjoint ? src : out).localGet(b).localGet(th).i32Mul().localGet(ty).i32Add().i32Const(tile).i32Mul().localGet(rowBytes).i32Mul().i32Add();
+          c.localGet(tx).i32Const(tile).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(pix);
           // tileAt = tiles + (t·c)·4 (tiles = src forward, out adjoint)
           c.localGet(adjoint ? out : src).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt);
           const pixel = (r: number, s: number): void => {
@@ -158,26 +178,26 @@ export function emitWinograd(m: ModuleBuilder): void {
           channelLoop(c, ch, cc, off, (lane) => {
             const l = vs[lane];
             if (!adjoint) {
-              const mm = l.slice(0, 16);
-              for (let e = 0; e < 16; e++) {
+              const mm = l.slice(0, entries);
+              for (let e = 0; e < entries; e++) {
                 entry(e);
                 load(c, lane).localSet(mm[e]!);
               }
-              emitTransform(c, lane, mm, 4, AT_ROWS, AT_ROWS, l.slice(16, 24), (r, s, value) => {
+              emitTransform(c, lane, mm, alpha, atRows, atRows, l.slice(entries, entries + alpha * tile), (r, s, value) => {
                 pixel(r, s);
                 value();
                 store(c, lane);
               });
             } else {
-              const g = l.slice(0, 4);
-              for (let r = 0; r < 2; r++) {
-                for (let s = 0; s < 2; s++) {
+              const g = l.slice(0, tile * tile);
+              for (let r = 0; r < tile; r++) {
+                for (let s = 0; s < tile; s++) {
                   pixel(r, s);
-                  load(c, lane).localSet(g[r * 2 + s]!);
+                  load(c, lane).localSet(g[r * tile + s]!);
                 }
               }
-              emitTransform(c, lane, g, 2, AT_COLS, AT_COLS, l.slice(4, 12), (p, q, value) => {
-                entry(4 * p + q);
+              emitTransform(c, lane, g, tile, atCols, atCols, l.slice(tile * tile, tile * tile + alpha * tile), (p, q, value) => {
+                entry(alpha * p + q);
                 value();
                 store(c, lane);
               });
@@ -188,10 +208,41 @@ export function emitWinograd(m: ModuleBuilder): void {
     });
   }
 
-  // ---- data transform, adjoint: image pixel rows [lo, hi) of n·h, gathering from the tiles that
-  // read each pixel's padded coordinates (y + pt, x + pl).
-  m.func('winogradInAdj', { params: i32(12) }, (c, out, v, lo, hi, h, w, ch, th, tw, tiles, pt, pl) => {
-    const [pr, b, y, x, ty0, tx0, py, px, cc, off, dst, plane, first] = Array.from({ length: 13 }, () => c.local('i32'));
+  // ---- data transform, adjoint, first pass: tile rows [lo, hi) of n·th. Each tile's α×α
+  // contributions P = (sums of Bᵀ's columns applied both ways to its V entries), stored per tile as
+  // [tiles, α², C], so the gather below adds at most four loaded values per pixel instead of
+  // recomputing each nested sum for every pixel that reads it.
+  m.func(`winogradInAdjTiles${tile}`, { params: i32(8) }, (c, out, v, lo, hi, th, tw, ch, tiles) => {
+    const [tr, tx, t, cc, off, plane, tileAt, dst] = Array.from({ length: 8 }, () => c.local('i32'));
+    const vs = { v: Array.from({ length: 2 * entries }, () => c.local('v128')), s: Array.from({ length: 2 * entries }, () => c.local('f32')) };
+    c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
+    c.forRange(tr, lo, hi, 1, () => {
+      c.forRange(tx, { const: 0 }, tw, 1, () => {
+        c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
+        // tileAt = v + t·c·4 (entry e at + e·plane); dst = out + t·α²·c·4 (entry e at + e·c·4)
+        c.localGet(v).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt);
+        c.localGet(out).localGet(t).i32Const(entries).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(dst);
+        channelLoop(c, ch, cc, off, (lane) => {
+          const l = vs[lane];
+          const d = l.slice(0, entries);
+          for (let e = 0; e < entries; e++) {
+            c.localGet(tileAt).localGet(plane).i32Const(e).i32Mul().i32Add().localGet(off).i32Add();
+            load(c, lane).localSet(d[e]!);
+          }
+          emitTransform(c, lane, d, alpha, btCols, btCols, l.slice(entries, 2 * entries), (p, q, value) => {
+            c.localGet(dst).localGet(ch).i32Const(4 * (alpha * p + q)).i32Mul().i32Add().localGet(off).i32Add();
+            value();
+            store(c, lane);
+          });
+        });
+      });
+    });
+  });
+
+  // ---- data transform, adjoint, second pass: image pixel rows [lo, hi) of n·h, gathering from the
+  // tiles that read each pixel's padded coordinates (y + pt, x + pl) their contributions P.
+  m.func(`winogradInAdj${tile}`, { params: i32(12) }, (c, out, pv, lo, hi, h, w, ch, th, tw, _tiles, pt, pl) => {
+    const [pr, b, y, x, ty0, tx0, py, px, cc, off, dst, first] = Array.from({ length: 12 }, () => c.local('i32'));
     const tileAt = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
     const ok = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
     // Per pixel row: the first tile index of tile rows ty0 and ty0 − 1, and whether each exists;
@@ -201,21 +252,19 @@ export function emitWinograd(m: ModuleBuilder): void {
     const colOk = [c.local('i32'), c.local('i32')];
     const acc = { v: c.local('v128'), s: c.local('f32') };
     const contrib = { v: c.local('v128'), s: c.local('f32') };
-    const inner = { v: Array.from({ length: 4 }, () => c.local('v128')), s: Array.from({ length: 4 }, () => c.local('f32')) };
-    c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(pr, lo, hi, 1, () => {
       c.localGet(pr).localGet(h).i32DivU().localSet(b);
       c.localGet(pr).localGet(b).localGet(h).i32Mul().i32Sub().localGet(pt).i32Add().localSet(y);
-      c.localGet(y).i32Const(1).i32ShrU().localSet(ty0);
-      c.localGet(y).i32Const(1).i32And().localSet(py);
+      c.localGet(y).i32Const(shift).i32ShrU().localSet(ty0);
+      c.localGet(y).i32Const(tile - 1).i32And().localSet(py);
       for (let dy = 0; dy < 2; dy++) {
         // rowOk = (ty0 − dy) ∈ [0, th); rowTile = (b·th + ty0 − dy)·tw
         c.localGet(ty0).i32Const(dy).i32Sub().localGet(th).i32LtS().localGet(ty0).i32Const(dy).i32GeS().i32And().localSet(rowOk[dy]!);
         c.localGet(b).localGet(th).i32Mul().localGet(ty0).i32Add().i32Const(dy).i32Sub().localGet(tw).i32Mul().localSet(rowTile[dy]!);
       }
       c.forRange(x, { const: 0 }, w, 1, () => {
-        c.localGet(x).localGet(pl).i32Add().i32Const(1).i32ShrU().localSet(tx0);
-        c.localGet(x).localGet(pl).i32Add().i32Const(1).i32And().localSet(px);
+        c.localGet(x).localGet(pl).i32Add().i32Const(shift).i32ShrU().localSet(tx0);
+        c.localGet(x).localGet(pl).i32Add().i32Const(tile - 1).i32And().localSet(px);
         c.localGet(out).localGet(pr).localGet(w).i32Mul().localGet(x).i32Add().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(dst);
         for (let dx = 0; dx < 2; dx++) {
           c.localGet(tx0).i32Const(dx).i32Sub().localGet(tw).i32LtS().localGet(tx0).i32Const(dx).i32GeS().i32And().localSet(colOk[dx]!);
@@ -226,11 +275,12 @@ export function emitWinograd(m: ModuleBuilder): void {
           const dy = k >> 1;
           const dx = k & 1;
           c.localGet(rowOk[dy]!).localGet(colOk[dx]!).i32And().localSet(ok[k]!);
-          // tileAt = v + (rowTile + tx0 − dx)·c·4
-          c.localGet(v).localGet(rowTile[dy]!).localGet(tx0).i32Add().i32Const(dx).i32Sub().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt[k]!);
+          // tileAt = P + (rowTile + tx0 − dx)·α²·c·4
+          c.localGet(pv).localGet(rowTile[dy]!).localGet(tx0).i32Add().i32Const(dx).i32Sub().i32Const(entries).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt[k]!);
         }
-        // One code path per parity of (y, x): the tile positions (i, j) are then constants.
-        for (const [yParity, xParity] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+        // One code path per (y mod m, x mod m): the tile positions (i, j) are then constants, and a
+        // candidate tile whose position falls past α (F(4×4): y mod 4 ≥ 2 for the tile before) is left out.
+        for (let yParity = 0; yParity < tile; yParity++) for (let xParity = 0; xParity < tile; xParity++) {
           c.localGet(py).i32Const(yParity).i32Eq().localGet(px).i32Const(xParity).i32Eq().i32And();
           c.if(() => {
             channelLoop(c, ch, cc, off, (lane) => {
@@ -239,22 +289,14 @@ export function emitWinograd(m: ModuleBuilder): void {
               if (lane === 'v') c.f32x4Const(0).localSet(acc.v);
               else c.f32Const(0).localSet(acc.s);
               for (let k = 0; k < 4; k++) {
-                const i = yParity + 2 * (k >> 1);
-                const j = xParity + 2 * (k & 1);
+                const i = yParity + tile * (k >> 1);
+                const j = xParity + tile * (k & 1);
+                if (i >= alpha || j >= alpha) continue;
                 c.localGet(ok[k]!);
                 c.if(() => {
-                  // Σ_{a ∈ BT_COLS[i]} ± (Σ_{e ∈ BT_COLS[j]} ± V[4a + e])
-                  const usedA = BT_COLS[i]!.map(([a]) => a);
-                  for (const a of usedA) {
-                    emitSum(c, lane, BT_COLS[j]!, (e) => {
-                      c.localGet(tileAt[k]!).localGet(plane).i32Const(4 * a + e).i32Mul().i32Add().localGet(off).i32Add();
-                      load(c, lane);
-                    });
-                    c.localSet(inner[lane][a]!);
-                  }
-                  emitSum(c, lane, BT_COLS[i]!, (a) => c.localGet(inner[lane][a]!));
-                  c.localSet(contrib[lane]);
-                  // acc = first ? contribution : acc + contribution
+                  // acc = first ? P[i][j] : acc + P[i][j]
+                  c.localGet(tileAt[k]!).localGet(ch).i32Const(4 * (alpha * i + j)).i32Mul().i32Add().localGet(off).i32Add();
+                  load(c, lane).localSet(contrib[lane]);
                   c.localGet(contrib[lane]).localGet(acc[lane]).localGet(contrib[lane]);
                   if (lane === 'v') c.f32x4Add();
                   else c.f32Add();

@@ -1,17 +1,19 @@
 /**
- * The Winograd F(2×2, 3×3) transforms in WGSL, one thread per output element, each a gather (the
- * adjoint of the data transform too: a pixel sums the tiles that read it, so no atomics). The
- * expressions are generated from core/winograd.ts's signed sums in their order, as the CPU evaluates
- * them, so results agree bit for bit (signs are ±1: the only roundings are the additions).
+ * The Winograd F(m×m, 3×3) transforms (m = 2, 4) in WGSL, one thread per output element, each a
+ * gather (the adjoint of the data transform too: a pixel sums the tiles that read it, so no
+ * atomics). The expressions are generated from core/winograd.ts's signed sums in their order, as the
+ * CPU evaluates them, so results agree bit for bit (coefficients are ± powers of two, so the
+ * products are exact and the only roundings are the additions, contracted into FMAs or not).
  */
-import { AT_COLS, AT_ROWS, BT_COLS, BT_ROWS, sizeOf, type BufferInfo, type PrimParams, type SignedSum, type Shape } from '../../core/index.js';
+import { sizeOf, WINOGRAD, type BufferInfo, type PrimParams, type SignedSum, type Shape } from '../../core/index.js';
 import type { Engine, GpuHandle } from './engine.js';
 import { gpuBuffer, run1d } from './layout.js';
 
-/** A signed sum as a WGSL expression, folded left to right like `signedSum`. */
+/** A signed sum as a WGSL expression, folded left to right like `signedSum` (|c| · term, exact, added or subtracted by its sign). */
 function sumExpr(sum: SignedSum, term: (i: number) => string): string {
-  let acc = sum[0]![1] === 1 ? `(${term(sum[0]![0])})` : `(-(${term(sum[0]![0])}))`;
-  for (const [i, s] of sum.slice(1)) acc = `(${acc} ${s === 1 ? '+' : '-'} (${term(i)}))`;
+  const scaled = (i: number, c: number): string => (Math.abs(c) === 1 ? `(${term(i)})` : `(${Math.abs(c)}.0 * (${term(i)}))`);
+  let acc = sum[0]![1] > 0 ? scaled(sum[0]![0], sum[0]![1]) : `(-${scaled(sum[0]![0], sum[0]![1])})`;
+  for (const [i, s] of sum.slice(1)) acc = `(${acc} ${s > 0 ? '+' : '-'} ${scaled(i, s)})`;
   return acc;
 }
 
@@ -23,7 +25,7 @@ function switchOn(selector: string, cases: number, expr: (k: number) => string):
 
 const LD = 'fn ld(k: u32) -> f32 { return bitcast<f32>(in0[k]); }';
 
-/** Thread i as entry `en` of tile `t` (at tile row ty, column tx of image b), channel cc: the layout [16, tiles, C]. */
+/** Thread i as entry `en` of tile `t` (at tile row ty, column tx of image b), channel cc: the layout [α², tiles, C]. */
 const TILE_ENTRY = `  var q = i;
   let cc = q % ch; q = q / ch;
   let t = q % tiles; let en = q / tiles;
@@ -40,6 +42,7 @@ export function winogradIn(e: Engine, x: BufferInfo, p: PrimParams['winogradIn']
   const out = e.allocOutput(n * 4);
   const c = outShape[outShape.length - 1]!;
   const tiles = p.batch * p.tilesHigh * p.tilesWide;
+  const { m, alpha, btRows, btCols } = WINOGRAD[p.tile];
   // Parameters: 1 H, 2 W, 3 C, 4 tH, 5 tW, 6 tiles, 7 padTop, 8 padLeft.
   const lets = '  let h = p(1u); let w = p(2u); let ch = p(3u); let th = p(4u); let tw = p(5u); let tiles = p(6u); let pt = p(7u); let pl = p(8u);';
   const body = p.adjoint
@@ -51,26 +54,26 @@ export function winogradIn(e: Engine, x: BufferInfo, p: PrimParams['winogradIn']
   var acc = 0.0;
   var first = true;
   for (var dy = 0u; dy < 2u; dy = dy + 1u) {
-    let ty = i32(y / 2u) - i32(dy);
-    if (ty < 0 || ty >= i32(th)) { continue; }
-    let ii = y % 2u + 2u * dy;
+    let ty = i32(y / ${m}u) - i32(dy);
+    let ii = y % ${m}u + ${m}u * dy;
+    if (ty < 0 || ty >= i32(th) || ii >= ${alpha}u) { continue; }
     for (var dx = 0u; dx < 2u; dx = dx + 1u) {
-      let tx = i32(x / 2u) - i32(dx);
-      if (tx < 0 || tx >= i32(tw)) { continue; }
-      let jj = x % 2u + 2u * dx;
+      let tx = i32(x / ${m}u) - i32(dx);
+      let jj = x % ${m}u + ${m}u * dx;
+      if (tx < 0 || tx >= i32(tw) || jj >= ${alpha}u) { continue; }
       let t = (b * th + u32(ty)) * tw + u32(tx);
-${switchOn('ii * 4u + jj', 16, (k) => sumExpr(BT_COLS[k >> 2]!, (a) => sumExpr(BT_COLS[k & 3]!, (bb) => `ld(((${4 * a + bb}u * tiles) + t) * ch + cc)`)))}
+${switchOn(`ii * ${alpha}u + jj`, alpha * alpha, (k) => sumExpr(btCols[Math.floor(k / alpha)]!, (a) => sumExpr(btCols[k % alpha]!, (bb) => `ld(((${alpha * a + bb}u * tiles) + t) * ch + cc)`)))}
       if (first) { acc = r; first = false; } else { acc = acc + r; }
     }
   }
   out[i] = bitcast<u32>(acc);`
     : `${lets}
 ${TILE_ENTRY}
-  let y0 = i32(2u * ty) - i32(pt);
-  let x0 = i32(2u * tx) - i32(pl);
-${switchOn('en', 16, (k) => sumExpr(BT_ROWS[k >> 2]!, (ii) => sumExpr(BT_ROWS[k & 3]!, (jj) => `px(b, y0 + ${ii}, x0 + ${jj}, h, w, ch, cc)`)))}
+  let y0 = i32(${m}u * ty) - i32(pt);
+  let x0 = i32(${m}u * tx) - i32(pl);
+${switchOn('en', alpha * alpha, (k) => sumExpr(btRows[Math.floor(k / alpha)]!, (ii) => sumExpr(btRows[k % alpha]!, (jj) => `px(b, y0 + ${ii}, x0 + ${jj}, h, w, ch, cc)`)))}
   out[i] = bitcast<u32>(r);`;
-  run1d(e, `winogradIn:${p.adjoint ? 'adj' : 'fwd'}`, body, [gpuBuffer(x)], out, [n, p.height, p.width, c, p.tilesHigh, p.tilesWide, tiles, p.padTop, p.padLeft], n, `${LD}\n${PX}`);
+  run1d(e, `winogradIn${m}:${p.adjoint ? 'adj' : 'fwd'}`, body, [gpuBuffer(x)], out, [n, p.height, p.width, c, p.tilesHigh, p.tilesWide, tiles, p.padTop, p.padLeft], n, `${LD}\n${PX}`);
   return out;
 }
 
@@ -79,22 +82,23 @@ export function winogradOut(e: Engine, x: BufferInfo, p: PrimParams['winogradOut
   const out = e.allocOutput(n * 4);
   const c = outShape[outShape.length - 1]!;
   const tiles = p.batch * p.tilesHigh * p.tilesWide;
+  const { m, alpha, atRows, atCols } = WINOGRAD[p.tile];
   // Parameters: 1 tH, 2 tW, 3 C, 4 tiles.
-  const lets = '  let th = p(1u); let tw = p(2u); let ch = p(3u); let tiles = p(4u); let h = 2u * th; let w = 2u * tw;';
+  const lets = `  let th = p(1u); let tw = p(2u); let ch = p(3u); let tiles = p(4u); let h = ${m}u * th; let w = ${m}u * tw;`;
   const body = p.adjoint
     ? `${lets}
 ${TILE_ENTRY}
-  let base = ((b * h + 2u * ty) * w + 2u * tx) * ch + cc;
-${switchOn('en', 16, (k) => sumExpr(AT_COLS[k >> 2]!, (r) => sumExpr(AT_COLS[k & 3]!, (s) => `ld(base + (${r}u * w + ${s}u) * ch)`)))}
+  let base = ((b * h + ${m}u * ty) * w + ${m}u * tx) * ch + cc;
+${switchOn('en', alpha * alpha, (k) => sumExpr(atCols[Math.floor(k / alpha)]!, (r) => sumExpr(atCols[k % alpha]!, (s) => `ld(base + (${r}u * w + ${s}u) * ch)`)))}
   out[i] = bitcast<u32>(r);`
     : `${lets}
   var q = i;
   let cc = q % ch; q = q / ch;
   let x = q % w; q = q / w;
   let y = q % h; let b = q / h;
-  let t = (b * th + y / 2u) * tw + x / 2u;
-${switchOn('(y % 2u) * 2u + x % 2u', 4, (k) => sumExpr(AT_ROWS[k >> 1]!, (a) => sumExpr(AT_ROWS[k & 1]!, (s) => `ld(((${4 * a + s}u * tiles) + t) * ch + cc)`)))}
+  let t = (b * th + y / ${m}u) * tw + x / ${m}u;
+${switchOn(`(y % ${m}u) * ${m}u + x % ${m}u`, m * m, (k) => sumExpr(atRows[Math.floor(k / m)]!, (a) => sumExpr(atRows[k % m]!, (s) => `ld(((${alpha * a + s}u * tiles) + t) * ch + cc)`)))}
   out[i] = bitcast<u32>(r);`;
-  run1d(e, `winogradOut:${p.adjoint ? 'adj' : 'fwd'}`, body, [gpuBuffer(x)], out, [n, p.tilesHigh, p.tilesWide, c, tiles], n, LD);
+  run1d(e, `winogradOut${m}:${p.adjoint ? 'adj' : 'fwd'}`, body, [gpuBuffer(x)], out, [n, p.tilesHigh, p.tilesWide, c, tiles], n, LD);
   return out;
 }

@@ -472,6 +472,7 @@ const convGeometry = fc
 
 /** Winograd F(2×2, 3×3) geometries: images from 1×1, padding 0-2, one tile (the boundary) up to 4×5, both directions. */
 const winogradGeometry = fc.record({
+  tile: fc.constantFrom(2 as const, 4 as const),
   n: fc.integer({ min: 1, max: 2 }),
   h: fc.integer({ min: 1, max: 8 }),
   w: fc.integer({ min: 1, max: 8 }),
@@ -513,14 +514,14 @@ const CASES: { [P in BackendPrim]: fc.Arbitrary<Case<P>> } = {
     params: { ...params, height: g.h, width: g.w },
     seed: g.seed,
   })),
-  winogradIn: winogradGeometry.map(({ n, h, w, pt, pl, th, tw, c, adjoint, seed }) => ({
-    inputs: [float(adjoint ? [16, n * th * tw, c] : [n, h, w, c])],
-    params: { batch: n, height: h, width: w, padTop: pt, padLeft: pl, tilesHigh: th, tilesWide: tw, adjoint },
+  winogradIn: winogradGeometry.map(({ tile, n, h, w, pt, pl, th, tw, c, adjoint, seed }) => ({
+    inputs: [float(adjoint ? [(tile + 2) ** 2, n * th * tw, c] : [n, h, w, c])],
+    params: { tile, batch: n, height: h, width: w, padTop: pt, padLeft: pl, tilesHigh: th, tilesWide: tw, adjoint },
     seed,
   })),
-  winogradOut: winogradGeometry.map(({ n, th, tw, c, adjoint, seed }) => ({
-    inputs: [float(adjoint ? [n, 2 * th, 2 * tw, c] : [16, n * th * tw, c])],
-    params: { batch: n, tilesHigh: th, tilesWide: tw, adjoint },
+  winogradOut: winogradGeometry.map(({ tile, n, th, tw, c, adjoint, seed }) => ({
+    inputs: [float(adjoint ? [n, tile * th, tile * tw, c] : [(tile + 2) ** 2, n * th * tw, c])],
+    params: { tile, batch: n, tilesHigh: th, tilesWide: tw, adjoint },
     seed,
   })),
   transpose: shapeArb(1, 5).chain((shape) => fc.record({ perm: permutation(shape.length), seed: seedArb }).map(({ perm, seed }) => ({ inputs: [float(shape)], params: { perm }, seed }))),

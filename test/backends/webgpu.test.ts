@@ -211,6 +211,7 @@ const convArb = fc
 
 /** Winograd tile grids: a single tile (the boundary) up to 3×4, both directions. */
 const winogradArb = fc.record({
+  tile: fc.constantFrom(2 as const, 4 as const),
   n: fc.integer({ min: 1, max: 2 }),
   h: fc.integer({ min: 1, max: 7 }),
   w: fc.integer({ min: 1, max: 7 }),
@@ -326,13 +327,13 @@ const cases: { [P in BackendPrim]: fc.Arbitrary<Case<P>> } = {
   })),
   // Same signed sums in the same order on both sides (core/winograd.ts): the bits agree.
   winogradIn: fc.tuple(winogradArb, seedArb).map(([r, seed]) => ({
-    inputs: [{ shape: r.adjoint ? [16, r.n * r.th * r.tw, r.c] : [r.n, r.h, r.w, r.c], dist: FLOAT_WITH_SPECIALS, seed }],
-    params: { batch: r.n, height: r.h, width: r.w, padTop: r.pt, padLeft: r.pl, tilesHigh: r.th, tilesWide: r.tw, adjoint: r.adjoint },
+    inputs: [{ shape: r.adjoint ? [(r.tile + 2) ** 2, r.n * r.th * r.tw, r.c] : [r.n, r.h, r.w, r.c], dist: FLOAT_WITH_SPECIALS, seed }],
+    params: { tile: r.tile, batch: r.n, height: r.h, width: r.w, padTop: r.pt, padLeft: r.pl, tilesHigh: r.th, tilesWide: r.tw, adjoint: r.adjoint },
     tol: 'exact' as const,
   })),
   winogradOut: fc.tuple(winogradArb, seedArb).map(([r, seed]) => ({
-    inputs: [{ shape: r.adjoint ? [r.n, 2 * r.th, 2 * r.tw, r.c] : [16, r.n * r.th * r.tw, r.c], dist: FLOAT_WITH_SPECIALS, seed }],
-    params: { batch: r.n, tilesHigh: r.th, tilesWide: r.tw, adjoint: r.adjoint },
+    inputs: [{ shape: r.adjoint ? [r.n, r.tile * r.th, r.tile * r.tw, r.c] : [(r.tile + 2) ** 2, r.n * r.th * r.tw, r.c], dist: FLOAT_WITH_SPECIALS, seed }],
+    params: { tile: r.tile, batch: r.n, tilesHigh: r.th, tilesWide: r.tw, adjoint: r.adjoint },
     tol: 'exact' as const,
   })),
   transpose: fc

@@ -186,14 +186,14 @@ export const byPrimitive: { [P in Prim]: Property[] | NoTangent } = {
   ],
   im2col: [property('im2col (stride, dilation, padding)', im2colArb.chain((r) => fc.tuple(fc.constant(r.p), hostArb([r.n, r.h, r.w, r.c]))), ([p, x]) => ({ f: (t) => o.im2colPrim(t, p), inputs: [x] }))],
   winogradIn: [
-    property('winogradIn (forward and adjoint, implicit padding)', fc.record({ n: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 4 }), w: fc.integer({ min: 1, max: 4 }), pt: fc.integer({ min: 0, max: 2 }), pl: fc.integer({ min: 0, max: 2 }), th: fc.integer({ min: 1, max: 2 }), tw: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 2 }), adjoint: fc.boolean() }).chain((r) =>
-      fc.tuple(fc.constant(r), hostArb(r.adjoint ? [16, r.n * r.th * r.tw, r.c] : [r.n, r.h, r.w, r.c])),
-    ), ([r, x]) => ({ f: (t) => o.winogradInPrim(t, { batch: r.n, height: r.h, width: r.w, padTop: r.pt, padLeft: r.pl, tilesHigh: r.th, tilesWide: r.tw, adjoint: r.adjoint }), inputs: [x] })),
+    property('winogradIn (F(2×2) and F(4×4), forward and adjoint, implicit padding)', fc.record({ tile: fc.constantFrom(2 as const, 4 as const), n: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 4 }), w: fc.integer({ min: 1, max: 4 }), pt: fc.integer({ min: 0, max: 2 }), pl: fc.integer({ min: 0, max: 2 }), th: fc.integer({ min: 1, max: 2 }), tw: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 2 }), adjoint: fc.boolean() }).chain((r) =>
+      fc.tuple(fc.constant(r), hostArb(r.adjoint ? [(r.tile + 2) ** 2, r.n * r.th * r.tw, r.c] : [r.n, r.h, r.w, r.c])),
+    ), ([r, x]) => ({ f: (t) => o.winogradInPrim(t, { tile: r.tile, batch: r.n, height: r.h, width: r.w, padTop: r.pt, padLeft: r.pl, tilesHigh: r.th, tilesWide: r.tw, adjoint: r.adjoint }), inputs: [x] })),
   ],
   winogradOut: [
-    property('winogradOut (forward and adjoint)', fc.record({ n: fc.integer({ min: 1, max: 2 }), th: fc.integer({ min: 1, max: 2 }), tw: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 2 }), adjoint: fc.boolean() }).chain((r) =>
-      fc.tuple(fc.constant(r), hostArb(r.adjoint ? [r.n, 2 * r.th, 2 * r.tw, r.c] : [16, r.n * r.th * r.tw, r.c])),
-    ), ([r, x]) => ({ f: (t) => o.winogradOutPrim(t, { batch: r.n, tilesHigh: r.th, tilesWide: r.tw, adjoint: r.adjoint }), inputs: [x] })),
+    property('winogradOut (F(2×2) and F(4×4), forward and adjoint)', fc.record({ tile: fc.constantFrom(2 as const, 4 as const), n: fc.integer({ min: 1, max: 2 }), th: fc.integer({ min: 1, max: 2 }), tw: fc.integer({ min: 1, max: 2 }), c: fc.integer({ min: 1, max: 2 }), adjoint: fc.boolean() }).chain((r) =>
+      fc.tuple(fc.constant(r), hostArb(r.adjoint ? [r.n, r.tile * r.th, r.tile * r.tw, r.c] : [(r.tile + 2) ** 2, r.n * r.th * r.tw, r.c])),
+    ), ([r, x]) => ({ f: (t) => o.winogradOutPrim(t, { tile: r.tile, batch: r.n, tilesHigh: r.th, tilesWide: r.tw, adjoint: r.adjoint }), inputs: [x] })),
   ],
   col2im: [
     property('col2im (stride, dilation, padding)', im2colArb.chain((r) => fc.tuple(fc.constant(r), hostArb([r.n, r.p.outHeight, r.p.outWidth, r.kh * r.kw * r.c]))), ([r, x]) => ({

@@ -1,5 +1,5 @@
 /**
- * conv2d by Winograd F(2×2, 3×3): the transforms against the matrices of Lavin & Gray in float64,
+ * conv2d by Winograd F(2×2, 3×3) and F(4×4, 3×3): the transforms against the matrices of Lavin & Gray in float64,
  * their adjoints by the dot-product identity, the convolution against a direct float64 one (one tile
  * and odd sizes included: the boundaries where the padding and overhang live), its gradients against
  * finite differences, the 'auto' dispatch, bad requests, and no leaks.
@@ -10,11 +10,18 @@ import * as o from '../../core/ops.js';
 import { memoryStats, tidy, valueAndGrad, type Tensor } from '../../index.js';
 import { checkGrad, closeTo, describeBackends, errorMessage, hostArb, read, seedArb, upload, type Host } from './harness.js';
 
-const BT = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];
-const AT = [[1, 1, 1, 0], [0, 1, -1, -1]];
+/** Bᵀ and Aᵀ per output tile m, as Lavin & Gray print them (F(4×4, 3×3): points 0, ±1, ±2). */
+const MATRICES = {
+  2: { bt: [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], at: [[1, 1, 1, 0], [0, 1, -1, -1]] },
+  4: {
+    bt: [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+    at: [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+  },
+} as const;
+const range = (k: number): number[] => Array.from({ length: k }, (_, i) => i);
 
 /** L·X·Rᵀ for small dense matrices (float64). */
-function sandwich(l: number[][], x: number[][], r: number[][]): number[][] {
+function sandwich(l: readonly (readonly number[])[], x: number[][], r: readonly (readonly number[])[]): number[][] {
   const lx = l.map((row) => x[0]!.map((_, j) => row.reduce((s, v, k) => s + v * x[k]![j]!, 0)));
   return lx.map((row) => r.map((rrow) => rrow.reduce((s, v, k) => s + v * row[k]!, 0)));
 }
@@ -43,57 +50,11 @@ function directConv(x: Host, w: Host, [n, h, wd, c]: number[], co: number, [pt, 
   return out;
 }
 
-describeBackends('Winograd F(2×2, 3×3)', () => {
+describeBackends('Winograd F(2×2, 3×3) and F(4×4, 3×3)', () => {
   /** Image sizes from 1×1, padding 0-2 and tile grids from one tile: tiles may reach past the image (zeros there). */
-  const inArb = fc.record({ n: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 7 }), w: fc.integer({ min: 1, max: 7 }), pt: fc.integer({ min: 0, max: 2 }), pl: fc.integer({ min: 0, max: 2 }), th: fc.integer({ min: 1, max: 3 }), tw: fc.integer({ min: 1, max: 3 }), c: fc.integer({ min: 1, max: 9 }) });
-  const inParams = (g: { n: number; h: number; w: number; pt: number; pl: number; th: number; tw: number }, adjoint: boolean) =>
-    ({ batch: g.n, height: g.h, width: g.w, padTop: g.pt, padLeft: g.pl, tilesHigh: g.th, tilesWide: g.tw, adjoint });
-
-  it('the data transform is Bᵀ d B of the zero-padded tile and the output transform Aᵀ m A (float64 matrices)', async () => {
-    await fc.assert(
-      fc.asyncProperty(inArb.chain((g) => fc.tuple(fc.constant(g), hostArb([g.n, g.h, g.w, g.c]), hostArb([16, g.n * g.th * g.tw, g.c]))), async ([g, x, m]) => {
-        const tiles = g.n * g.th * g.tw;
-        const v = await read(tidy(() => o.winogradInPrim(upload(x), inParams(g, false))));
-        const y = await read(tidy(() => o.winogradOutPrim(upload(m), { batch: g.n, tilesHigh: g.th, tilesWide: g.tw, adjoint: false })));
-        const pixel = (b: number, yy: number, xx: number, ch: number): number => (yy >= 0 && yy < g.h && xx >= 0 && xx < g.w ? x.data[((b * g.h + yy) * g.w + xx) * g.c + ch]! : 0);
-        for (let b = 0; b < g.n; b++)
-          for (let ty = 0; ty < g.th; ty++)
-            for (let tx = 0; tx < g.tw; tx++)
-              for (let ch = 0; ch < g.c; ch++) {
-                const t = (b * g.th + ty) * g.tw + tx;
-                const d = [0, 1, 2, 3].map((i) => [0, 1, 2, 3].map((j) => pixel(b, 2 * ty + i - g.pt, 2 * tx + j - g.pl, ch)));
-                const want = sandwich(BT, d, BT).flat();
-                closeTo(want.map((_, e) => v[(e * tiles + t) * g.c + ch]!), want, { rtol: 1e-6, atol: 1e-6, label: 'Bᵀ d B' });
-                const mt = [0, 1, 2, 3].map((a) => [0, 1, 2, 3].map((e) => m.data[((4 * a + e) * tiles + t) * g.c + ch]!));
-                const wantY = sandwich(AT, mt, AT).flat();
-                const gotY = [0, 1].flatMap((r) => [0, 1].map((s) => y[((b * 2 * g.th + 2 * ty + r) * 2 * g.tw + 2 * tx + s) * g.c + ch]!));
-                closeTo(gotY, wantY, { rtol: 1e-6, atol: 1e-6, label: 'Aᵀ m A' });
-              }
-      }),
-      { numRuns: 15 },
-    );
-  });
-
-  it('each adjoint is the transpose: ⟨T x, y⟩ = ⟨x, Tᵀ y⟩ for both transforms', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        inArb.chain((g) => fc.tuple(fc.constant(g), hostArb([g.n, g.h, g.w, g.c]), hostArb([16, g.n * g.th * g.tw, g.c]), hostArb([g.n, 2 * g.th, 2 * g.tw, g.c]))),
-        async ([g, img, tiles, out]) => {
-          const pout = { batch: g.n, tilesHigh: g.th, tilesWide: g.tw, adjoint: false };
-          const [tx, tty, to, toy] = await Promise.all(
-            tidy(() => [o.winogradInPrim(upload(img), inParams(g, false)), o.winogradInPrim(upload(tiles), inParams(g, true)), o.winogradOutPrim(upload(tiles), pout), o.winogradOutPrim(upload(out), { ...pout, adjoint: true })]).map(read),
-          );
-          const lhsIn = dot(tx!, tiles.data);
-          const rhsIn = dot(img.data, tty!);
-          expect(Math.abs(lhsIn - rhsIn)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(lhsIn)) * Math.sqrt(tiles.data.length));
-          const lhsOut = dot(to!, out.data);
-          const rhsOut = dot(tiles.data, toy!);
-          expect(Math.abs(lhsOut - rhsOut)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(lhsOut)) * Math.sqrt(out.data.length));
-        },
-      ),
-      { numRuns: 15 },
-    );
-  });
+  const inArb = fc.record({ n: fc.integer({ min: 1, max: 2 }), h: fc.integer({ min: 1, max: 9 }), w: fc.integer({ min: 1, max: 9 }), pt: fc.integer({ min: 0, max: 2 }), pl: fc.integer({ min: 0, max: 2 }), th: fc.integer({ min: 1, max: 3 }), tw: fc.integer({ min: 1, max: 3 }), c: fc.integer({ min: 1, max: 9 }) });
+  const inParams = (tile: 2 | 4, g: { n: number; h: number; w: number; pt: number; pl: number; th: number; tw: number }, adjoint: boolean) =>
+    ({ tile, batch: g.n, height: g.h, width: g.w, padTop: g.pt, padLeft: g.pl, tilesHigh: g.th, tilesWide: g.tw, adjoint });
 
   const convArb = fc
     .record({
@@ -107,34 +68,94 @@ describeBackends('Winograd F(2×2, 3×3)', () => {
     })
     .filter((p) => p.h + p.pads[0] + p.pads[1] >= 3 && p.w + p.pads[2] + p.pads[3] >= 3);
 
-  it('conv2d with Winograd equals a direct float64 convolution (explicit and same padding, one tile, odd sizes)', async () => {
+  for (const tile of [2, 4] as const) {
+  const alpha = tile + 2;
+  const { bt: BT, at: AT } = MATRICES[tile];
+
+  it(`F(${tile}×${tile}): the data transform is Bᵀ d B of the zero-padded tile and the output transform Aᵀ m A (float64 matrices)`, async () => {
+    await fc.assert(
+      fc.asyncProperty(inArb.chain((g) => fc.tuple(fc.constant(g), hostArb([g.n, g.h, g.w, g.c]), hostArb([alpha * alpha, g.n * g.th * g.tw, g.c]))), async ([g, x, m]) => {
+        const tiles = g.n * g.th * g.tw;
+        const v = await read(tidy(() => o.winogradInPrim(upload(x), inParams(tile, g, false))));
+        const y = await read(tidy(() => o.winogradOutPrim(upload(m), { tile, batch: g.n, tilesHigh: g.th, tilesWide: g.tw, adjoint: false })));
+        const pixel = (b: number, yy: number, xx: number, ch: number): number => (yy >= 0 && yy < g.h && xx >= 0 && xx < g.w ? x.data[((b * g.h + yy) * g.w + xx) * g.c + ch]! : 0);
+        for (let b = 0; b < g.n; b++)
+          for (let ty = 0; ty < g.th; ty++)
+            for (let tx = 0; tx < g.tw; tx++)
+              for (let ch = 0; ch < g.c; ch++) {
+                const t = (b * g.th + ty) * g.tw + tx;
+                const d = range(alpha).map((i) => range(alpha).map((j) => pixel(b, tile * ty + i - g.pt, tile * tx + j - g.pl, ch)));
+                const want = sandwich(BT, d, BT).flat();
+                // F(4×4)'s sums have up to 10 terms of coefficients up to 5 (Σ|Bᵀ| per row ≤ 10, so ≤ 100
+                // per entry): a few float32 ulps of that scale.
+                const tol = tile === 2 ? 1e-6 : 2e-5;
+                closeTo(want.map((_, e) => v[(e * tiles + t) * g.c + ch]!), want, { rtol: tol, atol: tol, label: 'Bᵀ d B' });
+                const mt = range(alpha).map((a) => range(alpha).map((e) => m.data[((alpha * a + e) * tiles + t) * g.c + ch]!));
+                const wantY = sandwich(AT, mt, AT).flat();
+                const gotY = range(tile).flatMap((r) => range(tile).map((s) => y[((b * tile * g.th + tile * ty + r) * tile * g.tw + tile * tx + s) * g.c + ch]!));
+                closeTo(gotY, wantY, { rtol: tol, atol: tol, label: 'Aᵀ m A' });
+              }
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it(`F(${tile}×${tile}): each adjoint is the transpose: ⟨T x, y⟩ = ⟨x, Tᵀ y⟩ for both transforms`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        inArb.chain((g) => fc.tuple(fc.constant(g), hostArb([g.n, g.h, g.w, g.c]), hostArb([alpha * alpha, g.n * g.th * g.tw, g.c]), hostArb([g.n, tile * g.th, tile * g.tw, g.c]))),
+        async ([g, img, tiles, out]) => {
+          const pout = { tile, batch: g.n, tilesHigh: g.th, tilesWide: g.tw, adjoint: false };
+          const [tx, tty, to, toy] = await Promise.all(
+            tidy(() => [o.winogradInPrim(upload(img), inParams(tile, g, false)), o.winogradInPrim(upload(tiles), inParams(tile, g, true)), o.winogradOutPrim(upload(tiles), pout), o.winogradOutPrim(upload(out), { ...pout, adjoint: true })]).map(read),
+          );
+          const lhsIn = dot(tx!, tiles.data);
+          const rhsIn = dot(img.data, tty!);
+          expect(Math.abs(lhsIn - rhsIn)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(lhsIn)) * Math.sqrt(tiles.data.length));
+          const lhsOut = dot(to!, out.data);
+          const rhsOut = dot(tiles.data, toy!);
+          expect(Math.abs(lhsOut - rhsOut)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(lhsOut)) * Math.sqrt(out.data.length));
+        },
+      ),
+      { numRuns: 15 },
+    );
+  });
+
+  const algorithm = tile === 2 ? 'winograd' : 'winograd4x4';
+  it(`F(${tile}×${tile}): conv2d with Winograd equals a direct float64 convolution (explicit and same padding, one tile, odd sizes)`, async () => {
     await fc.assert(
       fc.asyncProperty(convArb.chain((p) => fc.tuple(fc.constant(p), hostArb([p.n, p.h, p.w, p.c]), hostArb([3, 3, p.c, p.co]))), async ([p, x, w]) => {
         const [pt, pb, pl, pr] = p.pads;
-        const got = tidy(() => o.conv2d(upload(x), upload(w), { padding: [[pt, pb], [pl, pr]], algorithm: 'winograd' }));
+        const got = tidy(() => o.conv2d(upload(x), upload(w), { padding: [[pt, pb], [pl, pr]], algorithm }));
         expect(got.shape).toEqual([p.n, p.h + pt + pb - 2, p.w + pl + pr - 2, p.co]);
-        // The transformed sums reassociate 9·C products into 16 terms of up to 4 inputs and 4
+        // F(2×2): the transformed sums reassociate 9·C products into 16 terms of up to 4 inputs and 4
         // weights: a few ulps of Σ|x||w| (≤ 9·C·3·3 here), so absolute 1e-5 with relative 1e-5.
-        closeTo(await read(got), directConv(x, w, [p.n, p.h, p.w, p.c], p.co, p.pads), { rtol: 1e-5, atol: 1e-5, label: 'winograd conv2d' });
+        // F(4×4): 36 terms whose transforms scale by up to 10 (Bᵀ), 1/4-1/6 (G) and 21 (Aᵀ) per axis,
+        // so intermediate sums are up to ~10² larger than the output and the rounding errors with
+        // them (Lavin & Gray measure ~10× F(2×2)'s error in float32): 1e-4.
+        const tol = tile === 2 ? 1e-5 : 1e-4;
+        closeTo(await read(got), directConv(x, w, [p.n, p.h, p.w, p.c], p.co, p.pads), { rtol: tol, atol: tol, label: 'winograd conv2d' });
         got.dispose();
       }),
       { numRuns: 25, examples: [[[{ n: 1, h: 1, w: 1, c: 1, co: 1, pads: [1, 1, 1, 1] }, { shape: [1, 1, 1, 1], data: [2] }, { shape: [3, 3, 1, 1], data: [1, 2, 3, 4, 5, 6, 7, 8, 9] }]]] },
     );
   });
 
-  it('conv2d with Winograd: gradients of the input and the weights match finite differences', async () => {
+  it(`F(${tile}×${tile}): conv2d with Winograd: gradients of the input and the weights match finite differences`, async () => {
     await fc.assert(
       fc.asyncProperty(convArb.chain((p) => fc.tuple(fc.constant(p), hostArb([p.n, p.h, p.w, p.c]), hostArb([3, 3, p.c, p.co]))), seedArb, async ([p, x, w], seed) => {
         const [pt, pb, pl, pr] = p.pads;
-        await checkGrad((xx, ww) => o.conv2d(xx!, ww!, { padding: [[pt, pb], [pl, pr]], algorithm: 'winograd' }), [x, w], { seed, name: 'winograd conv2d' });
+        await checkGrad((xx, ww) => o.conv2d(xx!, ww!, { padding: [[pt, pb], [pl, pr]], algorithm }), [x, w], { seed, name: `${algorithm} conv2d` });
       }),
       { numRuns: 15 },
     );
   });
 
+  }
+
   it("'auto' takes Winograd for 3×3 convolutions with enough channels, im2col below and for other kernels", async () => {
     const k = o.WINOGRAD_MIN_CHANNELS;
-    const run = async (shape: number[], wShape: number[], algorithm: 'auto' | 'im2col' | 'winograd', stride = 1): Promise<number[]> => {
+    const run = async (shape: number[], wShape: number[], algorithm: o.ConvAlgorithm, stride = 1): Promise<number[]> => {
       const y = tidy(() => o.conv2d(o.sin(o.reshape(o.arange(0, shape.reduce((a, b) => a * b, 1)), shape)), o.cos(o.reshape(o.arange(0, wShape.reduce((a, b) => a * b, 1)), wShape)), { padding: 'same', algorithm, stride }));
       const values = await read(y);
       y.dispose();
@@ -142,10 +163,15 @@ describeBackends('Winograd F(2×2, 3×3)', () => {
     };
     const big = [1, 6, 6, k];
     const bigW = [3, 3, k, k];
-    const [auto, wino, i2c] = await Promise.all([run(big, bigW, 'auto'), run(big, bigW, 'winograd'), run(big, bigW, 'im2col')]);
-    expect(auto).toEqual(wino);
-    // Not vacuous: the two algorithms round differently somewhere.
+    const [auto, wino4, wino, i2c] = await Promise.all([run(big, bigW, 'auto'), run(big, bigW, 'winograd4x4'), run(big, bigW, 'winograd'), run(big, bigW, 'im2col')]);
+    expect(auto).toEqual(wino4);
+    // Not vacuous: the three algorithms round differently somewhere.
     expect(wino).not.toEqual(i2c);
+    expect(wino4).not.toEqual(wino);
+    // An output smaller than F(4×4)'s tiles takes F(2×2).
+    const tiny = [1, 3, 3, k];
+    expect(await run(tiny, bigW, 'auto')).toEqual(await run(tiny, bigW, 'winograd'));
+    expect(await run(tiny, bigW, 'winograd')).not.toEqual(await run(tiny, bigW, 'winograd4x4'));
     const small = [1, 6, 6, k - 1];
     const smallW = [3, 3, k - 1, k];
     expect(await run(small, smallW, 'auto')).toEqual(await run(small, smallW, 'im2col'));
@@ -173,7 +199,7 @@ describeBackends('Winograd F(2×2, 3×3)', () => {
     } finally {
       o.setConvAlgorithm('auto');
     }
-    expect(errorMessage(() => o.setConvAlgorithm('fast' as 'auto'))).toMatch(/setConvAlgorithm: expected 'auto', 'im2col' or 'winograd', got fast/);
+    expect(errorMessage(() => o.setConvAlgorithm('fast' as 'auto'))).toMatch(/setConvAlgorithm: expected 'auto', 'im2col', 'winograd' or 'winograd4x4', got fast/);
     x.dispose();
     w.dispose();
   });
@@ -182,7 +208,8 @@ describeBackends('Winograd F(2×2, 3×3)', () => {
     const x = o.zeros([1, 5, 5, 2]);
     expect(errorMessage(() => o.conv2d(x, o.zeros([5, 5, 2, 1]), { algorithm: 'winograd' }))).toMatch(/conv2d: algorithm 'winograd' needs a 3×3 kernel with stride 1 and dilation 1, got 5×5, stride 1×1, dilation 1×1; use 'im2col' or 'auto'/);
     expect(errorMessage(() => o.conv2d(x, o.zeros([3, 3, 2, 1]), { algorithm: 'winograd', stride: 2 }))).toMatch(/stride 2×2/);
-    expect(errorMessage(() => o.conv2d(x, o.zeros([3, 3, 2, 1]), { algorithm: 'fft' as 'auto' }))).toMatch(/conv2d: algorithm must be 'auto', 'im2col' or 'winograd', got fft/);
+    expect(errorMessage(() => o.conv2d(x, o.zeros([3, 3, 2, 1]), { algorithm: 'winograd4x4', dilation: 2 }))).toMatch(/conv2d: algorithm 'winograd4x4' needs a 3×3 kernel with stride 1 and dilation 1, got 3×3, stride 1×1, dilation 2×2/);
+    expect(errorMessage(() => o.conv2d(x, o.zeros([3, 3, 2, 1]), { algorithm: 'fft' as 'auto' }))).toMatch(/conv2d: algorithm must be 'auto', 'im2col', 'winograd' or 'winograd4x4', got fft/);
     x.dispose();
   });
 
