@@ -31,7 +31,7 @@ describeBackends('jitMinimizeStep', () => {
     }
     for (const k of ['hidden', 'out'] as const) {
       expect(Array.from(await jitted.params[k].weight.toArray())).toEqual(Array.from(await eager.params[k].weight.toArray()));
-      expect(Array.from(await jitted.params[k].bias.toArray())).toEqual(Array.from(await eager.params[k].bias.toArray()));
+      expect(Array.from(await jitted.params[k].bias!.toArray())).toEqual(Array.from(await eager.params[k].bias!.toArray()));
     }
     expect(new Set(counts.slice(2)).size).toBe(1);
     expect(step.stats().traces).toBeLessThanOrEqual(2); // the initial state may share buffers differently
