@@ -451,16 +451,22 @@ function compile(rec: Recorder, outputs: readonly Ref[], template: unknown, back
       };
       let members = 1;
       let approx = nativeApproximate(own);
+      // An inlined producer read twice (mul(a, a)) is one subexpression, computed once.
+      const inlinedExpr = new Map<number, ir.Expr>();
       const inners = inputs.map((r) => {
         const p = producer.get(r.slot);
         if (p !== undefined && take.has(p)) {
+          const done = inlinedExpr.get(p);
+          if (done !== undefined) return done;
           const f = fused.get(p)!;
           members += f.members;
           approx ||= f.nativeApproximate;
-          return ir.substitute(f.expr, f.leaves.map((l) => {
+          const e = ir.substitute(f.expr, f.leaves.map((l) => {
             const v = scalarOf(l);
             return v !== null ? ir.constant(v, l.dtype) : ir.input(leafIndex(l), l.dtype);
           }));
+          inlinedExpr.set(p, e);
+          return e;
         }
         if (take.size > 0) {
           const v = scalarOf(r);
