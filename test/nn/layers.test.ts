@@ -293,3 +293,135 @@ describe('layer semantics', () => {
     expect(() => lin.apply(lin.init(r.key(0)), r.ones([2, 4]))).toThrow(/linear: expected 3 input features/);
   });
 });
+
+describe('errors name the layer, the field and what was expected (the whole message)', () => {
+  it('a size that is not a positive integer, in every layer that takes one', () => {
+    const cases: [string, number, (v: number) => unknown][] = [
+      ['linear: inFeatures', 0, (v) => nn.linear({ inFeatures: v, outFeatures: 2 })],
+      ['linear: outFeatures', 1.5, (v) => nn.linear({ inFeatures: 2, outFeatures: v })],
+      ['conv2d: inChannels', -1, (v) => nn.conv2d({ inChannels: v, outChannels: 2, kernelSize: 3 })],
+      ['conv2d: outChannels', 0, (v) => nn.conv2d({ inChannels: 1, outChannels: v, kernelSize: 3 })],
+      ['conv2d: kernelSize', 0, (v) => nn.conv2d({ inChannels: 1, outChannels: 2, kernelSize: [v, 3] })],
+      ['conv2d: kernelSize', 2.5, (v) => nn.conv2d({ inChannels: 1, outChannels: 2, kernelSize: [3, v] })],
+      ['layerNorm: features', 0, (v) => nn.layerNorm({ features: v })],
+      ['rmsNorm: features', -2, (v) => nn.rmsNorm({ features: v })],
+      ['groupNorm: channels', 0, (v) => nn.groupNorm({ channels: v, groups: 1 })],
+      ['groupNorm: groups', 0, (v) => nn.groupNorm({ channels: 4, groups: v })],
+      ['attention: dim', 0, (v) => nn.attention({ dim: v, heads: 1 })],
+      ['attention: heads', 0, (v) => nn.attention({ dim: 4, heads: v })],
+      ['attention: headDim', 0, (v) => nn.attention({ dim: 4, heads: 2, headDim: v })],
+    ];
+    for (const [prefix, bad, make] of cases) {
+      expect(() => make(bad), prefix).toThrow(new RegExp(`^${prefix} must be a positive integer, got ${bad}$`));
+      expect(() => make(2), prefix).not.toThrow();
+    }
+  });
+
+  it('an input of the wrong shape, at apply', () => {
+    const applyTo = <P>(layer: nn.Layer<P, r.Tensor, r.Tensor, nn.RunOptions & { mask?: r.Tensor }>, x: r.Tensor, options?: { mask?: r.Tensor }) => () => r.tidy(() => layer.apply(layer.init(r.key(0)), x, options));
+    const cases: [RegExp, () => unknown][] = [
+      [/^layerNorm: expected 4 features in the last axis, got shape \[2,5\]$/, applyTo(nn.layerNorm({ features: 4 }), r.ones([2, 5]))],
+      [/^rmsNorm: expected 4 features in the last axis, got shape \[2,5\]$/, applyTo(nn.rmsNorm({ features: 4 }), r.ones([2, 5]))],
+      [/^groupNorm: expected 4 channels in the last axis, got shape \[1,3,3,2\]$/, applyTo(nn.groupNorm({ channels: 4, groups: 2 }), r.ones([1, 3, 3, 2]))],
+      [/^groupNorm: shape \[3,2\] has no axes beyond the 2 batch axes$/, applyTo(nn.groupNorm({ channels: 2, groups: 1, batchDims: 2 }), r.ones([3, 2]))],
+      [/^conv2d: expected \[\.\.\., height, width, channels\] with at least one batch axis, got \[4,4,2\]$/, applyTo(nn.conv2d({ inChannels: 2, outChannels: 1, kernelSize: 3 }), r.ones([4, 4, 2]))],
+      [/^conv2d: expected 2 input channels, got shape \[1,4,4,3\]$/, applyTo(nn.conv2d({ inChannels: 2, outChannels: 1, kernelSize: 3 }), r.ones([1, 4, 4, 3]))],
+      [/^attention: expected \[\.\.\., length, 4\], got \[4\]$/, applyTo(nn.attention({ dim: 4, heads: 2 }), r.ones([4]))],
+      [/^attention: expected \[\.\.\., length, 4\], got \[3,5\]$/, applyTo(nn.attention({ dim: 4, heads: 2 }), r.ones([3, 5]))],
+      [/^attention: mask \[1,1,1,3,3\] has more axes than the scores \[2,3,3\]$/, applyTo(nn.attention({ dim: 4, heads: 2 }), r.ones([3, 4]), { mask: r.ones([1, 1, 1, 3, 3], 'bool') })],
+    ];
+    for (const [message, run] of cases) expect(run, String(message)).toThrow(message);
+  });
+
+  it('attention with an explicit headDim needs no divisibility: 4 heads of 2 over dim 6', () => {
+    const layer = nn.attention({ dim: 6, heads: 4, headDim: 2 });
+    const p = layer.init(r.key(0));
+    expect(p.query.weight.shape).toEqual([6, 8]);
+    expect(p.out.weight.shape).toEqual([8, 6]);
+    expect(shapeOf(() => layer.apply(p, r.ones([3, 6])))).toEqual([3, 6]);
+    r.dispose(p);
+  });
+});
+
+describe('scale, bias and the axes they act on', () => {
+  /** x̂ of each row of `xs` (rows of `f`), in float64: (x − mean)/√(var + ε), or x/√(mean x² + ε). */
+  const normalisedRows = (xs: readonly number[], f: number, centre: boolean) =>
+    Array.from({ length: xs.length / f }, (_, i) => {
+      const row = xs.slice(i * f, (i + 1) * f);
+      const m = centre ? row.reduce((a, v) => a + v, 0) / f : 0;
+      const v = row.reduce((a, x) => a + (x - m) ** 2, 0) / f;
+      return row.map((x) => (x - m) / Math.sqrt(v + 1e-6));
+    }).flat();
+
+  const close = (a: readonly number[], b: readonly number[], tol: number) => {
+    expect(a.length).toBe(b.length);
+    const worst = a.reduce((w, v, i) => Math.max(w, Math.abs(v - b[i]!)), 0);
+    expect(worst).toBeLessThan(tol);
+  };
+
+  it('layerNorm and rmsNorm on [2, 3, f]: each row of the last axis alone, then γ x̂ + β per feature', async () => {
+    // Rank 3, so normalising over axis 1 instead of the last would be seen. Tolerance 1e-4: float32
+    // centring and rsqrt, inputs of order 3 (x̂ of order 1, times γ ≤ 2).
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: 6 }), fc.nat(1000), async (f, s) => {
+        const x = r.mul(r.normal(r.key(s), [2, 3, f]), 3);
+        const gamma = r.uniform(r.key(s + 1), [f], 0.5, 2);
+        const beta = r.normal(r.key(s + 2), [f]);
+        const [xs, g, b] = await Promise.all([values(x), values(gamma), values(beta)]);
+        const ln = nn.layerNorm({ features: f });
+        const y = await values(ln.apply({ scale: gamma, bias: beta }, x));
+        close(y, normalisedRows(xs, f, true).map((v, i) => g[i % f]! * v + b[i % f]!), 1e-4);
+        const rms = nn.rmsNorm({ features: f });
+        const z = await values(rms.apply({ scale: gamma }, x));
+        close(z, normalisedRows(xs, f, false).map((v, i) => g[i % f]! * v), 1e-4);
+        r.dispose([x, gamma, beta]);
+      }),
+      { numRuns: 10 },
+    );
+  });
+
+  it('layerNorm without scale or bias has no such parameters and applies none; the defaults have both', async () => {
+    const x = r.mul(r.normal(r.key(3), [2, 5]), 3);
+    const xs = await values(x);
+    const count = (config: Partial<nn.LayerNormConfig>) => nn.countParameters(nn.layerNorm({ features: 5, ...config }).init(r.key(0)));
+    expect([count({}), count({ useScale: false }), count({ useBias: false }), count({ useScale: false, useBias: false })]).toEqual([10, 5, 5, 0]);
+    const defaults = nn.layerNorm({ features: 5 }).init(r.key(0));
+    expect(defaults.scale!.shape).toEqual([5]);
+    expect(defaults.bias!.shape).toEqual([5]);
+    expect(nn.layerNorm({ features: 5, useScale: false }).init(r.key(0)).scale).toBeUndefined();
+    expect(nn.layerNorm({ features: 5, useBias: false }).init(r.key(0)).bias).toBeUndefined();
+    const plain = nn.layerNorm({ features: 5, useScale: false, useBias: false });
+    close(await values(plain.apply(plain.init(r.key(0)), x)), normalisedRows(xs, 5, true), 1e-5);
+    const beta = r.tensor([1, 2, 3, 4, 5]);
+    const biasOnly = nn.layerNorm({ features: 5, useScale: false });
+    close(await values(biasOnly.apply({ bias: beta }, x)), normalisedRows(xs, 5, true).map((v, i) => v + 1 + (i % 5)), 1e-5);
+    expect(nn.countParameters(nn.rmsNorm({ features: 5 }).init(r.key(0)))).toBe(5);
+    expect(nn.countParameters(nn.groupNorm({ channels: 6, groups: 3 }).init(r.key(0)))).toBe(12);
+  });
+
+  it('groupNorm with batchDims 2 on [B, T, H, W, C] is groupNorm on the [B·T, H, W, C] frames; on [N, C] it normalises each group of channels', async () => {
+    const gn2 = nn.groupNorm({ channels: 4, groups: 2, batchDims: 2 });
+    const gn1 = nn.groupNorm({ channels: 4, groups: 2 });
+    const p = { scale: r.tensor([1, 2, 0.5, 1.5]), bias: r.tensor([0, 1, -1, 2]) };
+    const video = r.add(r.mul(r.normal(r.key(4), [2, 3, 2, 2, 4]), r.reshape(r.arange(1, 4), [1, 3, 1, 1, 1])), 5);
+    const frames = r.reshape(video, [6, 2, 2, 4]);
+    close(await values(gn2.apply(p, video)), await values(gn1.apply(p, frames)), 1e-5);
+    // No spatial axes: each group of 2 channels of each row is normalised on its own.
+    const x = r.tensor([[1, 3, 10, 30], [-2, 2, 0, 8]]);
+    const y = await values(gn1.apply(p, x));
+    const unit = 1 / Math.sqrt(1 + 1e-6);
+    close(y, [-unit, 2 * unit + 1, -0.5 * unit - 1, 1.5 * unit + 2, -unit, 2 * unit + 1, -0.5 * unit - 1, 1.5 * unit + 2], 1e-5);
+  });
+
+  it('conv2d adds its bias per output channel; without bias it has none and adds none', async () => {
+    const withBias = nn.conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3 });
+    const without = nn.conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3, bias: false });
+    const p = without.init(r.key(5));
+    expect(Object.keys(p)).toEqual(['weight']);
+    expect(Object.keys(withBias.init(r.key(5))).sort()).toEqual(['bias', 'weight']);
+    const x = r.normal(r.key(6), [1, 4, 4, 2]);
+    const plain = await values(without.apply(p, x));
+    const shifted = await values(withBias.apply({ weight: p.weight, bias: r.tensor([1, -2, 3]) }, x));
+    close(shifted, plain.map((v, i) => v + [1, -2, 3][i % 3]!), 1e-5);
+  });
+});
