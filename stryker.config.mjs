@@ -2,7 +2,7 @@
 // Scores per module and the survivors are kept in test/MUTATION.md.
 //
 // One module at a time, with only the tests that cover it, e.g.
-//   MUTATE_TESTS=test/experiments/metrics.test.ts npm run mutate -- --mutate experiments/metrics.ts
+//   MUTATE_TESTS=test/experiments/metrics/metrics.test.ts npm run mutate -- --mutate experiments/metrics/metrics.ts
 // Incremental: reports/mutation/incremental.json remembers each mutant's result, so a second run
 // only tests mutants in code or tests that changed since.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
@@ -15,8 +15,8 @@ export default {
     'diffusion/**/*.ts',
     'nn/optim/**/*.ts',
     'nn/layers/**/*.ts',
-    'experiments/metrics.ts',
-    'experiments/evaluate.ts',
+    'experiments/metrics/metrics.ts',
+    'experiments/metrics/evaluate.ts',
     '!**/index.ts',
   ],
   testRunner: 'vitest',

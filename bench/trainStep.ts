@@ -17,7 +17,7 @@ import { applyUpdates, countParameters, disposeStale, ema } from '../nn/index.js
 import { lossFor, optimizerFor } from '../experiments/trainer.js';
 import { buildModel } from '../experiments/model.js';
 import { PRESETS, type Preset } from '../experiments/presets.js';
-import { sampleBatch, type VideoDataset } from '../experiments/datasets.js';
+import { sampleBatch, type VideoDataset } from '../experiments/data/datasets.js';
 
 const { values } = parseArgs({
   options: {

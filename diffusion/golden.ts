@@ -1,7 +1,7 @@
 /**
  * Golden vectors: inputs and expected outputs of the paper's maths on fixed grids, as one documented
  * JSON object, so that an implementation in any language (PyTorch, JAX, NumPy) can load the file and
- * compare number for number. `rolling vectors --out golden.json` writes it (experiments/goldenVectors.ts
+ * compare number for number. `rolling vectors --out golden.json` writes it (experiments/cli/goldenVectors.ts
  * adds the FSD section, which lives in experiments).
  *
  * Every number is computed in float64 by the number-level functions of this package (the tensor-level
@@ -372,7 +372,7 @@ export const goldenSchema: JsonSchema = {
       ),
     }),
     fsd: section(
-      'Fréchet Spectral Distance (Eq. 27) on fixed frames, computed by experiments/goldenFsd.ts with experiments/metrics.ts fsdFromArrays (singular values of X₁X₂ᵀ, MATH.md). Compare with rtol 1e-6: a d×d matrix square root (scipy.linalg.sqrtm) of these rank-deficient covariances takes square roots of round-off and is only that accurate.',
+      'Fréchet Spectral Distance (Eq. 27) on fixed frames, computed by experiments/metrics/goldenFsd.ts with experiments/metrics/metrics.ts fsdFromArrays (singular values of X₁X₂ᵀ, MATH.md). Compare with rtol 1e-6: a d×d matrix square root (scipy.linalg.sqrtm) of these rank-deficient covariances takes square roots of round-off and is only that accurate.',
       arr(
         obj('One pair of frame sets.', {
           name: str('What the case exercises.'),

@@ -7,13 +7,14 @@
  * from here.
  */
 import '../index.js';
-export * from '../experiments/protobuf.js';
-export * from '../experiments/crc32c.js';
-export * from '../experiments/kolmogorov.js';
-export * from '../experiments/shapes.js';
-export * from '../experiments/fft.js';
-export * from '../experiments/metrics.js';
-export * from '../experiments/fsd.js';
+export * from '../experiments/formats/protobuf.js';
+export * from '../experiments/formats/crc32c.js';
+export * from '../experiments/math/random.js';
+export * from '../experiments/data/kolmogorov.js';
+export * from '../experiments/data/shapes.js';
+export * from '../experiments/math/fft.js';
+export * from '../experiments/metrics/metrics.js';
+export * from '../experiments/metrics/fsd.js';
 export * from '../experiments/presets.js';
 export * from '../experiments/generate.js';
-export * from '../experiments/evaluate.js';
+export * from '../experiments/metrics/evaluate.js';

@@ -1,5 +1,5 @@
 /**
- * Golden vectors (diffusion/golden.ts, experiments/goldenVectors.ts): regenerating them is stable and
+ * Golden vectors (diffusion/golden.ts, experiments/cli/goldenVectors.ts): regenerating them is stable and
  * gives the committed test/fixtures/golden.json byte for byte, the file validates against the committed
  * JSON Schema, every field is described, every entry agrees with the live functions (the tensor-level
  * ones to float32 precision), and the hand-checked anchors of MATH.md and JAX are in it.
@@ -19,8 +19,8 @@ import {
   rescaledInitLocalTimes, scheduleFromGolden, serializeGoldenVectors, stepCoefficients, validateJsonSchema, vFromXEps, windowLoss, windowLossWeights,
   xFromV, cosineSchedule, type GoldenVectors, type JsonSchema,
 } from '../../diffusion/index.js';
-import { fsdBruteForce, fsdFromArrays } from '../../experiments/metrics.js';
-import { allGoldenVectors, writeGoldenVectors } from '../../experiments/goldenVectors.js';
+import { fsdBruteForce, fsdFromArrays } from '../../experiments/metrics/metrics.js';
+import { allGoldenVectors, writeGoldenVectors } from '../../experiments/cli/goldenVectors.js';
 
 const FIXTURE = new URL('../fixtures/golden.json', import.meta.url);
 const SCHEMA = new URL('../../diffusion/golden.schema.json', import.meta.url);

@@ -1,19 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  BOUNDARY_MAP_NAMES,
-  boundaryLocalTimes,
-  frameCategories,
-  initLocalTimes,
-  linearLocalTimes,
-  LOCAL_TIME_MAP_NAMES,
-  LOCAL_TIME_MAPS,
-  localTimeMap,
-  type LocalTimes,
-  localTimes,
-  rescaledInitLocalTimes,
-  standardLocalTimes,
-  type WindowSpec,
+  BOUNDARY_MAP_NAMES, boundaryLocalTimes, frameCategories, initLocalTimes, linearLocalTimes, LOCAL_TIME_MAP_NAMES, LOCAL_TIME_MAPS, localTimeMap,
+  type LocalTimes, localTimes, rescaledInitLocalTimes, standardLocalTimes, type WindowSpec,
 } from '../../diffusion/localTime.js';
 
 /** t in [0, 1], with the endpoints drawn on purpose. */

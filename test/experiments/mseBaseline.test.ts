@@ -11,7 +11,7 @@ import * as r from '../../index.js';
 import { generate } from '../../experiments/generate.js';
 import { buildModel } from '../../experiments/model.js';
 import { mseLoss, msePredict, mseRollout } from '../../experiments/mseBaseline.js';
-import { readNpy } from '../../experiments/npy.js';
+import { readNpy } from '../../experiments/formats/npy.js';
 import { PRESETS, type Preset } from '../../experiments/presets.js';
 import { lossFor, readCheckpointMetadata } from '../../experiments/trainer.js';
 import { adam, applyUpdates } from '../../nn/index.js';

@@ -1,6 +1,6 @@
 /** Runs the `rolling` command in-process for the experiments tests. */
 import { vi } from 'vitest';
-import { main } from '../../experiments/cli.js';
+import { main } from '../../experiments/cli/cli.js';
 
 export interface CliRun {
   code: number;

@@ -8,8 +8,8 @@
 import { dispose, foldIn, key, tensor, tidy, toArray, uniformHost, valueAndGrad, type Key, type Tensor } from '../../index.js';
 import { cosineSchedule, rollout, sampleBoundary, standardRollout, standardTrainStep, trainStep, type Denoiser, type Schedule } from '../../diffusion/index.js';
 import { adam, applyUpdates, countParameters, disposeStale, ema, uvit, uvitPresets, type AdamState, type EmaState, type UViT, type UViTParams } from '../../nn/index.js';
-import { movingShapes } from '../../experiments/shapes.js';
-import { fsdFromArrays } from '../../experiments/metrics.js';
+import { movingShapes } from '../../experiments/data/shapes.js';
+import { fsdFromArrays } from '../../experiments/metrics/metrics.js';
 
 export interface ExperimentConfig {
   /** Side of the square, single-channel frames (a power of two, for FSD's DFT). */

@@ -1,7 +1,7 @@
 /** Panel 2: a clip of moving shapes noised frame by frame at the local times of panel 1 (Eq. 7). */
 import { dispose, key, normal, tensor, tidy, toArray } from '../../index.js';
 import { diffuse, localTimeMap, logSnrTensor, type Schedule } from '../../diffusion/index.js';
-import { movingShapes } from '../../experiments/shapes.js';
+import { movingShapes } from '../../experiments/data/shapes.js';
 import { byId, el, formatNumber, slider } from './dom.js';
 import { drawFrame } from './draw.js';
 import type { LocalTimeSettings } from './localTimeTable.js';
