@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
 import {
-  checkpoint, dispose, getBackend, grad, jit, jvp, key, memoryStats, normal, split, tensor, tidy, treeLeaves, uniform, valueAndGrad, vmap, MAX_FUSED_INPUTS, MAX_FUSED_NODES,
+  checkpoint, dispose, getBackend, grad, jit, jvp, key, registerPytreeNode, memoryStats, normal, split, tensor, tidy, treeLeaves, uniform, valueAndGrad, vmap, MAX_FUSED_INPUTS, MAX_FUSED_NODES,
   type Backend, type Key, type Tensor, type TypedArray,
 } from '../../index.js';
 import { describeBackends, rng, seedArb } from './harness.js';
@@ -389,6 +389,45 @@ describeBackends('jit', (backendName) => {
     await sameTrees(uu[1], uu[0], 'uniform replay');
     dispose([uu, k3]);
     u.clear();
+  });
+
+  it('pytrees: registered classes and static leaves in the arguments, non-tensor leaves in the result; an unregistered class is refused by name', async () => {
+    class Pair {
+      constructor(readonly a: Tensor, readonly b: Tensor, readonly tag: string) {}
+    }
+    registerPytreeNode(Pair, (p: Pair) => [[p.a, p.b], p.tag] as const, (tag: string, [a, b]: Tensor[]) => new Pair(a!, b!, tag));
+    const f = jit((p: Pair, k: { power: number }) => ({ sum: o.pow(o.add(p.a, p.b), k.power), tag: `${p.tag}!`, n: 3 }));
+    const p = new Pair(tensor([1, 2]), tensor([3, 4]), 'x');
+    dispose(f(p, { power: 2 }).sum);
+    const out = f(p, { power: 2 });
+    expect(out.tag).toBe('x!');
+    expect(out.n).toBe(3);
+    expect(Array.from(await out.sum.toArray())).toEqual([16, 36]);
+    const q = new Pair(p.a, p.b, 'y'); // the class's static data is part of the signature
+    const outQ = f(q, { power: 2 });
+    expect(outQ.tag).toBe('y!');
+    expect(f.stats()).toMatchObject({ traces: 2, hits: 1 });
+    class Opaque {
+      constructor(readonly t: Tensor) {}
+    }
+    expect(() => f(new Opaque(p.a) as never, { power: 2 })).toThrow(/jit: the argument at '0' is .*Opaque.*registerPytreeNode/);
+    dispose([p.a, p.b, out.sum, outQ.sum]);
+    f.clear();
+  });
+
+  it('a jitted function that closes over an outer vmap\'s tracer is traced every call and not cached (its result is right)', async () => {
+    const xs = tensor([[1, 2], [3, 4], [5, 6]]);
+    const c = tensor([10, 20]);
+    const made: { cacheSize: number }[] = [];
+    const got = vmap((x: Tensor) => {
+      const g = jit((d: Tensor) => o.mul(o.add(d, x), 2));
+      made.push(g);
+      return g(c);
+    })(xs);
+    const want = o.mul(o.add(c, xs), 2);
+    await sameTrees(got, want, 'closed-over tracer');
+    expect(made.map((g) => g.cacheSize)).toEqual([0]);
+    dispose([xs, c, got, want]);
   });
 
   it('outputs are fresh tensors the caller owns, even an argument or a constant passed through; tidy frees them', async () => {
