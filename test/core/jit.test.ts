@@ -395,7 +395,7 @@ describeBackends('jit', (backendName) => {
     class Pair {
       constructor(readonly a: Tensor, readonly b: Tensor, readonly tag: string) {}
     }
-    registerPytreeNode(Pair, (p: Pair) => [[p.a, p.b], p.tag] as const, (tag: string, [a, b]: Tensor[]) => new Pair(a!, b!, tag));
+    registerPytreeNode(Pair, (p: Pair): [Tensor[], string] => [[p.a, p.b], p.tag], (tag: string, [a, b]: Tensor[]) => new Pair(a!, b!, tag));
     const f = jit((p: Pair, k: { power: number }) => ({ sum: o.pow(o.add(p.a, p.b), k.power), tag: `${p.tag}!`, n: 3 }));
     const p = new Pair(tensor([1, 2]), tensor([3, 4]), 'x');
     dispose(f(p, { power: 2 }).sum);
