@@ -4,7 +4,7 @@
  * weighting)" in the paper's Tables 4-6 is the v-MSE. The window loss (Eqs. 18 and 26) weights each
  * frame by a(t_k) and gives clean conditioning frames and pure-noise frames no weight at all.
  */
-import { mean, mul, square, sub, sum, tensor, type Tensor } from '../core/index.js';
+import { mean, mul, square, sub, sum, tensor, Tensor } from '../core/index.js';
 import { lossWeighting, type LossWeightingName } from './lossWeighting.js';
 import type { Schedule } from './schedule.js';
 
@@ -53,13 +53,19 @@ export function windowLossWeights(localTimes: readonly (readonly number[])[], op
  * of frames the window generates (W − n_cln) so that the scale does not depend on n_cln.
  * Decision: the paper leaves the normalisation open; per-pixel means and a per-generated-frame
  * average keep the loss near 1 at initialisation for any image size and window.
+ * `weights`: `windowLossWeights`' host numbers, or the same as a [B, W] tensor (`weightsTensor`), which
+ * a jitted loss takes as an argument (host numbers would be baked into its trace).
  */
-export function windowLoss(v: Tensor, vHat: Tensor, weights: readonly (readonly number[])[], generatedFrames: number): Tensor {
+export function windowLoss(v: Tensor, vHat: Tensor, weights: readonly (readonly number[])[] | Tensor, generatedFrames: number): Tensor {
   const perFrame = vMse(v, vHat);
   const [b, f] = perFrame.shape as [number, number];
-  if (weights.length !== b || weights.some((r) => r.length !== f)) {
-    throw new Error(`windowLoss: weights must be [${b}][${f}] to match the prediction [${v.shape}]`);
-  }
-  const w = tensor(Float32Array.from(weights.flat()), [b, f]);
+  const fits = weights instanceof Tensor ? weights.rank === 2 && weights.shape[0] === b && weights.shape[1] === f : weights.length === b && weights.every((r) => r.length === f);
+  if (!fits) throw new Error(`windowLoss: weights must be [${b}][${f}] to match the prediction [${v.shape}]`);
+  const w = weights instanceof Tensor ? weights : weightsTensor(weights);
   return mul(sum(mul(perFrame, w)), 1 / (b * Math.max(generatedFrames, 1)));
+}
+
+/** `windowLossWeights`' host numbers as the [B, W] float32 tensor `windowLoss` multiplies by. */
+export function weightsTensor(weights: readonly (readonly number[])[]): Tensor {
+  return tensor(Float32Array.from(weights.flat()), [weights.length, weights[0]?.length ?? 0]);
 }

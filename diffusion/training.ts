@@ -1,10 +1,14 @@
 /**
  * Algorithm 1 (Rolling Diffusion: Training) as a pure loss function `(params, key, batch) → loss`,
- * to be wrapped in `valueAndGrad`, and the same for the standard-diffusion baseline.
+ * to be wrapped in `valueAndGrad`, and the same for the standard-diffusion baseline. Each is also
+ * offered in two halves: the step's random draws (`trainingDraws`, `standardTrainingDraws`) and the
+ * loss given them (`lossFromDraws`), a function of tensors only, which `jit` compiles once for all
+ * steps (a PRNG key is a static argument of `jit`: a key that changes every step would trace every
+ * step).
  */
 import { normal, split, uniformHost, type Key, type Tensor } from '../core/index.js';
 import { boundaryLocalTimes, linearLocalTimes, standardLocalTimes, type BoundaryMapName, type WindowSpec } from './localTime.js';
-import { windowLoss, windowLossWeights } from './loss.js';
+import { weightsTensor, windowLoss, windowLossWeights } from './loss.js';
 import type { LossWeightingName } from './lossWeighting.js';
 import { diffuse, logSnrTensor, vFromXEps } from './process.js';
 import type { Schedule } from './schedule.js';
@@ -74,14 +78,49 @@ export function sampleTrainingTimes(k: Key, batch: number, c: RollingConfig): { 
   return { t, linear, localTimes: t.map((ti, i) => (linear[i] ? lin(ti) : init(ti))) };
 }
 
-function lossFromLocalTimes<P>(model: Model<P>, params: P, k: Key, x: Tensor, localTimes: number[][], c: StandardConfig): Tensor {
-  if (x.rank < 2 || x.shape[1] !== c.window) throw new Error(`training loss: the batch must be [batch, ${c.window} frames, …], got [${x.shape}]`);
+/**
+ * One step's draws of Algorithm 1 as tensors: ε ~ N(0, I) of the batch's shape, the logSNR of every
+ * frame's local time [B, W], and the loss weights a(t_k) of Eq. 26 [B, W] (0 outside the window).
+ */
+export interface TrainingDraws {
+  readonly eps: Tensor;
+  readonly logSnr: Tensor;
+  readonly weights: Tensor;
+}
+
+function checkBatch(x: Tensor, window: number): void {
+  if (x.rank < 2 || x.shape[1] !== window) throw new Error(`training loss: the batch must be [batch, ${window} frames, …], got [${x.shape}]`);
+}
+
+function drawsFromLocalTimes(k: Key, x: Tensor, localTimes: number[][], c: StandardConfig): TrainingDraws {
+  checkBatch(x, c.window);
   const logSnr = logSnrTensor(localTimes.map((row) => row.map((t) => c.schedule.logSnr(t))));
   const eps = normal(k, x.shape);
+  return { eps, logSnr, weights: weightsTensor(windowLossWeights(localTimes, { schedule: c.schedule, weighting: c.weighting })) };
+}
+
+/** Algorithm 1's draws for batch `x`: t ~ U(0, 1), the t^lin / t^init choice, their local times, and ε; the same as `trainStep` draws from the same key. */
+export function trainingDraws(k: Key, x: Tensor, config: RollingConfig): TrainingDraws {
+  checkRollingConfig(config);
+  const [kt, keps] = split(k, 2) as [Key, Key];
+  return drawsFromLocalTimes(keps, x, sampleTrainingTimes(kt, x.shape[0]!, config).localTimes, config);
+}
+
+/** The standard baseline's draws for batch `x` (`standardTrainStep`'s, from the same key). */
+export function standardTrainingDraws(k: Key, x: Tensor, config: StandardConfig): TrainingDraws {
+  checkRollingConfig({ ...config });
+  const local = standardLocalTimes(config);
+  const [kt, keps] = split(k, 2) as [Key, Key];
+  return drawsFromLocalTimes(keps, x, uniformHost(kt, x.shape[0]!).map((t) => local(t)), config);
+}
+
+/** The loss of Algorithm 1 given its draws: z_t from Eq. 24, the model's v̂, and Eq. 26's window loss of v-prediction. */
+export function lossFromDraws<P>(model: Model<P>, params: P, x: Tensor, draws: TrainingDraws, c: WindowSpec & { readonly cleanFrames: number }): Tensor {
+  checkBatch(x, c.window);
+  const { eps, logSnr, weights } = draws;
   const z = diffuse(x, logSnr, eps); // Eq. 24
   const vHat = model(params, z, logSnr);
   const v = vFromXEps(x, eps, logSnr);
-  const weights = windowLossWeights(localTimes, { schedule: c.schedule, weighting: c.weighting });
   return windowLoss(v, vHat, weights, c.window - c.cleanFrames); // Eq. 26
 }
 
@@ -92,11 +131,7 @@ function lossFromLocalTimes<P>(model: Model<P>, params: P, k: Key, x: Tensor, lo
  */
 export function trainStep<P>(model: Model<P>, config: RollingConfig): (params: P, key: Key, batch: Tensor) => Tensor {
   checkRollingConfig(config);
-  return (params, k, x) => {
-    const [kt, keps] = split(k, 2) as [Key, Key];
-    const { localTimes } = sampleTrainingTimes(kt, x.shape[0]!, config);
-    return lossFromLocalTimes(model, params, keps, x, localTimes, config);
-  };
+  return (params, k, x) => lossFromDraws(model, params, x, trainingDraws(k, x, config), config);
 }
 
 /**
@@ -107,10 +142,5 @@ export function trainStep<P>(model: Model<P>, config: RollingConfig): (params: P
  */
 export function standardTrainStep<P>(model: Model<P>, config: StandardConfig): (params: P, key: Key, batch: Tensor) => Tensor {
   checkRollingConfig({ ...config });
-  const local = standardLocalTimes(config);
-  return (params, k, x) => {
-    const [kt, keps] = split(k, 2) as [Key, Key];
-    const localTimes = uniformHost(kt, x.shape[0]!).map((t) => local(t));
-    return lossFromLocalTimes(model, params, keps, x, localTimes, config);
-  };
+  return (params, k, x) => lossFromDraws(model, params, x, standardTrainingDraws(k, x, config), config);
 }

@@ -7,8 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as r from '../../index.js';
 import {
-  cosineSchedule, initLocalTimes, linearLocalTimes, lossWeighting, rescaledInitLocalTimes, sampleTrainingTimes, standardTrainStep, trainStep,
-  vFromX, type LocalTimes, type LossWeightingName, type Model, type RollingConfig,
+  cosineSchedule, initLocalTimes, linearLocalTimes, lossFromDraws, lossWeighting, rescaledInitLocalTimes, sampleTrainingTimes, standardTrainingDraws, standardTrainStep, trainingDraws, trainStep,
+  vFromX, type LocalTimes, type LossWeightingName, type Model, type RollingConfig, type TrainingDraws,
 } from '../../diffusion/index.js';
 
 const schedule = cosineSchedule();
@@ -178,5 +178,59 @@ describe('the standard-diffusion baseline and the rescaled boundary schedule thr
     // Unlike Eq. 23, Eq. 37 keeps every generated frame strictly inside (0, 1) for t ∈ (0, 1).
     t.filter((ti) => ti > 0).forEach((ti) => rescaled(ti).slice(1).forEach((tk) => expect(tk > 0 && tk < 1).toBe(true)));
     x.dispose();
+  });
+});
+
+describe('Algorithm 1 in two halves: the draws and the loss given them (what a jitted training step compiles)', () => {
+  const tiny: Model<r.Tensor> = (p, z) => r.mul(z, p);
+  const batchArb = fc.record({ b: fc.integer({ min: 1, max: 3 }), seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }), p: fc.constantFrom(0, 0.5, 1) });
+
+  it('trainingDraws + lossFromDraws is trainStep, and standardTrainingDraws + lossFromDraws is standardTrainStep, bit for bit', () => {
+    fc.assert(
+      fc.property(batchArb, fc.constantFrom(...configs), ({ b, seed, p }, { config }) => {
+        r.tidy(() => {
+          const c = { ...config, linearProbability: p };
+          const x = r.normal(r.key(seed), [b, c.window, 2, 2, 1]);
+          const k = r.key(seed + 1);
+          const param = r.scalar(0.3);
+          const whole = trainStep(tiny, c)(param, k, x).toArraySync()[0];
+          const halves = lossFromDraws(tiny, param, x, trainingDraws(k, x, c), c).toArraySync()[0];
+          expect(halves).toBe(whole);
+          const standard = standardTrainStep(tiny, c)(param, k, x).toArraySync()[0];
+          expect(lossFromDraws(tiny, param, x, standardTrainingDraws(k, x, c), c).toArraySync()[0]).toBe(standard);
+        });
+      }),
+      { numRuns: 20 },
+    );
+  });
+
+  it('jit(valueAndGrad(lossFromDraws)) traces once for steps with new draws and equals the eager step bit for bit', () => {
+    const c = { window: 4, cleanFrames: 1, schedule, linearProbability: 0.5 };
+    const vg = r.valueAndGrad((param: r.Tensor, x: r.Tensor, draws: TrainingDraws) => lossFromDraws(tiny, param, x, draws, c));
+    const jitted = r.jit(vg);
+    const param = r.scalar(0.3);
+    for (let step = 0; step < 5; step++) {
+      r.tidy(() => {
+        const x = r.normal(r.key(100 + step), [2, 4, 2, 2, 1]);
+        const draws = trainingDraws(r.foldIn(r.key(7), step), x, c);
+        const [loss, grad] = vg(param, x, draws);
+        const [jl, jg] = jitted(param, x, draws);
+        expect(jl.toArraySync()[0]).toBe(loss.toArraySync()[0]);
+        expect(jg.toArraySync()[0]).toBe(grad.toArraySync()[0]);
+      });
+    }
+    expect(jitted.stats().traces).toBe(1);
+    jitted.clear();
+    param.dispose();
+  });
+
+  it('lossFromDraws refuses a batch whose second axis is not the window, and windowLoss weights of the wrong shape', () => {
+    const c = { window: 4, cleanFrames: 1, schedule };
+    r.tidy(() => {
+      const x = r.zeros([2, 4, 2, 2, 1]);
+      const draws = trainingDraws(r.key(1), x, c);
+      expect(() => lossFromDraws(tiny, r.scalar(1), r.zeros([2, 3, 2, 2, 1]), draws, c)).toThrow(/training loss: the batch must be \[batch, 4 frames, …\], got \[2,3,2,2,1\]/);
+      expect(() => lossFromDraws(tiny, r.scalar(1), x, { ...draws, weights: r.zeros([2, 3]) }, c)).toThrow(/windowLoss: weights must be \[2\]\[4\]/);
+    });
   });
 });
