@@ -763,6 +763,11 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
     renders(expression: Expr): boolean {
       return lowerForWasm(expression) !== null;
     },
+    // Compiled expressions run on the calling thread: above the size at which the per-primitive
+    // kernels split work across the worker threads, jit leaves element-wise primitives unfused.
+    get maxFusedElements(): number {
+      return ctx.pool ? Math.min(PARALLEL_ELEMENTS, ctx.parallelThreshold) : Infinity;
+    },
     runExpression(expression: Expr, inputs: readonly BufferInfo[], info: OutputInfo): BackendBuffer {
       if (disposed) throw new Error('wasm backend: used after dispose()');
       const block = heap.alloc(sizeOf(info.shape) * bytesPerElement(info.dtype));
