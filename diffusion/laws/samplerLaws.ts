@@ -169,7 +169,8 @@ const samplerDataExamples = [
   { mean: 1, std: 0.5, seed: 14 },
 ];
 
-export function samplerLaws(impl: SamplerImpl, options: SamplerLawOptions = {}): Law[] {
+/** What every sampler law shares: the runs and examples, the data, and the helpers that run Algorithm 3 and compute its exact moments. */
+function samplerSetting(impl: SamplerImpl, options: SamplerLawOptions) {
   const examples = samplerSpecExamples.map((spec, i) => [spec, samplerDataExamples[i]!] as const);
   const seedExamples = samplerSpecExamples.map((spec, i) => [spec, samplerDataExamples[i]!.seed] as const);
   const numRuns = examples.length + (options.numRuns ?? 1);
@@ -230,137 +231,176 @@ export function samplerLaws(impl: SamplerImpl, options: SamplerLawOptions = {}):
    */
   const allowances = (exact: boolean, dataMean: number) =>
     exact ? { variance: 0, mean: 0 } : { variance: discretisation, mean: startBias(dataMean) * Math.sqrt(1 + discretisation) };
+  return { impl, examples, seedExamples, numRuns, batch, frameShape, pixels, gaussian, contextFor, boundary, sigmaAtZero, grid, rule, boundaryMoments, expectNearMarginal, allowances };
+}
 
-  const laws: Law[] = [
-    {
-      name: 'sampler (Algorithm 3): the conditioning frames come back unchanged',
-      numRuns, examples,
-      property: fc.asyncProperty(windowSpec(4), gaussian, async (spec, g) => {
-        if (spec.cleanFrames === 0) return;
-        const [kc, ks] = split(prngKey(g.seed), 2) as [Key, Key];
-        const context = contextFor(spec, g.mean, g.std, kc)!;
-        const expected = (await context.toArray()) as Float32Array;
-        const { data } = await boundary(gaussianOracleDenoiser(g.mean, g.std), spec, context, ks);
-        context.dispose();
-        const per = pixels * spec.window;
-        for (let b = 0; b < batch; b++) {
-          for (let i = 0; i < spec.cleanFrames * pixels; i++) {
-            const got = data[b * per + i]!;
-            const want = expected[b * spec.cleanFrames * pixels + i]!;
-            if (!(Math.abs(got - want) <= 1e-6 * (1 + Math.abs(want)))) fail(`example ${b}, context value ${i}: ${got}, was ${want}`);
-          }
+type SamplerSetting = ReturnType<typeof samplerSetting>;
+
+/** Frames each rollout law rolls out after the boundary. */
+const ROLLOUT_FRAMES = 6;
+
+/** sampler (Algorithm 3): the conditioning frames come back unchanged. */
+function boundaryKeepsContext(s: SamplerSetting): Law {
+  const { examples, numRuns, batch, pixels, gaussian, contextFor, boundary } = s;
+  return {
+    name: 'sampler (Algorithm 3): the conditioning frames come back unchanged',
+    numRuns, examples,
+    property: fc.asyncProperty(windowSpec(4), gaussian, async (spec, g) => {
+      if (spec.cleanFrames === 0) return;
+      const [kc, ks] = split(prngKey(g.seed), 2) as [Key, Key];
+      const context = contextFor(spec, g.mean, g.std, kc)!;
+      const expected = (await context.toArray()) as Float32Array;
+      const { data } = await boundary(gaussianOracleDenoiser(g.mean, g.std), spec, context, ks);
+      context.dispose();
+      const per = pixels * spec.window;
+      for (let b = 0; b < batch; b++) {
+        for (let i = 0; i < spec.cleanFrames * pixels; i++) {
+          const got = data[b * per + i]!;
+          const want = expected[b * spec.cleanFrames * pixels + i]!;
+          if (!(Math.abs(got - want) <= 1e-6 * (1 + Math.abs(want)))) fail(`example ${b}, context value ${i}: ${got}, was ${want}`);
         }
-      }),
-    },
-    {
-      name: 'sampler (Algorithm 3) with the Gaussian oracle: every frame of the rolling state has the marginal of its local time',
-      numRuns, examples,
-      property: fc.asyncProperty(windowSpec(4), gaussian, async (spec, g) => {
+      }
+    }),
+  };
+}
+
+/** sampler (Algorithm 3) with the Gaussian oracle: every frame of the rolling state has the marginal of its local time. */
+function boundaryMarginals(s: SamplerSetting): Law {
+  const { impl, examples, numRuns, batch, frameShape, gaussian, contextFor, boundary, grid, boundaryMoments, expectNearMarginal, allowances } = s;
+  return {
+    name: 'sampler (Algorithm 3) with the Gaussian oracle: every frame of the rolling state has the marginal of its local time',
+    numRuns, examples,
+    property: fc.asyncProperty(windowSpec(4), gaussian, async (spec, g) => {
+      const [kc, ks] = split(prngKey(g.seed), 2) as [Key, Key];
+      const context = contextFor(spec, g.mean, g.std, kc);
+      const { data, shape } = await boundary(gaussianOracleDenoiser(g.mean, g.std), spec, context, ks);
+      context?.dispose();
+      if (shape[0] !== batch || shape[1] !== spec.window) fail(`the window came back as [${shape}], expected [${batch}, ${spec.window}, ${frameShape}]`);
+      const generated = spec.window - spec.cleanFrames;
+      const exact = grid ? boundaryMoments(spec, g) : null;
+      const allow = allowances(exact !== null, g.mean);
+      const expected: Moments[] = [];
+      for (let w = 0; w < spec.window; w++) {
+        const l = impl.logSnr(w < spec.cleanFrames ? 0 : (w - spec.cleanFrames) / generated);
+        const a = alphaOf(l);
+        const s = sigmaOf(l);
+        const marginal = w < spec.cleanFrames ? { mean: g.mean, variance: g.std * g.std } : { mean: a * g.mean, variance: a * a * g.std * g.std + s * s };
+        const what = `frame ${w} (local time ${Math.max(w - spec.cleanFrames, 0)}/${generated})`;
+        if (exact && w >= spec.cleanFrames) expectNearMarginal(what, exact[w]!, marginal.mean, marginal.variance, g.mean);
+        expected.push(exact ? exact[w]! : marginal);
+        if (w >= spec.cleanFrames) expectMoments(what, frameMoments(data, batch, spec.window, w), expected[w]!.mean, expected[w]!.variance, allow.variance, allow.mean);
+      }
+      expectPooled('the generated frames', data, batch, spec.window, expected, { firstFrame: spec.cleanFrames, varianceAllowance: allow.variance, meanAllowance: allow.mean });
+    }),
+  };
+}
+
+/** sampler (Algorithm 3): with a denoiser that always predicts one image, the finished frame is that image. */
+function boundaryFixedImage(s: SamplerSetting): Law {
+  const { seedExamples, numRuns, batch, frameShape, pixels, boundary, sigmaAtZero } = s;
+  return {
+    name: 'sampler (Algorithm 3): with a denoiser that always predicts one image, the finished frame is that image',
+    numRuns, examples: seedExamples,
+    property: fc.asyncProperty(windowSpec(4), fc.nat({ max: 1_000_000 }), async (spec, seed) => {
+      const [ki, ks] = split(prngKey(seed), 2) as [Key, Key];
+      const image = tidy(() => mul(normal(ki, [1, 1, ...frameShape]), 0.5));
+      const img = (await image.toArray()) as Float32Array;
+      const context = spec.cleanFrames > 0 ? tidy(() => mul(full([batch, spec.cleanFrames, ...frameShape], 1), image)) : undefined;
+      const { data } = await boundary(fixedImageDenoiser(image), spec, context, ks);
+      dispose([image, ...(context ? [context] : [])]);
+      const per = pixels * spec.window;
+      const tolerance = 6 * sigmaAtZero + 1e-4;
+      for (let b = 0; b < batch; b++) {
+        for (let p = 0; p < pixels; p++) {
+          const got = data[b * per + spec.cleanFrames * pixels + p]!;
+          if (!(Math.abs(got - img[p]!) <= tolerance)) fail(`example ${b}, pixel ${p} of the finished frame: ${got}, expected ${img[p]} ± ${tolerance}`);
+        }
+      }
+    }),
+  };
+}
+
+/** sampler (Algorithm 3): the same key gives the same samples. */
+function boundaryDeterministic(s: SamplerSetting): Law {
+  const { examples, numRuns, gaussian, contextFor, boundary } = s;
+  return {
+    name: 'sampler (Algorithm 3): the same key gives the same samples',
+    numRuns, examples,
+    property: fc.asyncProperty(windowSpec(4), gaussian, async (spec, g) => {
+      const run = async () => {
         const [kc, ks] = split(prngKey(g.seed), 2) as [Key, Key];
         const context = contextFor(spec, g.mean, g.std, kc);
-        const { data, shape } = await boundary(gaussianOracleDenoiser(g.mean, g.std), spec, context, ks);
+        const out = await boundary(gaussianOracleDenoiser(g.mean, g.std), spec, context, ks);
         context?.dispose();
-        if (shape[0] !== batch || shape[1] !== spec.window) fail(`the window came back as [${shape}], expected [${batch}, ${spec.window}, ${frameShape}]`);
-        const generated = spec.window - spec.cleanFrames;
-        const exact = grid ? boundaryMoments(spec, g) : null;
-        const allow = allowances(exact !== null, g.mean);
-        const expected: Moments[] = [];
-        for (let w = 0; w < spec.window; w++) {
-          const l = impl.logSnr(w < spec.cleanFrames ? 0 : (w - spec.cleanFrames) / generated);
-          const a = alphaOf(l);
-          const s = sigmaOf(l);
-          const marginal = w < spec.cleanFrames ? { mean: g.mean, variance: g.std * g.std } : { mean: a * g.mean, variance: a * a * g.std * g.std + s * s };
-          const what = `frame ${w} (local time ${Math.max(w - spec.cleanFrames, 0)}/${generated})`;
-          if (exact && w >= spec.cleanFrames) expectNearMarginal(what, exact[w]!, marginal.mean, marginal.variance, g.mean);
-          expected.push(exact ? exact[w]! : marginal);
-          if (w >= spec.cleanFrames) expectMoments(what, frameMoments(data, batch, spec.window, w), expected[w]!.mean, expected[w]!.variance, allow.variance, allow.mean);
-        }
-        expectPooled('the generated frames', data, batch, spec.window, expected, { firstFrame: spec.cleanFrames, varianceAllowance: allow.variance, meanAllowance: allow.mean });
-      }),
-    },
-    {
-      name: 'sampler (Algorithm 3): with a denoiser that always predicts one image, the finished frame is that image',
-      numRuns, examples: seedExamples,
-      property: fc.asyncProperty(windowSpec(4), fc.nat({ max: 1_000_000 }), async (spec, seed) => {
-        const [ki, ks] = split(prngKey(seed), 2) as [Key, Key];
-        const image = tidy(() => mul(normal(ki, [1, 1, ...frameShape]), 0.5));
-        const img = (await image.toArray()) as Float32Array;
-        const context = spec.cleanFrames > 0 ? tidy(() => mul(full([batch, spec.cleanFrames, ...frameShape], 1), image)) : undefined;
-        const { data } = await boundary(fixedImageDenoiser(image), spec, context, ks);
-        dispose([image, ...(context ? [context] : [])]);
-        const per = pixels * spec.window;
-        const tolerance = 6 * sigmaAtZero + 1e-4;
-        for (let b = 0; b < batch; b++) {
-          for (let p = 0; p < pixels; p++) {
-            const got = data[b * per + spec.cleanFrames * pixels + p]!;
-            if (!(Math.abs(got - img[p]!) <= tolerance)) fail(`example ${b}, pixel ${p} of the finished frame: ${got}, expected ${img[p]} ± ${tolerance}`);
-          }
-        }
-      }),
-    },
-    {
-      name: 'sampler (Algorithm 3): the same key gives the same samples',
-      numRuns, examples,
-      property: fc.asyncProperty(windowSpec(4), gaussian, async (spec, g) => {
-        const run = async () => {
-          const [kc, ks] = split(prngKey(g.seed), 2) as [Key, Key];
-          const context = contextFor(spec, g.mean, g.std, kc);
-          const out = await boundary(gaussianOracleDenoiser(g.mean, g.std), spec, context, ks);
-          context?.dispose();
-          return out.data;
-        };
-        const [a, b] = [await run(), await run()];
-        for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) fail(`value ${i} differs between two runs with one key: ${a[i]} vs ${b[i]}`);
-      }),
-    },
+        return out.data;
+      };
+      const [a, b] = [await run(), await run()];
+      for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) fail(`value ${i} differs between two runs with one key: ${a[i]} vs ${b[i]}`);
+    }),
+  };
+}
+
+/** sampler (Algorithm 2) with the Gaussian oracle: rolled-out frames have the data's mean μ and variance s². */
+function rolloutMarginals(s: SamplerSetting, rollout: NonNullable<SamplerImpl['rollout']>): Law {
+  const { impl, examples, numRuns, batch, frameShape, gaussian, contextFor, grid, rule, boundaryMoments, expectNearMarginal, allowances } = s;
+  const frames = ROLLOUT_FRAMES;
+  return {
+    name: 'sampler (Algorithm 2) with the Gaussian oracle: rolled-out frames have the data\'s mean μ and variance s²',
+    numRuns, examples,
+    property: fc.asyncProperty(windowSpec(4), gaussian, async (spec, g) => {
+      const [kc, ks, kr] = split(prngKey(g.seed), 3) as [Key, Key, Key];
+      const oracle = gaussianOracleDenoiser(g.mean, g.std);
+      const context = contextFor(spec, g.mean, g.std, kc);
+      const state = await impl.sampleBoundary(oracle, { ...spec, ...(context ? { context } : {}), batch, frameShape, key: ks });
+      context?.dispose();
+      const { data, shape } = await read(rollout(oracle, { ...spec, state, frames, key: kr }));
+      state.dispose();
+      if (shape[0] !== batch || shape[1] !== frames) fail(`the rollout came back as [${shape}], expected [${batch}, ${frames}, ${frameShape}]`);
+      const variance = g.std * g.std;
+      const exact = grid
+        ? oracleRolloutMoments(g, boundaryMoments(spec, g), { cleanFrames: spec.cleanFrames, frames, stepsPerFrame: grid.stepsPerFrame, linear: referenceLinear(spec), rule: rule!, logSnr: impl.logSnr })
+        : null;
+      const expected = exact ?? new Array<Moments>(frames).fill({ mean: g.mean, variance });
+      const allow = allowances(exact !== null, g.mean);
+      // Frames come out at local time 0, whose marginal is the data's up to σ(0)² ≈ 3e-7.
+      exact?.forEach((m, f) => expectNearMarginal(`rolled-out frame ${f}`, m, g.mean, variance, g.mean));
+      for (const f of [0, 1, frames - 1]) expectMoments(`rolled-out frame ${f}`, frameMoments(data, batch, frames, f), expected[f]!.mean, expected[f]!.variance, allow.variance, allow.mean);
+      expectPooled('all rolled-out frames', data, batch, frames, expected, { varianceAllowance: allow.variance, meanAllowance: allow.mean });
+    }),
+  };
+}
+
+/** sampler (Algorithm 2): with a denoiser that always predicts one image, every rolled-out frame is that image. */
+function rolloutFixedImage(s: SamplerSetting, rollout: NonNullable<SamplerImpl['rollout']>): Law {
+  const { impl, seedExamples, numRuns, batch, frameShape, pixels, sigmaAtZero } = s;
+  const frames = ROLLOUT_FRAMES;
+  return {
+    name: 'sampler (Algorithm 2): with a denoiser that always predicts one image, every rolled-out frame is that image',
+    numRuns, examples: seedExamples,
+    property: fc.asyncProperty(windowSpec(4), fc.nat({ max: 1_000_000 }), async (spec, seed) => {
+      const [ki, ks, kr] = split(prngKey(seed), 3) as [Key, Key, Key];
+      const image = tidy(() => mul(normal(ki, [1, 1, ...frameShape]), 0.5));
+      const img = (await image.toArray()) as Float32Array;
+      const denoiser = fixedImageDenoiser(image);
+      const context = spec.cleanFrames > 0 ? tidy(() => mul(full([batch, spec.cleanFrames, ...frameShape], 1), image)) : undefined;
+      const state = await impl.sampleBoundary(denoiser, { ...spec, ...(context ? { context } : {}), batch, frameShape, key: ks });
+      const { data } = await read(rollout(denoiser, { ...spec, state, frames, key: kr }));
+      dispose([state, image, ...(context ? [context] : [])]);
+      const tolerance = 6 * sigmaAtZero + 1e-4;
+      data.forEach((v, i) => {
+        if (!(Math.abs(v - img[i % pixels]!) <= tolerance)) fail(`rolled-out value ${i}: ${v}, expected ${img[i % pixels]} ± ${tolerance}`);
+      });
+    }),
+  };
+}
+
+export function samplerLaws(impl: SamplerImpl, options: SamplerLawOptions = {}): Law[] {
+  const s = samplerSetting(impl, options);
+  return [
+    boundaryKeepsContext(s),
+    boundaryMarginals(s),
+    boundaryFixedImage(s),
+    boundaryDeterministic(s),
+    ...(impl.rollout ? [rolloutMarginals(s, impl.rollout), rolloutFixedImage(s, impl.rollout)] : []),
   ];
-  if (impl.rollout) {
-    const rollout = impl.rollout;
-    const frames = 6;
-    laws.push(
-      {
-        name: 'sampler (Algorithm 2) with the Gaussian oracle: rolled-out frames have the data\'s mean μ and variance s²',
-        numRuns, examples,
-        property: fc.asyncProperty(windowSpec(4), gaussian, async (spec, g) => {
-          const [kc, ks, kr] = split(prngKey(g.seed), 3) as [Key, Key, Key];
-          const oracle = gaussianOracleDenoiser(g.mean, g.std);
-          const context = contextFor(spec, g.mean, g.std, kc);
-          const state = await impl.sampleBoundary(oracle, { ...spec, ...(context ? { context } : {}), batch, frameShape, key: ks });
-          context?.dispose();
-          const { data, shape } = await read(rollout(oracle, { ...spec, state, frames, key: kr }));
-          state.dispose();
-          if (shape[0] !== batch || shape[1] !== frames) fail(`the rollout came back as [${shape}], expected [${batch}, ${frames}, ${frameShape}]`);
-          const variance = g.std * g.std;
-          const exact = grid
-            ? oracleRolloutMoments(g, boundaryMoments(spec, g), { cleanFrames: spec.cleanFrames, frames, stepsPerFrame: grid.stepsPerFrame, linear: referenceLinear(spec), rule: rule!, logSnr: impl.logSnr })
-            : null;
-          const expected = exact ?? new Array<Moments>(frames).fill({ mean: g.mean, variance });
-          const allow = allowances(exact !== null, g.mean);
-          // Frames come out at local time 0, whose marginal is the data's up to σ(0)² ≈ 3e-7.
-          exact?.forEach((m, f) => expectNearMarginal(`rolled-out frame ${f}`, m, g.mean, variance, g.mean));
-          for (const f of [0, 1, frames - 1]) expectMoments(`rolled-out frame ${f}`, frameMoments(data, batch, frames, f), expected[f]!.mean, expected[f]!.variance, allow.variance, allow.mean);
-          expectPooled('all rolled-out frames', data, batch, frames, expected, { varianceAllowance: allow.variance, meanAllowance: allow.mean });
-        }),
-      },
-      {
-        name: 'sampler (Algorithm 2): with a denoiser that always predicts one image, every rolled-out frame is that image',
-        numRuns, examples: seedExamples,
-        property: fc.asyncProperty(windowSpec(4), fc.nat({ max: 1_000_000 }), async (spec, seed) => {
-          const [ki, ks, kr] = split(prngKey(seed), 3) as [Key, Key, Key];
-          const image = tidy(() => mul(normal(ki, [1, 1, ...frameShape]), 0.5));
-          const img = (await image.toArray()) as Float32Array;
-          const denoiser = fixedImageDenoiser(image);
-          const context = spec.cleanFrames > 0 ? tidy(() => mul(full([batch, spec.cleanFrames, ...frameShape], 1), image)) : undefined;
-          const state = await impl.sampleBoundary(denoiser, { ...spec, ...(context ? { context } : {}), batch, frameShape, key: ks });
-          const { data } = await read(rollout(denoiser, { ...spec, state, frames, key: kr }));
-          dispose([state, image, ...(context ? [context] : [])]);
-          const tolerance = 6 * sigmaAtZero + 1e-4;
-          data.forEach((v, i) => {
-            if (!(Math.abs(v - img[i % pixels]!) <= tolerance)) fail(`rolled-out value ${i}: ${v}, expected ${img[i % pixels]} ± ${tolerance}`);
-          });
-        }),
-      },
-    );
-  }
-  return laws;
 }
