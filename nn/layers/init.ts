@@ -87,8 +87,11 @@ export const normalInit = (stddev: number): Initializer => (key, shape) => tidy(
 export const zerosInit: Initializer = (_key, shape) => tidy(() => zeros(shape));
 export const onesInit: Initializer = (_key, shape) => tidy(() => ones(shape));
 
-/** erf in float64 on the host: the truncation bounds are constants, computing them needs no tensor. */
-function erfHost(x: number): number {
+/**
+ * erf in float64 on the host: the truncation bounds are constants, computing them needs no tensor.
+ * @internal Exported for its known-answer test.
+ */
+export function erfHost(x: number): number {
   // Maclaurin series converges fast for |x| ≤ 3, which covers every bound used here (±2/√2).
   if (Math.abs(x) > 3) return Math.sign(x) * (1 - erfcLarge(Math.abs(x)));
   let sum = x;

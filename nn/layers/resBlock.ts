@@ -59,7 +59,7 @@ export function resBlock(config: ResBlockConfig): ConditionedLayer<ResBlockParam
       h = add(h, reshape(cond.apply(params.cond, c), [n, 1, 1, outChannels]));
       h = drop.apply({}, silu(norm2.apply(params.norm2, h)), options);
       h = conv2.apply(params.conv2, h);
-      return add(skip && params.skip ? skip.apply(params.skip, x) : x, h);
+      return add(skip ? skip.apply(params.skip!, x) : x, h);
     },
   });
 }

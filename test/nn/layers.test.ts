@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as r from '../../index.js';
 import * as nn from '../../nn/index.js';
+import { erfHost } from '../../nn/layers/init.js';
 import { values } from './helpers.js';
 
 const dim = (max = 5) => fc.integer({ min: 1, max });
@@ -310,6 +311,10 @@ describe('errors name the layer, the field and what was expected (the whole mess
       ['attention: dim', 0, (v) => nn.attention({ dim: v, heads: 1 })],
       ['attention: heads', 0, (v) => nn.attention({ dim: 4, heads: v })],
       ['attention: headDim', 0, (v) => nn.attention({ dim: 4, heads: 2, headDim: v })],
+      ['embedding: numEmbeddings', 0, (v) => nn.embedding({ numEmbeddings: v, features: 2 })],
+      ['embedding: features', -1, (v) => nn.embedding({ numEmbeddings: 3, features: v })],
+      ['fourierFeatures: dim', 0, (v) => nn.fourierFeatures({ dim: v })],
+      ['torchBiasInit: fanIn', 0, (v) => nn.torchBiasInit(v)],
     ];
     for (const [prefix, bad, make] of cases) {
       expect(() => make(bad), prefix).toThrow(new RegExp(`^${prefix} must be a positive integer, got ${bad}$`));
@@ -329,8 +334,22 @@ describe('errors name the layer, the field and what was expected (the whole mess
       [/^attention: expected \[\.\.\., length, 4\], got \[4\]$/, applyTo(nn.attention({ dim: 4, heads: 2 }), r.ones([4]))],
       [/^attention: expected \[\.\.\., length, 4\], got \[3,5\]$/, applyTo(nn.attention({ dim: 4, heads: 2 }), r.ones([3, 5]))],
       [/^attention: mask \[1,1,1,3,3\] has more axes than the scores \[2,3,3\]$/, applyTo(nn.attention({ dim: 4, heads: 2 }), r.ones([3, 4]), { mask: r.ones([1, 1, 1, 3, 3], 'bool') })],
+      [/^spatialAttention: expected video \[batch, frames, height, width, channels\], got \[2,4,4\]$/, applyTo(nn.spatialAttention({ dim: 4, heads: 2 }), r.ones([2, 4, 4]))],
+      [/^temporalAttention: expected video \[batch, frames, height, width, channels\], got \[1,2,4,4\]$/, applyTo(nn.temporalAttention({ dim: 4, heads: 2 }), r.ones([1, 2, 4, 4]))],
+      [/^embedding: ids must be int32 or uint32, got float32 \[2\]$/, applyTo(nn.embedding({ numEmbeddings: 3, features: 2 }), r.tensor([0, 1]))],
+      [/^sequential: 2 layers but 1 parameter sets$/, () => { const seq = nn.sequential(nn.activation(r.relu), nn.activation(r.relu)); return seq.apply([{}] as never, r.ones([2])); }],
     ];
     for (const [message, run] of cases) expect(run, String(message)).toThrow(message);
+  });
+
+  it('a rate or a frequency range out of bounds is refused; the bounds themselves are not', () => {
+    for (const bad of [-0.1, 1, Number.NaN]) expect(() => nn.dropout({ rate: bad })).toThrow(new RegExp(`^dropout: rate must be in \\[0, 1\\), got ${bad}$`));
+    expect(() => nn.dropout({ rate: 0 })).not.toThrow();
+    for (const [lo, hi] of [[0, 1], [2, 1], [-1, 1]] as const) {
+      expect(() => nn.fourierFeatures({ dim: 4, minFrequency: lo, maxFrequency: hi })).toThrow(new RegExp(`^fourierFeatures: need 0 < minFrequency ≤ maxFrequency, got ${lo}, ${hi}$`));
+    }
+    expect(() => nn.fourierFeatures({ dim: 4, minFrequency: 2, maxFrequency: 2 })).not.toThrow();
+    expect(() => nn.fans([])).toThrow(/^fans: a kernel needs at least one axis$/);
   });
 
   it('attention with an explicit headDim needs no divisibility: 4 heads of 2 over dim 6', () => {
@@ -423,5 +442,94 @@ describe('scale, bias and the axes they act on', () => {
     const plain = await values(without.apply(p, x));
     const shifted = await values(withBias.apply({ weight: p.weight, bias: r.tensor([1, -2, 3]) }, x));
     close(shifted, plain.map((v, i) => v + [1, -2, 3][i % 3]!), 1e-5);
+  });
+});
+
+describe('initialisers and parameter-free layers', () => {
+  it('erfHost matches erf to float64 precision, in the series range and the continued-fraction tail', () => {
+    // Reference values of erf (and erfc for the tail, where 1 − erf loses the digits). Tolerance
+    // 2e-13: the Maclaurin series at x = 3 sums terms up to ~10³ that cancel to ~1, losing about
+    // 10³ ulp of 1 (3e-14 measured); elsewhere the error is a few ulp.
+    const erf: [number, number][] = [[0.1, 0.1124629160182849], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [Math.SQRT2, 0.9544997361036416], [2, 0.9953222650189527], [3, 0.9999779095030014], [3.5, 0.9999992569016276], [4, 0.9999999845827421], [5, 0.9999999999984626]];
+    for (const [x, want] of erf) {
+      expect(Math.abs(erfHost(x) - want), `erf(${x})`).toBeLessThan(2e-13);
+      expect(erfHost(-x), `erf(−${x}) = −erf(${x})`).toBe(-erfHost(x));
+    }
+    const erfc: [number, number][] = [[3.5, 7.430983723414128e-7], [4, 1.541725790028002e-8], [5, 1.5374597944280351e-12]];
+    for (const [x, want] of erfc) expect(Math.abs(1 - erfHost(x) - want) / want, `erfc(${x})`).toBeLessThan(1e-3);
+    expect(erfHost(0)).toBe(0);
+  });
+
+  it('fans: a vector is its own fan; explicit axes pick the in and out extents, the rest is the receptive field', () => {
+    expect(nn.fans([5])).toEqual({ fanIn: 5, fanOut: 5 });
+    expect(nn.fans([3, 7])).toEqual({ fanIn: 3, fanOut: 7 });
+    expect(nn.fans([2, 3, 4], 0, 2)).toEqual({ fanIn: 6, fanOut: 12 });
+    expect(nn.fans([2, 3, 4], 0, -2)).toEqual({ fanIn: 8, fanOut: 12 });
+    expect(nn.fans([2, 3, 4], -3, 1)).toEqual({ fanIn: 8, fanOut: 12 });
+  });
+
+  it('the normal and fan-out variance scalings, normalInit and torchBiasInit(1) have their variance and support', async () => {
+    // 20,000 draws: the sample variance's relative standard error is √(2/n) = 1%; 6 of them allowed.
+    const n = 20_000;
+    const stats = async (t: r.Tensor) => {
+      const w = await values(t);
+      const mean = w.reduce((a, v) => a + v, 0) / w.length;
+      return { variance: w.reduce((a, v) => a + (v - mean) ** 2, 0) / (w.length - 1), max: Math.max(...w.map(Math.abs)) };
+    };
+    // [50, 400]: fanIn 50, fanOut 400. A normal, unlike a uniform of the same variance (bounded at
+    // √3 σ), has about 4.6% of its draws beyond 2σ.
+    const fanOut = await stats(nn.varianceScaling(1, 'fanOut', 'normal')(r.key(1), [50, 400]));
+    expect(Math.abs(fanOut.variance * 400 - 1)).toBeLessThan(6 * Math.sqrt(2 / n));
+    expect(fanOut.max).toBeGreaterThan(3 * Math.sqrt(1 / 400));
+    const half = await stats(nn.normalInit(0.5)(r.key(2), [n]));
+    expect(Math.abs(half.variance / 0.25 - 1)).toBeLessThan(6 * Math.sqrt(2 / n));
+    const torch1 = await stats(nn.torchBiasInit(1)(r.key(3), [n]));
+    expect(Math.abs(torch1.variance * 3 - 1)).toBeLessThan(6 * Math.sqrt(0.8 / n));
+    expect(torch1.max).toBeLessThanOrEqual(1);
+    expect(torch1.max).toBeGreaterThan(0.99);
+    // The embedding table: N(0, 1/features), Flax's Embed (fans over axis 0 and axis −2 of [n, f]).
+    const table = await stats(nn.embedding({ numEmbeddings: 2000, features: 10 }).init(r.key(4)).table);
+    expect(Math.abs(table.variance * 10 - 1)).toBeLessThan(6 * Math.sqrt(2 / n));
+  });
+
+  it('the truncated normal has the variance of a normal truncated at its bounds, also beyond ±3√2 (the erfc tail)', async () => {
+    // At ±5 almost nothing is cut: variance 1 − 2·5·φ(5)/(1 − 2Φ(−5)) ≈ 0.99997.
+    const w = await values(nn.truncatedNormal(r.key(5), [20_000], -5, 5));
+    const mean = w.reduce((a, v) => a + v, 0) / w.length;
+    const variance = w.reduce((a, v) => a + (v - mean) ** 2, 0) / (w.length - 1);
+    expect(w.every((v) => Number.isFinite(v) && v >= -5 && v <= 5)).toBe(true);
+    expect(Math.abs(mean)).toBeLessThan(6 * Math.sqrt(1 / w.length));
+    expect(Math.abs(variance - 1)).toBeLessThan(6 * Math.sqrt(2 / w.length));
+  });
+
+  it('parameter-free layers have the empty parameter tree {}; dropout at rate 0 is the identity even when training, without a key', () => {
+    expect(nn.fourierFeatures({ dim: 4 }).init(r.key(0))).toEqual({});
+    expect(nn.activation(r.relu).init(r.key(0))).toEqual({});
+    expect(nn.dropout({ rate: 0.5 }).init(r.key(0))).toEqual({});
+    const x = r.ones([3]);
+    expect(nn.dropout({ rate: 0 }).apply({}, x, { training: true })).toBe(x);
+  });
+
+  it('fourierFeatures with dim 2 is sin and cos at the minimum frequency', async () => {
+    const y = await values(nn.fourierFeatures({ dim: 2, minFrequency: 0.75, maxFrequency: 3 }).apply({}, r.tensor([2])));
+    expect(y[0]).toBeCloseTo(Math.sin(1.5), 6);
+    expect(y[1]).toBeCloseTo(Math.cos(1.5), 6);
+  });
+
+  it('videoTransformerBlock: the MLP is mlpRatio × dim wide (default 4); causal, frame 0 ignores later frames', async () => {
+    const p4 = nn.videoTransformerBlock({ dim: 8, heads: 2, condDim: 3 }).init(r.key(0));
+    expect(p4.mlp.hidden.weight.shape).toEqual([8, 32]);
+    const p2 = nn.videoTransformerBlock({ dim: 8, heads: 2, condDim: 3, mlpRatio: 2 }).init(r.key(0));
+    expect(p2.mlp.hidden.weight.shape).toEqual([8, 16]);
+    const block = nn.videoTransformerBlock({ dim: 8, heads: 2, condDim: 3, mlpRatio: 2, causal: true });
+    const x = r.normal(r.key(1), [1, 3, 2, 2, 8]);
+    const cond = r.normal(r.key(2), [1, 3, 3]);
+    const changed = r.concat([r.slice(x, [0, 0], [1, 1]), r.normal(r.key(3), [1, 2, 2, 2, 8])], 1);
+    const first = (y: r.Tensor) => values(r.slice(y, [0, 0], [1, 1]));
+    expect(await first(block.apply(p2, changed, cond))).toEqual(await first(block.apply(p2, x, cond)));
+    // Not causal, frame 0 sees the change.
+    const open = nn.videoTransformerBlock({ dim: 8, heads: 2, condDim: 3, mlpRatio: 2 });
+    expect(await first(open.apply(p2, changed, cond))).not.toEqual(await first(open.apply(p2, x, cond)));
+    r.dispose([p4, p2]);
   });
 });
