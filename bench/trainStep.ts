@@ -1,20 +1,22 @@
 /**
- * One preset's training step exactly as `rolling train` runs it (experiments/trainer.ts: Algorithm 1
- * on the preset's U-ViT, clipping + Adam with the warm-up/cosine schedule, EMA, the loss read back),
- * timed on synthetic data of the preset's frame shape. Prints one JSON line:
- * `{ preset, backend, threads, batch, msPerStep[], medianMs, cpuMsPerStep, peakTensorBytes, peakRssBytes, parameters }`
- * (`cpuMsPerStep`: this process's CPU time, all threads; `peakRssBytes` is sampled between steps and
+ * One preset's training step exactly as `rolling train` runs it (experiments/trainer.ts's
+ * createTrainingStep: Algorithm 1 on the preset's U-ViT, clipping + Adam with the warm-up/cosine
+ * schedule, EMA, compiled with jit unless --eager; the loss read back), timed on synthetic data of the
+ * preset's frame shape. Prints one JSON line:
+ * `{ preset, backend, threads, jit, batch, msPerStep[], medianMs, cpuMsPerStep, peakTensorBytes, peakRssBytes, parameters }`
+ * (`cpuMsPerStep`: this process's CPU time, all threads; `peakTensorBytes`: the backend's live bytes
+ * where it counts them, else the live tensors'; `peakRssBytes` is sampled between steps and
  * under-reads: trainVsTorch.ts reads the kernel's VmHWM instead).
  *
- *   npx tsx bench/trainStep.ts --preset demo [--batch 8] [--steps 10] [--backend wasm] [--threads 2]
+ *   npx tsx bench/trainStep.ts --preset demo [--batch 8] [--steps 10] [--backend wasm] [--threads 2] [--eager]
  *
  * `bench/trainVsTorch.ts` runs this and the PyTorch replica alternately in separate processes.
  */
 import { parseArgs } from 'node:util';
 import { enableRelaxedSimd } from '../backends/wasm/index.js';
-import { dispose, foldIn, getBackend, jit, key, memoryStats, registerBackend, setBackend, setConvAlgorithm, tidy, valueAndGrad, type ConvAlgorithm, type Tensor } from '../index.js';
-import { applyUpdates, countParameters, disposeStale, ema } from '../nn/index.js';
-import { lossFor, optimizerFor } from '../experiments/trainer.js';
+import { dispose, foldIn, getBackend, key, memoryStats, registerBackend, setBackend, setConvAlgorithm, tidy, type ConvAlgorithm } from '../index.js';
+import { countParameters, disposeStale, ema } from '../nn/index.js';
+import { createTrainingStep, optimizerFor } from '../experiments/trainer.js';
 import { buildModel } from '../experiments/model.js';
 import { PRESETS, type Preset } from '../experiments/presets.js';
 import { sampleBatch, type VideoDataset } from '../experiments/data/datasets.js';
@@ -36,11 +38,8 @@ const { values } = parseArgs({
     'plain-simd': { type: 'boolean', default: false },
     /** conv2d's default algorithm (setConvAlgorithm): auto (Winograd for wide 3×3 convolutions), im2col or winograd. */
     'conv-algorithm': { type: 'string', default: 'auto' },
-    /**
-     * jit the step's update (clipping, Adam, the parameters, EMA): the loss and gradients stay eager,
-     * since the step's PRNG key changes every step and a key is a static argument of jit (it would trace every step).
-     */
-    jit: { type: 'boolean', default: false },
+    /** Run the step eagerly, op by op (`rolling train` compiles it with jit: TrainOptions.jit). */
+    eager: { type: 'boolean', default: false },
   },
 });
 setConvAlgorithm(values['conv-algorithm'] as ConvAlgorithm);
@@ -75,7 +74,7 @@ const steps = Number(values.steps);
 const model = buildModel(preset, frameShape, values['checkpoint-blocks'] ? { checkpointBlocks: true } : {});
 const optimizer = optimizerFor(preset, preset.steps);
 const averager = ema({ decay: preset.emaDecay, warmup: true });
-const vg = valueAndGrad(lossFor(model, preset, 'rolling'));
+const trainingStep = createTrainingStep({ model, preset, mode: 'rolling', optimizer, averager, jit: !values.eager });
 const stepKeys = foldIn(key(0), 0x57e9);
 
 let state = tidy(() => {
@@ -84,34 +83,35 @@ let state = tidy(() => {
 });
 const parameters = countParameters(state.params as never);
 
+// Peak memory: the backend's live bytes where it counts them (a jitted step's intermediates are
+// buffers, not tensors), else the live tensors' bytes; sampled after every kernel.
 let peakTensorBytes = 0;
 let peakRss = 0;
 const backend = getBackend();
+const live = (): number => backend.stats?.().bytes ?? memoryStats().bytes;
 const run = backend.run;
 backend.run = ((...args: Parameters<typeof run>) => {
   const out = run.apply(backend, args);
-  const b = memoryStats().bytes;
+  const b = live();
   if (b > peakTensorBytes) peakTensorBytes = b;
   return out;
 }) as typeof run;
+const runExpression = backend.runExpression;
+if (runExpression) {
+  backend.runExpression = ((...args: Parameters<typeof runExpression>) => {
+    const out = runExpression.apply(backend, args);
+    const b = live();
+    if (b > peakTensorBytes) peakTensorBytes = b;
+    return out;
+  }) as typeof runExpression;
+}
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 5);
-
-const update = (grads: unknown, prev: typeof state) => {
-  const { updates, state: opt } = optimizer.update(grads as never, prev.opt as never, prev.params);
-  const params = applyUpdates(prev.params, updates);
-  return { params, opt, ema: averager.update(params, prev.ema as never) };
-};
-const jittedUpdate = jit(update);
 
 async function step(i: number): Promise<number> {
   const prev = state;
-  const next = tidy(() => {
-    const batch = sampleBatch(dataset, 0, i, preset.batch, preset.window);
-    const [loss, grads] = vg(prev.params, foldIn(stepKeys, i), batch);
-    return { ...(values.jit ? jittedUpdate : update)(grads, prev), loss };
-  });
-  const loss = (await (next.loss as Tensor).toArray())[0]!;
-  (next.loss as Tensor).dispose();
+  const next = tidy(() => trainingStep(prev, sampleBatch(dataset, 0, i, preset.batch, preset.window), foldIn(stepKeys, i)));
+  const loss = (await next.loss.toArray())[0]!;
+  next.loss.dispose();
   const { loss: _, ...rest } = next;
   state = rest as typeof state;
   disposeStale(prev, state);
@@ -135,6 +135,8 @@ for (let i = 0; i < Number(values.warmup) + steps; i++) {
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 backend.run = run;
+if (runExpression) backend.runExpression = runExpression;
+trainingStep.clear();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 dispose(state);
 console.log(
@@ -145,7 +147,7 @@ console.log(
     relaxedSimd,
     checkpointBlocks: values['checkpoint-blocks'],
     convAlgorithm: values['conv-algorithm'],
-    jit: values.jit ? { update: jittedUpdate.stats() } : false,
+    jit: !values.eager,
     batch: preset.batch,
     parameters,
     msPerStep: ms.map((v) => Math.round(v * 10) / 10),

@@ -10,8 +10,8 @@ import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { dispose, foldIn, key, keep, mul, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, valueAndGrad, type Key, type Tensor } from '../core/index.js';
-import { standardTrainStep, trainStep, type Model } from '../diffusion/index.js';
+import { dispose, foldIn, jit, key, keep, mul, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, valueAndGrad, type Key, type Tensor } from '../core/index.js';
+import { lossFromDraws, standardTrainingDraws, trainingDraws, type Model, type TrainingDraws } from '../diffusion/index.js';
 import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn/index.js';
 import { writeFileAtomic } from './formats/atomicWrite.js';
 import { CheckpointError, decodeCheckpointMetadata } from './checkpointMetadata.js';
@@ -43,6 +43,12 @@ export interface TrainOptions {
   checkpointEvery?: number;
   /** Recompute each U-ViT block in the backward pass (`UViTConfig.checkpointBlocks`): less memory, the same gradients. */
   checkpointBlocks?: boolean;
+  /**
+   * Compile the step (loss, gradients, clipping, Adam, EMA) with `jit` (default true): traced once,
+   * then replayed without a tape, element-wise chains fused; the same values bit for bit (tested).
+   * False runs it eagerly, op by op.
+   */
+  jit?: boolean;
   /** Called after every step with the number of steps done (on resume the first call is the checkpoint's step + 1). */
   onStep?: (step: number, loss: number) => void;
 }
@@ -67,14 +73,74 @@ export function optimizerFor(preset: Preset, steps: number) {
   return chain(clipByGlobalNorm(1), adam({ learningRate: schedule }));
 }
 
-/** Algorithm 1 (or the standard baseline's loss) with the preset's window, clean frames, Bernoulli rate, boundary map and noise schedule; or the MSE baseline's loss. */
-export function lossFor(model: DenoiserNetwork, preset: Preset, mode: TrainMode): (params: unknown, k: Key, batch: Tensor) => Tensor {
-  if (mode === 'mse') return mseLoss(model, preset);
+/**
+ * A training step's loss in the two halves `jit` needs: `draws(key, batch)`, the step's random
+ * tensors (drawn eagerly: the key changes every step and a key is a static argument of `jit`), and
+ * `loss(params, batch, draws)`, a function of tensors only. Algorithm 1 or the standard baseline's
+ * loss with the preset's window, clean frames, Bernoulli rate, boundary map and noise schedule; the
+ * MSE baseline draws nothing.
+ */
+export interface StepLoss {
+  draws(k: Key, batch: Tensor): TrainingDraws | null;
+  loss(params: unknown, batch: Tensor, draws: TrainingDraws | null): Tensor;
+}
+
+export function stepLossFor(model: DenoiserNetwork, preset: Preset, mode: TrainMode): StepLoss {
+  if (mode === 'mse') {
+    const mse = mseLoss(model, preset);
+    const unused = key(0);
+    return { draws: () => null, loss: (params, batch) => mse(params, unused, batch) };
+  }
   const schedule = noiseSchedule(preset);
   const apply: Model<unknown> = (p, z, l) => model.apply(p, z, l);
-  return mode === 'rolling'
-    ? trainStep(apply, { window: preset.window, cleanFrames: preset.cleanFrames, schedule, linearProbability: preset.linearProbability, initSchedule: diffusionInitSchedule(preset) })
-    : standardTrainStep(apply, { window: preset.window, cleanFrames: preset.cleanFrames, schedule });
+  const config = { window: preset.window, cleanFrames: preset.cleanFrames, schedule, linearProbability: preset.linearProbability, initSchedule: diffusionInitSchedule(preset) };
+  const draw = mode === 'rolling' ? trainingDraws : standardTrainingDraws;
+  return {
+    draws: (k, batch) => draw(k, batch, config),
+    loss: (params, batch, draws) => {
+      if (draws === null) throw new Error(`training loss: the ${mode} loss needs the step's draws`);
+      return lossFromDraws(apply, params, batch, draws, config);
+    },
+  };
+}
+
+/** What a training step carries to the next: parameters, optimizer state, the EMA of the weights. */
+export type TrainCarry = Pick<TrainState, 'params' | 'opt' | 'ema'>;
+
+/** One step of `rolling train` (bench/trainStep.ts times the same function). */
+export interface TrainingStep {
+  /** The loss at `prev.params` on `batch` with the draws of `k`, and the state after clipping, Adam and the EMA update. */
+  (prev: TrainCarry, batch: Tensor, k: Key): TrainCarry & { readonly loss: Tensor };
+  /** Free the compiled program's constants (the tensors the step makes from host values); the step traces again if called after. */
+  clear(): void;
+}
+
+/**
+ * The training step: the step's draws (eager), then the loss, its gradients, clipping + Adam and the
+ * EMA of the weights, compiled with `jit` unless `jit` is false. Compiled, the step is traced on its
+ * first call and replayed after: no tape, no per-op bookkeeping, element-wise chains fused, each
+ * intermediate freed after its last reader; the values are the eager step's bit for bit.
+ */
+export function createTrainingStep(o: { model: DenoiserNetwork; preset: Preset; mode: TrainMode; optimizer: ReturnType<typeof optimizerFor>; averager: ReturnType<typeof ema>; jit?: boolean }): TrainingStep {
+  const stepLoss = stepLossFor(o.model, o.preset, o.mode);
+  const update = (prev: TrainCarry, batch: Tensor, draws: TrainingDraws | null) => {
+    const [loss, grads] = valueAndGrad((params: unknown) => stepLoss.loss(params, batch, draws))(prev.params);
+    const { updates, state: opt } = o.optimizer.update(grads, prev.opt as never, prev.params);
+    const params = applyUpdates(prev.params, updates);
+    return { params, opt, ema: o.averager.update(params, prev.ema) as TrainCarry['ema'], loss };
+  };
+  const compiled = o.jit === false ? null : jit(update);
+  const step = (prev: TrainCarry, batch: Tensor, k: Key) => {
+    const draws = stepLoss.draws(k, batch);
+    return compiled ? compiled(prev, batch, draws) : update(prev, batch, draws);
+  };
+  return Object.assign(step, { clear: () => compiled?.clear() });
+}
+
+/** Algorithm 1 (or the standard baseline's loss, or the MSE baseline's) as one function of (params, key, batch): `stepLossFor`'s halves composed. */
+export function lossFor(model: DenoiserNetwork, preset: Preset, mode: TrainMode): (params: unknown, k: Key, batch: Tensor) => Tensor {
+  const s = stepLossFor(model, preset, mode);
+  return (params, k, batch) => s.loss(params, batch, s.draws(k, batch));
 }
 
 export function checkpointMetadata(o: { preset: Preset; mode: TrainMode; seed: number; step: number; steps: number; dataset: VideoDataset }): Record<string, string> {
@@ -140,42 +206,42 @@ async function trainHoldingLock(o: TrainOptions): Promise<{ state: TrainState; l
     const params = model.init(foldIn(key(o.seed), 0x1417));
     state = keep({ params, opt: optimizer.init(params), ema: averager.init(params), step: 0 });
   }
-  const lossFn = lossFor(model, o.preset, o.mode);
-  const vg = valueAndGrad(lossFn);
+  const trainingStep = createTrainingStep({ model, preset: o.preset, mode: o.mode, optimizer, averager, jit: o.jit });
   const stepKeys = foldIn(key(o.seed), 0x57e9);
   const started = Date.now();
   const secondsBefore = log.seconds;
   const last = Math.min(steps, o.stopAt ?? steps);
-  for (let step = state.step; step < last; step++) {
-    const prev = state;
-    const next = tidy(() => {
-      const batch = sampleBatch(o.dataset, o.seed, step, o.preset.batch, o.preset.window);
-      const [loss, grads] = vg(prev.params, foldIn(stepKeys, step), batch);
-      const { updates, state: opt } = optimizer.update(grads, prev.opt as never, prev.params);
-      const params = applyUpdates(prev.params, updates);
-      return { params, opt, ema: averager.update(params, prev.ema), loss };
-    });
-    // The loss and the whole update are checked before anything of this step is kept or saved: a
-    // finite loss can still come with NaN parameters (a NaN in the optimizer state, a huge step).
-    const health = tidy(() => stack([reshape(next.loss, []), nonFinite(next.params), nonFinite(next.opt), nonFinite(next.ema)]));
-    const [lossValue, params, opt, average] = Array.from(await health.toArray());
-    health.dispose();
-    next.loss.dispose();
-    const updated = [[params, 'parameters'], [opt, 'optimizer state'], [average, 'EMA weights']].filter(([v]) => !Number.isFinite(v)).map(([, name]) => name);
-    const bad = !Number.isFinite(lossValue!) ? `the loss is ${lossValue}` : updated.length > 0 ? `the updated ${updated.join(' and ')} hold NaN or ±Infinity` : '';
-    if (bad !== '') {
-      dispose([next.params, next.opt, next.ema]);
-      throw new NonFiniteError(step + 1, bad, lastSaved, o);
+  try {
+    for (let step = state.step; step < last; step++) {
+      const prev = state;
+      const next = tidy(() => {
+        const batch = sampleBatch(o.dataset, o.seed, step, o.preset.batch, o.preset.window);
+        return trainingStep({ params: prev.params, opt: prev.opt, ema: prev.ema }, batch, foldIn(stepKeys, step));
+      });
+      // The loss and the whole update are checked before anything of this step is kept or saved: a
+      // finite loss can still come with NaN parameters (a NaN in the optimizer state, a huge step).
+      const health = tidy(() => stack([reshape(next.loss, []), nonFinite(next.params), nonFinite(next.opt), nonFinite(next.ema)]));
+      const [lossValue, params, opt, average] = Array.from(await health.toArray());
+      health.dispose();
+      next.loss.dispose();
+      const updated = [[params, 'parameters'], [opt, 'optimizer state'], [average, 'EMA weights']].filter(([v]) => !Number.isFinite(v)).map(([, name]) => name);
+      const bad = !Number.isFinite(lossValue!) ? `the loss is ${lossValue}` : updated.length > 0 ? `the updated ${updated.join(' and ')} hold NaN or ±Infinity` : '';
+      if (bad !== '') {
+        dispose([next.params, next.opt, next.ema]);
+        throw new NonFiniteError(step + 1, bad, lastSaved, o);
+      }
+      state = { params: next.params, opt: next.opt, ema: next.ema as TrainState['ema'], step: step + 1 };
+      disposeStale({ params: prev.params, opt: prev.opt, ema: prev.ema }, { params: state.params, opt: state.opt, ema: state.ema });
+      log.losses.push(lossValue!);
+      log.seconds = secondsBefore + (Date.now() - started) / 1000;
+      o.onStep?.(state.step, lossValue!);
+      if (state.step % every === 0 || state.step === last) {
+        await saveCheckpoint(o.out, state, log, { ...o, steps });
+        lastSaved = state.step;
+      }
     }
-    state = { params: next.params, opt: next.opt, ema: next.ema as TrainState['ema'], step: step + 1 };
-    disposeStale({ params: prev.params, opt: prev.opt, ema: prev.ema }, { params: state.params, opt: state.opt, ema: state.ema });
-    log.losses.push(lossValue!);
-    log.seconds = secondsBefore + (Date.now() - started) / 1000;
-    o.onStep?.(state.step, lossValue!);
-    if (state.step % every === 0 || state.step === last) {
-      await saveCheckpoint(o.out, state, log, { ...o, steps });
-      lastSaved = state.step;
-    }
+  } finally {
+    trainingStep.clear();
   }
   return { state, log, model };
 }

@@ -75,6 +75,20 @@ describe('a NaN never reaches the checkpoint', () => {
     expect((await readCheckpointMetadata(path)).step).toBe('4');
   });
 
+  it('the jitted step (the default) trains the same bits as the eager one (jit: false): losses, parameters, Adam and EMA, rolling, standard and mse', async () => {
+    const preset = { ...PRESETS.test!, steps: 3, checkpointEvery: 100 };
+    const dataset = movingShapesDataset({ clips: 4, frames: preset.clipLength, size: preset.size, seed: 0 });
+    for (const mode of ['rolling', 'standard', 'mse'] as const) {
+      const runs = [];
+      for (const jit of [true, false]) runs.push(await train({ preset, dataset, out: join(dir, `jit-${mode}-${jit}`), seed: 0, mode, steps: 3, jit }));
+      const [compiled, eager] = runs as [Awaited<ReturnType<typeof train>>, Awaited<ReturnType<typeof train>>];
+      expect(compiled.log.losses, mode).toEqual(eager.log.losses);
+      const values = async (s: typeof compiled.state) => Promise.all(r.treeLeaves([s.params, s.opt, s.ema]).map(async (t) => Array.from(await t.toArray())));
+      expect(await values(compiled.state), mode).toEqual(await values(eager.state));
+      for (const run of runs) r.dispose([run.state.params, run.state.opt, run.state.ema]);
+    }
+  });
+
   it('a learning rate of 1e6 (the API): the checkpoint in --out holds finite values only, and the error names the step', async () => {
     const preset = { ...PRESETS.test!, learningRate: 1e6, steps: 12, checkpointEvery: 1 };
     const dataset = movingShapesDataset({ clips: 4, frames: preset.clipLength, size: preset.size, seed: 0 });
