@@ -285,6 +285,7 @@ const TRAIN_OPTIONS = {
   force: { codec: Switch, kind: 'switch', help: 'train over a checkpoint already in --out' },
   'checkpoint-every': { codec: PositiveInt, value: 'N', defaultText: "the preset's", help: 'steps between checkpoints' },
   'checkpoint-blocks': { codec: Switch, kind: 'switch', help: 'recompute each U-ViT block in the backward pass instead of keeping its values: about half the memory, a third more time (same gradients)' },
+  eager: { codec: Switch, kind: 'switch', help: 'run each step op by op instead of compiled with jit (the same values, slower; --debug-nans implies it)' },
   backend: BACKEND_OPTION,
   'debug-nans': DEBUG_NANS_OPTION,
 } as const satisfies OptionTable;
@@ -299,7 +300,7 @@ async function cmdTrain(o: Options<typeof TRAIN_OPTIONS>): Promise<void> {
   checkDataFits(preset, dataset);
   const steps = o.steps ?? preset.steps;
   const bar = progressBar(`train (${o.mode}, ${getBackendName()})`, steps);
-  const { log } = await train({ preset, dataset, out: resolve(o.out), seed: o.seed, mode: o.mode, steps, resume: o.resume, checkpointEvery: o['checkpoint-every'], checkpointBlocks: o['checkpoint-blocks'], onStep: (step, loss) => bar.update(step, { loss }) });
+  const { log } = await train({ preset, dataset, out: resolve(o.out), seed: o.seed, mode: o.mode, steps, resume: o.resume, checkpointEvery: o['checkpoint-every'], checkpointBlocks: o['checkpoint-blocks'], jit: !o.eager, onStep: (step, loss) => bar.update(step, { loss }) });
   bar.done(`checkpoint: ${join(resolve(o.out), CHECKPOINT)} (${log.losses.length} steps, final loss ${log.losses.at(-1)?.toFixed(4)}, peak memory ${peakMemory()})`);
 }
 
