@@ -1,3 +1,6 @@
+// The rule tables register themselves when they load (registry.ts, and the tape's hooks in trace.ts):
+// the VJPs here, forward mode's and batching's by the exports of jvp.ts and vmap.ts below.
+import './rules.js';
 export type { DType, TypedArray, DTypeArrays } from './dtype.js';
 export type { Backend, BackendBuffer, BufferInfo, OutputInfo } from './backend.js';
 export type { Prim, BackendPrim, PrimParams, Im2ColParams, WinogradInParams, WinogradOutParams, UnaryPrim, BinaryPrim, BitwisePrim, ComparePrim } from './primitives.js';

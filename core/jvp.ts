@@ -21,7 +21,7 @@ import * as o from './ops.js';
 import type { Prim, PrimParams } from './primitives.js';
 import { fmt, shapeEq } from './shape.js';
 import { Tensor, tidy } from './tensor.js';
-import { bind, nextLevel, outside, setAside, vjp } from './trace.js';
+import { bind, installForwardMode, nextLevel, outside, setAside, vjp } from './trace.js';
 import { mapDifferentiable, treeMap, treeZipMap } from './tree.js';
 
 /** A tangent, or null for a zero tangent. */
@@ -46,7 +46,7 @@ interface ForwardTrace {
 const activeTraces: ForwardTrace[] = [];
 
 /** @internal For trace.ts's `outside`: set aside the open jvps at `level` or above; returns the undo. */
-export function setAsideForward(level: number): () => void {
+function setAsideForward(level: number): () => void {
   return setAside(activeTraces, level);
 }
 
@@ -59,7 +59,7 @@ function setTangent(trace: ForwardTrace, primal: Tensor, tangent: Tensor): void 
  * @internal For scopes (`tidy`): a tangent lives as long as its value. A tangent is made right after
  * its value, so a scope that frees the value has already done so when it reaches the tangent.
  */
-export function tangentNeeded(t: Tensor): boolean {
+function tangentNeeded(t: Tensor): boolean {
   for (const trace of activeTraces) {
     const primal = trace.primalOf.get(t);
     if (primal !== undefined && !primal.disposed) return true;
@@ -72,8 +72,8 @@ export function hasTangent(xs: readonly Tensor[]): boolean {
   return activeTraces.some((trace) => xs.some((x) => trace.tangents.has(x.id)));
 }
 
-/** @internal Called by `bind` after each primitive: the output's tangent in every open `jvp` that needs one. */
-export function propagateTangents<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], out: Tensor): void {
+/** Called by `bind` after each primitive: the output's tangent in every open `jvp` that needs one. */
+function propagateTangents<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], out: Tensor): void {
   if (activeTraces.length === 0 || out.dtype !== 'float32') return;
   // Outermost first: an inner trace's rule may read `out`, whose outer tangent must exist by then.
   for (let k = 0; k < activeTraces.length; k++) {
@@ -205,6 +205,8 @@ export const jvpRules: JvpRules = {
   threefry2x32: zero(),
   reshape: linear('reshape'),
 };
+
+installForwardMode({ propagate: propagateTangents, needs: tangentNeeded, tracks: hasTangent, setAside: setAsideForward });
 
 // ---------------------------------------------------------------- the transformations
 

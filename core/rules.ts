@@ -8,27 +8,10 @@ import type { DType } from './dtype.js';
 import * as o from './ops.js';
 import type { Prim, PrimParams } from './primitives.js';
 import { assertShape, broadcastShapes, fmt, shapeEq, sizeOf, type Shape } from './shape.js';
+import { registerRules, type Rule, type Rules, type ShapeDType, type Thunk } from './registry.js';
 import type { Tensor } from './tensor.js';
 
-export interface ShapeDType {
-  shape: number[];
-  dtype: DType;
-}
-
-type Thunk = (() => Tensor) | null;
-
-export interface Rule<P extends Prim> {
-  shape(inputs: readonly Tensor[], params: PrimParams[P]): ShapeDType;
-  /** Absent for primitives without a derivative (comparisons, integer ops, random bits). */
-  vjp?(g: Tensor, inputs: readonly Tensor[], out: Tensor, params: PrimParams[P]): Thunk[];
-  /**
-   * The values `vjp` reads (PyTorch's "saved tensors"): the indices of the inputs whose values it
-   * uses, and whether it uses the output's. The tape keeps only these alive for the backward pass;
-   * every other input and output may be freed as soon as the forward pass is done with it (a `vjp`
-   * may still read the `shape`/`dtype` of any of them). Absent: everything is kept.
-   */
-  saves?: { readonly inputs: readonly number[]; readonly output: boolean };
-}
+export type { Rule, ShapeDType };
 
 /** What a rule's `vjp` reads (see `Rule.saves`). */
 const saves = (inputs: readonly number[], output = false) => ({ inputs, output });
@@ -36,8 +19,6 @@ const NOTHING = saves([]);
 const INPUT = saves([0]);
 const OUTPUT = saves([], true);
 const BOTH = saves([0, 1]);
-
-type Rules = { [P in Prim]: Rule<P> };
 
 function floatOnly(op: string, x: Tensor): void {
   if (x.dtype !== 'float32') throw new Error(`${op}: expects float32, got ${x.dtype}${fmt(x.shape)}; cast it first`);
@@ -414,6 +395,8 @@ export const rules: Rules = {
     vjp: (g, [x]) => [() => o.reshape(g, [...x!.shape])],
   },
 };
+
+registerRules(rules);
 
 function tieMask(a: Tensor, b: Tensor): Tensor {
   const gt = o.cast(o.greater(a, b), 'float32');

@@ -4,21 +4,23 @@
  * `bind` runs one primitive and, for every active tape that tracks one of its inputs, appends an
  * entry. `vjp(f, ...primals)` opens a tape, tracks fresh aliases of the primals (fresh identities keep
  * nested derivatives apart: no perturbation confusion), runs `f`, and closes the tape. The pullback
- * walks the entries backwards, applying each primitive's VJP rule from `rules.ts`. Those rules are
+ * walks the entries backwards, applying each primitive's VJP rule (`rules.ts`, read through the
+ * registry, `registry.ts`). Those rules are
  * written with ordinary ops, so when an outer tape is still open the backward pass is itself
- * recorded: that is how `grad(grad(f))` works. Forward mode (`jvp`, in jvp.ts) rides on the same
- * `bind`: it computes tangents as the primitives run, and shares this file's nesting levels so that
- * each transformation sees exactly the work of the transformations opened inside it.
+ * recorded: that is how `grad(grad(f))` works. Forward mode (`jvp`, in jvp.ts) and batching
+ * (`vmap`, in vmap.ts) ride on the same `bind`: it computes tangents as the primitives run, and runs
+ * batching rules in their place; they share this file's nesting levels so that each transformation
+ * sees exactly the work of the transformations opened inside it. They plug in (`installForwardMode`,
+ * `installBatching`) when they load: they import this file, never the reverse.
  */
+import type { DType } from './dtype.js';
 import type { PrimParams, Prim } from './primitives.js';
-import { rules } from './rules.js';
+import { rules } from './registry.js';
 import { getBackend, newStorage, ownedByScope, Tensor, tapeNeeds, tidy, treeTensors, dispose } from './tensor.js';
 import type { BufferInfo } from './backend.js';
 import { checkInputs } from './argument.js';
 import { checkFinite, debugNans } from './debug.js';
 import { mapDifferentiable, treeLeaves, treeMap } from './tree.js';
-import { hasTangent, propagateTangents, setAsideForward, tangentNeeded } from './jvp.js';
-import { batchedValueNeeded, batchPrimitive, isBatched, setAsideBatching, stopBatched } from './vmap.js';
 
 /** One primitive applied, as the tape records it. */
 interface PrimEntry {
@@ -71,10 +73,52 @@ class Tape {
   readonly saved = new Set<Tensor>();
 }
 
+/** @internal What `bind` and the tape ask of forward mode; jvp.ts installs it. */
+export interface ForwardMode {
+  /** Called by `bind` after each primitive: the output's tangent in every open `jvp` that needs one. */
+  propagate<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], out: Tensor): void;
+  /** For scopes: whether `t` is the tangent of a live value. */
+  needs(t: Tensor): boolean;
+  /** Whether some open `jvp` tracks one of `xs`. */
+  tracks(xs: readonly Tensor[]): boolean;
+  /** Set aside the open jvps at `level` or above; returns the undo. */
+  setAside(level: number): () => void;
+}
+
+/** @internal What `bind` and the tape ask of batching; vmap.ts installs it. */
+export interface Batching {
+  /** Called by `bind` before a primitive runs: its output's tracer when an open vmap batches an input, else null. */
+  primitive<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], shape: readonly number[], dtype: DType): Tensor | null;
+  /** For scopes: whether `v` is the batched value of a live tracer. */
+  needs(v: Tensor): boolean;
+  /** Whether some open vmap batches one of `xs`. */
+  tracks(xs: readonly Tensor[]): boolean;
+  /** `stopGradient` of a tracer (a tracer of its value's); null for other tensors. */
+  stop(x: Tensor): Tensor | null;
+  /** Set aside the open vmaps at `level` or above; returns the undo. */
+  setAside(level: number): () => void;
+}
+
+const nothingToUndo = (): void => undefined;
+
+// Until jvp.ts and vmap.ts load, no jvp or vmap can be open.
+let forward: ForwardMode = { propagate: () => undefined, needs: () => false, tracks: () => false, setAside: () => nothingToUndo };
+let batching: Batching = { primitive: () => null, needs: () => false, tracks: () => false, stop: () => null, setAside: () => nothingToUndo };
+
+/** @internal Called once by jvp.ts when it loads. */
+export function installForwardMode(mode: ForwardMode): void {
+  forward = mode;
+}
+
+/** @internal Called once by vmap.ts when it loads. */
+export function installBatching(mode: Batching): void {
+  batching = mode;
+}
+
 const activeTapes: Tape[] = [];
 // A scope keeps what a recording tape will read, the tangent of every value it keeps (jvp.ts) and
 // the batched value behind every vmap tracer it keeps (vmap.ts).
-tapeNeeds.has = (t) => activeTapes.some((tape) => tape.saved.has(t)) || tangentNeeded(t) || batchedValueNeeded(t);
+tapeNeeds.has = (t) => activeTapes.some((tape) => tape.saved.has(t)) || forward.needs(t) || batching.needs(t);
 
 /**
  * @internal Take the entries at `level` or above off a stack of open transformations (tapes here,
@@ -92,7 +136,7 @@ export function setAside(stack: { level: number }[], level: number): () => void 
  * JVP or batching rule's work belongs to the transformations outside its own, not to those inside.
  */
 export function outside<T>(level: number, fn: () => T): T {
-  const undo = [setAside(activeTapes, level), setAsideForward(level), setAsideBatching(level)];
+  const undo = [setAside(activeTapes, level), forward.setAside(level), batching.setAside(level)];
   try {
     return fn();
   } finally {
@@ -127,7 +171,7 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
   });
   const { shape, dtype } = rule.shape(inputs, params as never);
   // Inside vmap, a primitive on batched values runs its batching rule instead (vmap.ts).
-  const batched = batchPrimitive(prim, inputs, params, shape, dtype);
+  const batched = batching.primitive(prim, inputs, params, shape, dtype);
   let out: Tensor;
   if (batched !== null) {
     out = batched;
@@ -149,13 +193,13 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
       for (const t of keep) tape.saved.add(t);
     }
   }
-  propagateTangents(prim, inputs, params, out);
+  forward.propagate(prim, inputs, params, out);
   return out;
 }
 
 /** A new tensor sharing `x`'s buffer that no tape tracks: gradients do not flow through it. */
 export function stopGradient(x: Tensor): Tensor {
-  const batched = stopBatched(x);
+  const batched = batching.stop(x);
   if (batched !== null) return batched;
   return new Tensor(x.live('stopGradient'), x.shape, x.dtype);
 }
@@ -324,7 +368,7 @@ export function customVjp<A extends unknown[], R>(
 ): (...args: A) => R {
   return (...args: A): R => {
     const inputs = treeLeaves(args);
-    if (!activeTapes.some((tape) => inputs.some((x) => tape.tracked.has(x.id))) || hasTangent(inputs) || isBatched(inputs)) return fn(...args);
+    if (!activeTapes.some((tape) => inputs.some((x) => tape.tracked.has(x.id))) || forward.tracks(inputs) || batching.tracks(inputs)) return fn(...args);
     // Forward with recording suspended: the scope frees every intermediate, as no tape needs them.
     const suspended = activeTapes.splice(0);
     let out: R;

@@ -18,7 +18,7 @@ import type { DType } from './dtype.js';
 import type { Prim, PrimParams } from './primitives.js';
 import { fmt, shapeEq } from './shape.js';
 import { Tensor, tidy } from './tensor.js';
-import { bind, nextLevel, outside, setAside, stopGradient } from './trace.js';
+import { bind, installBatching, nextLevel, outside, setAside, stopGradient } from './trace.js';
 import { describeValue, isPlainObject, pytreeNodeOf } from './pytree.js';
 
 /**
@@ -42,7 +42,7 @@ interface BatchTrace {
 const activeTraces: BatchTrace[] = [];
 
 /** @internal For trace.ts's `outside`: set aside the open vmaps at `level` or above; returns the undo. */
-export function setAsideBatching(level: number): () => void {
+function setAsideBatching(level: number): () => void {
   return setAside(activeTraces, level);
 }
 
@@ -70,7 +70,7 @@ function attach(trace: BatchTrace, t: Tensor, value: Tensor): Tensor {
 }
 
 /** @internal For scopes: a batched value lives as long as its tracer. */
-export function batchedValueNeeded(v: Tensor): boolean {
+function batchedValueNeeded(v: Tensor): boolean {
   for (const trace of activeTraces) {
     const t = trace.tracerOf.get(v);
     if (t !== undefined && !t.disposed) return true;
@@ -84,7 +84,7 @@ export function isBatched(xs: readonly Tensor[]): boolean {
 }
 
 /** @internal `stopGradient` of a tracer: a tracer of its value's `stopGradient`; null for other tensors. */
-export function stopBatched(x: Tensor): Tensor | null {
+function stopBatched(x: Tensor): Tensor | null {
   for (let k = activeTraces.length - 1; k >= 0; k--) {
     const trace = activeTraces[k]!;
     const value = trace.values.get(x.id);
@@ -97,7 +97,7 @@ export function stopBatched(x: Tensor): Tensor | null {
  * @internal Called by `bind` before running a primitive: when an open vmap batches one of the inputs,
  * the output's tracer, computed by the batching rule of the innermost such vmap; otherwise null.
  */
-export function batchPrimitive<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], shape: readonly number[], dtype: DType): Tensor | null {
+function batchPrimitive<P extends Prim>(prim: P, inputs: readonly Tensor[], params: PrimParams[P], shape: readonly number[], dtype: DType): Tensor | null {
   if (activeTraces.length === 0) return null;
   for (let k = activeTraces.length - 1; k >= 0; k--) {
     const trace = activeTraces[k]!;
@@ -255,6 +255,8 @@ export const batchRules: BatchRules = {
   threefry2x32: (xs, values, params, batch) => toFront(elementwise('threefry2x32')(xs, values, params, { ...batch, shape: batch.shape.slice(1) }), 1),
   reshape: (_xs, [v], { shape }, { size }) => bind('reshape', [v!], { shape: [size, ...shape] }),
 };
+
+installBatching({ primitive: batchPrimitive, needs: batchedValueNeeded, tracks: isBatched, stop: stopBatched, setAside: setAsideBatching });
 
 // ---------------------------------------------------------------- the transformation
 

@@ -16,9 +16,8 @@
  *   trainer, generate, ...), cli/ on top of everything; only experiments/index.ts, the folder's face,
  *   imports cli/;
  * - and no import cycle anywhere, file by file, in every folder the tests see (sources, web, bench,
- *   tests, examples), type-only imports included, except the one knot step 2 of issue 18 will untie
- *   in core (KNOWN_CYCLE_EDGES below, edge by edge, so that any new cycle, or a new edge inside the
- *   knot, fails).
+ *   tests, examples), type-only imports included (core's rule tables register themselves into
+ *   core/registry.ts and the tape's hooks, so the tape never imports the rules written with ops).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -82,28 +81,6 @@ function sourceFile(target: string): string | undefined {
   return undefined;
 }
 
-/**
- * The one knot of import cycles the layout still has, in core, edge by edge: ops → trace → rules →
- * ops (an op records itself on the tape, the tape looks up the op's VJP rule, the rules are written
- * with ops), trace ⇄ jvp and trace ⇄ vmap (the tape hands forward-mode and batching their
- * transformations; they call back into the tape to bind primitives), and jvp → ops, vmap → ops (their
- * rules are written with ops, which closes jvp → ops → trace → jvp and likewise for vmap). They work
- * only because ES module bindings resolve lazily. Step 2 of issue 18 (untie the core) removes them;
- * take each edge off this list when it goes (a test below fails for a listed edge that is no longer
- * part of a cycle).
- */
-const KNOWN_CYCLE_EDGES: readonly string[] = [
-  'core/ops.ts -> core/trace.ts',
-  'core/trace.ts -> core/rules.ts',
-  'core/rules.ts -> core/ops.ts',
-  'core/trace.ts -> core/jvp.ts',
-  'core/jvp.ts -> core/trace.ts',
-  'core/trace.ts -> core/vmap.ts',
-  'core/vmap.ts -> core/trace.ts',
-  'core/jvp.ts -> core/ops.ts',
-  'core/vmap.ts -> core/ops.ts',
-];
-
 type Graph = ReadonlyMap<string, readonly string[]>;
 
 /** The file-level import graph of `files` (edges to files outside them are kept; they have no edges). */
@@ -145,11 +122,6 @@ function cycles(graph: Graph): string[][] {
   return out;
 }
 
-/** The cycles with an edge that is not a known one. */
-function unknownCycles(found: readonly string[][], known: readonly string[]): string[][] {
-  return found.filter((edges) => edges.some((e) => !known.includes(e)));
-}
-
 describe('dependency rules of the layout', () => {
   const files = ['core', 'backends', 'nn', 'diffusion', 'experiments', 'web'].flatMap((d) => sources(d));
 
@@ -187,28 +159,23 @@ describe('dependency rules of the layout', () => {
     expect(violations).toEqual([]);
   });
 
-  it('no import cycle anywhere, but for the known knot in core (each of its edges named)', () => {
+  it('no import cycle anywhere', () => {
     const everything = ['index.ts', ...['entry', 'core', 'backends', 'nn', 'diffusion', 'experiments', 'web', 'bench', 'test', 'examples'].flatMap((d) => sources(d))];
-    const found = cycles(importGraph(everything));
-    expect(unknownCycles(found, KNOWN_CYCLE_EDGES), 'a new import cycle (its edges; the ones not in KNOWN_CYCLE_EDGES are new)').toEqual([]);
-    const stale = KNOWN_CYCLE_EDGES.filter((e) => !found.some((edges) => edges.includes(e)));
-    expect(stale, 'edges listed in KNOWN_CYCLE_EDGES that are no longer in a cycle: take them off the list').toEqual([]);
+    expect(cycles(importGraph(everything)), 'import cycles, each as its edges').toEqual([]);
   });
 
-  it('the cycle check sees a cycle: a planted edge back, and a new edge inside a known knot', () => {
+  it('the cycle check sees a cycle: a planted edge back, and one through a longer loop', () => {
     const graph: Graph = new Map([
       ['a', ['b']],
-      ['b', ['a', 'c']],
+      ['b', ['c']],
       ['c', ['d']],
       ['d', []],
     ]);
-    const known = ['a -> b', 'b -> a'];
-    expect(cycles(graph)).toEqual([known]);
-    expect(unknownCycles(cycles(graph), known)).toEqual([]);
+    expect(cycles(graph)).toEqual([]);
     const back = new Map(graph).set('d', ['c']);
-    expect(unknownCycles(cycles(back), known)).toEqual([['c -> d', 'd -> c']]);
-    const inside = new Map(graph).set('c', ['d', 'b']);
-    expect(unknownCycles(cycles(inside), known)).toEqual([['a -> b', 'b -> a', 'b -> c', 'c -> b']]);
+    expect(cycles(back)).toEqual([['c -> d', 'd -> c']]);
+    const loop = new Map(graph).set('c', ['d', 'a']);
+    expect(cycles(loop)).toEqual([['a -> b', 'b -> c', 'c -> a']]);
     // The real graph sees a relative import that closes a loop (nn's linear layer imports core).
     expect(importGraph(['nn/layers/linear.ts']).get('nn/layers/linear.ts')!.some((f) => f.startsWith('core/'))).toBe(true);
   });
