@@ -26,7 +26,8 @@ const { values } = parseArgs({
     preset: { type: 'string', default: 'demo' },
     batch: { type: 'string' },
     steps: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
+    // 3: a jitted step traces on its first two calls (the initial state's leaves share buffers, a later state's do not) and compiles its fused kernels on the third.
+    warmup: { type: 'string', default: '3' },
     backend: { type: 'string', default: 'wasm' },
     threads: { type: 'string' },
     /** JSON of a wasm MatmulConfig override (tuning experiments), e.g. '{"mr":4,"nr":8}'. */
@@ -136,6 +137,7 @@ clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());
 backend.run = run;
 if (runExpression) backend.runExpression = runExpression;
+const jitStats = trainingStep.stats();
 trainingStep.clear();
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 dispose(state);
@@ -147,7 +149,7 @@ console.log(
     relaxedSimd,
     checkpointBlocks: values['checkpoint-blocks'],
     convAlgorithm: values['conv-algorithm'],
-    jit: !values.eager,
+    jit: jitStats,
     batch: preset.batch,
     parameters,
     msPerStep: ms.map((v) => Math.round(v * 10) / 10),

@@ -5,7 +5,7 @@
  * for each preset, with the same number of threads.
  *
  *   npx tsx bench/trainVsTorch.ts [--presets demo,bair] [--batch 4 | --batch bair=1,demo=8]
- *                                 [--rounds 3] [--steps 5] [--warmup 2] [--backend wasm]
+ *                                 [--rounds 3] [--steps 5] [--warmup 3] [--backend wasm]
  *                                 [--omp-wait passive|active|default]
  *
  * `--batch` is one batch for every preset or `preset=batch` pairs; the default is each preset's.
@@ -166,7 +166,7 @@ async function main(): Promise<number> {
       batch: { type: 'string' },
       rounds: { type: 'string', default: '3' },
       steps: { type: 'string', default: '5' },
-      warmup: { type: 'string', default: '2' },
+      warmup: { type: 'string', default: '3' },
       backend: { type: 'string', default: 'wasm' },
       'omp-wait': { type: 'string', default: 'passive' },
     },

@@ -10,7 +10,7 @@ import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { dispose, foldIn, jit, key, keep, mul, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, valueAndGrad, type Key, type Tensor } from '../core/index.js';
+import { dispose, foldIn, jit, key, keep, mul, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, valueAndGrad, type JitStats, type Key, type Tensor } from '../core/index.js';
 import { lossFromDraws, standardTrainingDraws, trainingDraws, type Model, type TrainingDraws } from '../diffusion/index.js';
 import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn/index.js';
 import { writeFileAtomic } from './formats/atomicWrite.js';
@@ -113,6 +113,8 @@ export interface TrainingStep {
   (prev: TrainCarry, batch: Tensor, k: Key): TrainCarry & { readonly loss: Tensor };
   /** Free the compiled program's constants (the tensors the step makes from host values); the step traces again if called after. */
   clear(): void;
+  /** The compiled step's counters (traces, cache hits, primitives and kernels per step); null when eager. */
+  stats(): JitStats | null;
 }
 
 /**
@@ -134,7 +136,7 @@ export function createTrainingStep(o: { model: DenoiserNetwork; preset: Preset; 
     const draws = stepLoss.draws(k, batch);
     return compiled ? compiled(prev, batch, draws) : update(prev, batch, draws);
   };
-  return Object.assign(step, { clear: () => compiled?.clear() });
+  return Object.assign(step, { clear: () => compiled?.clear(), stats: () => compiled?.stats() ?? null });
 }
 
 /** Algorithm 1 (or the standard baseline's loss, or the MSE baseline's) as one function of (params, key, batch): `stepLossFor`'s halves composed. */

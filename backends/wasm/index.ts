@@ -342,30 +342,49 @@ function elementwiseKernel<P extends ElementwisePrim>(prim: P): WasmKernel<P> {
 
 // ---------------------------------------------------------------- expressions compiled on demand
 
+/** Compiled expression modules by structure and dtypes, and the same looked up by the expression object (a jitted program runs the same objects every step). */
+interface ExpressionCache {
+  readonly byKey: Map<string, Context>;
+  /** Per expression object and dtype signature: its module's context, or null where wasm cannot render it. */
+  readonly byExpression: WeakMap<Expr, Map<string, Context | null>>;
+}
+
 /**
  * Run any expression (a composed chain, say) as one kernel: rendered into a module of its own that
  * shares the heap, compiled once per structure and dtypes, run on the calling thread (the workers
  * hold only the start-up module). An expression wasm cannot render runs as the CPU renders it.
  */
-function runExpression(ctx: Context, compiled: Map<string, Context>, expression: Expr, out: WasmBuffer, inputs: readonly BufferInfo[], info: OutputInfo): void {
-  const lowered = lowerForWasm(expression);
-  const dtypes = inputs.map((x) => x.dtype);
-  if (lowered) {
-    const key = `${ir.structureKey(lowered)}|${dtypes.join(',')}|${info.dtype}`;
-    let own = compiled.get(key);
-    if (!own) {
-      const memory = ctx.heap.memory;
-      const m = new ModuleBuilder().importMemory({ module: 'env', name: 'memory', initial: memory.buffer.byteLength / PAGE, maximum: ctx.heap.maxBytes / PAGE, shared: ctx.heap.shared });
-      emitExpression(m, 'expr', lowered, dtypes, info.dtype);
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { env: { memory } });
-      const fns: Record<string, KernelFn> = { ...ctx.fns };
-      for (const [name, f] of Object.entries(instance.exports)) fns[name] = f as KernelFn;
-      compiled.set(key, (own = { ...ctx, fns, pool: null }));
-    }
-    if (mapKernel(own, 'expr', out, bytesPerElement(info.dtype), inputs, info.shape)) return;
+function runExpression(ctx: Context, cache: ExpressionCache, expression: Expr, out: WasmBuffer, inputs: readonly BufferInfo[], info: OutputInfo): void {
+  let signature = info.dtype as string;
+  for (const x of inputs) signature += `,${x.dtype}`;
+  let perExpression = cache.byExpression.get(expression);
+  if (!perExpression) cache.byExpression.set(expression, (perExpression = new Map()));
+  let own = perExpression.get(signature);
+  if (own === undefined) {
+    own = compileExpression(ctx, cache, expression, inputs.map((x) => x.dtype), info.dtype);
+    perExpression.set(signature, own);
   }
+  if (own && mapKernel(own, 'expr', out, bytesPerElement(info.dtype), inputs, info.shape)) return;
   const hosts = inputs.map((i) => ({ data: view(ctx.heap, i.dtype, ptrOf(i.buffer), sizeOf(i.shape)), shape: i.shape }));
   mapElements(expression, view(ctx.heap, info.dtype, out.ptr, sizeOf(info.shape)), hosts, info.shape);
+}
+
+/** The module of an expression's wasm rendering (shared by every expression of the same structure and dtypes), or null where wasm cannot render it. */
+function compileExpression(ctx: Context, cache: ExpressionCache, expression: Expr, dtypes: readonly DType[], outDtype: DType): Context | null {
+  const lowered = lowerForWasm(expression);
+  if (!lowered) return null;
+  const key = `${ir.structureKey(lowered)}|${dtypes.join(',')}|${outDtype}`;
+  let own = cache.byKey.get(key);
+  if (!own) {
+    const memory = ctx.heap.memory;
+    const m = new ModuleBuilder().importMemory({ module: 'env', name: 'memory', initial: memory.buffer.byteLength / PAGE, maximum: ctx.heap.maxBytes / PAGE, shared: ctx.heap.shared });
+    emitExpression(m, 'expr', lowered, dtypes, outDtype);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { env: { memory } });
+    const fns: Record<string, KernelFn> = { ...ctx.fns };
+    for (const [name, f] of Object.entries(instance.exports)) fns[name] = f as KernelFn;
+    cache.byKey.set(key, (own = { ...ctx, fns, pool: null }));
+  }
+  return own;
 }
 
 // ---------------------------------------------------------------- layout: broadcast, transpose
@@ -720,7 +739,7 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
     () => undefined,
   );
   const buffer = (b: BackendBuffer): WasmBuffer => b as WasmBuffer;
-  const compiled = new Map<string, Context>();
+  const compiled: ExpressionCache = { byKey: new Map(), byExpression: new WeakMap() };
   let disposed = false;
   return {
     name: 'wasm',
