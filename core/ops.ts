@@ -9,7 +9,8 @@ import { describeValue } from './pytree.js';
 import type { Im2ColParams, PrimParams } from './primitives.js';
 import { WINOGRAD, type WinogradTile } from './winograd.js';
 import { broadcastShapes, fmt, normalizeAxes, normalizeAxis, sizeOf, assertShape, type Shape } from './shape.js';
-import { getBackend, getBackendName, newStorage, scoped, setBackend, Tensor } from './tensor.js';
+import { getBackend, getBackendName, setBackend } from './backendRegistry.js';
+import { newStorage, scoped, Tensor } from './tensor.js';
 import { bind, customVjp, stopGradient } from './trace.js';
 
 export type NestedArray = number | boolean | readonly NestedArray[];

@@ -1,5 +1,5 @@
 /**
- * Immutable tensors, the backend registry and memory scopes.
+ * Immutable tensors and memory scopes (the backend registry is backendRegistry.ts).
  *
  * A tensor owns a reference to a backend buffer (a `Storage`, shared by reshapes and aliases and freed
  * when its last tensor is disposed). `tidy(fn)` frees every tensor made inside `fn` that `fn` does not
@@ -131,112 +131,6 @@ export function newStorage(backend: Backend, buffer: BackendBuffer, size: number
   const bytes = size * bytesPerElement(dtype);
   liveBytes += bytes;
   return { buffer, backend, bytes, refs: 0 };
-}
-
-// ---------------------------------------------------------------- backends
-
-const registry = new Map<string, () => Backend | Promise<Backend>>();
-const instances = new Map<string, Backend>();
-let current: Backend | null = null;
-let currentName = '';
-
-/** Make a backend available to `setBackend(name)`; the factory runs on first use. */
-export function registerBackend(name: string, factory: () => Backend | Promise<Backend>): void {
-  registry.set(name, factory);
-}
-
-/**
- * Choose the backend new tensors are made on. Returns a promise (backends such as WebGPU start
- * asynchronously); for synchronous backends the switch has happened when the call returns.
- */
-export function setBackend(name: string): Promise<Backend> {
-  const have = instances.get(name);
-  if (have) {
-    current = have;
-    currentName = name;
-    return Promise.resolve(have);
-  }
-  const factory = registry.get(name);
-  if (!factory) {
-    throw new Error(`setBackend: unknown backend '${name}'; registered: ${[...registry.keys()].join(', ') || 'none'} (import the package's index.ts, which registers them)`);
-  }
-  const made = factory();
-  if (made instanceof Promise) {
-    return made.then((b) => {
-      instances.set(name, b);
-      current = b;
-      currentName = name;
-      return b;
-    });
-  }
-  instances.set(name, made);
-  current = made;
-  currentName = name;
-  return Promise.resolve(made);
-}
-
-/** Forget a backend instance (e.g. a lost GPU device) so the next `setBackend(name)` starts a new one. */
-export function resetBackend(name: string): void {
-  const b = instances.get(name);
-  instances.delete(name);
-  if (b && current === b) {
-    current = null;
-    currentName = '';
-  }
-}
-
-let defaults: readonly string[] = ['cpu'];
-
-/**
- * The backends `getBackend` starts, in order, when no `setBackend` call chose one: the first whose
- * factory returns a backend synchronously wins. A factory that throws (an engine without WebAssembly
- * SIMD, a browser's main thread refusing to compile a large module synchronously) or that is
- * asynchronous is passed over for the next name. The package index sets `['wasm', 'cpu']`.
- */
-export function setDefaultBackends(names: readonly string[]): void {
-  if (names.length === 0) throw new Error('setDefaultBackends: give at least one backend name (e.g. [\'cpu\'])');
-  defaults = [...names];
-}
-
-export function getBackend(): Backend {
-  if (current === null) {
-    const tried: string[] = [];
-    const named = defaults.filter((n) => registry.has(n));
-    const candidates = named.length > 0 ? named : [...registry.keys()];
-    for (const name of candidates) {
-      const have = instances.get(name);
-      if (have) {
-        current = have;
-        currentName = name;
-        return have;
-      }
-      let made: Backend | Promise<Backend>;
-      try {
-        made = registry.get(name)!();
-      } catch (e) {
-        tried.push(`${name}: ${(e as Error).message}`);
-        continue;
-      }
-      if (made instanceof Promise) {
-        // Not usable synchronously; let a later `setBackend(name)` start it properly.
-        made.then((b) => b.dispose?.(), () => undefined);
-        tried.push(`${name}: starts asynchronously (await setBackend('${name}') first)`);
-        continue;
-      }
-      instances.set(name, made);
-      current = made;
-      currentName = name;
-      return made;
-    }
-    if (tried.length === 0) throw new Error('getBackend: no backend registered; import the package index.ts');
-    throw new Error(`getBackend: no default backend could start synchronously (${tried.join('; ')}); await setBackend(name) first`);
-  }
-  return current;
-}
-
-export function getBackendName(): string {
-  getBackend();
-  return currentName;
 }
 
 // ---------------------------------------------------------------- scopes and memory

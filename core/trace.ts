@@ -16,7 +16,8 @@
 import type { DType } from './dtype.js';
 import type { PrimParams, Prim } from './primitives.js';
 import { rules } from './registry.js';
-import { getBackend, newStorage, ownedByScope, Tensor, tapeNeeds, tidy, treeTensors, dispose } from './tensor.js';
+import { getBackend } from './backendRegistry.js';
+import { newStorage, ownedByScope, Tensor, tapeNeeds, tidy, treeTensors, dispose } from './tensor.js';
 import type { BufferInfo } from './backend.js';
 import { checkInputs } from './argument.js';
 import { checkFinite, debugNans } from './debug.js';

@@ -6,7 +6,8 @@
  * optimizer states are pytrees.
  */
 import { describeValue, isPlainObject, notAPytreeNode, pytreeNodeOf } from './pytree.js';
-import { getBackend, newStorage, Tensor } from './tensor.js';
+import { getBackend } from './backendRegistry.js';
+import { newStorage, Tensor } from './tensor.js';
 
 export type Tree<L = Tensor> = L | readonly Tree<L>[] | { readonly [k: string]: Tree<L> };
 
