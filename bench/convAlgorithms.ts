@@ -3,7 +3,7 @@
  * products (forward, input and weight cotangents) with im2col + matmul and with Winograd F(2×2, 3×3)
  * and F(4×4, 3×3),
  * wasm, CPU time, the algorithms taking turns and each keeping its best run (the least disturbed
- * estimate on a shared 2-core machine). Sets WINOGRAD_MIN_CHANNELS and the tile 'auto' takes in core/ops.ts.
+ * estimate on a shared 2-core machine). Sets WINOGRAD_MIN_CHANNELS and the tile 'auto' takes in core/ops/linalg.ts.
  *
  *   npx tsx bench/convAlgorithms.ts [--threads 1] [--repeats 5]
  */

@@ -31,7 +31,7 @@ export class Tensor {
   /** @internal null once disposed. */
   storage: Storage | null;
 
-  /** @internal use the creation functions in `ops.ts`. */
+  /** @internal use the creation functions in `ops/creation.ts`. */
   constructor(storage: Storage, shape: Shape, dtype: DType) {
     this.id = nextId++;
     this.shape = Object.freeze([...shape]);

@@ -28,7 +28,7 @@
  *
  * The data and output transforms (and their transposes, for the VJPs) are the primitives
  * `winogradIn` and `winogradOut` (with `tile` m); the filter transform is a pair of small matmuls in
- * `ops.ts`.
+ * `ops/linalg.ts`.
  *
  * Every backend evaluates the transforms in the same order, written here once: an entry of a
  * transformed tile is an outer sum of inner sums,
