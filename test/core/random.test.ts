@@ -13,6 +13,7 @@ import {
   bind,
   dispose,
   foldIn,
+  getBackend,
   key,
   keyFromWords,
   normal,
@@ -355,5 +356,61 @@ describeBackends('random', () => {
     expect(memoryStats().tensors).toBe(before.tensors + 1);
     dispose(t);
     expect(memoryStats()).toEqual(before);
+  });
+
+  it('a clamp that cannot bind costs no pass over the draws: [0, 1), [−8, 8) and normal run no min or max kernel; float32(7.99) to 8 does', () => {
+    // uniform computes the extremes of its affine map on the host (unit 0 and 1 − 2⁻²³) and clamps
+    // only where they can cross a bound; counted at the backend (`bind` calls `run`).
+    const clamps = (draw: () => Tensor) => {
+      const backend = getBackend();
+      const run = backend.run;
+      const seen: string[] = [];
+      backend.run = function (this: typeof backend, ...args: Parameters<typeof run>) {
+        seen.push(args[0]);
+        return run.apply(this, args);
+      } as typeof run;
+      try {
+        dispose(tidy(draw));
+      } finally {
+        backend.run = run;
+      }
+      return seen.filter((p) => p === 'min' || p === 'max');
+    };
+    expect(clamps(() => uniform(key(1), [64]))).toEqual([]);
+    expect(clamps(() => uniform(key(1), [64], -8, 8))).toEqual([]);
+    expect(clamps(() => normal(key(1), [64]))).toEqual([]);
+    expect(clamps(() => uniform(key(1), [64], Math.fround(7.99), 8))).toEqual(['min']);
+    // [1, 2): the largest draw, 2 − 2⁻²³, is the largest float32 below 2: no clamp needed.
+    expect(clamps(() => uniform(key(1), [64], 1, 2))).toEqual([]);
+    // [1e7, 1e7 + 3): float32 spacing 1 there, so the top sixth of the draws would round to maxval.
+    expect(clamps(() => uniform(key(1), [64], 1e7, 1e7 + 3))).toEqual(['min']);
+    // float32(0.7) and float32(−0.3) lie below the float64 bounds: unit 0 would draw below minval
+    // (and over [0.7, 1) the top draw rounds up to 1 as well).
+    expect(clamps(() => uniform(key(1), [64], 0.7, 1))).toEqual(['min', 'max']);
+    expect(clamps(() => uniform(key(1), [64], -0.3, 1))).toEqual(['max']);
+  });
+
+  it('a range holding a single float32 draws it; randint stays below hi where float32 rounds lo + u·(hi − lo) up to hi', async () => {
+    expect(await values(() => uniform(key(2), [16], 1, 1 + 2 ** -23))).toEqual(new Array(16).fill(1));
+    // At 2²⁰ float32 steps by 1/8, so every u > 1 − 1/16 rounds 2²⁰ + u up to 2²⁰ + 1 = hi (6% of draws).
+    expect(await values(() => randint(key(3), [1000], 2 ** 20, 2 ** 20 + 1))).toEqual(new Array(1000).fill(2 ** 20));
+  });
+
+  it('every draw names itself and the problem when its arguments are wrong (the whole message)', () => {
+    const k = key(0);
+    const notKey = 'the key must be a PRNG key from key(seed), split or foldIn, got the number 3; use key(3)';
+    expect(() => randomBits(3 as never, [2])).toThrow(new RegExp(`^randomBits: ${notKey.replace(/[()]/g, '\\$&')}$`));
+    expect(() => uniformHost(3 as never, 2)).toThrow(new RegExp(`^uniformHost: ${notKey.replace(/[()]/g, '\\$&')}$`));
+    for (const n of [0, -1, 1.5]) expect(() => split(k, n)).toThrow(new RegExp(`^split: n must be a positive integer, got ${n}$`));
+    expect(split(k, 1)).toHaveLength(1);
+    expect(() => foldIn(k, 1.5)).toThrow(/^foldIn: data must be an integer, got 1\.5$/);
+    expect(() => randint(k, [2], 3, 3)).toThrow(/^randint: need integers lo < hi, got \[3, 3\)$/);
+    expect(() => randint(k, [2], 0.5, 3)).toThrow(/^randint: need integers lo < hi, got \[0\.5, 3\)$/);
+    expect(() => randint(k, [2], 0, 2.5)).toThrow(/^randint: need integers lo < hi, got \[0, 2\.5\)$/);
+    // Only an array of keys (a split's result) gets the hint; an empty or mixed array does not.
+    const prefix = 'uniform: the key must be a PRNG key from key\\(seed\\), split or foldIn, got an array of';
+    expect(() => uniform([] as never, [2])).toThrow(new RegExp(`^${prefix} 0$`));
+    expect(() => uniform([k, 3] as never, [2])).toThrow(new RegExp(`^${prefix} 2$`));
+    expect(() => uniform([k, k] as never, [2])).toThrow(new RegExp(`^${prefix} 2 keys \\(take one of them: split returns an array\\)$`));
   });
 });
