@@ -90,22 +90,18 @@ let peakTensorBytes = 0;
 let peakRss = 0;
 const backend = getBackend();
 const live = (): number => backend.stats?.().bytes ?? memoryStats().bytes;
-const run = backend.run;
-backend.run = ((...args: Parameters<typeof run>) => {
-  const out = run.apply(backend, args);
-  const b = live();
-  if (b > peakTensorBytes) peakTensorBytes = b;
-  return out;
-}) as typeof run;
-const runExpression = backend.runExpression;
-if (runExpression) {
-  backend.runExpression = ((...args: Parameters<typeof runExpression>) => {
-    const out = runExpression.apply(backend, args);
-    const b = live();
-    if (b > peakTensorBytes) peakTensorBytes = b;
+/** `f` with the peak sampled after each call. */
+function sampled<F extends (...args: never[]) => unknown>(f: F): F {
+  return ((...args: Parameters<F>) => {
+    const out = f.apply(backend, args);
+    peakTensorBytes = Math.max(peakTensorBytes, live());
     return out;
-  }) as typeof runExpression;
+  }) as F;
 }
+const run = backend.run;
+backend.run = sampled(run);
+const runExpression = backend.runExpression;
+if (runExpression) backend.runExpression = sampled(runExpression);
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 5);
 
 async function step(i: number): Promise<number> {
