@@ -13,7 +13,8 @@
  * and where it sits, instead of being passed through as if it had no tensors in it (JAX raises for
  * unregistered types too).
  *
- * This file knows nothing of tensors, so the tensor module and the tree walkers can both use it.
+ * This file knows nothing of tensors, so the tensor module (memory scopes) and the tree functions
+ * (tree.ts) both walk trees with its `forEachLeaf`.
  */
 
 /** How to take a node apart and put it back together. */
@@ -76,6 +77,39 @@ export function isPlainObject(x: unknown): x is Record<string, unknown> {
   if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
   const proto = Object.getPrototypeOf(x) as unknown;
   return proto === Object.prototype || proto === null;
+}
+
+/** A child's path: keys and indices joined with '.' (the safetensors naming). */
+export function joinPath(path: string, key: string): string {
+  return path ? `${path}.${key}` : key;
+}
+
+/**
+ * The one walk over a pytree's leaves, in the order every tree function uses (array indices, plain
+ * objects' keys in insertion order, a registered node's children as its `flatten` gives them):
+ * `visit(leaf, path)` on every object that `isLeaf` accepts (a tensor); values that are not objects
+ * (numbers, strings, null, functions) are skipped; an object that is neither a leaf nor a node goes
+ * to `opaque(x, path)`, which throws (the tree functions) or returns to skip it (memory scopes, which
+ * may be handed anything). Paths are built only when `path` is a string; with null they are all ''.
+ */
+export function forEachLeaf<L extends object>(
+  tree: unknown,
+  isLeaf: (x: object) => x is L,
+  visit: (leaf: L, path: string) => void,
+  opaque: (x: object, path: string) => void,
+  path: string | null = null,
+): void {
+  if (tree === null || typeof tree !== 'object') return;
+  if (isLeaf(tree)) visit(tree, path ?? '');
+  else if (Array.isArray(tree)) {
+    for (let i = 0; i < tree.length; i++) forEachLeaf(tree[i], isLeaf, visit, opaque, path === null ? null : joinPath(path, String(i)));
+  } else if (isPlainObject(tree)) {
+    for (const k of Object.keys(tree)) forEachLeaf(tree[k], isLeaf, visit, opaque, path === null ? null : joinPath(path, k));
+  } else {
+    const node = pytreeNodeOf(tree);
+    if (node === undefined) opaque(tree, path ?? '');
+    else forEachLeaf(node.flatten(tree)[0], isLeaf, visit, opaque, path);
+  }
 }
 
 /** A value's kind in words, for error messages: "a Map", "an instance of class Lin", "the string 'a'". */

@@ -10,7 +10,7 @@ import type { Backend, BackendBuffer } from './backend.js';
 import { bytesPerElement, type DType, type TypedArray } from './dtype.js';
 import { fmt, sizeOf, type Shape } from './shape.js';
 import { formatTensor, nest, type Nested } from './format.js';
-import { isPlainObject, pytreeNodeOf } from './pytree.js';
+import { forEachLeaf } from './pytree.js';
 
 export interface Storage {
   readonly buffer: BackendBuffer;
@@ -156,16 +156,18 @@ function untrack(t: Tensor): void {
 
 export type TensorTree = Tensor | number | string | boolean | null | undefined | readonly TensorTree[] | { readonly [k: string]: TensorTree };
 
+/** @internal A pytree leaf, for `forEachLeaf`. */
+export const isTensor = (x: object): x is Tensor => x instanceof Tensor;
+
+const skipOpaque = (): void => undefined;
+
+/**
+ * The tensors of a tree, as scopes keep and free them: a registered class's tensors are kept and
+ * freed like any others; other objects are opaque here (a scope may return anything), and the tree
+ * functions and transformations refuse them.
+ */
 export function treeTensors(tree: unknown, out: Tensor[] = []): Tensor[] {
-  if (tree instanceof Tensor) out.push(tree);
-  else if (Array.isArray(tree)) for (const x of tree) treeTensors(x, out);
-  else if (isPlainObject(tree)) for (const k of Object.keys(tree)) treeTensors(tree[k], out);
-  else if (tree !== null && typeof tree === 'object') {
-    // A registered class's tensors are kept and freed like any others; other objects are opaque here
-    // (a scope may return anything), and the tree functions and transformations refuse them.
-    const node = pytreeNodeOf(tree);
-    if (node !== undefined) treeTensors(node.flatten(tree)[0], out);
-  }
+  forEachLeaf(tree, isTensor, (t) => void out.push(t), skipOpaque);
   return out;
 }
 

@@ -5,15 +5,20 @@
  * and path, since walking past it would silently skip the tensors it holds. Parameters, gradients and
  * optimizer states are pytrees.
  */
-import { describeValue, isPlainObject, notAPytreeNode, pytreeNodeOf } from './pytree.js';
+import { describeValue, forEachLeaf, isPlainObject, joinPath as join, notAPytreeNode, pytreeNodeOf } from './pytree.js';
 import { getBackend } from './backendRegistry.js';
-import { newStorage, Tensor } from './tensor.js';
+import { isTensor, newStorage, Tensor } from './tensor.js';
 
 export type Tree<L = Tensor> = L | readonly Tree<L>[] | { readonly [k: string]: Tree<L> };
 
 /** Apply `fn` to every tensor leaf, keeping the structure. */
 export function treeMap<T>(tree: T, fn: (leaf: Tensor, path: string) => Tensor, path = ''): T {
   return mapTree(tree, fn, path, 'treeMap', passThrough) as T;
+}
+
+/** @internal `treeMap` for a transformation: an unregistered object is an error naming `op`. */
+export function treeMapFor<T>(op: string, tree: T, fn: (leaf: Tensor, path: string) => Tensor, path = ''): T {
+  return mapTree(tree, fn, path, op, passThrough) as T;
 }
 
 const passThrough = (x: unknown): unknown => x;
@@ -117,16 +122,12 @@ export function treeLeaves(tree: unknown): Tensor[] {
 
 /** `[path, tensor]` pairs, paths joined with '.' (the safetensors naming). */
 export function treeFlatten(tree: unknown, path = '', out: [string, Tensor][] = []): [string, Tensor][] {
-  if (tree instanceof Tensor) out.push([path, tree]);
-  else if (tree === null || typeof tree !== 'object') return out;
-  else if (Array.isArray(tree)) tree.forEach((x, i) => treeFlatten(x, join(path, String(i)), out));
-  else if (isPlainObject(tree)) for (const k of Object.keys(tree)) treeFlatten(tree[k], join(path, k), out);
-  else {
-    const node = pytreeNodeOf(tree);
-    if (node === undefined) throw notAPytreeNode('treeFlatten', tree, path);
-    treeFlatten(node.flatten(tree)[0], path, out);
-  }
+  forEachLeaf(tree, isTensor, (t, p) => void out.push([p, t]), refuseOpaque, path);
   return out;
+}
+
+function refuseOpaque(x: object, path: string): never {
+  throw notAPytreeNode('treeFlatten', x, path);
 }
 
 /** Rebuild a tree shaped like `like` from tensors looked up by path. */
@@ -136,8 +137,4 @@ export function treeUnflatten<T>(like: T, lookup: (path: string, leaf: Tensor) =
 
 export function treeSize(tree: unknown): number {
   return treeLeaves(tree).reduce((n, t) => n + t.size, 0);
-}
-
-function join(a: string, b: string): string {
-  return a ? `${a}.${b}` : b;
 }

@@ -19,7 +19,8 @@ import type { Prim, PrimParams } from './primitives.js';
 import { fmt, shapeEq } from './shape.js';
 import { Tensor, tidy } from './tensor.js';
 import { bind, installBatching, nextLevel, outside, setAside, stopGradient } from './trace.js';
-import { describeValue, isPlainObject, pytreeNodeOf } from './pytree.js';
+import { describeValue, isPlainObject } from './pytree.js';
+import { treeMapFor } from './tree.js';
 
 /**
  * The batching rule of one primitive: from the inputs (one example's tensors, for their shapes only:
@@ -280,7 +281,7 @@ export interface VmapOptions {
 /** Apply `fn` to the tensor leaves of `tree` that `spec` gives an axis, with that axis; the rest pass through. */
 function mapWithAxes(tree: unknown, spec: AxisSpec | undefined, path: string, fn: (x: Tensor, axis: number, path: string) => Tensor): unknown {
   if (spec === null) return tree;
-  if (typeof spec === 'number') return mapTensors(tree, (x, p) => fn(x, spec, p), path);
+  if (typeof spec === 'number') return treeMapFor('vmap', tree, (x, p) => fn(x, spec, p), path);
   const at = (k: string) => (path ? `${path}.${k}` : k);
   if (spec === undefined) throw new Error(`vmap: inAxes has no entry for the argument at '${path}'; give a number, or null for a part shared by every example`);
   if (Array.isArray(spec)) {
@@ -330,7 +331,7 @@ export function vmap<A extends unknown[], Out>(f: (...args: A) => Out, options: 
       );
       if (size === null) throw new Error('vmap: no argument has a batch axis (every inAxes is null, or the batched arguments hold no tensor)');
       const trace: BatchTrace = { level: nextLevel(), size, values: new Map(), tracerOf: new Map() };
-      const inputs = moved.map((arg) => mapTensors(arg, (v) => (values.has(v) ? tracer(trace, v) : v))) as A;
+      const inputs = moved.map((arg) => treeMapFor('vmap', arg, (v) => (values.has(v) ? tracer(trace, v) : v))) as A;
       activeTraces.push(trace);
       let out: Out;
       try {
@@ -348,24 +349,8 @@ export function vmap<A extends unknown[], Out>(f: (...args: A) => Out, options: 
         perm.splice(a, 0, 0);
         return o.transpose(value, perm);
       };
-      if (typeof outAxes === 'number') return mapTensors(out, (y) => unbatch(y, outAxes));
+      if (typeof outAxes === 'number') return treeMapFor('vmap', out, (y) => unbatch(y, outAxes));
       if (!Array.isArray(out) || out.length !== outAxes.length) throw new Error(`vmap: outAxes has ${outAxes.length} entries but the output is ${describeValue(out)}; give one number for every output, or one per element of an array output`);
-      return out.map((y, i) => mapTensors(y, (t) => unbatch(t, outAxes[i]!))) as Out;
+      return out.map((y, i) => treeMapFor('vmap', y, (t) => unbatch(t, outAxes[i]!))) as Out;
     });
-}
-
-/** Map the tensor leaves of a pytree (plain objects, arrays, registered classes); other leaves pass through. */
-function mapTensors<T>(tree: T, fn: (x: Tensor, path: string) => Tensor, path = ''): T {
-  const walk = (x: unknown, p: string): unknown => {
-    if (x instanceof Tensor) return fn(x, p);
-    if (x === null || typeof x !== 'object') return x;
-    const join = (k: string) => (p ? `${p}.${k}` : k);
-    if (Array.isArray(x)) return x.map((e, i) => walk(e, join(String(i))));
-    if (isPlainObject(x)) return Object.fromEntries(Object.keys(x).map((k) => [k, walk(x[k], join(k))]));
-    const node = pytreeNodeOf(x);
-    if (node === undefined) throw new Error(`vmap: ${describeValue(x)} at '${p || '<root>'}' is not a pytree node; register its class with registerPytreeNode`);
-    const [children, aux] = node.flatten(x);
-    return node.unflatten(aux, walk(children, p));
-  };
-  return walk(tree, path) as T;
 }
