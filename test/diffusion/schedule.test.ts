@@ -251,4 +251,39 @@ describe('schedules', () => {
       interpolatedCosineSchedule({ imageSize: 64, lowReferenceSize: 256, highReferenceSize: 32 }),
     ).toThrow(/lowReferenceSize must be <= highReferenceSize/);
   });
+
+  it('every range and size check gives its whole message, and the boundary values are accepted', () => {
+    const exact = (fn: () => unknown, message: string) => {
+      let got = '';
+      try {
+        fn();
+      } catch (e) {
+        got = (e as Error).message;
+      }
+      expect(got).toBe(message);
+    };
+    const cosine = cosineSchedule();
+    exact(() => cosine.logSnr(-0.1), 'cosine(logSnrMin=-15, logSnrMax=15).logSnr: t must be a number in [0, 1], got -0.1');
+    exact(() => cosine.sigma(Number.NaN), 'cosine(logSnrMin=-15, logSnrMax=15).sigma: t must be a number in [0, 1], got NaN');
+    exact(() => shiftedCosineSchedule({ imageSize: 32 }).logSnr(2), 'shiftedCosine(imageSize=32, referenceSize=64, logSnrMin=-15, logSnrMax=15).logSnr: t must be a number in [0, 1], got 2');
+    exact(() => interpolatedCosineSchedule({ imageSize: 512, lowReferenceSize: 32, highReferenceSize: 256 }).alpha(-1), 'interpolatedCosine(imageSize=512, lowReferenceSize=32, highReferenceSize=256, logSnrMin=-15, logSnrMax=15).alpha: t must be a number in [0, 1], got -1');
+    exact(() => linearLogSnrSchedule({ logSnrMin: 1, logSnrMax: 0 }), 'linearLogSnrSchedule: logSnrMin must be < logSnrMax, got logSnrMin=1, logSnrMax=0');
+    exact(() => linearLogSnrSchedule({ logSnrMin: Number.NaN }), 'linearLogSnrSchedule: logSnrMin and logSnrMax must be finite, got logSnrMin=NaN, logSnrMax=15');
+    exact(() => cosineSchedule({ logSnrMax: 600.5 }), 'cosineSchedule: the cosine needs logSNR within [-600, 600], got logSnrMin=-15, logSnrMax=600.5');
+    exact(() => cosineSchedule({ logSnrMin: -600.5 }), 'cosineSchedule: the cosine needs logSNR within [-600, 600], got logSnrMin=-600.5, logSnrMax=15');
+    exact(() => shiftedCosineSchedule({ imageSize: 0 }), 'shiftedCosineSchedule: imageSize must be a positive finite number, got 0');
+    exact(() => shiftedCosineSchedule({ imageSize: 64, referenceSize: Number.POSITIVE_INFINITY }), 'shiftedCosineSchedule: referenceSize must be a positive finite number, got Infinity');
+    exact(() => shiftedCosineSchedule({ imageSize: 64, logSnrMin: 3, logSnrMax: 2 }), 'shiftedCosineSchedule: logSnrMin must be < logSnrMax, got logSnrMin=3, logSnrMax=2');
+    exact(() => interpolatedCosineSchedule({ imageSize: -1, lowReferenceSize: 32, highReferenceSize: 256 }), 'interpolatedCosineSchedule: imageSize must be a positive finite number, got -1');
+    exact(() => interpolatedCosineSchedule({ imageSize: 64, lowReferenceSize: 0, highReferenceSize: 256 }), 'interpolatedCosineSchedule: lowReferenceSize must be a positive finite number, got 0');
+    exact(() => interpolatedCosineSchedule({ imageSize: 64, lowReferenceSize: 32, highReferenceSize: Number.NaN }), 'interpolatedCosineSchedule: highReferenceSize must be a positive finite number, got NaN');
+    exact(() => interpolatedCosineSchedule({ imageSize: 64, lowReferenceSize: 256, highReferenceSize: 32 }), 'interpolatedCosineSchedule: lowReferenceSize must be <= highReferenceSize, got 256 > 32');
+    exact(() => interpolatedCosineSchedule({ imageSize: 64, lowReferenceSize: 32, highReferenceSize: 256, logSnrMin: 700 }), 'interpolatedCosineSchedule: logSnrMin must be < logSnrMax, got logSnrMin=700, logSnrMax=15');
+    // The bounds themselves are legal: |λ| = 600 for the cosine, equal reference sizes (no interpolation).
+    const wide = cosineSchedule({ logSnrMin: -600, logSnrMax: 600 });
+    expect([wide.logSnr(0), wide.logSnr(1)]).toEqual([600, -600]);
+    const flat = interpolatedCosineSchedule({ imageSize: 64, lowReferenceSize: 128, highReferenceSize: 128 });
+    const shifted = shiftedCosineSchedule({ imageSize: 64, referenceSize: 128 });
+    for (const t of [0, 0.3, 0.7, 1]) expect(flat.logSnr(t)).toBeCloseTo(shifted.logSnr(t), 12);
+  });
 });
