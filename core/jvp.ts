@@ -19,6 +19,7 @@
  */
 import * as o from './ops.js';
 import type { Prim, PrimParams } from './primitives.js';
+import type { InputsOf } from './registry.js';
 import { fmt, shapeEq } from './shape.js';
 import { Tensor, tidy } from './tensor.js';
 import { bind, installForwardMode, nextLevel, outside, setAside, vjp } from './trace.js';
@@ -32,7 +33,7 @@ type Tangent = Tensor | null;
  * at least one not null) and the output. The result may have any shape that broadcasts to the
  * output's; null means zero.
  */
-export type JvpRule<P extends Prim> = (inputs: readonly Tensor[], tangents: readonly Tangent[], out: Tensor, params: PrimParams[P]) => Tangent;
+export type JvpRule<P extends Prim> = (inputs: InputsOf<P>, tangents: readonly Tangent[], out: Tensor, params: PrimParams[P]) => Tangent;
 
 type JvpRules = { [P in Prim]: JvpRule<P> };
 
@@ -86,7 +87,7 @@ function propagateTangents<P extends Prim>(prim: P, inputs: readonly Tensor[], p
     });
     if (!any) continue;
     const rule = jvpRules[prim] as JvpRule<P>;
-    const t = outside(trace.level, () => tidy(() => fit(rule(inputs, tangents, out, params), out)));
+    const t = outside(trace.level, () => tidy(() => fit(rule(inputs as InputsOf<P>, tangents, out, params), out)));
     if (t !== null) setTangent(trace, out, t);
   }
 }
@@ -112,7 +113,7 @@ function plus(a: Tangent, b: Tangent): Tangent {
 const times = (t: Tangent, factor: Tensor | number): Tangent => (t === null ? null : o.mul(t, factor));
 
 /** An element-wise function of one input: t ↦ t · f′(x) (written with the output where that is cheaper). */
-const unary = <P extends Prim>(derivative: (x: Tensor, out: Tensor) => Tensor | number): JvpRule<P> => ([x], [t], out) => times(t!, derivative(x!, out));
+const unary = <P extends Prim>(derivative: (x: Tensor, out: Tensor) => Tensor | number): JvpRule<P> => ([x], [t], out) => times(t, derivative(x, out));
 
 /** A primitive that is linear in its (one) input: the tangent goes through the same primitive. */
 const linear = <P extends Prim>(prim: P): JvpRule<P> => (_inputs, [t], _out, params) => bind(prim, [t!], params);
@@ -128,9 +129,9 @@ function tieMask(a: Tensor, b: Tensor): Tensor {
 export const jvpRules: JvpRules = {
   neg: linear('neg'),
   exp: unary((_x, out) => out),
-  log: ([x], [t]) => o.div(t!, x!),
+  log: ([x], [t]) => o.div(t!, x),
   expm1: unary((_x, out) => o.add(out, 1)),
-  log1p: ([x], [t]) => o.div(t!, o.add(x!, 1)),
+  log1p: ([x], [t]) => o.div(t!, o.add(x, 1)),
   sin: unary((x) => o.cos(x)),
   cos: unary((x) => o.neg(o.sin(x))),
   tanh: unary((_x, out) => o.sub(1, o.square(out))),
@@ -143,21 +144,21 @@ export const jvpRules: JvpRules = {
   sign: zero(),
   sigmoid: unary((_x, out) => o.mul(out, o.sub(1, out))),
 
-  add: (_xs, [ta, tb]) => plus(ta!, tb!),
-  sub: (_xs, [ta, tb]) => plus(ta!, tb === null ? null : o.neg(tb!)),
-  mul: ([a, b], [ta, tb]) => plus(times(ta!, b!), times(tb!, a!)),
+  add: (_xs, [ta, tb]) => plus(ta, tb),
+  sub: (_xs, [ta, tb]) => plus(ta, tb === null ? null : o.neg(tb)),
+  mul: ([a, b], [ta, tb]) => plus(times(ta, b), times(tb, a)),
   // d(a/b) = (da − (a/b)·db) / b
-  div: ([, b], [ta, tb], out) => o.div(plus(ta!, tb === null ? null : o.neg(o.mul(out, tb!)))!, b!),
+  div: ([, b], [ta, tb], out) => o.div(plus(ta, tb === null ? null : o.neg(o.mul(out, tb)))!, b),
   // Ties split the tangent evenly, as the VJP splits the cotangent.
-  max: ([a, b], [ta, tb]) => plus(times(ta!, tieMask(a!, b!)), times(tb!, tieMask(b!, a!))),
-  min: ([a, b], [ta, tb]) => plus(times(ta!, tieMask(b!, a!)), times(tb!, tieMask(a!, b!))),
+  max: ([a, b], [ta, tb]) => plus(times(ta, tieMask(a, b)), times(tb, tieMask(b, a))),
+  min: ([a, b], [ta, tb]) => plus(times(ta, tieMask(b, a)), times(tb, tieMask(a, b))),
   pow: ([a, b], [ta, tb], out) =>
     plus(
-      times(ta!, o.mul(b!, o.pow(a!, o.sub(b!, 1)))),
+      times(ta, o.mul(b, o.pow(a, o.sub(b, 1)))),
       // ∂/∂b aᵇ = aᵇ log a, defined for a > 0; taken as 0 elsewhere (as the VJP does).
-      times(tb!, o.where(o.greater(a!, 0), o.mul(out, o.log(o.where(o.greater(a!, 0), a!, 1))), 0)),
+      times(tb, o.where(o.greater(a, 0), o.mul(out, o.log(o.where(o.greater(a, 0), a, 1))), 0)),
     ),
-  mod: ([a, b], [ta, tb]) => plus(ta!, tb === null ? null : o.neg(o.mul(tb!, o.floor(o.div(a!, b!))))),
+  mod: ([a, b], [ta, tb]) => plus(ta, tb === null ? null : o.neg(o.mul(tb, o.floor(o.div(a, b))))),
 
   bitand: zero(),
   bitor: zero(),
@@ -172,22 +173,22 @@ export const jvpRules: JvpRules = {
   gt: zero(),
   ge: zero(),
 
-  where: ([c], [, ta, tb]) => o.where(c!, ta ?? 0, tb ?? 0),
+  where: ([c], [, ta, tb]) => o.where(c, ta ?? 0, tb ?? 0),
   // Only float32 → float32 carries a tangent, and then the cast is the identity.
-  cast: ([x], [t], _out, { dtype }) => (x!.dtype === 'float32' && dtype === 'float32' ? t! : null),
+  cast: ([x], [t], _out, { dtype }) => (x.dtype === 'float32' && dtype === 'float32' ? t : null),
   bitcast: zero(),
   sum: linear('sum'),
   // The tangent is shared evenly among tied maxima, as the VJP shares the cotangent.
   reduceMax: ([x], [t], out, { axes }) => {
-    const kept = x!.shape.map((d, i) => (axes.includes(i) ? 1 : d));
-    const mask = o.cast(o.equal(x!, o.reshape(out, kept)), 'float32');
+    const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    const mask = o.cast(o.equal(x, o.reshape(out, kept)), 'float32');
     return o.div(o.sum(o.mul(t!, mask), axes), o.sum(mask, axes));
   },
   argmax: zero(),
   cumsum: linear('cumsum'),
   // Bilinear: d(a·b) = da·b + a·db, each a matmul with the same transpose flags.
   matmul: ([a, b], [ta, tb], _out, { transA, transB }) =>
-    plus(ta === null ? null : o.matmulPrim(ta, b!, transA, transB), tb === null ? null : o.matmulPrim(a!, tb, transA, transB)),
+    plus(ta === null ? null : o.matmulPrim(ta, b, transA, transB), tb === null ? null : o.matmulPrim(a, tb, transA, transB)),
   im2col: linear('im2col'),
   col2im: linear('col2im'),
   winogradIn: linear('winogradIn'),
@@ -200,8 +201,8 @@ export const jvpRules: JvpRules = {
   concat: (xs, ts, _out, params) => bind('concat', ts.map((t, i) => t ?? o.zerosLike(xs[i]!)), params),
   flip: linear('flip'),
   // Linear in the values, constant in the (integer) indices.
-  gather: ([, idx], [t], _out, params) => bind('gather', [t!, idx!], params),
-  scatterAdd: ([, idx], [t], _out, params) => bind('scatterAdd', [t!, idx!], params),
+  gather: ([, idx], [t], _out, params) => bind('gather', [t!, idx], params),
+  scatterAdd: ([, idx], [t], _out, params) => bind('scatterAdd', [t!, idx], params),
   threefry2x32: zero(),
   reshape: linear('reshape'),
 };
@@ -242,11 +243,11 @@ export function jvp<A extends unknown[], Out>(f: (...args: A) => Out, primals: A
     const given = tangents.map((t) => mapDifferentiable(t, (x) => x)) as A;
     try {
       treeZipMap([inputs, given] as unknown[], ([x, t], path) => {
-        if (!shapeEq(x!.shape, t!.shape) || x!.dtype !== t!.dtype) {
-          throw new Error(`jvp: the tangent at '${path}' is ${t!.dtype}${fmt(t!.shape)} but its primal is ${x!.dtype}${fmt(x!.shape)}`);
+        if (!shapeEq(x.shape, t.shape) || x.dtype !== t.dtype) {
+          throw new Error(`jvp: the tangent at '${path}' is ${t.dtype}${fmt(t.shape)} but its primal is ${x.dtype}${fmt(x.shape)}`);
         }
-        if (x!.dtype === 'float32') setTangent(trace, x!, alias(t!));
-        return x!;
+        if (x.dtype === 'float32') setTangent(trace, x, alias(t));
+        return x;
       });
     } catch (e) {
       const message = (e as Error).message;

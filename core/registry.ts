@@ -8,7 +8,7 @@
  * so a primitive without a rule is still a compile error where the table is written.
  */
 import type { DType } from './dtype.js';
-import type { Prim, PrimParams } from './primitives.js';
+import type { BinaryPrim, BitwisePrim, ComparePrim, Prim, PrimParams } from './primitives.js';
 import type { Tensor } from './tensor.js';
 
 export interface ShapeDType {
@@ -19,10 +19,24 @@ export interface ShapeDType {
 /** One input's cotangent, computed only when called (null where the input has no gradient). */
 export type Thunk = (() => Tensor) | null;
 
+/**
+ * The tensors a primitive takes, one tuple element per input, so a rule names its inputs without
+ * non-null assertions (`bind` passes what the op gave it; the ops give each primitive its arity).
+ */
+export type InputsOf<P extends Prim> = P extends 'concat'
+  ? readonly Tensor[]
+  : P extends 'threefry2x32'
+    ? readonly [Tensor, Tensor, Tensor, Tensor]
+    : P extends 'where'
+      ? readonly [Tensor, Tensor, Tensor]
+      : P extends BinaryPrim | BitwisePrim | ComparePrim | 'matmul' | 'gather' | 'scatterAdd'
+        ? readonly [Tensor, Tensor]
+        : readonly [Tensor];
+
 export interface Rule<P extends Prim> {
-  shape(inputs: readonly Tensor[], params: PrimParams[P]): ShapeDType;
+  shape(inputs: InputsOf<P>, params: PrimParams[P]): ShapeDType;
   /** Absent for primitives without a derivative (comparisons, integer ops, random bits). */
-  vjp?(g: Tensor, inputs: readonly Tensor[], out: Tensor, params: PrimParams[P]): Thunk[];
+  vjp?(g: Tensor, inputs: InputsOf<P>, out: Tensor, params: PrimParams[P]): Thunk[];
   /**
    * The values `vjp` reads (PyTorch's "saved tensors"): the indices of the inputs whose values it
    * uses, and whether it uses the output's. The tape keeps only these alive for the backward pass;

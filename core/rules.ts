@@ -6,7 +6,7 @@
  */
 import type { DType } from './dtype.js';
 import * as o from './ops.js';
-import type { Prim, PrimParams } from './primitives.js';
+import type { BinaryPrim, Prim, PrimParams } from './primitives.js';
 import { assertShape, broadcastShapes, fmt, shapeEq, sizeOf, type Shape } from './shape.js';
 import { registerRules, type Rule, type Rules, type ShapeDType, type Thunk } from './registry.js';
 import type { Tensor } from './tensor.js';
@@ -34,19 +34,19 @@ function sameDType(op: string, ...xs: readonly Tensor[]): DType {
 
 const unaryFloat = <P extends Prim>(op: P, save: Rule<P>['saves'], vjp?: (g: Tensor, x: Tensor, out: Tensor) => Tensor): Rule<P> => ({
   shape: ([x]) => {
-    floatOnly(op, x!);
-    return { shape: [...x!.shape], dtype: 'float32' };
+    floatOnly(op, x);
+    return { shape: [...x.shape], dtype: 'float32' };
   },
-  vjp: vjp ? (g, [x], out) => [() => vjp(g, x!, out)] : undefined,
+  vjp: vjp ? (g, [x], out) => [() => vjp(g, x, out)] : undefined,
   saves: save,
 });
 
 const unaryNumeric = <P extends Prim>(op: P, save: Rule<P>['saves'], vjp?: (g: Tensor, x: Tensor, out: Tensor) => Tensor): Rule<P> => ({
   shape: ([x]) => {
-    if (x!.dtype === 'bool' || x!.dtype === 'uint32') throw new Error(`${op}: expects float32 or int32, got ${x!.dtype}`);
-    return { shape: [...x!.shape], dtype: x!.dtype };
+    if (x.dtype === 'bool' || x.dtype === 'uint32') throw new Error(`${op}: expects float32 or int32, got ${x.dtype}`);
+    return { shape: [...x.shape], dtype: x.dtype };
   },
-  vjp: vjp ? (g, [x], out) => [() => vjp(g, x!, out)] : undefined,
+  vjp: vjp ? (g, [x], out) => [() => vjp(g, x, out)] : undefined,
   saves: save,
 });
 
@@ -60,9 +60,9 @@ function binaryShape(op: string, inputs: readonly Tensor[], allow: (d: DType) =>
 const numeric = (d: DType) => d !== 'bool';
 const integer = (d: DType) => d !== 'float32';
 
-const binary = <P extends Prim>(op: P, save: Rule<P>['saves'], vjp?: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Thunk, Thunk]): Rule<P> => ({
+const binary = <P extends BinaryPrim>(op: P, save: Rule<P>['saves'], vjp?: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Thunk, Thunk]): Rule<P> => ({
   shape: (inputs) => binaryShape(op, inputs, numeric),
-  vjp: vjp ? (g, [a, b], out) => vjp(g, a!, b!, out) : undefined,
+  vjp: vjp ? (g, [a, b], out) => vjp(g, a, b, out) : undefined,
   saves: save,
 });
 
@@ -85,8 +85,8 @@ export function unbroadcast(g: Tensor, shape: Shape): Tensor {
 }
 
 const reduceShape = (op: string) => ([x]: readonly Tensor[], { axes }: { axes: number[] }): ShapeDType => {
-  for (const a of axes) if (a < 0 || a >= x!.rank) throw new Error(`${op}: axis ${a} out of range for shape ${fmt(x!.shape)}`);
-  return { shape: x!.shape.filter((_, i) => !axes.includes(i)), dtype: x!.dtype };
+  for (const a of axes) if (a < 0 || a >= x.rank) throw new Error(`${op}: axis ${a} out of range for shape ${fmt(x.shape)}`);
+  return { shape: x.shape.filter((_, i) => !axes.includes(i)), dtype: x.dtype };
 };
 
 /** The kept-dims shape of a reduction, used to broadcast its cotangent back. */
@@ -95,13 +95,13 @@ function keptShape(inShape: Shape, axes: readonly number[]): number[] {
 }
 
 function matmulShape([a, b]: readonly Tensor[], { transA, transB }: PrimParams['matmul']): ShapeDType {
-  if (a!.rank !== 3 || b!.rank !== 3) throw new Error(`matmul primitive: expects rank-3 operands, got ${fmt(a!.shape)} and ${fmt(b!.shape)}`);
-  const [ba, m, ka] = transA ? [a!.shape[0]!, a!.shape[2]!, a!.shape[1]!] : (a!.shape as [number, number, number]);
-  const [bb, kb, n] = transB ? [b!.shape[0]!, b!.shape[2]!, b!.shape[1]!] : (b!.shape as [number, number, number]);
-  if (ka !== kb) throw new Error(`matmul: inner dimensions differ: ${fmt(a!.shape)} @ ${fmt(b!.shape)}`);
-  if (ba !== bb && ba !== 1 && bb !== 1) throw new Error(`matmul: batch dimensions differ: ${fmt(a!.shape)} @ ${fmt(b!.shape)}`);
-  sameDType('matmul', a!, b!);
-  floatOnly('matmul', a!);
+  if (a.rank !== 3 || b.rank !== 3) throw new Error(`matmul primitive: expects rank-3 operands, got ${fmt(a.shape)} and ${fmt(b.shape)}`);
+  const [ba, m, ka] = transA ? [a.shape[0]!, a.shape[2]!, a.shape[1]!] : (a.shape as [number, number, number]);
+  const [bb, kb, n] = transB ? [b.shape[0]!, b.shape[2]!, b.shape[1]!] : (b.shape as [number, number, number]);
+  if (ka !== kb) throw new Error(`matmul: inner dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)}`);
+  if (ba !== bb && ba !== 1 && bb !== 1) throw new Error(`matmul: batch dimensions differ: ${fmt(a.shape)} @ ${fmt(b.shape)}`);
+  sameDType('matmul', a, b);
+  floatOnly('matmul', a);
   return { shape: [Math.max(ba, bb), m, n], dtype: 'float32' };
 }
 
@@ -170,31 +170,31 @@ export const rules: Rules = {
   where: {
     saves: saves([0]),
     shape: ([c, a, b]) => {
-      if (c!.dtype !== 'bool') throw new Error(`where: the condition must be bool, got ${c!.dtype}; compare first (e.g. greater(x, 0))`);
-      const dtype = sameDType('where', a!, b!);
-      return { shape: broadcastShapes('where', c!.shape, a!.shape, b!.shape), dtype };
+      if (c.dtype !== 'bool') throw new Error(`where: the condition must be bool, got ${c.dtype}; compare first (e.g. greater(x, 0))`);
+      const dtype = sameDType('where', a, b);
+      return { shape: broadcastShapes('where', c.shape, a.shape, b.shape), dtype };
     },
     vjp: (g, [c, a, b]) => [
       null,
-      () => unbroadcast(o.where(c!, g, 0), a!.shape),
-      () => unbroadcast(o.where(c!, 0, g), b!.shape),
+      () => unbroadcast(o.where(c, g, 0), a.shape),
+      () => unbroadcast(o.where(c, 0, g), b.shape),
     ],
   },
   cast: {
     saves: NOTHING,
-    shape: ([x], { dtype }) => ({ shape: [...x!.shape], dtype }),
-    vjp: (g, [x], _out, { dtype }) => [x!.dtype === 'float32' && dtype === 'float32' ? () => g : null],
+    shape: ([x], { dtype }) => ({ shape: [...x.shape], dtype }),
+    vjp: (g, [x], _out, { dtype }) => [x.dtype === 'float32' && dtype === 'float32' ? () => g : null],
   },
   bitcast: {
     shape: ([x], { dtype }) => {
-      if (x!.dtype === 'bool' || dtype === 'bool') throw new Error(`bitcast: only between 32-bit dtypes, got ${x!.dtype} → ${dtype}`);
-      return { shape: [...x!.shape], dtype };
+      if (x.dtype === 'bool' || dtype === 'bool') throw new Error(`bitcast: only between 32-bit dtypes, got ${x.dtype} → ${dtype}`);
+      return { shape: [...x.shape], dtype };
     },
   },
   sum: {
     saves: NOTHING,
     shape: reduceShape('sum'),
-    vjp: (g, [x], _out, { axes }) => [() => o.broadcastTo(o.reshape(g, keptShape(x!.shape, axes)), [...x!.shape])],
+    vjp: (g, [x], _out, { axes }) => [() => o.broadcastTo(o.reshape(g, keptShape(x.shape, axes)), [...x.shape])],
   },
   reduceMax: {
     saves: saves([0], true),
@@ -202,8 +202,8 @@ export const rules: Rules = {
     // The cotangent is shared evenly among tied maxima.
     vjp: (g, [x], out, { axes }) => [
       () => {
-        const kept = keptShape(x!.shape, axes);
-        const mask = o.cast(o.equal(x!, o.reshape(out, kept)), 'float32');
+        const kept = keptShape(x.shape, axes);
+        const mask = o.cast(o.equal(x, o.reshape(out, kept)), 'float32');
         const count = o.sum(mask, axes, true);
         return o.mul(mask, o.div(o.reshape(g, kept), count));
       },
@@ -211,17 +211,17 @@ export const rules: Rules = {
   },
   argmax: {
     shape: ([x], { axis }) => {
-      if (axis < 0 || axis >= x!.rank) throw new Error(`argmax: axis ${axis} out of range for shape ${fmt(x!.shape)}`);
-      if (x!.shape[axis] === 0) throw new Error(`argmax: axis ${axis} has size 0`);
-      return { shape: x!.shape.filter((_, i) => i !== axis), dtype: 'int32' };
+      if (axis < 0 || axis >= x.rank) throw new Error(`argmax: axis ${axis} out of range for shape ${fmt(x.shape)}`);
+      if (x.shape[axis] === 0) throw new Error(`argmax: axis ${axis} has size 0`);
+      return { shape: x.shape.filter((_, i) => i !== axis), dtype: 'int32' };
     },
   },
   cumsum: {
     saves: NOTHING,
     shape: ([x], { axis }) => {
-      if (axis < 0 || axis >= x!.rank) throw new Error(`cumsum: axis ${axis} out of range for shape ${fmt(x!.shape)}`);
-      if (x!.dtype === 'bool') throw new Error('cumsum: cast bool to int32 or float32 first');
-      return { shape: [...x!.shape], dtype: x!.dtype };
+      if (axis < 0 || axis >= x.rank) throw new Error(`cumsum: axis ${axis} out of range for shape ${fmt(x.shape)}`);
+      if (x.dtype === 'bool') throw new Error('cumsum: cast bool to int32 or float32 first');
+      return { shape: [...x.shape], dtype: x.dtype };
     },
     vjp: (g, _x, _out, { axis, reverse }) => [() => o.cumsum(g, axis, { reverse: !reverse })],
   },
@@ -230,24 +230,24 @@ export const rules: Rules = {
     shape: matmulShape,
     // Both cotangents are matmuls with transpose flags: no M×K×N intermediate and no transposed copy.
     vjp: (g, [a, b], _out, { transA, transB }) => [
-      () => unbatch(transA ? o.matmulPrim(b!, g, transB, true) : o.matmulPrim(g, b!, false, !transB), a!.shape[0]!),
-      () => unbatch(transB ? o.matmulPrim(g, a!, true, transA) : o.matmulPrim(a!, g, !transA, false), b!.shape[0]!),
+      () => unbatch(transA ? o.matmulPrim(b, g, transB, true) : o.matmulPrim(g, b, false, !transB), a.shape[0]!),
+      () => unbatch(transB ? o.matmulPrim(g, a, true, transA) : o.matmulPrim(a, g, !transA, false), b.shape[0]!),
     ],
   },
   im2col: {
     saves: NOTHING,
     shape: ([x], p) => {
-      if (x!.rank !== 4) throw new Error(`im2col: expects NHWC rank 4, got ${fmt(x!.shape)}`);
-      const [n, , , c] = x!.shape as [number, number, number, number];
-      return { shape: [n, p.outHeight, p.outWidth, p.kernelHeight * p.kernelWidth * c], dtype: x!.dtype };
+      if (x.rank !== 4) throw new Error(`im2col: expects NHWC rank 4, got ${fmt(x.shape)}`);
+      const [n, , , c] = x.shape as [number, number, number, number];
+      return { shape: [n, p.outHeight, p.outWidth, p.kernelHeight * p.kernelWidth * c], dtype: x.dtype };
     },
-    vjp: (g, [x], _out, p) => [() => o.col2imPrim(g, { ...p, height: x!.shape[1]!, width: x!.shape[2]! })],
+    vjp: (g, [x], _out, p) => [() => o.col2imPrim(g, { ...p, height: x.shape[1]!, width: x.shape[2]! })],
   },
   col2im: {
     saves: NOTHING,
     shape: ([x], p) => {
-      const [n, , , kc] = x!.shape as [number, number, number, number];
-      return { shape: [n, p.height, p.width, kc / (p.kernelHeight * p.kernelWidth)], dtype: x!.dtype };
+      const [n, , , kc] = x.shape as [number, number, number, number];
+      return { shape: [n, p.height, p.width, kc / (p.kernelHeight * p.kernelWidth)], dtype: x.dtype };
     },
     vjp: (g, _x, _out, p) => [() => o.im2colPrim(g, p)],
   },
@@ -257,11 +257,11 @@ export const rules: Rules = {
       const tiles = batch * tilesHigh * tilesWide;
       const entries = (tile + 2) ** 2;
       if (adjoint) {
-        if (!(x!.rank === 3 && x!.shape[0] === entries && x!.shape[1] === tiles)) throw new Error(`winogradIn: expects [${entries}, ${tiles}, C], got ${fmt(x!.shape)}`);
-        return { shape: [batch, height, width, x!.shape[2]!], dtype: x!.dtype };
+        if (!(x.rank === 3 && x.shape[0] === entries && x.shape[1] === tiles)) throw new Error(`winogradIn: expects [${entries}, ${tiles}, C], got ${fmt(x.shape)}`);
+        return { shape: [batch, height, width, x.shape[2]!], dtype: x.dtype };
       }
-      if (!(shapeEq(x!.shape.slice(0, 3), [batch, height, width]) && x!.rank === 4)) throw new Error(`winogradIn: expects [${batch}, ${height}, ${width}, C], got ${fmt(x!.shape)}`);
-      return { shape: [entries, tiles, x!.shape[3]!], dtype: x!.dtype };
+      if (!(shapeEq(x.shape.slice(0, 3), [batch, height, width]) && x.rank === 4)) throw new Error(`winogradIn: expects [${batch}, ${height}, ${width}, C], got ${fmt(x.shape)}`);
+      return { shape: [entries, tiles, x.shape[3]!], dtype: x.dtype };
     },
     vjp: (g, _x, _out, p) => [() => o.winogradInPrim(g, { ...p, adjoint: !p.adjoint })],
   },
@@ -271,11 +271,11 @@ export const rules: Rules = {
       const tiles = batch * tilesHigh * tilesWide;
       const entries = (tile + 2) ** 2;
       if (adjoint) {
-        if (!(shapeEq(x!.shape.slice(0, 3), [batch, tile * tilesHigh, tile * tilesWide]) && x!.rank === 4)) throw new Error(`winogradOut: expects [${batch}, ${tile * tilesHigh}, ${tile * tilesWide}, C], got ${fmt(x!.shape)}`);
-        return { shape: [entries, tiles, x!.shape[3]!], dtype: x!.dtype };
+        if (!(shapeEq(x.shape.slice(0, 3), [batch, tile * tilesHigh, tile * tilesWide]) && x.rank === 4)) throw new Error(`winogradOut: expects [${batch}, ${tile * tilesHigh}, ${tile * tilesWide}, C], got ${fmt(x.shape)}`);
+        return { shape: [entries, tiles, x.shape[3]!], dtype: x.dtype };
       }
-      if (!(x!.rank === 3 && x!.shape[0] === entries && x!.shape[1] === tiles)) throw new Error(`winogradOut: expects [${entries}, ${tiles}, C], got ${fmt(x!.shape)}`);
-      return { shape: [batch, tile * tilesHigh, tile * tilesWide, x!.shape[2]!], dtype: x!.dtype };
+      if (!(x.rank === 3 && x.shape[0] === entries && x.shape[1] === tiles)) throw new Error(`winogradOut: expects [${entries}, ${tiles}, C], got ${fmt(x.shape)}`);
+      return { shape: [batch, tile * tilesHigh, tile * tilesWide, x.shape[2]!], dtype: x.dtype };
     },
     vjp: (g, _x, _out, p) => [() => o.winogradOutPrim(g, { ...p, adjoint: !p.adjoint })],
   },
@@ -283,10 +283,10 @@ export const rules: Rules = {
     saves: NOTHING,
     shape: ([x], { perm }) => {
       const sorted = [...perm].sort((a, b) => a - b);
-      if (perm.length !== x!.rank || sorted.some((v, i) => v !== i)) {
-        throw new Error(`transpose: perm [${perm}] is not a permutation of the ${x!.rank} axes of ${fmt(x!.shape)}`);
+      if (perm.length !== x.rank || sorted.some((v, i) => v !== i)) {
+        throw new Error(`transpose: perm [${perm}] is not a permutation of the ${x.rank} axes of ${fmt(x.shape)}`);
       }
-      return { shape: perm.map((p) => x!.shape[p]!), dtype: x!.dtype };
+      return { shape: perm.map((p) => x.shape[p]!), dtype: x.dtype };
     },
     vjp: (g, _x, _out, { perm }) => {
       const inv = new Array<number>(perm.length);
@@ -298,35 +298,35 @@ export const rules: Rules = {
     saves: NOTHING,
     shape: ([x], { shape }) => {
       assertShape('broadcastTo', shape);
-      const b = broadcastShapes('broadcastTo', x!.shape, shape);
-      if (!shapeEq(b, shape)) throw new Error(`broadcastTo: cannot broadcast ${fmt(x!.shape)} to ${fmt(shape)}`);
-      return { shape: [...shape], dtype: x!.dtype };
+      const b = broadcastShapes('broadcastTo', x.shape, shape);
+      if (!shapeEq(b, shape)) throw new Error(`broadcastTo: cannot broadcast ${fmt(x.shape)} to ${fmt(shape)}`);
+      return { shape: [...shape], dtype: x.dtype };
     },
-    vjp: (g, [x]) => [() => unbroadcast(g, x!.shape)],
+    vjp: (g, [x]) => [() => unbroadcast(g, x.shape)],
   },
   slice: {
     saves: NOTHING,
     shape: ([x], { begin, size }) => {
-      if (begin.length !== x!.rank || size.length !== x!.rank) throw new Error(`slice: begin and size need ${x!.rank} entries for ${fmt(x!.shape)}`);
-      x!.shape.forEach((d, i) => {
+      if (begin.length !== x.rank || size.length !== x.rank) throw new Error(`slice: begin and size need ${x.rank} entries for ${fmt(x.shape)}`);
+      x.shape.forEach((d, i) => {
         if (begin[i]! < 0 || size[i]! < 0 || begin[i]! + size[i]! > d) {
-          throw new Error(`slice: [${begin}] + [${size}] is out of bounds for ${fmt(x!.shape)} on axis ${i}`);
+          throw new Error(`slice: [${begin}] + [${size}] is out of bounds for ${fmt(x.shape)} on axis ${i}`);
         }
       });
-      return { shape: [...size], dtype: x!.dtype };
+      return { shape: [...size], dtype: x.dtype };
     },
     vjp: (g, [x], _out, { begin, size }) => [
-      () => o.padPrim(g, begin, x!.shape.map((d, i) => d - begin[i]! - size[i]!), 0),
+      () => o.padPrim(g, begin, x.shape.map((d, i) => d - begin[i]! - size[i]!), 0),
     ],
   },
   pad: {
     saves: NOTHING,
     shape: ([x], { before, after }) => {
-      if (before.length !== x!.rank || after.length !== x!.rank) throw new Error(`pad: need ${x!.rank} (before, after) pairs for ${fmt(x!.shape)}`);
+      if (before.length !== x.rank || after.length !== x.rank) throw new Error(`pad: need ${x.rank} (before, after) pairs for ${fmt(x.shape)}`);
       if ([...before, ...after].some((v) => v < 0 || !Number.isInteger(v))) throw new Error(`pad: paddings must be non-negative integers, got [${before}] [${after}]`);
-      return { shape: x!.shape.map((d, i) => d + before[i]! + after[i]!), dtype: x!.dtype };
+      return { shape: x.shape.map((d, i) => d + before[i]! + after[i]!), dtype: x.dtype };
     },
-    vjp: (g, [x], _out, { before }) => [() => o.slice(g, before, [...x!.shape])],
+    vjp: (g, [x], _out, { before }) => [() => o.slice(g, before, [...x.shape])],
   },
   concat: {
     saves: NOTHING,
@@ -355,28 +355,28 @@ export const rules: Rules = {
   },
   flip: {
     saves: NOTHING,
-    shape: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype }),
+    shape: ([x]) => ({ shape: [...x.shape], dtype: x.dtype }),
     vjp: (g, _x, _out, { axes }) => [() => o.flip(g, axes)],
   },
   gather: {
     saves: saves([1]),
     shape: ([x, idx], { axis }) => {
-      if (idx!.dtype !== 'int32') throw new Error(`take: indices must be int32, got ${idx!.dtype}`);
-      return { shape: [...x!.shape.slice(0, axis), ...idx!.shape, ...x!.shape.slice(axis + 1)], dtype: x!.dtype };
+      if (idx.dtype !== 'int32') throw new Error(`take: indices must be int32, got ${idx.dtype}`);
+      return { shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)], dtype: x.dtype };
     },
-    vjp: (g, [x, idx], _out, { axis }) => [() => o.scatterAddPrim(g, idx!, axis, x!.shape[axis]!), null],
+    vjp: (g, [x, idx], _out, { axis }) => [() => o.scatterAddPrim(g, idx, axis, x.shape[axis]!), null],
   },
   scatterAdd: {
     saves: saves([1]),
     shape: ([x, idx], { axis, size }) => {
-      if (idx!.dtype !== 'int32') throw new Error(`scatterAdd: indices must be int32, got ${idx!.dtype}`);
-      const r = idx!.rank;
-      if (axis < 0 || axis + r > x!.rank || !shapeEq(x!.shape.slice(axis, axis + r), idx!.shape)) {
-        throw new Error(`scatterAdd: updates ${fmt(x!.shape)} must have the indices' shape ${fmt(idx!.shape)} at axis ${axis}`);
+      if (idx.dtype !== 'int32') throw new Error(`scatterAdd: indices must be int32, got ${idx.dtype}`);
+      const r = idx.rank;
+      if (axis < 0 || axis + r > x.rank || !shapeEq(x.shape.slice(axis, axis + r), idx.shape)) {
+        throw new Error(`scatterAdd: updates ${fmt(x.shape)} must have the indices' shape ${fmt(idx.shape)} at axis ${axis}`);
       }
-      return { shape: [...x!.shape.slice(0, axis), size, ...x!.shape.slice(axis + r)], dtype: x!.dtype };
+      return { shape: [...x.shape.slice(0, axis), size, ...x.shape.slice(axis + r)], dtype: x.dtype };
     },
-    vjp: (g, [, idx], _out, { axis }) => [() => o.take(g, idx!, axis), null],
+    vjp: (g, [, idx], _out, { axis }) => [() => o.take(g, idx, axis), null],
   },
   threefry2x32: {
     shape: (xs) => {
@@ -389,10 +389,10 @@ export const rules: Rules = {
     shape: ([x], { shape }) => {
       // Without this, [-2, -3] would pass for 6 elements and make a tensor with negative dimensions.
       assertShape('reshape', shape);
-      if (sizeOf(shape) !== x!.size) throw new Error(`reshape: cannot reshape ${fmt(x!.shape)} (${x!.size} elements) to ${fmt(shape)}`);
-      return { shape: [...shape], dtype: x!.dtype };
+      if (sizeOf(shape) !== x.size) throw new Error(`reshape: cannot reshape ${fmt(x.shape)} (${x.size} elements) to ${fmt(shape)}`);
+      return { shape: [...shape], dtype: x.dtype };
     },
-    vjp: (g, [x]) => [() => o.reshape(g, [...x!.shape])],
+    vjp: (g, [x]) => [() => o.reshape(g, [...x.shape])],
   },
 };
 

@@ -170,7 +170,7 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
     }
     return { buffer: s.buffer, shape: t.shape, dtype: t.dtype };
   });
-  const { shape, dtype } = rule.shape(inputs, params as never);
+  const { shape, dtype } = rule.shape(inputs as never, params as never);
   // Inside vmap, a primitive on batched values runs its batching rule instead (vmap.ts).
   const batched = batching.primitive(prim, inputs, params, shape, dtype);
   let out: Tensor;
@@ -338,7 +338,7 @@ function backward(tape: Tape, outs: readonly Tensor[], cts: readonly Tensor[], k
     grads.delete(e.output.id);
     const rule = rules[e.prim];
     if (rule.vjp) {
-      const inCts = rule.vjp(g, e.inputs, e.output, e.params as never);
+      const inCts = rule.vjp(g, e.inputs as never, e.output, e.params as never);
       e.inputs.forEach((inp, j) => {
         const thunk = inCts[j];
         // In a scope, so a rule's temporaries are freed at once rather than when the whole step ends.

@@ -16,6 +16,7 @@
 import * as o from './ops.js';
 import type { DType } from './dtype.js';
 import type { Prim, PrimParams } from './primitives.js';
+import type { InputsOf } from './registry.js';
 import { fmt, shapeEq } from './shape.js';
 import { Tensor, tidy } from './tensor.js';
 import { bind, installBatching, nextLevel, outside, setAside, stopGradient } from './trace.js';
@@ -28,7 +29,7 @@ import { treeMapFor } from './tree.js';
  * same for every example) and the parameters, the output's batched value (the batch on axis 0).
  * `batch` is the batch size and the output's shape for one example.
  */
-export type BatchRule<P extends Prim> = (inputs: readonly Tensor[], values: readonly (Tensor | null)[], params: PrimParams[P], batch: { size: number; shape: readonly number[] }) => Tensor;
+export type BatchRule<P extends Prim> = (inputs: InputsOf<P>, values: readonly (Tensor | null)[], params: PrimParams[P], batch: { size: number; shape: readonly number[] }) => Tensor;
 
 type BatchRules = { [P in Prim]: BatchRule<P> };
 
@@ -109,7 +110,7 @@ function batchPrimitive<P extends Prim>(prim: P, inputs: readonly Tensor[], para
     const t = new Tensor(inputs[0]!.live('vmap'), shape, dtype);
     const value = outside(trace.level, () =>
       tidy(() => {
-        const v = rule(inputs, values, params, { size: trace.size, shape });
+        const v = rule(inputs as InputsOf<P>, values, params, { size: trace.size, shape });
         if (v.shape[0] !== trace.size || !shapeEq(v.shape.slice(1), shape)) {
           throw new Error(`vmap: the batching rule of ${prim} gave ${fmt(v.shape)}, expected ${fmt([trace.size, ...shape])}`);
         }
@@ -157,7 +158,7 @@ const axis = <P extends 'argmax' | 'cumsum'>(prim: P): BatchRule<P> => (_xs, [v]
 
 /** NHWC primitives whose N is a batch of its own: fold the vmap batch into N. */
 const foldIntoN = <P extends 'im2col' | 'col2im'>(prim: P): BatchRule<P> => ([x], [v], params, { size, shape }) => {
-  const folded = o.reshape(v!, [size * x!.shape[0]!, ...x!.shape.slice(1)]);
+  const folded = o.reshape(v!, [size * x.shape[0]!, ...x.shape.slice(1)]);
   return o.reshape(bind(prim, [folded], params), [size, ...shape]);
 };
 
@@ -174,12 +175,12 @@ const perExample = <P extends Prim>(prim: P): BatchRule<P> => (inputs, values, p
 };
 
 function matmulRule([a, b]: readonly Tensor[], [va, vb]: readonly (Tensor | null)[], { transA, transB }: PrimParams['matmul'], { size, shape }: { size: number; shape: readonly number[] }): Tensor {
-  const [ba, bb] = [a!.shape[0]!, b!.shape[0]!];
+  const [ba, bb] = [a.shape[0]!, b.shape[0]!];
   // The common cases of a layer (a batch of inputs against shared weights, and its VJP): fold the
   // vmap batch into the rows of a, with no copy of the weights.
   if (va && !vb && ba === 1 && bb === 1 && !transA) {
-    const rows = o.reshape(va, [1, size * a!.shape[1]!, a!.shape[2]!]);
-    return o.reshape(o.matmulPrim(rows, b!, false, transB), [size, ...shape]);
+    const rows = o.reshape(va, [1, size * a.shape[1]!, a.shape[2]!]);
+    return o.reshape(o.matmulPrim(rows, b, false, transB), [size, ...shape]);
   }
   // Otherwise fold it into the matmul's own batch, broadcasting an operand where it must.
   const batch = Math.max(ba, bb);
@@ -187,7 +188,7 @@ function matmulRule([a, b]: readonly Tensor[], [va, vb]: readonly (Tensor | null
     const full = x.shape[0] === batch ? materialize(x, v, size) : o.broadcastTo(materialize(x, v, size), [size, batch, x.shape[1]!, x.shape[2]!]);
     return o.reshape(full, [size * batch, x.shape[1]!, x.shape[2]!]);
   };
-  return o.reshape(o.matmulPrim(fold(a!, va!), fold(b!, vb!), transA, transB), [size, ...shape]);
+  return o.reshape(o.matmulPrim(fold(a, va), fold(b, vb), transA, transB), [size, ...shape]);
 }
 
 export const batchRules: BatchRules = {
@@ -239,7 +240,7 @@ export const batchRules: BatchRules = {
   winogradOut: perExample('winogradOut'),
   transpose: (_xs, [v], { perm }) => bind('transpose', [v!], { perm: [0, ...perm.map((p) => p + 1)] }),
   broadcast: ([x], [v], { shape }, { size }) =>
-    bind('broadcast', [o.reshape(v!, [size, ...new Array<number>(shape.length - x!.rank).fill(1), ...x!.shape])], { shape: [size, ...shape] }),
+    bind('broadcast', [o.reshape(v!, [size, ...new Array<number>(shape.length - x.rank).fill(1), ...x.shape])], { shape: [size, ...shape] }),
   slice: (_xs, [v], { begin, size }, batch) => bind('slice', [v!], { begin: [0, ...begin], size: [batch.size, ...size] }),
   pad: (_xs, [v], { before, after, value }) => bind('pad', [v!], { before: [0, ...before], after: [0, ...after], value }),
   concat: (xs, values, { axis }, { size }) => bind('concat', xs.map((x, i) => materialize(x, values[i]!, size)), { axis: axis + 1 }),
@@ -248,7 +249,7 @@ export const batchRules: BatchRules = {
   // tensor put the batch where the indices go, then in front; both batched: one example at a time.
   gather: (xs, [v, vi], { axis }, batch) => {
     if (vi === null) return bind('gather', [v!, xs[1]!], { axis: axis + 1 });
-    if (v === null) return toFront(bind('gather', [xs[0]!, vi!], { axis }), axis);
+    if (v === null) return toFront(bind('gather', [xs[0]!, vi], { axis }), axis);
     return perExample('gather')(xs, [v, vi], { axis }, batch);
   },
   scatterAdd: (xs, [v, vi], params, batch) => (vi === null ? bind('scatterAdd', [v!, xs[1]!], { axis: params.axis + 1, size: params.size }) : perExample('scatterAdd')(xs, [v, vi], params, batch)),
