@@ -324,3 +324,37 @@ describe('the local-time map registry', () => {
     expect(() => boundaryLocalTimes({ ...spec, initSchedule: 'linear' as never })).toThrow(/initSchedule must be one of init, rescaled, got 'linear'/);
   });
 });
+
+describe('standard local times and the checks every map shares', () => {
+  it('standard diffusion in the window: clean frames at 0, every generated frame at the global t', () => {
+    fc.assert(
+      fc.property(windowOptions, time, (options, t) => {
+        expect(standardLocalTimes(options)(t)).toEqual([...Array(options.cleanFrames).fill(0), ...Array(options.window - options.cleanFrames).fill(t)]);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('each map names itself in its errors (the whole message)', () => {
+    const makers: [string, (o: WindowSpec) => LocalTimes][] = [
+      ['linearLocalTimes', linearLocalTimes],
+      ['initLocalTimes', initLocalTimes],
+      ['rescaledInitLocalTimes', rescaledInitLocalTimes],
+      ['standardLocalTimes', standardLocalTimes],
+      ['localTimes', (o) => localTimes((u) => u, o)],
+    ];
+    for (const [name, make] of makers) {
+      expect(() => make({ window: 0 }), name).toThrow(new RegExp(`^${name}: window must be an integer >= 1, got 0$`));
+      expect(() => make({ window: 3, cleanFrames: 3 }), name).toThrow(new RegExp(`^${name}: cleanFrames must be an integer with 0 <= cleanFrames < window \\(3\\), got 3$`));
+      expect(() => make({ window: 3 })(1.5), name).toThrow(new RegExp(`^${name}: t must be a number in \\[0, 1\\], got 1.5$`));
+    }
+  });
+
+  it('frameCategories refuses a local time outside [0, 1] on either side, in s or in t, before comparing s and t', () => {
+    const range = (s: number, t: number) => new RegExp(`^frameCategories: local times must be in \\[0, 1\\], got s\\[0\\]=${s}, t\\[0\\]=${t}$`);
+    expect(() => frameCategories([-0.5], [0.5])).toThrow(range(-0.5, 0.5));
+    expect(() => frameCategories([1.5], [1])).toThrow(range(1.5, 1));
+    expect(() => frameCategories([0], [-0.5])).toThrow(range(0, -0.5));
+    expect(() => frameCategories([0], [1.5])).toThrow(range(0, 1.5));
+  });
+});
