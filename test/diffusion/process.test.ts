@@ -5,6 +5,7 @@ import {
   cosineSchedule, diffuse, epsFromV, lossWeighting, logSnrTensor, perFrameMse, trainStep, vFromX, vFromXEps, windowLoss,
   windowLossWeights, xFromEps, xFromV, sampleTrainingTimes, linearLocalTimes, type LossWeightingName, type Model,
 } from '../../diffusion/index.js';
+import { perFrame } from '../../diffusion/process.js';
 
 const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
 const schedule = cosineSchedule();
@@ -152,5 +153,50 @@ describe('standard local times', () => {
     }));
     expect(() => standardLocalTimes({ window: 3, cleanFrames: 1 })(1.5)).toThrow(/t must be a number in \[0, 1\]/);
     expect(() => standardLocalTimes({ window: 2, cleanFrames: 5 })).toThrow(/cleanFrames/);
+  });
+});
+
+describe('the per-frame logSNR: its layout and its shape checks', () => {
+  it('logSnrTensor lays rows out as [batch, frames]; no rows is [0, 0]; ragged rows are refused', async () => {
+    expect(await values(logSnrTensor([[1, 2, 3], [4, 5, 6]]))).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(logSnrTensor([[1, 2, 3], [4, 5, 6]]).shape).toEqual([2, 3]);
+    expect(logSnrTensor([]).shape).toEqual([0, 0]);
+    expect(() => logSnrTensor([[1, 2], [3]])).toThrow(/^logSnrTensor: row 1 has 1 frames, row 0 has 2$/);
+    expect(() => perFrame(r.ones([3]), 5)).toThrow(/^perFrame: expected per-frame values of shape \[batch, frames\], got \[3\]$/);
+  });
+
+  it('one number per frame (a rank-2 video) is diffused frame by frame; a [1, frames] logSNR is shared by the batch', async () => {
+    const x = r.tensor([[1, -2], [0.5, 3]]);
+    const eps = r.tensor([[0.25, 1], [-1, 2]]);
+    const lambdas = [0.5, -1];
+    const z = await values(diffuse(x, logSnrTensor([lambdas]), eps));
+    const xs = [1, -2, 0.5, 3];
+    const es = [0.25, 1, -1, 2];
+    const expected = xs.map((v, i) => {
+      const l = lambdas[i % 2]!;
+      return Math.sqrt(1 / (1 + Math.exp(-l))) * v + Math.sqrt(1 / (1 + Math.exp(l))) * es[i]!;
+    });
+    z.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 6));
+    expect(z).toEqual(await values(diffuse(x, logSnrTensor([lambdas, lambdas]), eps)));
+  });
+
+  it('every conversion refuses a logSNR that is not [batch or 1, frames] for its video, naming itself (the whole message)', () => {
+    const x = r.zeros([2, 3, 2, 2, 1]);
+    const ops: [string, (l: r.Tensor) => unknown][] = [
+      ['diffuse', (l) => diffuse(x, l, x)],
+      ['vFromXEps', (l) => vFromXEps(x, x, l)],
+      ['xFromV', (l) => xFromV(x, x, l)],
+      ['epsFromV', (l) => epsFromV(x, x, l)],
+      ['vFromX', (l) => vFromX(x, x, l)],
+      ['xFromEps', (l) => xFromEps(x, x, l)],
+    ];
+    for (const [name, op] of ops) {
+      for (const bad of [[3], [2, 4], [3, 3], [2, 3, 1]]) {
+        expect(() => op(r.zeros(bad)), `${name} ${bad}`).toThrow(new RegExp(`^${name}: logSnr \\[${bad}\\] must be \\[batch, frames\\] \\(or \\[1, frames\\]\\) for the video \\[2,3,2,2,1\\]$`));
+      }
+      expect(() => op(r.zeros([1, 3])), name).not.toThrow();
+      expect(() => op(r.zeros([2, 3])), name).not.toThrow();
+    }
+    expect(() => diffuse(r.zeros([3]), r.zeros([1, 3]), r.zeros([3]))).toThrow(/^diffuse: logSnr \[1,3\] must be \[batch, frames\] \(or \[1, frames\]\) for the video \[3\]$/);
   });
 });
