@@ -340,3 +340,33 @@ describe('Gaussian oracle (MATH.md)', () => {
     expect(() => gaussianOracle({ mean: Number.NaN, std: 1 })).toThrow(/mean=NaN/);
   });
 });
+
+describe('frame categories override the window step; every check names its function', () => {
+  it('clean frames are copied and pure-noise frames drawn fresh whatever the window step is (Eqs. 12-13)', () => {
+    // A window step that is identity-like at s = t (Eq. 3, DDIM) would hide a clean frame sent to it;
+    // this one marks every frame it is given.
+    const marked = { zCoef: 7, xCoef: 7, variance: 7 };
+    const got = framePosteriorCoefficients(cosineSchedule(), [0, 0.2, 1], [0, 0.5, 1], () => marked);
+    expect(got).toEqual([{ zCoef: 1, xCoef: 0, variance: 0 }, marked, { zCoef: 0, xCoef: 0, variance: 1 }]);
+  });
+
+  it('DDIM keeps the total noise of z_s at σ_s²: epsCoef² + variance = σ_s² for every η and s ≤ t', () => {
+    // (σ_s² − σ̃²) from the predicted noise plus σ̃² of fresh noise (Song et al. 2021, Eq. 12).
+    fc.assert(
+      fc.property(fc.double({ min: -12, max: 12, noNaN: true }), fc.double({ min: 0, max: 12, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (logSnrS, drop, eta) => {
+        const { epsCoef, variance } = ddimEpsFromLogSnr(logSnrS, logSnrS - drop, eta);
+        const sigmaS2 = 1 / (1 + Math.exp(logSnrS));
+        expect(Math.abs(epsCoef * epsCoef + variance - sigmaS2)).toBeLessThanOrEqual(1e-12 * sigmaS2);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the DDIM checks name the function they guard (the whole message)', () => {
+    expect(() => ddimEpsFromLogSnr(1, 2, 0)).toThrow(/^ddimEpsFromLogSnr: s <= t needs logSnrS >= logSnrT \(less noise at s\), got logSnrS=1 < logSnrT=2$/);
+    expect(() => ddimEpsFromLogSnr(2, 1, 1.5)).toThrow(/^ddimEpsFromLogSnr: eta must be in \[0, 1\], got 1\.5$/);
+    expect(() => ddimFromLogSnr(Number.NaN, 1, 0)).toThrow(/^ddimFromLogSnr: logSNRs must be finite, got logSnrS=NaN, logSnrT=1$/);
+    expect(() => ddimCoefficients(cosineSchedule(), 0.5, 0.25, 0)).toThrow(/^ddimCoefficients: need s <= t, got s=0\.5 > t=0\.25$/);
+    expect(() => ddimCoefficients(cosineSchedule(), 0.5, 2, 0)).toThrow(/^ddimCoefficients \(t\): t must be a number in \[0, 1\], got 2$/);
+  });
+});
