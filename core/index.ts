@@ -12,6 +12,7 @@ export { bind, vjp, grad, valueAndGrad, stopGradient, isTracing, checkpoint, cus
 export type { GradOptions, Pullback } from './trace.js';
 export { jvp, linearize, jvpRules } from './jvp.js';
 export type { JvpRule } from './jvp.js';
+export type { InputsOf } from './registry.js';
 export { jacfwd, jacrev, hessian } from './jacobian.js';
 export type { Jacobian } from './jacobian.js';
 export { vmap, batchRules } from './vmap.js';
