@@ -6,6 +6,7 @@ import {
   windowLossWeights, xFromEps, xFromV, sampleTrainingTimes, linearLocalTimes, type LossWeightingName, type Model,
 } from '../../diffusion/index.js';
 import { perFrame } from '../../diffusion/process.js';
+import { lossFrameMask, weightsTensor } from '../../diffusion/loss.js';
 
 const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
 const schedule = cosineSchedule();
@@ -198,5 +199,41 @@ describe('the per-frame logSNR: its layout and its shape checks', () => {
       expect(() => op(r.zeros([2, 3])), name).not.toThrow();
     }
     expect(() => diffuse(r.zeros([3]), r.zeros([1, 3]), r.zeros([3]))).toThrow(/^diffuse: logSnr \[1,3\] must be \[batch, frames\] \(or \[1, frames\]\) for the video \[3\]$/);
+  });
+});
+
+describe('the window loss: which frames count, with what weight, and its shape checks', () => {
+  it('perFrameMse: one number per frame ([B, F]) is its own squared error; a rank-1 target is refused', async () => {
+    expect(await values(perFrameMse(r.tensor([[1, 2], [3, 4]]), r.tensor([[0, 0], [3, 6]])))).toEqual([1, 4, 0, 4]);
+    expect(() => perFrameMse(r.ones([3]), r.ones([3]))).toThrow(/^perFrameMse: expected \[batch, frames, …\], got \[3\]$/);
+  });
+
+  it('lossFrameMask: only window frames (0 < t_k < 1) carry loss, not clean (0) or pure-noise (1) frames', () => {
+    expect(lossFrameMask([0, 1e-9, 0.5, 1 - 1e-9, 1])).toEqual([0, 1, 1, 1, 0]);
+  });
+
+  it('Min-SNR-γ weights are min(SNR, γ)/(1 + SNR) on the v-MSE, with the γ asked for', () => {
+    const times = [[0, 0.2, 0.5, 1]];
+    for (const gamma of [1, 5]) {
+      const w = windowLossWeights(times, { schedule, weighting: 'minSnr', gamma })[0]!;
+      const expected = times[0]!.map((t) => {
+        if (t === 0 || t === 1) return 0;
+        const snr = Math.exp(schedule.logSnr(t));
+        return Math.min(snr, gamma) / (1 + snr);
+      });
+      w.forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 12));
+    }
+  });
+
+  it('windowLoss refuses weights that are not [batch][frames] (host rows or a tensor); no weights is a [0, 0] tensor', () => {
+    const v = r.zeros([2, 3, 2, 2, 1]);
+    const message = /^windowLoss: weights must be \[2\]\[3\] to match the prediction \[2,3,2,2,1\]$/;
+    for (const bad of [[[1, 1, 1]], [[1, 1, 1], [1, 1]], [[1, 1], [1, 1, 1]], [[1, 1, 1], [1, 1, 1], [1, 1, 1]]]) {
+      expect(() => windowLoss(v, v, bad, 3), JSON.stringify(bad)).toThrow(message);
+    }
+    for (const shape of [[6], [1, 3], [2, 2], [2, 3, 1]]) expect(() => windowLoss(v, v, r.ones(shape), 3), String(shape)).toThrow(message);
+    expect(() => windowLoss(v, v, [[1, 1, 1], [1, 1, 1]], 3)).not.toThrow();
+    expect(() => windowLoss(v, v, r.ones([2, 3]), 3)).not.toThrow();
+    expect(weightsTensor([]).shape).toEqual([0, 0]);
   });
 });
