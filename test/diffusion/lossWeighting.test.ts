@@ -84,5 +84,8 @@ describe('loss weightings', () => {
     expect(() => lossWeighting('minSnr', { gamma: 0 })).toThrow(/gamma must be a positive finite number, got 0/);
     expect(() => lossWeighting('l1' as unknown as LossWeightingName)).toThrow(/unknown weighting "l1"/);
     expect(() => lossWeighting('v').xWeight(Number.NaN)).toThrow(/lossWeighting\('v'\).xWeight: logSnr must be a number/);
+    // Each form names itself, not only xWeight.
+    expect(() => lossWeighting('eps').epsWeight(Number.NaN)).toThrow(/^lossWeighting\('eps'\)\.epsWeight: logSnr must be a number/);
+    expect(() => lossWeighting('minSnr').vWeight(Number.NaN)).toThrow(/^lossWeighting\('minSnr'\)\.vWeight: logSnr must be a number/);
   });
 });
