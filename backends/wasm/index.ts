@@ -413,13 +413,14 @@ const broadcastKernel: WasmKernel<'broadcast'> = (() => {
   return (ctx, out, inputs, params, info) => {
     const x = inputs[0]!;
     if (bytesPerElement(x.dtype) !== 4) return fallback(ctx, out, inputs, params, info);
-    const c = collapse(info.shape, [broadcastStrides(x.shape, info.shape)]);
+    const strides = broadcastStrides(x.shape, info.shape);
+    const c = collapse(info.shape, [strides]);
     const temps: WasmBuffer[] = [];
     try {
       // Short rows (a broadcast along the innermost axes): copy from a small expansion instead.
       const wide = c.shape.length && c.shape[c.shape.length - 1]! < MIN_ROW ? expandInner(ctx, c.shape, [{ ptr: ptrOf(x.buffer), bytes: 4, strides: c.strides[0]! }], temps) : null;
       if (wide) copyRows(ctx, out, wide[0]!.ptr, wide[0]!.strides, c.shape);
-      else copyRows(ctx, out, ptrOf(x.buffer), broadcastStrides(x.shape, info.shape), info.shape);
+      else copyRows(ctx, out, ptrOf(x.buffer), strides, info.shape);
     } finally {
       for (const t of temps) ctx.heap.free(t.ptr, t.size);
     }
