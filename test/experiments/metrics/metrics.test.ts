@@ -354,6 +354,15 @@ describe('stepMetrics: the numbers every evaluation reports', () => {
     expect(stepMetrics(new Float32Array(288), new Float32Array(288), 2, 1, 12, 12, 1)[0]!.fsd).toBeNull();
     expect(stepMetrics(new Float32Array(256), new Float32Array(256), 1, 1, 16, 16, 1)[0]!.fsd).toBeNull();
   });
+
+  it('SSIM needs both sides at least 11 (the window): 11×11, 11×16 and 16×11 have it, 10×16, 16×10 and 10×10 do not', () => {
+    const value = Math.fround(0.3);
+    const c1 = (0.01 * 2) ** 2;
+    const ssimOf = (height: number, width: number) =>
+      stepMetrics(new Float32Array(height * width), new Float32Array(height * width).fill(value), 1, 1, height, width, 1)[0]!.ssim;
+    for (const [height, width] of [[11, 11], [11, 16], [16, 11]] as const) expect(ssimOf(height, width)).toBeCloseTo(c1 / (value * value + c1), 12);
+    for (const [height, width] of [[10, 16], [16, 10], [10, 10]] as const) expect(ssimOf(height, width)).toBeNull();
+  });
 });
 
 describe('linear algebra', () => {
