@@ -2,7 +2,7 @@
  * The wasm matmul on the U-ViT's shapes, one thread, CPU time: GFLOP/s per shape and per kernel
  * configuration, so a change to the micro-kernel or the blocking is judged on the shapes training runs.
  *
- *   npx tsx bench/matmulSweep.ts [--configs '[{"mr":4,"nr":8}]'] [--repeats 5]
+ *   npx tsx bench/matmulSweep.ts [--configs '[{"mr":4,"nr":8}]'] [--repeats 5] [--shapes '[[m,k,n,transA,transB]]']
  */
 import { createWasmBackend, enableRelaxedSimd } from '../backends/wasm/index.js';
 import { registerBackend, setBackend, tidy, dispose, normal, key, type Tensor } from '../index.js';
@@ -24,6 +24,8 @@ const shapes: [number, number, number, boolean, boolean][] = [
   [16384, 576, 64, false, false], [16384, 64, 576, false, true], [576, 16384, 64, true, false],
   [4096, 1152, 128, false, false], [1024, 256, 1024, false, false], [1024, 1024, 1024, false, false],
 ];
+// --shapes '[[256,1024,256,true,false]]' replaces the list (e.g. the bair preset's attention products).
+if (flag('shapes') !== undefined) shapes.splice(0, shapes.length, ...(JSON.parse(flag('shapes')!) as typeof shapes));
 const filter = flag('filter');
 
 const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };

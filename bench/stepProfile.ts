@@ -26,7 +26,7 @@ be.run = ((...args: Parameters<typeof run>) => {
     let key: string = prim;
     if (prim === 'matmul') {
       const { transA, transB } = params as PrimParams['matmul'];
-      key += ` ${inputs.map((i) => i.shape.join('x')).join(',')} ${transA ? 'T' : ''}${transB ? 'T' : ''}`;
+      key += ` ${inputs.map((i) => i.shape.join('x')).join(',')} ${transA ? 'Aᵀ' : ''}${transB ? 'Bᵀ' : ''}`;
     }
     const a = acc.get(key) ?? [0, 0];
     a[0] += dt;
@@ -46,5 +46,16 @@ const byPrim = new Map<string, [number, number]>();
 for (const [k, [t, n]] of acc) { const p = k.split(' ')[0]!; const a = byPrim.get(p) ?? [0, 0]; a[0] += t; a[1] += n; byPrim.set(p, a); }
 console.log(`kernel time per step ${(total / steps).toFixed(1)} ms`);
 for (const [k, [t, n]] of [...byPrim].sort((a, b) => b[1][0] - a[1][0]).slice(0, 25)) console.log(`${(t / steps).toFixed(1).padStart(8)} ms ${(100 * t / total).toFixed(1).padStart(5)}% ${String(n / steps).padStart(6)} calls  ${k}`);
-console.log('--- matmul shapes');
-for (const [k, [t, n]] of [...acc].filter(([k]) => k.startsWith('matmul')).sort((a, b) => b[1][0] - a[1][0]).slice(0, 20)) console.log(`${(t / steps).toFixed(1).padStart(8)} ms ${String(n / steps).padStart(5)}x  ${k}`);
+// FLOPs of a key 'matmul BxMxK,BxK'xN' with its transposes ('Aᵀ'/'Bᵀ' after the shapes).
+const flopsOf = (k: string): number => {
+  const [, shapes, tr = ''] = k.split(' ');
+  const [a, b] = shapes!.split(',').map((s) => s.split('x').map(Number)) as [number[], number[]];
+  const [batch, m, kk] = tr.includes('A') ? [a[0]!, a[2]!, a[1]!] : [a[0]!, a[1]!, a[2]!];
+  const n = tr.includes('B') ? b[1]! : b[2]!;
+  return 2 * batch * m * kk * n;
+};
+let mmFlops = 0;
+for (const [k, [, n]] of acc) if (k.startsWith('matmul')) mmFlops += (flopsOf(k) * n) / steps;
+const mmMs = (byPrim.get('matmul')?.[0] ?? 0) / steps;
+console.log(`--- matmul shapes (all: ${(mmFlops / 1e9).toFixed(2)} GFLOP per step at ${(mmFlops / mmMs / 1e6).toFixed(1)} GFLOP/s)`);
+for (const [k, [t, n]] of [...acc].filter(([k]) => k.startsWith('matmul')).sort((a, b) => b[1][0] - a[1][0]).slice(0, 20)) console.log(`${(t / steps).toFixed(1).padStart(8)} ms ${String(n / steps).padStart(5)}x ${((flopsOf(k) * n) / t / 1e6).toFixed(1).padStart(6)} GFLOP/s  ${k}`);

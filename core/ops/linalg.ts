@@ -172,7 +172,10 @@ export const conv2d = scoped(function conv2d(x: Tensor, w: Tensor, options: Conv
   if (winograd && !winogradFits && named) throw new Error(`conv2d: algorithm '${algorithm}' needs a 3×3 kernel with stride 1 and dilation 1, got ${kh}×${kw}, stride ${sh}×${sw}, dilation ${dh}×${dw}; use 'im2col' or 'auto'`);
   if (winogradFits && (winograd || (algorithm === 'auto' && c >= WINOGRAD_MIN_CHANNELS && co >= WINOGRAD_MIN_CHANNELS))) {
     const tile = algorithm === 'winograd' ? 2 : algorithm === 'winograd4x4' ? 4 : autoWinogradTile(outHeight, outWidth);
-    return convWinograd(x, winogradFilter(w, tile), { tile, top: pt, left: pl, outHeight, outWidth });
+    const conv: WinogradConv = { tile, top: pt, left: pl, outHeight, outWidth };
+    const u = winogradFilter(w, tile);
+    const transformed = (tile + 2) ** 2 * n * Math.ceil(outHeight / tile) * Math.ceil(outWidth / tile) * c;
+    return transformed <= winogradKeepLimit ? winogradPlain(x, u, conv) : convWinograd(x, u, conv);
   }
   const w2 = reshape(w, [1, kh * kw * c, co]);
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && pt === 0 && pl === 0 && pb === 0 && pr === 0) {
@@ -263,6 +266,35 @@ const convWinograd = customVjp(
     ];
   },
 );
+
+/**
+ * The transformed input V (α² · tiles · C floats) is kept for the backward pass up to this size and
+ * recomputed above it. Kept, the weight gradient Vᵀ·dM does not transform x a second time (a third of
+ * a small convolution's transform time: the demo preset's convolutions, 0.3-0.6 M floats); recomputed,
+ * a step holds x (m²/α² of V's size) instead, which is what lets the bair preset's batch fit in wasm's
+ * 4 GiB (its level-0 V is 2.4 M floats per frame batch of 16). 2²⁰ floats = 4 MiB.
+ */
+export const WINOGRAD_KEEP_TRANSFORMED = 1 << 20;
+let winogradKeepLimit = WINOGRAD_KEEP_TRANSFORMED;
+
+/** @internal Tests: set the size up to which V is kept (0: always recompute; Infinity: always keep); returns the previous. */
+export function setWinogradKeepLimit(floats: number): number {
+  const previous = winogradKeepLimit;
+  winogradKeepLimit = floats;
+  return previous;
+}
+
+/**
+ * conv2d by Winograd as plain primitives: the tape records the data transform, the α² matmuls and the
+ * output transform, and their own VJP rules give exactly `convWinograd`'s backward pass (the output
+ * transform's adjoint, dM·Uᵀ and Vᵀ·dM, the data transform's adjoint: the same kernels on the same
+ * values, so the same bits), except that V is saved instead of recomputed.
+ */
+function winogradPlain(x: Tensor, u: Tensor, p: WinogradConv): Tensor {
+  const { inP, outP } = winogradGeometry(x, p);
+  const y = winogradOutPrim(matmulPrim(winogradInPrim(x, inP), u, false, false), outP);
+  return y.shape[1] === p.outHeight && y.shape[2] === p.outWidth ? y : slice(y, [0, 0, 0, 0], [y.shape[0]!, p.outHeight, p.outWidth, y.shape[3]!]);
+}
 
 function patchMatrix(x: Tensor, p: Im2ColParams): Tensor {
   return reshape(im2colPrim(x, p), [1, x.shape[0]! * p.outHeight * p.outWidth, p.kernelHeight * p.kernelWidth * x.shape[3]!]);

@@ -151,6 +151,31 @@ describeBackends('Winograd F(2×2, 3×3) and F(4×4, 3×3)', () => {
     );
   });
 
+  it(`F(${tile}×${tile}): keeping the transformed input for the backward pass or recomputing it gives the same value and gradients, bit for bit`, async () => {
+    await fc.assert(
+      fc.asyncProperty(convArb.chain((p) => fc.tuple(fc.constant(p), hostArb([p.n, p.h, p.w, p.c]), hostArb([3, 3, p.c, p.co]), hostArb([p.n, p.h + p.pads[0]! + p.pads[1]! - 2, p.w + p.pads[2]! + p.pads[3]! - 2, p.co]))), async ([p, x, w, cotangent]) => {
+        const [pt, pb, pl, pr] = p.pads;
+        const r = upload(cotangent);
+        const loss = ([a, b]: Tensor[]) => o.sum(o.mul(o.conv2d(a!, b!, { padding: [[pt, pb], [pl, pr]], algorithm }), r));
+        const run = async (limit: number): Promise<Float32Array[]> => {
+          const previous = o.setWinogradKeepLimit(limit);
+          try {
+            const [xs, ws] = [upload(x), upload(w)];
+            const [value, [gx, gw]] = valueAndGrad(loss)([xs, ws]);
+            const out = [new Float32Array(await read(value)), new Float32Array(await read(gx!)), new Float32Array(await read(gw!))];
+            for (const t of [xs, ws, value, gx!, gw!]) t.dispose();
+            return out;
+          } finally {
+            o.setWinogradKeepLimit(previous);
+          }
+        };
+        const [kept, recomputed] = [await run(Infinity), await run(0)];
+        r.dispose();
+        kept.forEach((k, i) => expect(Array.from(k), ['value', 'd/dx', 'd/dw'][i]).toEqual(Array.from(recomputed[i]!)));
+      }),
+      { numRuns: 15 },
+    );
+  });
   }
 
   it("'auto' takes Winograd for 3×3 convolutions with enough channels, im2col below and for other kernels", async () => {
@@ -213,7 +238,8 @@ describeBackends('Winograd F(2×2, 3×3) and F(4×4, 3×3)', () => {
     x.dispose();
   });
 
-  it('200 Winograd training steps keep the live tensors flat', () => {
+  it.each([['kept', Infinity], ['recomputed', 0]] as const)('200 Winograd training steps keep the live tensors flat (transformed input %s)', (_, limit) => {
+    const previous = o.setWinogradKeepLimit(limit);
     const x = o.sin(o.reshape(o.arange(0, 2 * 6 * 6 * 3), [2, 6, 6, 3]));
     const step = valueAndGrad(([a, b]: Tensor[]) => o.sum(o.square(o.conv2d(a!, b!, { padding: 'same', algorithm: 'winograd' }))));
     let w = o.cos(o.reshape(o.arange(0, 3 * 3 * 3 * 4), [3, 3, 3, 4]));
@@ -230,5 +256,6 @@ describeBackends('Winograd F(2×2, 3×3) and F(4×4, 3×3)', () => {
     expect(counts[199]).toBe(counts[9]);
     w.dispose();
     x.dispose();
+    o.setWinogradKeepLimit(previous);
   });
 });
