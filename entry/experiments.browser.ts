@@ -1,10 +1,10 @@
 /**
  * The package's `rolling-diffusion/experiments` entry under the `browser` export condition (Vite,
  * esbuild, webpack building for a browser pick it): the experiments that run in a page (moving
- * shapes, Kolmogorov flow, metrics and FSD, the presets, generation and evaluation), without the
- * ones that need Node's file system or zlib (BAIR TFRecords, .npy/.npz, PNG and GIF files, the
- * trainer, the command line). test/package/entries.test.ts checks that nothing Node-only is reachable
- * from here.
+ * shapes, Kolmogorov flow, metrics and FSD, the presets, the training step, generation and
+ * evaluation), without the ones that need Node's file system or zlib (BAIR TFRecords, .npy/.npz, PNG
+ * and GIF files, the trainer's checkpointing loop, the command line). test/package/entries.test.ts
+ * checks that nothing Node-only is reachable from here.
  */
 import '../index.js';
 export * from '../experiments/formats/protobuf.js';
@@ -16,5 +16,6 @@ export * from '../experiments/math/fft.js';
 export * from '../experiments/metrics/metrics.js';
 export * from '../experiments/metrics/fsd.js';
 export * from '../experiments/presets.js';
+export * from '../experiments/step.js';
 export * from '../experiments/generate.js';
 export * from '../experiments/metrics/evaluate.js';

@@ -10,19 +10,18 @@ import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isLeft } from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
-import { dispose, foldIn, jit, key, keep, mul, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, valueAndGrad, type JitStats, type Key, type Tensor } from '../core/index.js';
-import { lossFromDraws, standardTrainingDraws, trainingDraws, type Model, type TrainingDraws } from '../diffusion/index.js';
-import { adam, applyUpdates, chain, clipByGlobalNorm, disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors, warmupCosineDecaySchedule } from '../nn/index.js';
+import { dispose, foldIn, key, keep, mul, reshape, scalar, stack, sum, tidy, treeFlatten, treeLeaves, type Tensor } from '../core/index.js';
+import { disposeStale, ema, loadSafetensors, readSafetensorsMetadata, saveSafetensors } from '../nn/index.js';
 import { writeFileAtomic } from './formats/atomicWrite.js';
 import { CheckpointError, decodeCheckpointMetadata } from './checkpointMetadata.js';
 import { lockRunFolder, removeStaleTemporaries } from './runLock.js';
 import { sampleBatch, type VideoDataset } from './data/datasets.js';
 import { buildModel, type DenoiserNetwork } from './model.js';
-import { mseLoss } from './mseBaseline.js';
-import { diffusionInitSchedule, noiseSchedule, presetDifferences, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
+import { presetDifferences, withSettingDefaults, type FullPreset, type Preset } from './presets.js';
+import { createTrainingStep, optimizerFor, type TrainMode } from './step.js';
 
-/** Rolling diffusion (Algorithm 1), standard diffusion, or the deterministic MSE baseline of Table 8. */
-export type TrainMode = 'rolling' | 'standard' | 'mse';
+// The step itself lives in step.ts (browser-safe: the web page runs it too); its names stay importable from here.
+export { createTrainingStep, lossFor, optimizerFor, stepLossFor, type StepLoss, type TrainCarry, type TrainingStep, type TrainMode } from './step.js';
 
 export interface TrainOptions {
   preset: Preset;
@@ -67,83 +66,6 @@ export interface TrainLog {
 
 export const CHECKPOINT = 'checkpoint.safetensors';
 export const LOG = 'train-log.json';
-
-export function optimizerFor(preset: Preset, steps: number) {
-  const schedule = warmupCosineDecaySchedule({ init: 0, peak: preset.learningRate, warmupSteps: Math.min(preset.warmupSteps, steps), decaySteps: Math.max(steps, preset.warmupSteps + 1), end: preset.learningRate * 0.1 });
-  return chain(clipByGlobalNorm(1), adam({ learningRate: schedule }));
-}
-
-/**
- * A training step's loss in the two halves `jit` needs: `draws(key, batch)`, the step's random
- * tensors (drawn eagerly: the key changes every step and a key is a static argument of `jit`), and
- * `loss(params, batch, draws)`, a function of tensors only. Algorithm 1 or the standard baseline's
- * loss with the preset's window, clean frames, Bernoulli rate, boundary map and noise schedule; the
- * MSE baseline draws nothing.
- */
-export interface StepLoss {
-  draws(k: Key, batch: Tensor): TrainingDraws | null;
-  loss(params: unknown, batch: Tensor, draws: TrainingDraws | null): Tensor;
-}
-
-export function stepLossFor(model: DenoiserNetwork, preset: Preset, mode: TrainMode): StepLoss {
-  if (mode === 'mse') {
-    const mse = mseLoss(model, preset);
-    const unused = key(0);
-    return { draws: () => null, loss: (params, batch) => mse(params, unused, batch) };
-  }
-  const schedule = noiseSchedule(preset);
-  const apply: Model<unknown> = (p, z, l) => model.apply(p, z, l);
-  const config = { window: preset.window, cleanFrames: preset.cleanFrames, schedule, linearProbability: preset.linearProbability, initSchedule: diffusionInitSchedule(preset) };
-  const draw = mode === 'rolling' ? trainingDraws : standardTrainingDraws;
-  return {
-    draws: (k, batch) => draw(k, batch, config),
-    loss: (params, batch, draws) => {
-      if (draws === null) throw new Error(`training loss: the ${mode} loss needs the step's draws`);
-      return lossFromDraws(apply, params, batch, draws, config);
-    },
-  };
-}
-
-/** What a training step carries to the next: parameters, optimizer state, the EMA of the weights. */
-export type TrainCarry = Pick<TrainState, 'params' | 'opt' | 'ema'>;
-
-/** One step of `rolling train` (bench/trainStep.ts times the same function). */
-export interface TrainingStep {
-  /** The loss at `prev.params` on `batch` with the draws of `k`, and the state after clipping, Adam and the EMA update. */
-  (prev: TrainCarry, batch: Tensor, k: Key): TrainCarry & { readonly loss: Tensor };
-  /** Free the compiled program's constants (the tensors the step makes from host values); the step traces again if called after. */
-  clear(): void;
-  /** The compiled step's counters (traces, cache hits, primitives and kernels per step); null when eager. */
-  stats(): JitStats | null;
-}
-
-/**
- * The training step: the step's draws (eager), then the loss, its gradients, clipping + Adam and the
- * EMA of the weights, compiled with `jit` unless `jit` is false. Compiled, the step is traced on its
- * first call and replayed after: no tape, no per-op bookkeeping, element-wise chains fused, each
- * intermediate freed after its last reader; the values are the eager step's bit for bit.
- */
-export function createTrainingStep(o: { model: DenoiserNetwork; preset: Preset; mode: TrainMode; optimizer: ReturnType<typeof optimizerFor>; averager: ReturnType<typeof ema>; jit?: boolean }): TrainingStep {
-  const stepLoss = stepLossFor(o.model, o.preset, o.mode);
-  const update = (prev: TrainCarry, batch: Tensor, draws: TrainingDraws | null) => {
-    const [loss, grads] = valueAndGrad((params: unknown) => stepLoss.loss(params, batch, draws))(prev.params);
-    const { updates, state: opt } = o.optimizer.update(grads, prev.opt as never, prev.params);
-    const params = applyUpdates(prev.params, updates);
-    return { params, opt, ema: o.averager.update(params, prev.ema) as TrainCarry['ema'], loss };
-  };
-  const compiled = o.jit === false ? null : jit(update);
-  const step = (prev: TrainCarry, batch: Tensor, k: Key) => {
-    const draws = stepLoss.draws(k, batch);
-    return compiled ? compiled(prev, batch, draws) : update(prev, batch, draws);
-  };
-  return Object.assign(step, { clear: () => compiled?.clear(), stats: () => compiled?.stats() ?? null });
-}
-
-/** Algorithm 1 (or the standard baseline's loss, or the MSE baseline's) as one function of (params, key, batch): `stepLossFor`'s halves composed. */
-export function lossFor(model: DenoiserNetwork, preset: Preset, mode: TrainMode): (params: unknown, k: Key, batch: Tensor) => Tensor {
-  const s = stepLossFor(model, preset, mode);
-  return (params, k, batch) => s.loss(params, batch, s.draws(k, batch));
-}
 
 export function checkpointMetadata(o: { preset: Preset; mode: TrainMode; seed: number; step: number; steps: number; dataset: VideoDataset }): Record<string, string> {
   return {

@@ -25,7 +25,7 @@ export { videoTransformerBlock, type VideoTransformerBlockConfig, type VideoTran
 export { uvit, uvitPresets, patchify, unpatchify, type UViT, type UViTConfig, type UViTParams } from './uvit.js';
 
 export { chain, applyUpdates, type GradientTransformation, type LearningRateSchedule } from './optim/transform.js';
-export { disposeStale, jitMinimizeStep, minimizeStep, type JittedMinimizeStep, type MinimizeState } from './optim/memory.js';
+export { disposeStale, jitMinimizeStep, minimizer, minimizeStep, type JittedMinimizeStep, type MinimizeState, type Minimizer, type MinimizerOptions } from './optim/memory.js';
 export { constantSchedule, warmupSchedule, cosineDecaySchedule, warmupCosineDecaySchedule, asSchedule } from './optim/schedule.js';
 export { sgd, type SgdConfig, type SgdState } from './optim/sgd.js';
 export { adam, adamw, type AdamConfig, type AdamWConfig, type AdamState } from './optim/adam.js';

@@ -311,6 +311,43 @@ describe('memory', () => {
     r.dispose([state, manual, x, y]);
   });
 
+  it('minimizeStep and jitMinimizeStep with an EMA are the hand step + averager.update, bit for bit; without its state they say so', async () => {
+    const layer = nn.mlp({ inFeatures: 3, hiddenFeatures: 5 });
+    const optimizer = nn.chain(nn.clipByGlobalNorm(1), nn.adam({ learningRate: 1e-2 }));
+    const averager = nn.ema({ decay: 0.9, warmup: true });
+    const x = r.normal(r.key(2), [8, 3]);
+    const y = r.cos(x);
+    const loss = (p: nn.MlpParams, xx: r.Tensor, yy: r.Tensor) => r.mean(r.square(r.sub(layer.apply(p, xx), yy)));
+    const copy = (p: nn.MlpParams) => r.tidy(() => r.treeMap(p, (t) => r.add(t, 0)));
+    const p0 = layer.init(r.key(3));
+    const start = (p: nn.MlpParams) => ({ params: p, opt: optimizer.init(p), ema: averager.init(p) });
+    let manual: ReturnType<typeof start> & { loss?: r.Tensor } = start(copy(p0));
+    let eager: nn.MinimizeState<nn.MlpParams, ReturnType<typeof optimizer.init>> = start(copy(p0));
+    let jitted: typeof eager = start(p0);
+    const step = nn.jitMinimizeStep(loss, optimizer, { ema: averager });
+    for (let i = 0; i < 6; i++) {
+      const next = r.tidy(() => {
+        const [value, grads] = r.valueAndGrad(loss)(manual.params, x, y);
+        const { updates, state: opt } = optimizer.update(grads, manual.opt, manual.params);
+        const params = nn.applyUpdates(manual.params, updates);
+        return { params, opt, ema: averager.update(params, manual.ema), loss: value };
+      });
+      nn.disposeStale(manual, next);
+      manual = next;
+      eager = nn.minimizeStep((p) => loss(p, x, y), optimizer, eager, { ema: averager });
+      jitted = step(jitted, x, y);
+      for (const s of [eager, jitted]) {
+        expect(await scalarOf(s.loss!)).toBe(await scalarOf(manual.loss!));
+        expect(await values(s.ema!.average.out.weight)).toEqual(await values(manual.ema.average.out.weight));
+        expect(await values(s.params.hidden.weight)).toEqual(await values(manual.params.hidden.weight));
+      }
+    }
+    expect(step.stats().traces).toBeLessThanOrEqual(2);
+    expect(() => nn.minimizer(loss, optimizer, { ema: averager })({ params: manual.params, opt: manual.opt }, x, y)).toThrow(/^minimizer: the step updates an EMA, so the state needs one/);
+    step.clear();
+    r.dispose([manual, eager, jitted, x, y]);
+  });
+
   it('disposeStale keeps the tensors the next state still holds', () => {
     const shared = r.tensor([1]);
     const old = r.tensor([2]);

@@ -5,11 +5,12 @@
  * file only wires it together, one training step or one frame at a time, so the page can yield to
  * the browser in between.
  */
-import { dispose, foldIn, key, tensor, tidy, toArray, uniformHost, valueAndGrad, type Key, type Tensor } from '../../index.js';
-import { cosineSchedule, rollout, sampleBoundary, standardRollout, standardTrainStep, trainStep, type Denoiser, type Schedule } from '../../diffusion/index.js';
-import { adam, applyUpdates, countParameters, disposeStale, ema, uvit, uvitPresets, type AdamState, type EmaState, type UViT, type UViTParams } from '../../nn/index.js';
+import { dispose, foldIn, key, tensor, tidy, toArray, uniformHost, type Key, type Tensor } from '../../index.js';
+import { cosineSchedule, rollout, sampleBoundary, standardRollout, type Denoiser, type Schedule } from '../../diffusion/index.js';
+import { adam, countParameters, disposeStale, ema, uvit, uvitPresets, type AdamState, type UViT, type UViTParams } from '../../nn/index.js';
 import { movingShapes } from '../../experiments/data/shapes.js';
 import { fsdFromArrays } from '../../experiments/metrics/metrics.js';
+import { createTrainingStep, diffusionStepLoss, type TrainCarry } from '../../experiments/step.js';
 
 export interface ExperimentConfig {
   /** Side of the square, single-channel frames (a power of two, for FSD's DFT). */
@@ -97,29 +98,25 @@ export interface Trainer {
   dispose(): void;
 }
 
-interface TrainState {
-  readonly params: UViTParams;
-  readonly opt: AdamState;
-  readonly average: EmaState<UViTParams> | null;
-}
-
 /**
  * A tiny U-ViT (nn's `tiny` preset) and Adam, trained on `clips` with Algorithm 1 (`rolling`: linear
  * local times with probability 0.8, else init, Eq. 26's loss) or with every generated frame at one
- * t (`standard`). The step is a pure function of (state, key, batch); keys come from `seed`.
+ * t (`standard`). The step is `rolling train`'s (experiments/step.ts: draws, loss, gradients, Adam,
+ * the EMA), with this page's loss and optimizer (no clipping, a constant rate) and run eagerly, op by
+ * op; a pure function of (state, batch, key); keys come from `seed`.
  */
 export function createTrainer(method: Method, cfg: ExperimentConfig, clips: readonly Float32Array[], seed: number): Trainer {
   const net = uvit({ ...uvitPresets.tiny, inChannels: 1 });
   const model = (p: UViTParams, z: Tensor, logSnr: Tensor): Tensor => net.apply(p, z, logSnr);
-  const windowSpec = { window: cfg.window, cleanFrames: cfg.cleanFrames, schedule: SCHEDULE };
-  const loss = method === 'rolling' ? trainStep(model, windowSpec) : standardTrainStep(model, windowSpec);
+  const stepLoss = diffusionStepLoss(model, { window: cfg.window, cleanFrames: cfg.cleanFrames, schedule: SCHEDULE }, method);
+  const loss = (p: UViTParams, k: Key, batch: Tensor): Tensor => stepLoss.loss(p, batch, stepLoss.draws(k, batch));
   const optimizer = adam({ learningRate: cfg.learningRate });
   const root = key(seed);
   const params = net.init(foldIn(root, 0));
-  const averager = cfg.emaDecay > 0 ? ema({ decay: cfg.emaDecay, warmup: true }) : null;
-  let state: TrainState = { params, opt: optimizer.init(params), average: averager ? averager.init(params) : null };
+  const averager = cfg.emaDecay > 0 ? ema({ decay: cfg.emaDecay, warmup: true }) : undefined;
+  const trainingStep = createTrainingStep({ loss: stepLoss, optimizer, averager, jit: false });
+  let state: TrainCarry<UViTParams, AdamState> = averager ? { params, opt: optimizer.init(params), ema: averager.init(params) } : { params, opt: optimizer.init(params) };
   const losses: number[] = [];
-  const lossAndGrad = valueAndGrad(loss);
   const heldOut = makeClips(cfg, cfg.batch * 2, cfg.clipFrames, 70_000);
   const evaluationKey = foldIn(root, 3);
 
@@ -131,19 +128,11 @@ export function createTrainer(method: Method, cfg: ExperimentConfig, clips: read
     params: () => state.params,
     async step() {
       const i = losses.length;
-      const next = tidy(() => {
-        const batch = sampleBatch(cfg, clips, foldIn(foldIn(root, 1), i));
-        const [value, grads] = lossAndGrad(state.params, foldIn(foldIn(root, 2), i), batch);
-        const { updates, state: opt } = optimizer.update(grads, state.opt, state.params);
-        const params = applyUpdates(state.params, updates);
-        const average = averager && state.average ? averager.update(params, state.average) : null;
-        return { params, opt, average, loss: value };
-      });
-      const nextState: TrainState = { params: next.params, opt: next.opt, average: next.average };
-      disposeStale(state, nextState);
-      state = nextState;
-      const value = (await toArray(next.loss))[0]!;
-      next.loss.dispose();
+      const { loss: lossTensor, ...next } = tidy(() => trainingStep(state, sampleBatch(cfg, clips, foldIn(foldIn(root, 1), i)), foldIn(foldIn(root, 2), i)));
+      disposeStale(state, next);
+      state = next;
+      const value = (await toArray(lossTensor))[0]!;
+      lossTensor.dispose();
       losses.push(value);
       return value;
     },
@@ -153,9 +142,9 @@ export function createTrainer(method: Method, cfg: ExperimentConfig, clips: read
       value.dispose();
       return v;
     },
-    averageParams: () => state.average?.average ?? state.params,
+    averageParams: () => state.ema?.average ?? state.params,
     denoiser(which = 'average') {
-      const p = which === 'average' ? state.average?.average ?? state.params : state.params;
+      const p = which === 'average' ? state.ema?.average ?? state.params : state.params;
       return (z, logSnr) => net.apply(p, z, logSnr);
     },
     dispose() {
