@@ -648,8 +648,21 @@ const matmulKernel: WasmKernel<'matmul'> = (ctx, out, [a, b], { transA, transB }
   }
   const strideA = a!.shape[0] === 1 ? 0 : m * k * 4;
   const strideB = b!.shape[0] === 1 ? 0 : k * n * 4;
+  // One output column (a convolution to one channel, its weight gradient): computed as the row
+  // Cᵀ = op(B)ᵀ·op(A)ᵀ, which is the same memory, so the long side runs along the micro-tile's
+  // columns (a 1-of-4 row edge instead of a 1-of-8 column edge copied through scratch per tile).
+  // Each element is the same products summed in the same order of k: the same bits.
+  if (n === 1 && m > 1) {
+    const flagsT = (transB ? 0 : 1) | (transA ? 0 : 2);
+    runMatmul(ctx, [ptrOf(b!.buffer), ptrOf(a!.buffer), out.ptr, strideB, strideA, 0, batch, 1, m, k, flagsT, 0, 1, 0, m, ctx.scratch], batch, 1, m, k);
+    return;
+  }
   const flags = (transA ? 1 : 0) | (transB ? 2 : 0);
-  const args = [ptrOf(a!.buffer), ptrOf(b!.buffer), out.ptr, strideA, strideB, 0, batch, m, n, k, flags, 0, m, 0, n, ctx.scratch];
+  runMatmul(ctx, [ptrOf(a!.buffer), ptrOf(b!.buffer), out.ptr, strideA, strideB, 0, batch, m, n, k, flags, 0, m, 0, n, ctx.scratch], batch, m, n, k);
+};
+
+/** The matmul kernel over its whole output, split across the threads where that pays. */
+function runMatmul(ctx: Context, args: number[], batch: number, m: number, n: number, k: number): void {
   const fn = ctx.fns.matmul!;
   if (!ctx.pool || batch * m * n * k < ctx.parallelThreshold || (ctx.adaptive && !ctx.pool.worthIt)) {
     fn(...args);
@@ -657,7 +670,7 @@ const matmulKernel: WasmKernel<'matmul'> = (ctx, out, [a, b], { transA, transB }
   }
   const plan = matmulPlan(batch, m, n, ctx.pool.size + 1);
   ctx.pool.run({ fn: ctx.fnIndex.get('matmul')!, args, rangeArg: plan.rangeArg, unit: plan.unit, extent: plan.extent, scratchArg: 15 }, fn, ctx.scratch);
-};
+}
 
 /**
  * How threads share a batched matmul: chunks of batches when there are enough of them, else chunks

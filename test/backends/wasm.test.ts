@@ -739,6 +739,29 @@ describe('wasm matmul', () => {
     }
   }
 
+  it('one output column (computed as the row Cᵀ = Bᵀ·Aᵀ) has the bits of that column of a wider product', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 2, max: 140 }), fc.constantFrom(1, 5, 16, 144, 385), fc.boolean(), fc.boolean(), seedArb, (batch, m, k, transA, transB, seed) => {
+        void setBackend('wasm');
+        const rand = xorshift(seed);
+        tidy(() => {
+          const a = tensor(values(float(transA ? [batch, k, m] : [batch, m, k]), rand), transA ? [batch, k, m] : [batch, m, k], 'float32');
+          const b1 = values(float([1, k]), rand); // the column of B
+          const b2 = new Float32Array(2 * k); // B with a second column, in the layout transB asks for
+          for (let i = 0; i < k; i++) {
+            if (transB) [b2[i], b2[k + i]] = [b1[i]!, 0.5 * b1[i]!];
+            else [b2[2 * i], b2[2 * i + 1]] = [b1[i]!, 0.5 * b1[i]!];
+          }
+          const one = bind('matmul', [a, tensor(b1, transB ? [1, 1, k] : [1, k, 1], 'float32')], { transA, transB }).toArraySync();
+          const two = bind('matmul', [a, tensor(b2, transB ? [1, 2, k] : [1, k, 2], 'float32')], { transA, transB }).toArraySync();
+          const column = Float32Array.from({ length: batch * m }, (_, i) => two[2 * i]! as number);
+          expect(sameBits(one, column)).toBe(true);
+        });
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('k = 0 gives zeros; empty outputs are fine', () => {
     checkPrim('matmul', { inputs: [float([1, 3, 0]), float([1, 0, 4])], params: { transA: false, transB: false }, seed: 1 });
     checkPrim('matmul', { inputs: [float([1, 0, 5]), float([1, 5, 4])], params: { transA: false, transB: false }, seed: 1 });
@@ -765,7 +788,7 @@ describe('wasm matmul', () => {
     await setBackend('wasm-t1');
     expect(two.threads).toBe(2);
     try {
-      for (const [batch, m, n, k, tA, tB] of [[1, 300, 200, 260, false, false], [3, 40, 50, 60, true, false], [1, 5, 700, 33, false, true], [2, 129, 17, 513, true, true]] as const) {
+      for (const [batch, m, n, k, tA, tB] of [[1, 300, 200, 260, false, false], [3, 40, 50, 60, true, false], [1, 5, 700, 33, false, true], [2, 129, 17, 513, true, true], [1, 3000, 1, 144, false, false], [2, 700, 1, 300, true, true]] as const) {
         const c: Case<'matmul'> = { inputs: [float(tA ? [batch, k, m] : [batch, m, k]), float(tB ? [1, n, k] : [1, k, n])], params: { transA: tA, transB: tB }, seed: m + n };
         expect(sameBits(runOn('wasm-t1', 'matmul', c), runOn('wasm-t2', 'matmul', c))).toBe(true);
       }
