@@ -191,11 +191,17 @@ function emitPanelPack(m: ModuleBuilder, lanes: number): number {
   });
 }
 
+/**
+ * The micro-kernel over one packed block: `micro(kc, ap, bp, c, ldc, rows, cols, accumulate, tmp)`
+ * computes the MR-row tiles of `rows` rows (the packed A block, panel after panel) against one packed
+ * B panel of `cols` ≤ NR columns. Looping over the row tiles here, not one call per tile, matters
+ * for short k (the Winograd products have k = 16-64): a call per 4×8 tile cost as much as its
+ * 16 steps of k.
+ */
 function emitMicroKernel(m: ModuleBuilder, cfg: MatmulConfig): number {
   const { mr, nr, relaxed, unroll } = cfg;
   const nv = nr / 4;
-  // micro(kc, ap, bp, c, ldc(bytes), rows, cols, accumulate, tmp)
-  return m.func(null, { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, kc, ap, bp, cp, ldc, rows, cols, accumulate, tmp) => {
+  return m.func(null, { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, kc, apBlock, bpPanel, cpBlock, ldc, rowsAll, cols, accumulate, tmp) => {
     const acc = Array.from({ length: mr }, () => Array.from({ length: nv }, () => c.local('v128')));
     const b = Array.from({ length: nv }, () => c.local('v128'));
     const a = c.local('v128');
@@ -203,8 +209,11 @@ function emitMicroKernel(m: ModuleBuilder, cfg: MatmulConfig): number {
     const row = c.local('i32');
     const r = c.local('i32');
     const j = c.local('i32');
-    for (const rowAcc of acc) for (const x of rowAcc) c.f32x4Const(0).localSet(x);
-    c.localGet(bp).localGet(kc).i32Const(nr * 4).i32Mul().i32Add().localSet(bEnd);
+    const ir = c.local('i32');
+    const ap = c.local('i32');
+    const bp = c.local('i32');
+    const cp = c.local('i32');
+    const rows = c.local('i32');
     const step = (u: number): void => {
       for (let v = 0; v < nv; v++) c.localGet(bp).v128Load(u * nr * 4 + 16 * v).localSet(b[v]!);
       for (let i = 0; i < mr; i++) {
@@ -216,62 +225,72 @@ function emitMicroKernel(m: ModuleBuilder, cfg: MatmulConfig): number {
         }
       }
     };
-    // The remainder kc % unroll first, one step at a time, then unrolled steps.
-    if (unroll > 1) {
+    c.localGet(bpPanel).localGet(kc).i32Const(nr * 4).i32Mul().i32Add().localSet(bEnd);
+    c.forRange(ir, { const: 0 }, rowsAll, mr, ({ next }) => {
+      // This tile: rows min(MR, rowsAll − ir), A panel ir/MR of the block, C row ir.
+      c.localGet(rowsAll).localGet(ir).i32Sub().localSet(rows);
+      c.i32Const(mr).localGet(rows).i32Const(mr).localGet(rows).i32LtS().select().localSet(rows);
+      c.localGet(apBlock).localGet(ir).localGet(kc).i32Mul().i32Const(4).i32Mul().i32Add().localSet(ap);
+      c.localGet(cpBlock).localGet(ir).localGet(ldc).i32Mul().i32Add().localSet(cp);
+      c.localGet(bpPanel).localSet(bp);
+      for (const rowAcc of acc) for (const x of rowAcc) c.f32x4Const(0).localSet(x);
+      // The remainder kc % unroll first, one step at a time, then unrolled steps.
+      if (unroll > 1) {
+        c.block((exit) => {
+          c.loop((top) => {
+            c.localGet(bEnd).localGet(bp).i32Sub().i32Const(nr * 4 * unroll).i32RemU().i32Eqz().brIf(exit);
+            step(0);
+            c.localGet(ap).i32Const(mr * 4).i32Add().localSet(ap);
+            c.localGet(bp).i32Const(nr * 4).i32Add().localSet(bp);
+            c.br(top);
+          });
+        });
+      }
       c.block((exit) => {
         c.loop((top) => {
-          c.localGet(bEnd).localGet(bp).i32Sub().i32Const(nr * 4 * unroll).i32RemU().i32Eqz().brIf(exit);
-          step(0);
-          c.localGet(ap).i32Const(mr * 4).i32Add().localSet(ap);
-          c.localGet(bp).i32Const(nr * 4).i32Add().localSet(bp);
+          c.localGet(bp).localGet(bEnd).i32GeU().brIf(exit);
+          for (let u = 0; u < unroll; u++) step(u);
+          c.localGet(ap).i32Const(mr * 4 * unroll).i32Add().localSet(ap);
+          c.localGet(bp).i32Const(nr * 4 * unroll).i32Add().localSet(bp);
           c.br(top);
         });
       });
-    }
-    c.block((exit) => {
-      c.loop((top) => {
-        c.localGet(bp).localGet(bEnd).i32GeU().brIf(exit);
-        for (let u = 0; u < unroll; u++) step(u);
-        c.localGet(ap).i32Const(mr * 4 * unroll).i32Add().localSet(ap);
-        c.localGet(bp).i32Const(nr * 4 * unroll).i32Add().localSet(bp);
-        c.br(top);
-      });
-    });
-    // Full tile: write (or add) the accumulators straight into C.
-    c.localGet(rows).i32Const(mr).i32Eq().localGet(cols).i32Const(nr).i32Eq().i32And();
-    c.if(() => {
-      c.localGet(cp).localSet(row);
-      for (let i = 0; i < mr; i++) {
-        for (let v = 0; v < nv; v++) {
-          c.localGet(row);
-          c.localGet(accumulate);
-          c.if(() => c.localGet(row).v128Load(16 * v).localGet(acc[i]![v]!).f32x4Add(), () => c.localGet(acc[i]![v]!), 'v128');
-          c.v128Store(16 * v);
+      // Full tile: write (or add) the accumulators straight into C.
+      c.localGet(rows).i32Const(mr).i32Eq().localGet(cols).i32Const(nr).i32Eq().i32And();
+      c.if(() => {
+        c.localGet(cp).localSet(row);
+        for (let i = 0; i < mr; i++) {
+          for (let v = 0; v < nv; v++) {
+            c.localGet(row);
+            c.localGet(accumulate);
+            c.if(() => c.localGet(row).v128Load(16 * v).localGet(acc[i]![v]!).f32x4Add(), () => c.localGet(acc[i]![v]!), 'v128');
+            c.v128Store(16 * v);
+          }
+          if (i < mr - 1) c.localGet(row).localGet(ldc).i32Add().localSet(row);
         }
-        if (i < mr - 1) c.localGet(row).localGet(ldc).i32Add().localSet(row);
-      }
-      c.return();
-    });
-    // Edge tile: spill to tmp and copy the valid part.
-    for (let i = 0; i < mr; i++) for (let v = 0; v < nv; v++) c.localGet(tmp).localGet(acc[i]![v]!).v128Store((i * nr + 4 * v) * 4);
-    c.forRange(r, { const: 0 }, rows, 1, () => {
-      c.localGet(cp).localGet(r).localGet(ldc).i32Mul().i32Add().localSet(row);
-      c.forRange(j, { const: 0 }, cols, 1, () => {
-        const tile = (): void => {
-          c.localGet(tmp).localGet(r).i32Const(nr).i32Mul().localGet(j).i32Add().i32Const(4).i32Mul().i32Add().f32Load();
-        };
-        c.localGet(row).localGet(j).i32Const(4).i32Mul().i32Add();
-        c.localGet(accumulate);
-        c.if(
-          () => {
-            c.localGet(row).localGet(j).i32Const(4).i32Mul().i32Add().f32Load();
-            tile();
-            c.f32Add();
-          },
-          tile,
-          'f32',
-        );
-        c.f32Store();
+        c.br(next);
+      });
+      // Edge tile: spill to tmp and copy the valid part.
+      for (let i = 0; i < mr; i++) for (let v = 0; v < nv; v++) c.localGet(tmp).localGet(acc[i]![v]!).v128Store((i * nr + 4 * v) * 4);
+      c.forRange(r, { const: 0 }, rows, 1, () => {
+        c.localGet(cp).localGet(r).localGet(ldc).i32Mul().i32Add().localSet(row);
+        c.forRange(j, { const: 0 }, cols, 1, () => {
+          const tile = (): void => {
+            c.localGet(tmp).localGet(r).i32Const(nr).i32Mul().localGet(j).i32Add().i32Const(4).i32Mul().i32Add().f32Load();
+          };
+          c.localGet(row).localGet(j).i32Const(4).i32Mul().i32Add();
+          c.localGet(accumulate);
+          c.if(
+            () => {
+              c.localGet(row).localGet(j).i32Const(4).i32Mul().i32Add().f32Load();
+              tile();
+              c.f32Add();
+            },
+            tile,
+            'f32',
+          );
+          c.f32Store();
+        });
       });
     });
   });
@@ -370,23 +389,19 @@ export function emitMatmul(m: ModuleBuilder, cfg: MatmulConfig): void {
               c.call(packA);
             });
             c.forRange(jr, { const: 0 }, nc, nr, () => {
-              c.forRange(ir, { const: 0 }, mc, mr, () => {
-                c.localGet(kc);
-                c.localGet(ap).localGet(ir).localGet(kc).i32Mul().i32Const(4).i32Mul().i32Add();
-                c.localGet(bp).localGet(jr).localGet(kc).i32Mul().i32Const(4).i32Mul().i32Add();
-                // &C[ic+ir, jc+jr]
-                c.localGet(cT).localGet(ic).localGet(ir).i32Add().localGet(ldc).i32Mul().i32Add().localGet(jc).localGet(jr).i32Add().i32Const(4).i32Mul().i32Add();
-                c.localGet(ldc);
-                c.localGet(mc).localGet(ir).i32Sub().localSet(limit);
-                min({ const: mr }, limit, limit);
-                c.localGet(limit);
-                c.localGet(nc).localGet(jr).i32Sub().localSet(limit);
-                min({ const: nr }, limit, limit);
-                c.localGet(limit);
-                c.localGet(pc).i32Const(0).i32GtS();
-                c.localGet(tmp);
-                c.call(micro);
-              });
+              c.localGet(kc);
+              c.localGet(ap);
+              c.localGet(bp).localGet(jr).localGet(kc).i32Mul().i32Const(4).i32Mul().i32Add();
+              // &C[ic, jc+jr]
+              c.localGet(cT).localGet(ic).localGet(ldc).i32Mul().i32Add().localGet(jc).localGet(jr).i32Add().i32Const(4).i32Mul().i32Add();
+              c.localGet(ldc);
+              c.localGet(mc);
+              c.localGet(nc).localGet(jr).i32Sub().localSet(limit);
+              min({ const: nr }, limit, limit);
+              c.localGet(limit);
+              c.localGet(pc).i32Const(0).i32GtS();
+              c.localGet(tmp);
+              c.call(micro);
             });
           });
         });
