@@ -24,11 +24,12 @@ export { resBlock, type ResBlockConfig, type ResBlockParams, type ConditionedLay
 export { videoTransformerBlock, type VideoTransformerBlockConfig, type VideoTransformerBlockParams } from './layers/videoTransformerBlock.js';
 export { uvit, uvitPresets, patchify, unpatchify, type UViT, type UViTConfig, type UViTParams } from './uvit.js';
 
-export { chain, applyUpdates, type GradientTransformation, type LearningRateSchedule } from './optim/transform.js';
+export { chain, applyUpdates, flatTransform, type GradientTransformation, type LearningRateSchedule } from './optim/transform.js';
 export { disposeStale, jitMinimizeStep, minimizer, minimizeStep, type JittedMinimizeStep, type MinimizeState, type Minimizer, type MinimizerOptions } from './optim/memory.js';
 export { constantSchedule, warmupSchedule, cosineDecaySchedule, warmupCosineDecaySchedule, asSchedule } from './optim/schedule.js';
 export { sgd, type SgdConfig, type SgdState } from './optim/sgd.js';
-export { adam, adamw, type AdamConfig, type AdamWConfig, type AdamState } from './optim/adam.js';
+export { adam, adamw, scaleByAdam, type AdamConfig, type AdamWConfig, type AdamState, type ScaleByAdamConfig } from './optim/adam.js';
+export { addDecayedWeights, scaleByLearningRate, type StepState } from './optim/scale.js';
 export { clipByGlobalNorm, globalNorm, type ClipState } from './optim/clip.js';
 export { ema, type Ema, type EmaConfig, type EmaState } from './optim/ema.js';
 

@@ -2,20 +2,23 @@
  * Adam (Kingma & Ba 2015) and AdamW (Loshchilov & Hutter 2019), with optax's conventions:
  *   m ← β₁ m + (1 − β₁) g,  v ← β₂ v + (1 − β₂) g²,  t ← t + 1,
  *   update = −η(t−1) · ( m/(1 − β₁ᵗ) / (√(v/(1 − β₂ᵗ)) + ε)  [+ λ θ for AdamW] ).
- * AdamW's decay is decoupled: it is added after the Adam scaling and multiplied by the learning
- * rate, never mixed into the moments.
+ * As in optax, they are chains of small transforms: `scaleByAdam` (the moments and the scaling),
+ * `addDecayedWeights` (AdamW's + λ θ, decoupled: added after the Adam scaling and multiplied by the
+ * learning rate, never mixed into the moments), `scaleByLearningRate` (× −η).
  */
-import { add, div, mul, neg, pow, scalar, sqrt, square, sub, tidy, treeMap, treeZipMap, zerosLike, type Tensor, type TensorTree } from '../../core/index.js';
-import { flatten, flattenable, unflatten } from './flat.js';
-import { asSchedule } from './schedule.js';
+import { add, div, mul, pow, scalar, sqrt, square, sub, tidy, treeMap, treeZipMap, zerosLike, type Tensor, type TensorTree } from '../../core/index.js';
+import { addDecayedWeights, scaleByLearningRate } from './scale.js';
 import { nextStep, stepAsFloat, zeroStep } from './stepCount.js';
-import type { GradientTransformation, LearningRateSchedule } from './transform.js';
+import { flatTransform, type GradientTransformation, type LearningRateSchedule } from './transform.js';
 
-export interface AdamConfig {
-  learningRate: number | LearningRateSchedule;
+export interface ScaleByAdamConfig {
   b1?: number;
   b2?: number;
   eps?: number;
+}
+
+export interface AdamConfig extends ScaleByAdamConfig {
+  learningRate: number | LearningRateSchedule;
 }
 
 export interface AdamWConfig extends AdamConfig {
@@ -30,16 +33,8 @@ export interface AdamState {
   readonly nu: TensorTree;
 }
 
-export function adam(config: AdamConfig): GradientTransformation<AdamState> {
-  return adamCore(config, 0);
-}
-
-export function adamw(config: AdamWConfig): GradientTransformation<AdamState> {
-  return adamCore(config, config.weightDecay ?? 1e-4);
-}
-
-function adamCore(config: AdamConfig, weightDecay: number): GradientTransformation<AdamState> {
-  const lr = asSchedule(config.learningRate);
+/** Adam's moments and scaling (optax `scale_by_adam`): the update m̂/(√v̂ + ε), before any learning rate. */
+export function scaleByAdam(config: ScaleByAdamConfig = {}): GradientTransformation<AdamState> {
   const b1 = config.b1 ?? 0.9;
   const b2 = config.b2 ?? 0.999;
   const eps = config.eps ?? 1e-8;
@@ -48,34 +43,55 @@ function adamCore(config: AdamConfig, weightDecay: number): GradientTransformati
       // Scoped: the scalar each zero tensor broadcasts from is freed here.
       return tidy(() => ({ step: zeroStep(), mu: treeMap(params, zerosLike) as TensorTree, nu: treeMap(params, zerosLike) as TensorTree }));
     },
-    update<T>(grads: T, state: AdamState, params?: T): { updates: T; state: AdamState } {
-      if (weightDecay && params === undefined) throw new Error(`adamw: weight decay needs the parameters: update(grads, state, params)`);
+    update<T>(grads: T, state: AdamState): { updates: T; state: AdamState } {
       const step = nextStep(state.step);
       const t = stepAsFloat(step);
-      // Bias corrections and the learning rate are scalars, computed once for every leaf.
+      // Bias corrections are scalars, computed once for every leaf.
       const c1 = div(1, sub(1, pow(scalar(b1), t)));
       const c2 = div(1, sub(1, pow(scalar(b2), t)));
-      const scale = neg(lr(state.step));
-      const update = (m: Tensor, v: Tensor, p: Tensor | undefined) => {
-        const direction = div(mul(m, c1), add(sqrt(mul(v, c2)), eps));
-        return mul(weightDecay ? add(direction, mul(p!, weightDecay)) : direction, scale);
-      };
-      if (flattenable(grads, state.mu, state.nu)) {
-        // One vector for the whole tree (see flat.ts): the same arithmetic per element. In a scope,
-        // so the whole-tree vectors are freed as soon as the leaves are cut back out of them.
-        const out = tidy(() => {
-          const g = flatten(grads);
-          const mu = add(mul(flatten(state.mu), b1), mul(g, 1 - b1));
-          const nu = add(mul(flatten(state.nu), b2), mul(square(g), 1 - b2));
-          const updates = update(mu, nu, weightDecay ? flatten(params) : undefined);
-          return { updates: unflatten(grads, updates), mu: unflatten(state.mu, mu), nu: unflatten(state.nu, nu) };
-        });
-        return { updates: out.updates, state: { step, mu: out.mu as TensorTree, nu: out.nu as TensorTree } };
-      }
       const mu = treeZipMap([grads, state.mu as T], ([g, m]) => add(mul(m!, b1), mul(g!, 1 - b1)));
       const nu = treeZipMap([grads, state.nu as T], ([g, v]) => add(mul(v!, b2), mul(square(g!), 1 - b2)));
-      const updates = weightDecay ? treeZipMap([mu, nu, params as T], ([m, v, p]) => update(m!, v!, p)) : treeZipMap([mu, nu], ([m, v]) => update(m!, v!, undefined));
+      const updates = treeZipMap([mu, nu], ([m, v]) => div(mul(m!, c1), add(sqrt(mul(v!, c2)), eps)));
       return { updates, state: { step, mu: mu as TensorTree, nu: nu as TensorTree } };
+    },
+  };
+}
+
+export function adam(config: AdamConfig): GradientTransformation<AdamState> {
+  return adamChain(config, 0);
+}
+
+export function adamw(config: AdamWConfig): GradientTransformation<AdamState> {
+  return adamChain(config, config.weightDecay ?? 1e-4);
+}
+
+/**
+ * optax's `chain(scale_by_adam, add_decayed_weights, scale_by_learning_rate)` with one step count:
+ * the learning rate's schedule reads Adam's (both count the updates), so the state stays
+ * { step, mu, nu } (checkpoints and `AdamState` as before). Run on the whole tree as one vector
+ * (flat.ts), which gives each leaf the bits it gets on its own.
+ */
+function adamChain(config: AdamConfig, weightDecay: number): GradientTransformation<AdamState> {
+  const scale = scaleByAdam(config);
+  const decay = weightDecay ? addDecayedWeights(weightDecay) : null;
+  const rate = scaleByLearningRate(config.learningRate);
+  const chained: GradientTransformation<AdamState> = {
+    init: (params) => scale.init(params),
+    update<T>(grads: T, state: AdamState, params?: T): { updates: T; state: AdamState } {
+      // Scoped: the learning rate's own next step count, unused, is freed here.
+      return tidy(() => {
+        const adamStep = scale.update(grads, state);
+        const decayed = decay ? decay.update(adamStep.updates, {}, params).updates : adamStep.updates;
+        return { updates: rate.update(decayed, { step: state.step }).updates, state: adamStep.state };
+      });
+    },
+  };
+  const flat = flatTransform(chained, { state: ['mu', 'nu'], params: decay !== null });
+  return {
+    init: flat.init,
+    update<T>(grads: T, state: AdamState, params?: T): { updates: T; state: AdamState } {
+      if (decay && params === undefined) throw new Error(`adamw: weight decay needs the parameters: update(grads, state, params)`);
+      return flat.update(grads, state, params);
     },
   };
 }

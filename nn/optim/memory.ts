@@ -122,8 +122,8 @@ export interface JittedMinimizeStep<P, S extends TensorTree, D extends unknown[]
  * pass the tensor. Like `minimizeStep`, it frees every tensor of `state` the new state does not hold.
  *
  * Opt-in, not `minimizeStep`'s default: measured 1.4-1.9× faster (CPU time) on the README's MLP with
- * Adam, where per-op overhead dominates; on the demo's U-ViT step the update part jitted was not
- * faster (its time is in convolutions and matmuls) and its loss draws from a new key every step.
+ * Adam, where per-op overhead dominates. `rolling train` compiles its step the same way
+ * (experiments/step.ts: the draws of a new key every step are made outside, then passed in).
  *
  * ```ts
  * const step = jitMinimizeStep((p: MlpParams, x: Tensor, y: Tensor) => mean(square(sub(model.apply(p, x), y))), optimizer);

@@ -43,3 +43,25 @@ export function applyUpdates<T>(params: T, updates: T): T {
   if (flattenable(params, updates)) return tidy(() => unflatten(params, add(flatten(params), flatten(updates))));
   return treeZipMap([params, updates], ([p, u]) => add(p!, u!));
 }
+
+/**
+ * `transform` run on whole trees as vectors when they are flattenable: the gradients, the state's
+ * entries named in `state` (those shaped like the parameters, e.g. Adam's moments) and, when `params`
+ * is true, the parameters each become one vector, and the updates and those entries are cut back
+ * into trees after. Otherwise (few leaves, other dtypes) `transform` runs leaf by leaf.
+ */
+export function flatTransform<S extends { readonly [k: string]: TensorTree }>(transform: GradientTransformation<S>, o: { state: readonly (keyof S & string)[]; params: boolean }): GradientTransformation<S> {
+  return {
+    init: (params) => transform.init(params),
+    update<T>(grads: T, state: S, params?: T): { updates: T; state: S } {
+      if (!flattenable(grads, ...o.state.map((k) => state[k]))) return transform.update(grads, state, params);
+      // In a scope, so the whole-tree vectors are freed as soon as the leaves are cut back out of them.
+      return tidy(() => {
+        const flatState = { ...state, ...Object.fromEntries(o.state.map((k) => [k, flatten(state[k])])) } as S;
+        const out = transform.update(flatten(grads), flatState, o.params && params !== undefined ? flatten(params) : undefined);
+        const treeState = Object.fromEntries(o.state.map((k) => [k, unflatten(state[k], out.state[k] as Tensor)]));
+        return { updates: unflatten(grads, out.updates), state: { ...out.state, ...treeState } as S };
+      });
+    },
+  };
+}

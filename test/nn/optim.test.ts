@@ -85,6 +85,31 @@ describe('optimizers', () => {
     expect(() => opt.update({ w: r.tensor([1, 1]) }, opt.init(params))).toThrow(/^adamw: weight decay needs the parameters/);
   });
 
+  it('adam and adamw are optax chains: chain(scaleByAdam, [addDecayedWeights,] scaleByLearningRate) gives their updates bit for bit, on few leaves and many', async () => {
+    const schedule = nn.warmupCosineDecaySchedule({ peak: 1e-2, warmupSteps: 2, decaySteps: 10 });
+    for (const leaves of [2, 6]) {
+      for (const weightDecay of [0, 0.03]) {
+        const packaged = weightDecay ? nn.adamw({ learningRate: schedule, weightDecay, b1: 0.8 }) : nn.adam({ learningRate: schedule, b1: 0.8 });
+        const chained = nn.chain(nn.scaleByAdam({ b1: 0.8 }), ...(weightDecay ? [nn.addDecayedWeights(weightDecay)] : []), nn.scaleByLearningRate(schedule));
+        const params = Array.from({ length: leaves }, (_, i) => r.normal(r.key(i), [3 + i]));
+        let a = packaged.init(params);
+        let b = chained.init(params);
+        for (let t = 0; t < 4; t++) {
+          const grads = params.map((x, j) => r.mul(r.sin(x), j + 1 + t));
+          const one = packaged.update(grads, a, params);
+          const two = chained.update(grads, b, params);
+          for (let j = 0; j < leaves; j++) expect(await values(one.updates[j]!), `${leaves} leaves, λ ${weightDecay}, step ${t}`).toEqual(await values(two.updates[j]!));
+          a = one.state;
+          b = two.state;
+        }
+        // The packaged optimizer keeps one step count: its state is scaleByAdam's.
+        expect(Object.keys(a).sort()).toEqual(['mu', 'nu', 'step']);
+        expect(await values(a.step)).toEqual(await values((b[0] as nn.AdamState).step));
+      }
+    }
+    expect(() => nn.addDecayedWeights(0.1).update({ w: r.tensor([1]) }, {})).toThrow(/^addDecayedWeights: weight decay needs the parameters/);
+  });
+
   it('SGD: plain, heavy-ball momentum and Nesterov follow optax', async () => {
     const g1 = [1, -2];
     const g2 = [0.5, 0.5];
