@@ -3,7 +3,7 @@ import { formatTable } from '../../../experiments/metrics/evaluate.js';
 
 describe('formatTable: the table the eval command prints', () => {
   it('right-aligns each column to its widest cell; integers as they are, other numbers to 4 significant digits, null and missing cells as –', () => {
-    const rows = [
+    const rows: Record<string, number | string | null>[] = [
       { step: 1, mse: 0.0123456, psnr: Infinity, ssim: null, label: 'a' },
       // The columns are the first row's keys: `extra` is not printed, the missing `label` is a dash.
       { step: 10, mse: 2, psnr: 25.5, ssim: 0.5, extra: 7 },
