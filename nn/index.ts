@@ -27,7 +27,7 @@ export { uvit, uvitPresets, patchify, unpatchify, type UViT, type UViTConfig, ty
 export { chain, applyUpdates, flatTransform, type GradientTransformation, type LearningRateSchedule } from './optim/transform.js';
 export { disposeStale, jitMinimizeStep, minimizer, minimizeStep, type JittedMinimizeStep, type MinimizeState, type Minimizer, type MinimizerOptions } from './optim/memory.js';
 export { constantSchedule, warmupSchedule, cosineDecaySchedule, warmupCosineDecaySchedule, asSchedule } from './optim/schedule.js';
-export { sgd, type SgdConfig, type SgdState } from './optim/sgd.js';
+export { sgd, trace, type SgdConfig, type SgdState, type TraceState } from './optim/sgd.js';
 export { adam, adamw, scaleByAdam, type AdamConfig, type AdamWConfig, type AdamState, type ScaleByAdamConfig } from './optim/adam.js';
 export { addDecayedWeights, scaleByLearningRate, type StepState } from './optim/scale.js';
 export { clipByGlobalNorm, globalNorm, type ClipState } from './optim/clip.js';

@@ -110,6 +110,26 @@ describe('optimizers', () => {
     expect(() => nn.addDecayedWeights(0.1).update({ w: r.tensor([1]) }, {})).toThrow(/^addDecayedWeights: weight decay needs the parameters/);
   });
 
+  it('sgd is an optax chain: chain([trace,] scaleByLearningRate) gives its updates bit for bit, and its state stays { step, momentum? }', async () => {
+    const schedule = nn.warmupCosineDecaySchedule({ peak: 0.1, warmupSteps: 2, decaySteps: 10 });
+    for (const config of [{}, { momentum: 0.9 }, { momentum: 0.5, nesterov: true }]) {
+      const packaged = nn.sgd({ learningRate: schedule, ...config });
+      const chained = nn.chain(...(config.momentum ? [nn.trace({ decay: config.momentum, nesterov: config.nesterov })] : []), nn.scaleByLearningRate(schedule));
+      const params = [r.tensor([0.5, -1, 2]), r.tensor([3, 0.25])];
+      let a = packaged.init(params);
+      let b = chained.init(params);
+      for (let t = 0; t < 4; t++) {
+        const grads = params.map((x, j) => r.mul(r.cos(x), j + 1 + t));
+        const one = packaged.update(grads, a, params);
+        const two = chained.update(grads, b, params);
+        for (let j = 0; j < 2; j++) expect(await values(one.updates[j]!), `${JSON.stringify(config)}, step ${t}`).toEqual(await values(two.updates[j]!));
+        a = one.state;
+        b = two.state;
+      }
+      expect(Object.keys(a).sort()).toEqual(config.momentum ? ['momentum', 'step'] : ['step']);
+    }
+  });
+
   it('SGD: plain, heavy-ball momentum and Nesterov follow optax', async () => {
     const g1 = [1, -2];
     const g2 = [0.5, 0.5];
