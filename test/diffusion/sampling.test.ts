@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as r from '../../index.js';
 import {
-  collectFrames, cosineSchedule, denoiseStep, fixedImageDenoiser, gaussianOracleDenoiser, initLocalTimes, linearLocalTimes, oracleRolloutMoments,
-  oracleWindowMoments, posterior, rescaledInitLocalTimes, rollout, sampleBoundary, samplerStepRule, standardRollout, stepCoefficients,
-  type Denoiser, type Moments, type SamplerConfig,
+  collectFrames, cosineSchedule, ddimFromLogSnr, denoiseStep, denoiseWindow, fixedImageDenoiser, gaussianOracleDenoiser, initLocalTimes,
+  linearLocalTimes, oracleRolloutMoments, oracleWindowMoments, posterior, posteriorFromLogSnr, rescaledInitLocalTimes, rollout, sampleBoundary,
+  samplerStepRule, standardLocalTimes, standardRollout, stepCoefficients, type Denoiser, type Moments, type SamplerConfig,
 } from '../../diffusion/index.js';
 
 const schedule = cosineSchedule();
@@ -368,3 +368,167 @@ describe('sampler mechanics', () => {
     expect(initLocalTimes({ window: 4, cleanFrames: 1 })(1)).toEqual([0, 1, 1, 1]);
   });
 });
+
+/** The primitives a computation runs, counted at the backend (`bind` calls `run`). */
+function primitivesRun(compute: () => r.Tensor): string[] {
+  const backend = r.getBackend();
+  const run = backend.run;
+  const seen: string[] = [];
+  backend.run = function (this: typeof backend, ...args: Parameters<typeof run>) {
+    seen.push(args[0]);
+    return run.apply(this, args);
+  } as typeof run;
+  try {
+    r.dispose(r.tidy(compute));
+  } finally {
+    backend.run = run;
+  }
+  return seen;
+}
+
+describe('sampler choices, ownership and input checks', () => {
+  it("stepCoefficients: a window frame's step is Eq. 3 by default and for 'ddpm', DDIM(η) for 'ddim' (η = 0 unless given)", () => {
+    const [s, t] = [[0, 0.2, 1], [0, 0.5, 1]];
+    const [logSnrS, logSnrT] = [schedule.logSnr(0.2), schedule.logSnr(0.5)];
+    const ancestral = posteriorFromLogSnr(logSnrS, logSnrT);
+    expect(stepCoefficients(s, t, { schedule })[1]).toEqual(ancestral);
+    expect(stepCoefficients(s, t, { schedule, sampler: 'ddpm', eta: 0.5 })[1]).toEqual(ancestral);
+    expect(stepCoefficients(s, t, { schedule, sampler: 'ddim' })[1]).toEqual(ddimFromLogSnr(logSnrS, logSnrT, 0));
+    expect(stepCoefficients(s, t, { schedule, sampler: 'ddim', eta: 0.5 })[1]).toEqual(ddimFromLogSnr(logSnrS, logSnrT, 0.5));
+    // The three are different steps (else the cases above could not tell them apart).
+    const variances = [ancestral, ddimFromLogSnr(logSnrS, logSnrT, 0), ddimFromLogSnr(logSnrS, logSnrT, 0.5)].map((c) => c.variance);
+    expect(variances[1]).toBe(0);
+    expect(variances[2]).toBeGreaterThan(0);
+    expect(variances[2]).not.toBeCloseTo(variances[0]!, 6);
+  });
+
+  it('the tensor posterior reads x only for frames that need it, and draws noise only for frames with variance: NaN in an unused x does not leak, DDIM(η = 0) runs no Threefry', async () => {
+    const z = r.normal(r.key(3), [2, 2, 3, 3, 1]);
+    const unused = r.full([2, 2, 3, 3, 1], NaN);
+    const out = await posterior(z, unused, [0, 1], [0, 1], r.key(4), { schedule }).toArray();
+    expect(out.every(Number.isFinite)).toBe(true);
+    expect(frameOf(out, 2, 2, 0)).toEqual(frameOf(await z.toArray(), 2, 2, 0));
+    const x = r.normal(r.key(5), [2, 2, 3, 3, 1]);
+    const draws = (cfg: SamplerConfig) => primitivesRun(() => posterior(z, x, [0.2, 0.4], [0.3, 0.6], r.key(6), cfg)).filter((p) => p === 'threefry2x32').length;
+    expect(draws({ schedule, sampler: 'ddim', eta: 0 })).toBe(0);
+    expect(draws({ schedule, sampler: 'ddpm' })).toBeGreaterThan(0);
+    r.dispose([z, unused, x]);
+  });
+
+  it('a step in which every frame is clean or pure noise does not call the model', () => {
+    let calls = 0;
+    const model: Denoiser = (z, logSnr) => { calls++; return oracle(z, logSnr); };
+    const z = r.normal(r.key(3), [1, 3, 2, 2, 1]);
+    r.dispose([denoiseStep(model, z, [0, 0, 1], [0, 0, 1], r.key(4), { schedule }), z]);
+    expect(calls).toBe(0);
+  });
+
+  it('clipX clips x̂ before the posterior: a model predicting 3 with clipX [−1, 1] steps as the posterior given x = 1', async () => {
+    const z = r.normal(r.key(3), [2, 2, 4, 4, 1]);
+    const [s, t] = [[0.3, 0.5], [0.4, 0.7]];
+    const model = fixedImageDenoiser(r.full([1, 1, 4, 4, 1], 3));
+    for (const cfg of [{ schedule }, { schedule, sampler: 'ddim' }] as SamplerConfig[]) {
+      const clipped = await denoiseStep(model, z, s, t, r.key(5), { ...cfg, clipX: [-1, 1] }).toArray();
+      const given = (value: number) => posterior(z, r.full([2, 2, 4, 4, 1], value), s, t, r.key(5), cfg).toArray();
+      const [one, three] = [await given(1), await given(3)];
+      // x̂ = α z − σ v̂ recovers 3 to float32 rounding (a few ulp of the terms), and the clip makes it 1 exactly.
+      clipped.forEach((v, i) => expect(Math.abs(v - one[i]!)).toBeLessThan(1e-5));
+      const unclipped = await denoiseStep(model, z, s, t, r.key(5), cfg).toArray();
+      unclipped.forEach((v, i) => expect(Math.abs(v - three[i]!)).toBeLessThan(1e-5));
+      expect(Math.max(...one.map((v, i) => Math.abs(v - three[i]!)))).toBeGreaterThan(0.1);
+    }
+    z.dispose();
+  });
+
+  it('ownership: denoiseWindow and sampleBoundary leave the input and context to the caller and only their result behind; a rollout leaves the state alive', async () => {
+    const z = r.normal(r.key(3), [1, 2, 2, 2, 1]);
+    let before = r.memoryStats().tensors;
+    const out = denoiseWindow(oracle, z, linearLocalTimes({ window: 2, cleanFrames: 0 }), 3, r.key(4), { schedule });
+    expect(r.memoryStats().tensors).toBe(before + 1);
+    expect(z.disposed).toBe(false);
+    r.dispose([out, z]);
+    for (const cleanFrames of [0, 1]) {
+      const context = cleanFrames ? r.full([1, 1, 2, 2, 1], 0.5) : undefined;
+      before = r.memoryStats().tensors;
+      const state = sampleBoundary(oracle, { schedule, window: 3, cleanFrames, context, batch: 1, frameShape: [2, 2, 1], steps: 4, key: r.key(5) });
+      expect(r.memoryStats().tensors).toBe(before + 1);
+      expect(context?.disposed ?? false).toBe(false);
+      const saved = Array.from(await state.toArray());
+      for await (const frame of rollout(oracle, { schedule, window: 3, cleanFrames, state, frames: 3, stepsPerFrame: 2, key: r.key(6) })) frame.dispose();
+      expect(state.disposed).toBe(false);
+      expect(Array.from(await state.toArray())).toEqual(saved);
+      r.dispose([state, ...(context ? [context] : [])]);
+    }
+  });
+
+  it('ownership: the standard baseline frees every block and context it made, and never the caller\'s context, even when it yields no frame', async () => {
+    for (const [cleanFrames, contextFrames, frames] of [[0, 0, 5], [2, 2, 5], [2, 3, 5], [2, 2, 0], [1, 1, 0]] as const) {
+      const context = contextFrames ? r.full([1, contextFrames, 2, 2, 1], 0.5) : undefined;
+      const before = r.memoryStats().tensors;
+      let yielded = 0;
+      for await (const f of standardRollout(oracle, { schedule, window: 4, cleanFrames, context, batch: 1, frameShape: [2, 2, 1], frames, evaluationsPerFrame: 1, key: r.key(7) })) {
+        f.dispose();
+        yielded++;
+      }
+      expect(yielded).toBe(frames);
+      expect(r.memoryStats().tensors, `n_cln ${cleanFrames}, context ${contextFrames}, ${frames} frames`).toBe(before);
+      expect(context?.disposed ?? false).toBe(false);
+      context?.dispose();
+    }
+  });
+
+  it('the standard baseline draws block b from foldIn(key, b): its frames are Algorithm 3 on the standard map with that key split in two (noise, steps)', async () => {
+    const [window, batch, steps] = [2, 1, 2];
+    const key = r.key(8);
+    const video = await collectFrames(standardRollout(oracle, { schedule, window, cleanFrames: 0, batch, frameShape: [2, 2, 1], frames: 2 * window, evaluationsPerFrame: 1, key }));
+    const got = await video.toArray();
+    for (const block of [0, 1]) {
+      const [kn, kd] = r.split(r.foldIn(key, block), 2) as [r.Key, r.Key];
+      const z1 = r.normal(kn, [batch, window, 2, 2, 1]);
+      const expected = await denoiseWindow(oracle, z1, standardLocalTimes({ window, cleanFrames: 0 }), steps, kd, { schedule }).toArray();
+      for (let f = 0; f < window; f++) expect(frameOf(got, batch, 2 * window, block * window + f), `block ${block}, frame ${f}`).toEqual(frameOf(expected, batch, window, f));
+    }
+  });
+
+  it('a one-number-per-frame video [B, F] is a valid z_t for the tensor posterior', async () => {
+    const z = r.tensor([0.5, -0.5, 0.25, 1], [2, 2]);
+    const out = await posterior(z, z, [0, 0.3], [0, 0.3], r.key(1), { schedule }).toArray();
+    expect(Array.from(out)).toEqual(Array.from(await z.toArray()));
+  });
+
+  it('every input check names the function, what is wrong and what was expected', async () => {
+    const z = r.zeros([1, 3, 2, 2, 1]);
+    const cfg: SamplerConfig = { schedule };
+    expect(() => posterior(z, z, [0, 0.1], [0, 0.2, 0.3], r.key(1), cfg)).toThrow('posterior: 2/3 local times for z_t of shape [1,3,2,2,1]; expected one per frame (axis 1)');
+    expect(() => posterior(z, z, [0, 0.1, 0.2], [0, 0.2], r.key(1), cfg)).toThrow('posterior: 3/2 local times for z_t of shape [1,3,2,2,1]; expected one per frame (axis 1)');
+    expect(() => denoiseStep(oracle, z, [0, 0.1], [0, 0.2, 0.3], r.key(1), cfg)).toThrow('denoiseStep: 2/3 local times for a window of 3 frames');
+    expect(() => denoiseStep(oracle, z, [0, 0.1, 0.2], [0, 0.2], r.key(1), cfg)).toThrow('denoiseStep: 3/2 local times for a window of 3 frames');
+    const linear = linearLocalTimes({ window: 3, cleanFrames: 0 });
+    for (const steps of [0, -1, 1.5]) expect(() => denoiseWindow(oracle, z, linear, steps, r.key(1), cfg)).toThrow(`denoiseWindow: steps must be a positive integer, got ${steps}`);
+    r.dispose(denoiseWindow(oracle, z, linear, 1, r.key(1), cfg));
+
+    const boundary = { schedule, window: 3, steps: 2, key: r.key(1) };
+    const oneFrame = r.zeros([1, 1, 2, 2, 1]);
+    expect(() => sampleBoundary(oracle, { ...boundary, cleanFrames: 2 })).toThrow('sampleBoundary: expected a context of 2 clean frames [batch, 2, …], got none');
+    expect(() => sampleBoundary(oracle, { ...boundary, cleanFrames: 2, context: oneFrame })).toThrow('sampleBoundary: expected a context of 2 clean frames [batch, 2, …], got [1,1,2,2,1]');
+    const noShape = 'sampleBoundary: without context frames, pass batch and frameShape';
+    expect(() => sampleBoundary(oracle, { ...boundary, cleanFrames: 0, frameShape: [2, 2, 1] })).toThrow(noShape);
+    expect(() => sampleBoundary(oracle, { ...boundary, cleanFrames: 0, batch: 1 })).toThrow(noShape);
+
+    const rolling = { schedule, window: 3, cleanFrames: 0, stepsPerFrame: 1, key: r.key(1) };
+    await expect(rollout(oracle, { ...rolling, state: oneFrame, frames: 1 }).next()).rejects.toThrow('rollout: the state must hold the whole window of 3 frames, got [1,1,2,2,1]');
+    for (const frames of [-1, 1.5]) await expect(rollout(oracle, { ...rolling, state: z, frames }).next()).rejects.toThrow(`rollout: frames must be a non-negative integer, got ${frames}`);
+
+    const standard = { schedule, window: 3, frames: 1, evaluationsPerFrame: 1, key: r.key(1) };
+    await expect(standardRollout(oracle, { ...standard, cleanFrames: 2, batch: 1, frameShape: [2, 2, 1] }).next()).rejects.toThrow('standardRollout: needs a context of at least 2 frames');
+    await expect(standardRollout(oracle, { ...standard, cleanFrames: 2, context: oneFrame }).next()).rejects.toThrow('standardRollout: needs a context of at least 2 frames');
+    const noStandardShape = 'standardRollout: without context frames, pass batch and frameShape';
+    await expect(standardRollout(oracle, { ...standard, cleanFrames: 0, frameShape: [2, 2, 1] }).next()).rejects.toThrow(noStandardShape);
+    await expect(standardRollout(oracle, { ...standard, cleanFrames: 0, batch: 1 }).next()).rejects.toThrow(noStandardShape);
+
+    const none = (async function* (): AsyncGenerator<r.Tensor, void, undefined> {})();
+    await expect(collectFrames(none)).rejects.toThrow('collectFrames: no frames');
+    r.dispose([z, oneFrame]);
+  });
+});
+
