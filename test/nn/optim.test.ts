@@ -22,6 +22,24 @@ async function scalarOf(t: r.Tensor): Promise<number> {
   return (await t.toArray())[0]!;
 }
 
+/**
+ * Four updates of `packaged` and of `chained` from the same parameters and gradients: each update's
+ * leaves bit for bit the same; returns the packaged optimizer's last state and the chain's.
+ */
+async function expectSameUpdates<S1 extends r.TensorTree, S2 extends r.TensorTree>(packaged: nn.GradientTransformation<S1>, chained: nn.GradientTransformation<S2>, params: r.Tensor[], label: string): Promise<[S1, S2]> {
+  let a = packaged.init(params);
+  let b = chained.init(params);
+  for (let t = 0; t < 4; t++) {
+    const grads = params.map((x, j) => r.mul(r.sin(x), j + 1 + t));
+    const one = packaged.update(grads, a, params);
+    const two = chained.update(grads, b, params);
+    for (let j = 0; j < params.length; j++) expect(await values(one.updates[j]!), `${label}, step ${t}`).toEqual(await values(two.updates[j]!));
+    a = one.state;
+    b = two.state;
+  }
+  return [a, b];
+}
+
 describe('optimizers', () => {
   it('one Adam step equals the closed form: m̂ = g, v̂ = g², update = −η g/(|g| + ε)', async () => {
     await fc.assert(
@@ -92,16 +110,7 @@ describe('optimizers', () => {
         const packaged = weightDecay ? nn.adamw({ learningRate: schedule, weightDecay, b1: 0.8 }) : nn.adam({ learningRate: schedule, b1: 0.8 });
         const chained = nn.chain(nn.scaleByAdam({ b1: 0.8 }), ...(weightDecay ? [nn.addDecayedWeights(weightDecay)] : []), nn.scaleByLearningRate(schedule));
         const params = Array.from({ length: leaves }, (_, i) => r.normal(r.key(i), [3 + i]));
-        let a = packaged.init(params);
-        let b = chained.init(params);
-        for (let t = 0; t < 4; t++) {
-          const grads = params.map((x, j) => r.mul(r.sin(x), j + 1 + t));
-          const one = packaged.update(grads, a, params);
-          const two = chained.update(grads, b, params);
-          for (let j = 0; j < leaves; j++) expect(await values(one.updates[j]!), `${leaves} leaves, λ ${weightDecay}, step ${t}`).toEqual(await values(two.updates[j]!));
-          a = one.state;
-          b = two.state;
-        }
+        const [a, b] = await expectSameUpdates(packaged, chained, params, `${leaves} leaves, λ ${weightDecay}`);
         // The packaged optimizer keeps one step count: its state is scaleByAdam's.
         expect(Object.keys(a).sort()).toEqual(['mu', 'nu', 'step']);
         expect(await values(a.step)).toEqual(await values((b[0] as nn.AdamState).step));
@@ -115,17 +124,7 @@ describe('optimizers', () => {
     for (const config of [{}, { momentum: 0.9 }, { momentum: 0.5, nesterov: true }]) {
       const packaged = nn.sgd({ learningRate: schedule, ...config });
       const chained = nn.chain(...(config.momentum ? [nn.trace({ decay: config.momentum, nesterov: config.nesterov })] : []), nn.scaleByLearningRate(schedule));
-      const params = [r.tensor([0.5, -1, 2]), r.tensor([3, 0.25])];
-      let a = packaged.init(params);
-      let b = chained.init(params);
-      for (let t = 0; t < 4; t++) {
-        const grads = params.map((x, j) => r.mul(r.cos(x), j + 1 + t));
-        const one = packaged.update(grads, a, params);
-        const two = chained.update(grads, b, params);
-        for (let j = 0; j < 2; j++) expect(await values(one.updates[j]!), `${JSON.stringify(config)}, step ${t}`).toEqual(await values(two.updates[j]!));
-        a = one.state;
-        b = two.state;
-      }
+      const [a] = await expectSameUpdates(packaged, chained, [r.tensor([0.5, -1, 2]), r.tensor([3, 0.25])], JSON.stringify(config));
       expect(Object.keys(a).sort()).toEqual(config.momentum ? ['momentum', 'step'] : ['step']);
     }
   });
