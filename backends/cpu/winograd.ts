@@ -3,19 +3,23 @@
  * summation order every backend shares). NHWC images, transformed tiles as [α², tiles, C] (α = m + 2);
  * channels innermost, so each loop over c walks memory contiguously.
  */
-import { signedSum, tilesReading, WINOGRAD, type PrimParams, type SignedSum, type TypedArray } from '../../core/index.js';
+import { runProgram, tilesReading, WINOGRAD, type LinearProgram, type PrimParams, type TypedArray } from '../../core/index.js';
 
-/** out[p][q] = Σ_{rows[p]} ± (Σ_{cols[q]} ± src[i][j]) for a src of `width` columns, inner sums first. */
-function transform(src: Float32Array, width: number, rows: readonly SignedSum[], cols: readonly SignedSum[], inner: Float32Array, out: Float32Array): void {
+/**
+ * out[p][q] = program(column q of inner)[p] with inner[i][q] = program(row i of src)[q], for a src of
+ * `width` columns: the rows first, then the columns (core/winograd.ts).
+ */
+function transform(src: Float32Array, width: number, program: LinearProgram, inner: Float32Array, out: Float32Array): void {
   const height = src.length / width;
-  for (let i = 0; i < height; i++) for (let q = 0; q < cols.length; q++) inner[i * cols.length + q] = signedSum(cols[q]!, (j) => src[i * width + j]!);
-  for (let p = 0; p < rows.length; p++) for (let q = 0; q < cols.length; q++) out[p * cols.length + q] = signedSum(rows[p]!, (i) => inner[i * cols.length + q]!);
+  const q = program.outputs.length;
+  for (let i = 0; i < height; i++) runProgram(program, (j) => src[i * width + j]!).forEach((v, k) => (inner[i * q + k] = v));
+  for (let k = 0; k < q; k++) runProgram(program, (i) => inner[i * q + k]!).forEach((v, p) => (out[p * q + k] = v));
 }
 
 /** Data transform: image [N, H, W, C] → [α², N·tH·tW, C], tile (ty, tx) at rows m·ty − padTop …, zero outside. */
 function dataForward(out: TypedArray, x: TypedArray, c: number, p: PrimParams['winogradIn']): void {
   const { tile: m, batch: n, height: h, width: w, padTop: pt, padLeft: pl, tilesHigh: th, tilesWide: tw } = p;
-  const { alpha, btRows } = WINOGRAD[m];
+  const { alpha, bt } = WINOGRAD[m];
   const entries = alpha * alpha;
   const tiles = n * th * tw;
   const d = new Float32Array(entries);
@@ -33,7 +37,7 @@ function dataForward(out: TypedArray, x: TypedArray, c: number, p: PrimParams['w
               d[i * alpha + j] = y >= 0 && y < h && xx >= 0 && xx < w ? x[((b * h + y) * w + xx) * c + ch]! : 0;
             }
           }
-          transform(d, alpha, btRows, btRows, inner, v);
+          transform(d, alpha, bt, inner, v);
           for (let e = 0; e < entries; e++) out[(e * tiles + t) * c + ch] = v[e]!;
         }
       }
@@ -42,13 +46,26 @@ function dataForward(out: TypedArray, x: TypedArray, c: number, p: PrimParams['w
 }
 
 /**
- * The data transform's adjoint: [α², N·tH·tW, C] → [N, H, W, C], each pixel gathering from the
- * tiles that read it (at most 2 per axis), in tilesReading's order of its padded coordinates.
+ * The data transform's adjoint: [α², N·tH·tW, C] → [N, H, W, C]. First each tile's contributions
+ * P = B V Bᵀ (the program along V's rows, then down the columns), then each pixel gathers them from
+ * the tiles that read it (at most 2 per axis), in tilesReading's order of its padded coordinates.
  */
 function dataAdjoint(out: TypedArray, v: TypedArray, c: number, p: PrimParams['winogradIn']): void {
   const { tile: m, batch: n, height: h, width: w, padTop: pt, padLeft: pl, tilesHigh: th, tilesWide: tw } = p;
-  const { alpha, btCols } = WINOGRAD[m];
+  const { alpha, b: adjointProgram } = WINOGRAD[m];
+  const entries = alpha * alpha;
   const tiles = n * th * tw;
+  const contributions = new Float32Array(tiles * entries * c); // [tiles, α², C]
+  const src = new Float32Array(entries);
+  const inner = new Float32Array(entries);
+  const tileP = new Float32Array(entries);
+  for (let t = 0; t < tiles; t++) {
+    for (let ch = 0; ch < c; ch++) {
+      for (let e = 0; e < entries; e++) src[e] = v[(e * tiles + t) * c + ch]!;
+      transform(src, alpha, adjointProgram, inner, tileP);
+      for (let e = 0; e < entries; e++) contributions[(t * entries + e) * c + ch] = tileP[e]!;
+    }
+  }
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < h; y++) {
       for (let x = 0; x < w; x++) {
@@ -59,9 +76,7 @@ function dataAdjoint(out: TypedArray, v: TypedArray, c: number, p: PrimParams['w
             if (ty < 0 || ty >= th) continue;
             for (const [tx, j] of tilesReading(x + pl, m)) {
               if (tx < 0 || tx >= tw) continue;
-              const t = (b * th + ty) * tw + tx;
-              const at = (a: number, e: number): number => v[((alpha * a + e) * tiles + t) * c + ch]!;
-              const contribution = signedSum(btCols[i]!, (a) => signedSum(btCols[j]!, (e) => at(a, e)));
+              const contribution = contributions[(((b * th + ty) * tw + tx) * entries + alpha * i + j) * c + ch]!;
               acc = first ? contribution : Math.fround(acc + contribution);
               first = false;
             }
@@ -79,7 +94,7 @@ function dataAdjoint(out: TypedArray, v: TypedArray, c: number, p: PrimParams['w
  */
 function output(out: TypedArray, src: TypedArray, c: number, p: PrimParams['winogradOut']): void {
   const { tile: m, batch: n, tilesHigh: th, tilesWide: tw, adjoint } = p;
-  const { alpha, atRows, atCols } = WINOGRAD[m];
+  const { alpha, at, a } = WINOGRAD[m];
   const tiles = n * th * tw;
   const tile = new Float32Array(adjoint ? m * m : alpha * alpha);
   const inner = new Float32Array(alpha * m);
@@ -95,11 +110,11 @@ function output(out: TypedArray, src: TypedArray, c: number, p: PrimParams['wino
         for (let ch = 0; ch < c; ch++) {
           if (adjoint) {
             for (let r = 0; r < m; r++) for (let s = 0; s < m; s++) tile[r * m + s] = src[pixel(r, s, ch)]!;
-            transform(tile, m, atCols, atCols, inner, result);
+            transform(tile, m, a, inner, result);
             for (let e = 0; e < alpha * alpha; e++) out[entry(e, ch)] = result[e]!;
           } else {
             for (let e = 0; e < alpha * alpha; e++) tile[e] = src[entry(e, ch)]!;
-            transform(tile, alpha, atRows, atRows, inner, result);
+            transform(tile, alpha, at, inner, result);
             for (let r = 0; r < m; r++) for (let s = 0; s < m; s++) out[pixel(r, s, ch)] = result[r * m + s]!;
           }
         }

@@ -13,7 +13,7 @@
  * - `winogradOutFwd<m>(out, m, lo, hi, th, tw, c, tiles)` and `winogradOutAdj<m>(out, g, …)`: rows of
  *   tiles [lo, hi) of n·th (output tiles do not overlap).
  */
-import { WINOGRAD, type SignedSum, type WinogradTile } from '../../core/index.js';
+import { WINOGRAD, type LinearProgram, type SignedSum, type WinogradTile } from '../../core/index.js';
 import { SIMD, type Code, type Local, type ModuleBuilder } from './assembler.js';
 
 type Lane = 'v' | 's';
@@ -49,19 +49,43 @@ const load = (c: Code, lane: Lane): Code => (lane === 'v' ? c.v128Load() : c.f32
 const store = (c: Code, lane: Lane): Code => (lane === 'v' ? c.v128Store() : c.f32Store());
 
 /**
- * out[p][q] = Σ_{rows[p]} ± (Σ_{cols[q]} ± src[i][j]) with src in locals (srcRows × width), inner
- * sums into `inner` locals first; `put(p, q)` stores the value on the stack.
+ * Run `program` (core/winograd.ts) with `input(v)` pushing input v: each step's sum into a local of
+ * `temps`; returns a function pushing value v (an input or a step's result).
  */
-function emitTransform(c: Code, lane: Lane, src: readonly Local[], width: number, rows: readonly SignedSum[], cols: readonly SignedSum[], inner: readonly Local[], put: (p: number, q: number, value: () => void) => void): void {
-  const height = src.length / width;
+function emitProgram(c: Code, lane: Lane, program: LinearProgram, input: (v: number) => void, temps: readonly Local[]): (v: number) => void {
+  const value = (v: number): void => {
+    if (v < program.inputs) input(v);
+    else c.localGet(temps[v - program.inputs]!);
+  };
+  program.steps.forEach((step, k) => {
+    emitSum(c, lane, step, value);
+    c.localSet(temps[k]!);
+  });
+  return value;
+}
+
+/**
+ * out[p][q] = program(column q of inner)[p] with inner[i][q] = program(row i of src)[q]: row by row,
+ * `source(i, j)` pushes src[i][j] (a load), the row's `width` values go into `row` and its outputs
+ * into `inner`; then each column's program, its outputs stored by `put(p, q, value)`. `temps` holds a
+ * program's steps. Loading a row just before its program keeps one row of sources live, not all α².
+ */
+function emitTransform(c: Code, lane: Lane, source: (i: number, j: number) => void, height: number, width: number, program: LinearProgram, row: readonly Local[], inner: readonly Local[], temps: readonly Local[], put: (p: number, q: number, value: () => void) => void): void {
+  const outputs = program.outputs.length;
   for (let i = 0; i < height; i++) {
-    for (let q = 0; q < cols.length; q++) {
-      emitSum(c, lane, cols[q]!, (j) => c.localGet(src[i * width + j]!));
-      c.localSet(inner[i * cols.length + q]!);
+    for (let j = 0; j < width; j++) {
+      source(i, j);
+      c.localSet(row[j]!);
     }
+    const value = emitProgram(c, lane, program, (j) => c.localGet(row[j]!), temps);
+    program.outputs.forEach((v, q) => {
+      value(v);
+      c.localSet(inner[i * outputs + q]!);
+    });
   }
-  for (let p = 0; p < rows.length; p++) {
-    for (let q = 0; q < cols.length; q++) put(p, q, () => emitSum(c, lane, rows[p]!, (i) => c.localGet(inner[i * cols.length + q]!)));
+  for (let q = 0; q < outputs; q++) {
+    const value = emitProgram(c, lane, program, (i) => c.localGet(inner[i * outputs + q]!), temps);
+    program.outputs.forEach((v, p) => put(p, q, () => value(v)));
   }
 }
 
@@ -93,7 +117,8 @@ export function emitWinograd(m: ModuleBuilder): void {
 /** The four kernels of F(tile×tile, 3×3), named with the tile as suffix. */
 function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
   const i32 = (n: number) => Array.from({ length: n }, () => 'i32' as const);
-  const { alpha, btRows, btCols, atRows, atCols } = WINOGRAD[tile];
+  const { alpha, bt, b: bProgram, at, a: aProgram } = WINOGRAD[tile];
+  const stepCount = Math.max(bt.steps.length, bProgram.steps.length, at.steps.length, aProgram.steps.length);
   const entries = alpha * alpha;
   const shift = tile === 2 ? 1 : 2;
 
@@ -108,7 +133,7 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
     const rowOk = Array.from({ length: alpha }, () => c.local('i32'));
     const colOff = Array.from({ length: alpha }, () => c.local('i32'));
     const colOk = Array.from({ length: alpha }, () => c.local('i32'));
-    const vs = { v: Array.from({ length: 2 * entries }, () => c.local('v128')), s: Array.from({ length: 2 * entries }, () => c.local('f32')) };
+    const vs = { v: Array.from({ length: 2 * entries + stepCount }, () => c.local('v128')), s: Array.from({ length: 2 * entries + stepCount }, () => c.local('f32')) };
     c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(tr, lo, hi, 1, () => {
       c.localGet(tr).localGet(th).i32DivU().localSet(b);
@@ -136,12 +161,11 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
         c.localGet(out).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(a);
         channelLoop(c, ch, cc, off, (lane) => {
           const l = vs[lane];
-          const d = l.slice(0, entries);
-          for (let k = 0; k < entries; k++) {
-            c.localGet(src[k]!).localGet(off).i32Add();
-            load(c, lane).localSet(d[k]!);
-          }
-          emitTransform(c, lane, d, alpha, btRows, btRows, l.slice(entries, 2 * entries), (p, q, value) => {
+          const source = (i: number, j: number): void => {
+            c.localGet(src[i * alpha + j]!).localGet(off).i32Add();
+            load(c, lane);
+          };
+          emitTransform(c, lane, source, alpha, alpha, bt, l.slice(0, alpha), l.slice(entries, 2 * entries), l.slice(2 * entries), (p, q, value) => {
             c.localGet(a).localGet(plane).i32Const(alpha * p + q).i32Mul().i32Add().localGet(off).i32Add();
             value();
             store(c, lane);
@@ -155,7 +179,8 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
   for (const adjoint of [false, true]) {
     m.func(`${adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${tile}`, { params: i32(8) }, (c, out, src, lo, hi, th, tw, ch, tiles) => {
       const [tr, b, ty, tx, t, pix, cc, off, rowBytes, plane, tileAt] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
-      const vs = { v: Array.from({ length: entries + alpha * tile }, () => c.local('v128')), s: Array.from({ length: entries + alpha * tile }, () => c.local('f32')) };
+      const vs = { v: Array.from({ length: entries + alpha * tile + stepCount }, () => c.local('v128')), s: Array.from({ length: entries + alpha * tile + stepCount }, () => c.local('f32')) };
+      const temps = (lane: Lane): Local[] => vs[lane].slice(entries + alpha * tile);
       // The image is [n, m·th, m·tw, c]: a row is m·tw·c floats.
       c.localGet(tw).i32Const(tile).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(rowBytes);
       c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
@@ -178,25 +203,21 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
           channelLoop(c, ch, cc, off, (lane) => {
             const l = vs[lane];
             if (!adjoint) {
-              const mm = l.slice(0, entries);
-              for (let e = 0; e < entries; e++) {
-                entry(e);
-                load(c, lane).localSet(mm[e]!);
-              }
-              emitTransform(c, lane, mm, alpha, atRows, atRows, l.slice(entries, entries + alpha * tile), (r, s, value) => {
+              const source = (i: number, j: number): void => {
+                entry(alpha * i + j);
+                load(c, lane);
+              };
+              emitTransform(c, lane, source, alpha, alpha, at, l.slice(0, alpha), l.slice(entries, entries + alpha * tile), temps(lane), (r, s, value) => {
                 pixel(r, s);
                 value();
                 store(c, lane);
               });
             } else {
-              const g = l.slice(0, tile * tile);
-              for (let r = 0; r < tile; r++) {
-                for (let s = 0; s < tile; s++) {
-                  pixel(r, s);
-                  load(c, lane).localSet(g[r * tile + s]!);
-                }
-              }
-              emitTransform(c, lane, g, tile, atCols, atCols, l.slice(tile * tile, tile * tile + alpha * tile), (p, q, value) => {
+              const source = (r: number, s: number): void => {
+                pixel(r, s);
+                load(c, lane);
+              };
+              emitTransform(c, lane, source, tile, tile, aProgram, l.slice(0, tile), l.slice(entries, entries + alpha * tile), temps(lane), (p, q, value) => {
                 entry(alpha * p + q);
                 value();
                 store(c, lane);
@@ -214,7 +235,7 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
   // recomputing each nested sum for every pixel that reads it.
   m.func(`winogradInAdjTiles${tile}`, { params: i32(8) }, (c, out, v, lo, hi, th, tw, ch, tiles) => {
     const [tr, tx, t, cc, off, plane, tileAt, dst] = Array.from({ length: 8 }, () => c.local('i32'));
-    const vs = { v: Array.from({ length: 2 * entries }, () => c.local('v128')), s: Array.from({ length: 2 * entries }, () => c.local('f32')) };
+    const vs = { v: Array.from({ length: 2 * entries + stepCount }, () => c.local('v128')), s: Array.from({ length: 2 * entries + stepCount }, () => c.local('f32')) };
     c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(tr, lo, hi, 1, () => {
       c.forRange(tx, { const: 0 }, tw, 1, () => {
@@ -224,12 +245,11 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
         c.localGet(out).localGet(t).i32Const(entries).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(dst);
         channelLoop(c, ch, cc, off, (lane) => {
           const l = vs[lane];
-          const d = l.slice(0, entries);
-          for (let e = 0; e < entries; e++) {
-            c.localGet(tileAt).localGet(plane).i32Const(e).i32Mul().i32Add().localGet(off).i32Add();
-            load(c, lane).localSet(d[e]!);
-          }
-          emitTransform(c, lane, d, alpha, btCols, btCols, l.slice(entries, 2 * entries), (p, q, value) => {
+          const source = (i: number, j: number): void => {
+            c.localGet(tileAt).localGet(plane).i32Const(alpha * i + j).i32Mul().i32Add().localGet(off).i32Add();
+            load(c, lane);
+          };
+          emitTransform(c, lane, source, alpha, alpha, bProgram, l.slice(0, alpha), l.slice(entries, 2 * entries), l.slice(2 * entries), (p, q, value) => {
             c.localGet(dst).localGet(ch).i32Const(4 * (alpha * p + q)).i32Mul().i32Add().localGet(off).i32Add();
             value();
             store(c, lane);

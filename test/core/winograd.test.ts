@@ -5,8 +5,9 @@
  * finite differences, the 'auto' dispatch, bad requests, and no leaks.
  */
 import fc from 'fast-check';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
+import { runProgram, stepsFor, WINOGRAD } from '../../core/winograd.js';
 import { memoryStats, tidy, valueAndGrad, type Tensor } from '../../index.js';
 import { checkGrad, closeTo, describeBackends, errorMessage, hostArb, read, seedArb, upload, type Host } from './harness.js';
 
@@ -257,5 +258,39 @@ describeBackends('Winograd F(2×2, 3×3) and F(4×4, 3×3)', () => {
     w.dispose();
     x.dispose();
     o.setWinogradKeepLimit(previous);
+  });
+});
+
+describe('the transforms as linear programs (core/winograd.ts)', () => {
+  // Each program against its matrix in float64 (no rounding): Bᵀ's rows, B = Bᵀ's columns, Aᵀ's rows, A = Aᵀ's columns.
+  const transposed = (mat: readonly (readonly number[])[]): number[][] => mat[0]!.map((_, j) => mat.map((row) => row[j]!));
+  for (const tile of [2, 4] as const) {
+    const { bt, b, at, a } = WINOGRAD[tile];
+    const cases = [['Bᵀ', bt, MATRICES[tile].bt], ['B', b, transposed(MATRICES[tile].bt)], ['Aᵀ', at, MATRICES[tile].at], ['A', a, transposed(MATRICES[tile].at)]] as const;
+    for (const [name, program, matrix] of cases) {
+      it(`F(${tile}×${tile}) ${name}: the program computes the matrix's rows, every coefficient a power of two`, () => {
+        expect(program.outputs.length).toBe(matrix.length);
+        expect(program.inputs).toBe(matrix[0]!.length);
+        for (const step of program.steps) for (const [, c] of step) expect(Math.log2(Math.abs(c)) % 1).toBe(0);
+        fc.assert(
+          fc.property(fc.array(fc.double({ min: -8, max: 8, noNaN: true }), { minLength: program.inputs, maxLength: program.inputs }), (x) => {
+            const got = runProgram(program, (i) => x[i]!, (v) => v);
+            matrix.forEach((row, q) => expect(got[q]).toBeCloseTo(row.reduce((acc, m, i) => acc + m * x[i]!, 0), 9));
+          }),
+          { numRuns: 50 },
+        );
+      });
+    }
+  }
+
+  it('F(4×4) shares work: Bᵀ in 12 additions instead of 18, Aᵀ in 10 instead of 14, and each output reads only the steps it needs', () => {
+    const { bt, at } = WINOGRAD[4];
+    const terms = (p: typeof bt): number => p.steps.reduce((n, s) => n + s.length - 1, 0);
+    expect(terms(bt)).toBe(12); // additions; the direct rows (5 written 4 + 1) take 6 × 3 = 18
+    expect(terms(at)).toBe(10); // the direct rows take 4 + 3 + 3 + 4 = 14
+    // out1 of Bᵀ = t6 + t7: steps 6, 7 and itself (8); out0 = 4 (d0 − d2) + (d4 − d2): 10, 14, 15.
+    expect(stepsFor(bt, 1)).toEqual([6, 7, 8]);
+    expect(stepsFor(bt, 0)).toEqual([10, 14, 15]);
+    expect(stepsFor(WINOGRAD[4].a, 0)).toEqual([]); // A's first output is its first input
   });
 });
