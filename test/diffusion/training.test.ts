@@ -234,3 +234,57 @@ describe('Algorithm 1 in two halves: the draws and the loss given them (what a j
     });
   });
 });
+
+describe('Algorithm 1: the config and the batch it accepts', () => {
+  const model: Model<null> = (_p, z) => r.mul(z, 0.5);
+
+  it('every config check names the field, what is wrong and what was expected; the edges of each range are accepted', () => {
+    const base = { schedule, window: 4, cleanFrames: 1 };
+    const checks: ((c: RollingConfig) => unknown)[] = [
+      (c) => trainStep(model, c),
+      (c) => standardTrainStep(model, c),
+      (c) => sampleTrainingTimes(r.key(1), 2, c),
+      // A batch of the config's window (one frame for the invalid windows, which the config check refuses first).
+      (c) => r.tidy(() => trainingDraws(r.key(1), r.zeros([1, Number.isInteger(c.window) && c.window >= 1 ? c.window : 1, 1]), c).eps),
+    ];
+    for (const check of checks) {
+      for (const window of [0, -1, 2.5]) {
+        expect(() => check({ ...base, window, cleanFrames: 0 })).toThrow(`rolling config: window must be an integer ≥ 1, got ${window}`);
+      }
+      for (const cleanFrames of [-1, 1.5, 4]) {
+        expect(() => check({ ...base, cleanFrames })).toThrow(`rolling config: cleanFrames must be an integer in [0, window − 1] = [0, 3], got ${cleanFrames}`);
+      }
+      expect(() => check({ ...base, window: 1, cleanFrames: 0 })).not.toThrow();
+      expect(() => check({ ...base, cleanFrames: 3 })).not.toThrow();
+    }
+    for (const check of [checks[0]!, checks[2]!, checks[3]!]) {
+      for (const linearProbability of [-0.1, 1.1, NaN]) {
+        expect(() => check({ ...base, linearProbability })).toThrow(`rolling config: linearProbability must be in [0, 1], got ${linearProbability}`);
+      }
+      for (const linearProbability of [0, 1]) expect(() => check({ ...base, linearProbability })).not.toThrow();
+    }
+  });
+
+  it('linearProbability 0 never picks t^lin, even for a Bernoulli draw of exactly 0', () => {
+    // key(5529654) was found by search: its Bernoulli key draws exactly 0 (probability 2⁻²³ per draw),
+    // the one draw where u < p and u ≤ p disagree at p = 0: 0 < 0 is false, so the boundary map.
+    const k = r.key(5529654);
+    expect(r.uniformHost(r.split(k, 2)[1]!, 1)).toEqual([0]);
+    const config: RollingConfig = { window: 4, cleanFrames: 1, schedule, linearProbability: 0 };
+    const { t, linear, localTimes } = sampleTrainingTimes(k, 1, config);
+    expect(linear).toEqual([false]);
+    expect(localTimes).toEqual([initLocalTimes(config)(t[0]!)]);
+  });
+
+  it('a batch of one number per frame [B, W] has the loss of the same numbers as [B, W, 1, 1, 1]', () => {
+    const config: RollingConfig = { window: 4, cleanFrames: 1, schedule, linearProbability: 0.5 };
+    r.tidy(() => {
+      const x = r.normal(r.key(2), [3, 4]);
+      const loss = (batch: r.Tensor) => trainStep(model, config)(null, r.key(3), batch).toArraySync()[0]!;
+      const perFrame = loss(x);
+      expect(Number.isFinite(perFrame)).toBe(true);
+      expect(perFrame).toBeCloseTo(loss(r.reshape(x, [3, 4, 1, 1, 1])), 6);
+    });
+  });
+});
+
