@@ -313,13 +313,14 @@ async function reproduceHoldingLock(o: ReproduceOptions & { rows: readonly Repro
       } else {
         log(`[${index}/${total}] ${label} seed ${seed}: checkpoint complete, evaluating`);
       }
-      const trainSeconds = (Date.now() - t0) / 1000;
+      const wallSeconds = (Date.now() - t0) / 1000;
       const t1 = Date.now();
       const ck = await loadForSampling(checkpoint);
-      if (!Number.isFinite(finalLoss)) {
-        const losses = JSON.parse(ck.metadata.log ?? '{"losses":[]}') as { losses: (number | null)[] };
-        finalLoss = losses.losses.at(-1) ?? NaN;
-      }
+      // The checkpoint's log counts every session's training time (a run resumed, or trained before
+      // an interruption and only scored now), so the cost is the run's, not this call's.
+      const trainLog = JSON.parse(ck.metadata.log ?? '{"losses":[]}') as { losses: (number | null)[]; seconds?: number };
+      const trainSeconds = typeof trainLog.seconds === 'number' && trainLog.seconds > 0 ? trainLog.seconds : wallSeconds;
+      if (!Number.isFinite(finalLoss)) finalLoss = trainLog.losses.at(-1) ?? NaN;
       const fs = h * w * c;
       const batch = evalClips.length;
       const contextData = new Float32Array(batch * 2 * fs);

@@ -68,6 +68,11 @@ describe('rolling reproduce kolmogorov', () => {
     expect(resumed.code, resumed.err).toBe(0);
     expect(resumed.out).toMatch(/trained 1 run\(s\), evaluated 2, skipped 14 finished/);
     expect(resumed.err).toMatch(/Rolling Diffusion \(2-4\) seed 1: checkpoint complete, evaluating/);
+    // Its training cost is the checkpoint's logged training time, not the 0 s of this call's.
+    const scored = JSON.parse(await readFile(join(out, 'runs', 'rolling-2-4-seed1', 'result.json'), 'utf8')) as { trainSeconds: number };
+    const ck = JSON.parse(await readFile(join(out, 'runs', 'rolling-2-4-seed1', 'train-log.json'), 'utf8')) as { seconds: number };
+    expect(ck.seconds).toBeGreaterThan(0);
+    expect(scored.trainSeconds).toBe(ck.seconds);
     // The data cache is read, not simulated again.
     expect(resumed.err).not.toMatch(/data \(Kolmogorov[^\n]* 1\/5/);
   });
