@@ -5,7 +5,7 @@
  * wasm, CPU time, the algorithms taking turns and each keeping its best run (the least disturbed
  * estimate on a shared 2-core machine). Sets WINOGRAD_MIN_CHANNELS and the tile 'auto' takes in core/ops/linalg.ts.
  *
- *   npx tsx bench/convAlgorithms.ts [--threads 1] [--repeats 5]
+ *   npx tsx bench/convAlgorithms.ts [--threads 1] [--repeats 5] [--filter demo]
  */
 import { createWasmBackend, enableRelaxedSimd } from '../backends/wasm/index.js';
 import { conv2d, dispose, key, mul, normal, registerBackend, setBackend, sum, tidy, valueAndGrad, type Tensor } from '../index.js';
@@ -14,6 +14,7 @@ const argv = process.argv.slice(2);
 const flag = (name: string): string | undefined => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1] : undefined; };
 const threads = Number(flag('threads') ?? 1);
 const repeats = Number(flag('repeats') ?? 5);
+const only = flag('filter'); // a substring of the shape names
 await enableRelaxedSimd();
 const be = await createWasmBackend({ threads });
 registerBackend('bench-wasm', () => be);
@@ -25,6 +26,11 @@ const shapes: [string, number, number, number, number, number][] = [
   ['channels 4 → 16', 64, 8, 8, 4, 16],
   ['channels 16 → 4', 64, 8, 8, 16, 4],
   ['demo stem', 64, 16, 16, 1, 16],
+  ['demo output conv', 64, 16, 16, 16, 1],
+  ['small 4 → 1', 64, 16, 16, 4, 1],
+  ['small 8 → 3', 64, 16, 16, 8, 3],
+  ['small 3 → 16', 64, 16, 16, 3, 16],
+  ['small 2 → 8', 64, 16, 16, 2, 8],
   ['demo level 0', 64, 16, 16, 16, 16],
   ['channels 8 → 8', 64, 16, 16, 8, 8],
   ['demo level 1', 64, 8, 8, 32, 32],
@@ -43,6 +49,7 @@ console.log(`conv2d 3×3 'same', a training step's products (forward, dx, dw), w
 const algorithms = ['im2col', 'winograd', 'winograd4x4'] as const;
 console.log('shape | im2col | F(2×2) | F(4×4) | im2col / F(2×2) | im2col / F(4×4)');
 for (const [name, n, h, w, ci, co] of shapes) {
+  if (only !== undefined && !name.includes(only)) continue;
   const [x, k, r] = tidy(() => [normal(key(1), [n, h, w, ci]), normal(key(2), [3, 3, ci, co]), normal(key(3), [n, h, w, co])]) as [Tensor, Tensor, Tensor];
   const steps = algorithms.map((algorithm) => valueAndGrad(([a, b]: Tensor[]) => sum(mul(conv2d(a!, b!, { padding: 'same', algorithm }), r))));
   const best = algorithms.map(() => Infinity);

@@ -70,24 +70,27 @@ export interface Conv2dOptions {
    * terms instead of the 9·C products): F(2×2)'s errors stay at a few float32 ulps of the output's
    * scale, F(4×4)'s are ~10× larger (its transforms scale terms by up to ~10², so a relative error
    * near 1e-5, as cuDNN's and oneDNN's F(4×4) kernels have); only 3×3 kernels with stride and dilation 1.
-   * 'auto' (the default): Winograd where it applies and both channel counts are at least
-   * WINOGRAD_MIN_CHANNELS, F(4×4) unless the output is smaller than its 4×4 tiles.
+   * 'auto' (the default): where Winograd applies, F(4×4) for outputs of at least 4×4 (any channel
+   * counts), F(2×2) for smaller outputs when both channel counts are at least WINOGRAD_MIN_CHANNELS.
    */
   algorithm?: ConvAlgorithm;
 }
 
 /**
- * 'auto' uses Winograd for 3×3 convolutions with at least this many input and output channels.
- * Measured on the 2-core Zen 5 machine (bench/convAlgorithms.ts: wasm, one thread, CPU time, a
- * training step's three products, im2col time / F(4×4) time; bench/RESULTS.md): 4 → 16 channels
- * 1.15×, 16 → 4 1.41×, 16 → 16 1.50×, 64 → 12 2.06×, 64 → 64 2.28×, 256 → 128 2.87×; the 1-channel stem
- * loses (0.90×: the transforms cost per channel what the fewer multiply-adds no longer repay).
+ * 'auto' uses F(2×2, 3×3) for outputs smaller than 4×4 only with at least this many input and output
+ * channels; F(4×4, 3×3), for outputs of 4×4 and more, at any channel counts. Measured on the 2-core
+ * Zen 5 machine (bench/convAlgorithms.ts: wasm, one thread, CPU time, a training step's three
+ * products, im2col time / F(4×4) time, 2026-12-06 after the transforms' shared steps): 1 → 16
+ * channels (the demo's stem) 1.01-1.07×, 2 → 8 1.26×, 3 → 16 1.57×, 4 → 1 1.65×, 8 → 3 1.30×,
+ * 16 → 1 (the demo's output) 1.86-1.99×, 16 → 16 1.94×, 64 → 64 2.35×; F(2×2) below 8 channels
+ * 0.78-0.88× (its transforms cost per channel what its fewer multiply-adds do not repay).
  */
 export const WINOGRAD_MIN_CHANNELS = 4;
 
-/** The tile 'auto' takes: F(4×4, 3×3), or F(2×2, 3×3) for an output smaller than a 4×4 tile (whose overhang would be mostly waste). */
-function autoWinogradTile(outHeight: number, outWidth: number): WinogradTile {
-  return outHeight >= 4 && outWidth >= 4 ? 4 : 2;
+/** The Winograd tile 'auto' takes, or null for im2col: F(4×4) for outputs of 4×4 and up, F(2×2) below with enough channels. */
+function autoWinogradTile(outHeight: number, outWidth: number, c: number, co: number): WinogradTile | null {
+  if (outHeight >= 4 && outWidth >= 4) return 4;
+  return c >= WINOGRAD_MIN_CHANNELS && co >= WINOGRAD_MIN_CHANNELS ? 2 : null;
 }
 
 export type ConvAlgorithm = 'auto' | 'im2col' | 'winograd' | 'winograd4x4';
@@ -170,8 +173,9 @@ export const conv2d = scoped(function conv2d(x: Tensor, w: Tensor, options: Conv
   const winogradFits = kh === 3 && kw === 3 && sh === 1 && sw === 1 && dh === 1 && dw === 1;
   const winograd = algorithm === 'winograd' || algorithm === 'winograd4x4';
   if (winograd && !winogradFits && named) throw new Error(`conv2d: algorithm '${algorithm}' needs a 3×3 kernel with stride 1 and dilation 1, got ${kh}×${kw}, stride ${sh}×${sw}, dilation ${dh}×${dw}; use 'im2col' or 'auto'`);
-  if (winogradFits && (winograd || (algorithm === 'auto' && c >= WINOGRAD_MIN_CHANNELS && co >= WINOGRAD_MIN_CHANNELS))) {
-    const tile = algorithm === 'winograd' ? 2 : algorithm === 'winograd4x4' ? 4 : autoWinogradTile(outHeight, outWidth);
+  const autoTile = winogradFits && algorithm === 'auto' ? autoWinogradTile(outHeight, outWidth, c, co) : null;
+  if (winogradFits && (winograd || autoTile !== null)) {
+    const tile = algorithm === 'winograd' ? 2 : algorithm === 'winograd4x4' ? 4 : autoTile!;
     const conv: WinogradConv = { tile, top: pt, left: pl, outHeight, outWidth };
     const u = winogradFilter(w, tile);
     const transformed = (tile + 2) ** 2 * n * Math.ceil(outHeight / tile) * Math.ceil(outWidth / tile) * c;

@@ -179,7 +179,7 @@ describeBackends('Winograd F(2×2, 3×3) and F(4×4, 3×3)', () => {
   });
   }
 
-  it("'auto' takes Winograd for 3×3 convolutions with enough channels, im2col below and for other kernels", async () => {
+  it("'auto' takes F(4×4) for 3×3 outputs of 4×4 and up at any channel count, F(2×2) below with enough channels, im2col otherwise and for other kernels", async () => {
     const k = o.WINOGRAD_MIN_CHANNELS;
     const run = async (shape: number[], wShape: number[], algorithm: o.ConvAlgorithm, stride = 1): Promise<number[]> => {
       const y = tidy(() => o.conv2d(o.sin(o.reshape(o.arange(0, shape.reduce((a, b) => a * b, 1)), shape)), o.cos(o.reshape(o.arange(0, wShape.reduce((a, b) => a * b, 1)), wShape)), { padding: 'same', algorithm, stride }));
@@ -198,9 +198,16 @@ describeBackends('Winograd F(2×2, 3×3) and F(4×4, 3×3)', () => {
     const tiny = [1, 3, 3, k];
     expect(await run(tiny, bigW, 'auto')).toEqual(await run(tiny, bigW, 'winograd'));
     expect(await run(tiny, bigW, 'winograd')).not.toEqual(await run(tiny, bigW, 'winograd4x4'));
-    const small = [1, 6, 6, k - 1];
+    // Few channels: F(4×4) still for a 6×6 output (one channel in, one out: the demo's stem and head),
+    // im2col for a 3×3 one (F(2×2) there needs WINOGRAD_MIN_CHANNELS each way).
+    const narrow = [1, 6, 6, 1];
+    const narrowW = [3, 3, 1, 1];
+    expect(await run(narrow, narrowW, 'auto')).toEqual(await run(narrow, narrowW, 'winograd4x4'));
+    expect(await run(narrow, narrowW, 'winograd4x4')).not.toEqual(await run(narrow, narrowW, 'im2col'));
+    const small = [1, 3, 3, k - 1];
     const smallW = [3, 3, k - 1, k];
     expect(await run(small, smallW, 'auto')).toEqual(await run(small, smallW, 'im2col'));
+    expect(await run(small, smallW, 'winograd')).not.toEqual(await run(small, smallW, 'im2col'));
     expect(await run(big, bigW, 'auto', 2)).toEqual(await run(big, bigW, 'im2col', 2));
   });
 
