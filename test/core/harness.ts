@@ -498,3 +498,23 @@ export function closeTo(actual: ArrayLike<number>, expected: ArrayLike<number>, 
     }
   }
 }
+
+/**
+ * The primitives a computation runs on the current backend, in order (counted at `run`, which every
+ * `bind` reaches); the computation's tensors are freed.
+ */
+export function primitivesRun(compute: () => Tensor | Tensor[]): string[] {
+  const backend = getBackend();
+  const run = backend.run;
+  const seen: string[] = [];
+  backend.run = function (this: typeof backend, ...args: Parameters<typeof run>) {
+    seen.push(args[0]);
+    return run.apply(this, args);
+  } as typeof run;
+  try {
+    dispose(tidy(compute));
+  } finally {
+    backend.run = run;
+  }
+  return seen;
+}

@@ -31,7 +31,7 @@ import {
   type Key,
   type Tensor,
 } from '../../index.js';
-import { describeBackends, read, upload } from './harness.js';
+import { describeBackends, primitivesRun, read, upload } from './harness.js';
 
 async function values(make: () => Tensor): Promise<number[]> {
   const t = tidy(make);
@@ -361,21 +361,7 @@ describeBackends('random', () => {
   it('a clamp that cannot bind costs no pass over the draws: [0, 1), [−8, 8) and normal run no min or max kernel; float32(7.99) to 8 does', () => {
     // uniform computes the extremes of its affine map on the host (unit 0 and 1 − 2⁻²³) and clamps
     // only where they can cross a bound; counted at the backend (`bind` calls `run`).
-    const clamps = (draw: () => Tensor) => {
-      const backend = getBackend();
-      const run = backend.run;
-      const seen: string[] = [];
-      backend.run = function (this: typeof backend, ...args: Parameters<typeof run>) {
-        seen.push(args[0]);
-        return run.apply(this, args);
-      } as typeof run;
-      try {
-        dispose(tidy(draw));
-      } finally {
-        backend.run = run;
-      }
-      return seen.filter((p) => p === 'min' || p === 'max');
-    };
+    const clamps = (draw: () => Tensor) => primitivesRun(draw).filter((p) => p === 'min' || p === 'max');
     expect(clamps(() => uniform(key(1), [64]))).toEqual([]);
     expect(clamps(() => uniform(key(1), [64], -8, 8))).toEqual([]);
     expect(clamps(() => normal(key(1), [64]))).toEqual([]);

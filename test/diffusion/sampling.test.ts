@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as r from '../../index.js';
+import { primitivesRun } from '../core/harness.js';
 import {
   collectFrames, cosineSchedule, ddimFromLogSnr, denoiseStep, denoiseWindow, fixedImageDenoiser, gaussianOracleDenoiser, initLocalTimes,
   linearLocalTimes, oracleRolloutMoments, oracleWindowMoments, posterior, posteriorFromLogSnr, rescaledInitLocalTimes, rollout, sampleBoundary,
@@ -368,23 +369,6 @@ describe('sampler mechanics', () => {
     expect(initLocalTimes({ window: 4, cleanFrames: 1 })(1)).toEqual([0, 1, 1, 1]);
   });
 });
-
-/** The primitives a computation runs, counted at the backend (`bind` calls `run`). */
-function primitivesRun(compute: () => r.Tensor): string[] {
-  const backend = r.getBackend();
-  const run = backend.run;
-  const seen: string[] = [];
-  backend.run = function (this: typeof backend, ...args: Parameters<typeof run>) {
-    seen.push(args[0]);
-    return run.apply(this, args);
-  } as typeof run;
-  try {
-    r.dispose(r.tidy(compute));
-  } finally {
-    backend.run = run;
-  }
-  return seen;
-}
 
 describe('sampler choices, ownership and input checks', () => {
   it("stepCoefficients: a window frame's step is Eq. 3 by default and for 'ddpm', DDIM(η) for 'ddim' (η = 0 unless given)", () => {
