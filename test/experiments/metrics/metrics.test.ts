@@ -574,6 +574,7 @@ describe('Fréchet distance and FSD (Eq. 27)', () => {
     expect(() => psnr([1], [1, 2])).toThrow(/^mse: arrays have lengths 1 and 2/);
     expect(() => ssim(z(121), z(120), 11, 11)).toThrow(/^ssim: arrays have lengths 121 and 120/);
     expect(() => ssim(z(242), z(242), 11, 11)).toThrow(/^ssim: arrays have length 242 but \[11, 11, 1\] needs 121$/);
+    expect(() => ssim(z(242), z(242), 11, 11, 3)).toThrow(/^ssim: arrays have length 242 but \[11, 11, 3\] needs 363$/);
     expect(() => ssim(z(10 * 20), z(10 * 20), 10, 20)).toThrow(/^ssim: image 10x20 is smaller than the 11x11 Gaussian window$/);
     expect(() => ssim(z(20 * 10), z(20 * 10), 20, 10)).toThrow(/^ssim: image 20x10 is smaller/);
     expect(() => selectChannel(z(23), 2, 2, 2, 3, 0)).toThrow(/^selectChannel: length 23 does not match \[2, 2, 2, 3\]$/);
