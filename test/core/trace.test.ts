@@ -1,0 +1,194 @@
+/**
+ * The tape (core/trace.ts) from outside: whether a transformation is recording, what `grad` leaves
+ * behind, every check of a cotangent (vjp's and customVjp's) with its whole message, and which custom
+ * steps the backward pass runs and with which cotangents.
+ */
+import { expect, it } from 'vitest';
+import * as o from '../../core/ops.js';
+import { customVjp, dispose, grad, isTracing, memoryStats, stopGradient, tidy, valueAndGrad, vjp, type Tensor } from '../../index.js';
+import { describeBackends, errorMessage, read, upload } from './harness.js';
+
+describeBackends('the tape', () => {
+  it('isTracing is true exactly while a grad or vjp records', () => {
+    const seen: boolean[] = [isTracing()];
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    dispose(grad((a: Tensor) => (seen.push(isTracing()), o.sum(a)))(x));
+    seen.push(isTracing());
+    tidy(() => vjp((a: Tensor) => (seen.push(isTracing()), o.exp(a)), x));
+    seen.push(isTracing());
+    expect(seen).toEqual([false, true, false, true, false]);
+    x.dispose();
+  });
+
+  it('grad leaves only the gradient behind, valueAndGrad the value and the gradient', () => {
+    const x = upload({ shape: [4], data: [0.5, -1, 2, 3] });
+    const f = (a: Tensor) => o.sum(o.exp(o.mul(a, a)));
+    let before = memoryStats().tensors;
+    const g = grad(f)(x);
+    expect(memoryStats().tensors).toBe(before + 1);
+    before = memoryStats().tensors;
+    const [value, g2] = valueAndGrad(f)(x);
+    expect(memoryStats().tensors).toBe(before + 2);
+    dispose([x, g, value, g2]);
+  });
+
+  it("vjp refuses a cotangent of another dtype or rank than the output's, with the whole message", () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    expect(
+      errorMessage(() => {
+        const [, pullback] = vjp((a: Tensor) => o.exp(a), x);
+        pullback(o.zeros([3], 'int32'));
+      }),
+    ).toBe('vjp: cotangent 0 is int32[3] but the output is float32[3]');
+    expect(
+      errorMessage(() => {
+        const [, pullback] = vjp((a: Tensor) => o.exp(a), x);
+        pullback(o.zeros([1, 3]));
+      }),
+    ).toBe('vjp: cotangent 0 is float32[1,3] but the output is float32[3]');
+    // Fewer axes, each matching the output's first ones: only the rank tells them apart.
+    const x2 = upload({ shape: [2, 3], data: [1, 2, 3, 4, 5, 6] });
+    expect(
+      errorMessage(() => {
+        const [, pullback] = vjp((a: Tensor) => o.exp(a), x2);
+        pullback(o.zeros([2]));
+      }),
+    ).toBe('vjp: cotangent 0 is float32[2] but the output is float32[2,3]');
+    dispose([x, x2]);
+  });
+
+  it("customVjp refuses a backward that returns too few cotangents, null for a wanted one, or one of another dtype, rank, shape or kind than its argument's", () => {
+    const x = upload({ shape: [2, 3], data: [1, 2, 3, 4, 5, 6] });
+    const y = upload({ shape: [2, 3], data: [1, 1, 1, 1, 1, 1] });
+    const failing = (backward: () => readonly (Tensor | null)[]) =>
+      errorMessage(() => {
+        const f = customVjp((a: Tensor, b: Tensor) => o.mul(a, b), backward);
+        grad((a: Tensor) => o.sum(f(a, y)))(x);
+      });
+    expect(failing(() => [o.zeros([2, 3])])).toBe('customVjp: backward returned 1 cotangents for 2 tensor arguments');
+    const argument = 'but the argument is float32[2,3]';
+    expect(failing(() => [null, null])).toBe(`customVjp: backward's cotangent 0 is null ${argument}`);
+    expect(failing(() => [o.zeros([2, 3], 'int32'), null])).toBe(`customVjp: backward's cotangent 0 is int32[2,3] ${argument}`);
+    expect(failing(() => [o.zeros([6]), null])).toBe(`customVjp: backward's cotangent 0 is float32[6] ${argument}`);
+    expect(failing(() => [o.zeros([2]), null])).toBe(`customVjp: backward's cotangent 0 is float32[2] ${argument}`);
+    expect(failing(() => [o.zeros([2, 4]), null])).toBe(`customVjp: backward's cotangent 0 is float32[2,4] ${argument}`);
+    expect(failing(() => [2 as unknown as Tensor, null])).toBe(`customVjp: backward's cotangent 0 is 2 ${argument}`);
+    // Unwanted cotangents may be null, and wanted ones pass when they match.
+    expect(failing(() => [o.onesLike(x), null])).toBe('');
+    dispose([x, y]);
+  });
+
+  it('a custom step gets zeros of the right shape for an output the loss does not read, and is not pulled back when the loss reads none', async () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    const received: number[][][] = [];
+    let calls = 0;
+    const pair = customVjp(
+      (a: Tensor) => [o.mul(a, 2), o.reshape(o.mul(a, 3), [3, 1])] as const,
+      ([a], cts) => {
+        calls++;
+        received.push(cts.map((c) => c.shape.slice()));
+        received.push(cts.map((c) => Array.from(c.toArraySync())));
+        return [o.add(o.mul(cts[0]!, 2), o.mul(o.reshape(cts[1]!, a!.shape), 3))];
+      },
+    );
+    // The loss reads the first output only: d/dx Σ 2x = 2, and the second output's cotangent is zeros [3, 1].
+    const g = grad((a: Tensor) => o.sum(pair(a)[0]))(x);
+    expect(await read(g)).toEqual([2, 2, 2]);
+    expect(received).toEqual([[[3], [3, 1]], [[1, 1, 1], [0, 0, 0]]]);
+    expect(calls).toBe(1);
+    // The loss reads neither output: the custom step is on the tape but nothing flows into it.
+    const g2 = grad((a: Tensor) => (pair(a), o.sum(o.mul(a, 5))))(x);
+    expect(await read(g2)).toEqual([5, 5, 5]);
+    expect(calls).toBe(1);
+    dispose([x, g, g2]);
+  });
+
+  it("valueAndGrad's backward pass frees saved forward values after their last reader and cotangents once consumed: live tensors grow by one per layer, where keeping the forward values grows by two", () => {
+    const x = upload({ shape: [8], data: [1, 2, 3, 4, 5, 6, 7, 8].map((v) => v / 10) });
+    /** Live tensors (above those before the call) when the backward pass reaches its last step: a custom step at the chain's start. */
+    const liveAtLastStep = (depth: number, streamed: boolean): number => {
+      let live = -1;
+      const probe = customVjp(
+        (t: Tensor) => o.mul(t, 1),
+        (_args, cts) => {
+          live = memoryStats().tensors;
+          return [cts[0]!];
+        },
+      );
+      const f = (a: Tensor) => {
+        let h = probe(a);
+        for (let i = 0; i < depth; i++) h = o.tanh(o.sin(h));
+        return o.sum(h);
+      };
+      const before = memoryStats().tensors;
+      const result = streamed ? valueAndGrad(f)(x) : tidy(() => {
+        const [y, pullback] = vjp(f, x);
+        return [y, pullback(o.onesLike(y))] as const;
+      });
+      dispose(result);
+      return live - before;
+    };
+    // Per layer, sin saves its input and tanh its output (the next sin's input); sin's output is read
+    // by no VJP, so it stays until the scope ends: one tensor per layer. vjp's pullback (which may be
+    // called again) keeps the saved values as well: two per layer. Holding them, or every cotangent,
+    // until the scope ends is what the streamed pass must not do.
+    const growth = (streamed: boolean) => liveAtLastStep(32, streamed) - liveAtLastStep(4, streamed);
+    expect(growth(true)).toBeLessThanOrEqual(28);
+    expect(growth(false)).toBeGreaterThanOrEqual(2 * 28);
+    x.dispose();
+  });
+
+  it('a primitive without a VJP (bitcast) passes no cotangent on: the gradient through it is zero, not an error', async () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    // The second term keeps x on a differentiable path too; the bug below is what happens without it.
+    const g = grad((a: Tensor) => o.sum(o.add(o.bitcast(o.bitcast(a, 'int32'), 'float32'), o.mul(a, 0))))(x);
+    expect(await read(g)).toEqual([0, 0, 0]);
+    dispose([x, g]);
+  });
+
+  // Known bug, found with this file's mutants (test/MUTATION.md): when an argument reaches the loss
+  // only through primitives without a VJP, the streamed backward pass frees its alias after the last
+  // entry that saved it, and the zero gradient is then made from the freed alias ("zeros: tensor #…
+  // was disposed"). Remove `.fails` once core/trace.ts makes those zeros before freeing (or from the
+  // argument's shape and dtype alone).
+  it.fails('an argument that reaches the loss only through a primitive without a VJP gets a zero gradient', async () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    try {
+      const g = grad((a: Tensor) => o.sum(o.bitcast(o.bitcast(a, 'int32'), 'float32')))(x);
+      expect(await read(g)).toEqual([0, 0, 0]);
+      g.dispose();
+    } finally {
+      x.dispose();
+    }
+  });
+
+  it('an argument the loss does not read gets zeros of its own shape and dtype', async () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    const unused = upload({ shape: [2, 2], data: [1, 2, 3, 4] });
+    const [gx, gUnused] = grad(([a]: Tensor[]) => o.sum(o.mul(a!, 2)))([x, unused]);
+    expect(await read(gx!)).toEqual([2, 2, 2]);
+    expect([gUnused!.shape, gUnused!.dtype]).toEqual([[2, 2], 'float32']);
+    expect(await read(gUnused!)).toEqual([0, 0, 0, 0]);
+    dispose([x, unused, gx!, gUnused!]);
+  });
+
+  it('errors name the entry point: valueAndGrad (and grad through it) for the loss, stopGradient and customVjp for a freed tensor', () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    const notScalar = 'valueAndGrad: the function must return a scalar, got shape [3]; reduce it with sum or mean';
+    expect(errorMessage(() => grad((a: Tensor) => o.mul(a, 2))(x))).toBe(notScalar);
+    expect(errorMessage(() => valueAndGrad((a: Tensor) => o.mul(a, 2))(x))).toBe(notScalar);
+    const freed = o.mul(x, 2);
+    freed.dispose();
+    expect(errorMessage(() => stopGradient(freed))).toMatch(/^stopGradient: tensor #\d+ .* was disposed/);
+    const returnsFreed = customVjp(
+      (a: Tensor) => {
+        const y = o.mul(a, 2);
+        y.dispose();
+        return y;
+      },
+      (_args, cts) => cts,
+    );
+    expect(errorMessage(() => grad((a: Tensor) => o.sum(returnsFreed(a)))(x))).toMatch(/^customVjp: tensor #\d+ .* was disposed/);
+    x.dispose();
+  });
+});
