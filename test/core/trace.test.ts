@@ -5,7 +5,7 @@
  */
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
-import { customVjp, dispose, grad, isTracing, memoryStats, stopGradient, tidy, valueAndGrad, vjp, type Tensor } from '../../index.js';
+import { customVjp, dispose, grad, isTracing, memoryStats, stopGradient, tidy, valueAndGrad, vjp, vmap, type Tensor } from '../../index.js';
 import { describeBackends, errorMessage, read, upload } from './harness.js';
 
 describeBackends('the tape', () => {
@@ -103,7 +103,7 @@ describeBackends('the tape', () => {
     dispose([x, g, g2]);
   });
 
-  it("valueAndGrad's backward pass frees saved forward values after their last reader and cotangents once consumed: live tensors grow by one per layer, where keeping the forward values grows by two", () => {
+  it("valueAndGrad's backward pass frees saved forward values after their last reader and cotangents once consumed: live tensors grow by one per layer, where keeping the forward values grows by three", () => {
     const x = upload({ shape: [8], data: [1, 2, 3, 4, 5, 6, 7, 8].map((v) => v / 10) });
     /** Live tensors (above those before the call) when the backward pass reaches its last step: a custom step at the chain's start. */
     const liveAtLastStep = (depth: number, streamed: boolean): number => {
@@ -117,7 +117,7 @@ describeBackends('the tape', () => {
       );
       const f = (a: Tensor) => {
         let h = probe(a);
-        for (let i = 0; i < depth; i++) h = o.tanh(o.sin(h));
+        for (let i = 0; i < depth; i++) h = o.tanh(o.mul(o.sin(h), h));
         return o.sum(h);
       };
       const before = memoryStats().tensors;
@@ -128,10 +128,11 @@ describeBackends('the tape', () => {
       dispose(result);
       return live - before;
     };
-    // Per layer, sin saves its input and tanh its output (the next sin's input); sin's output is read
-    // by no VJP, so it stays until the scope ends: one tensor per layer. vjp's pullback (which may be
-    // called again) keeps the saved values as well: two per layer. Holding them, or every cotangent,
-    // until the scope ends is what the streamed pass must not do.
+    // Per layer, sin saves its input, mul both of its own and tanh its output (the next layer's h);
+    // mul's output is read by no VJP, so it stays until the scope ends: one tensor per layer. vjp's
+    // pullback (which may be called again) keeps the saved values as well: three per layer. h fans
+    // out to sin and mul, so its two cotangents are summed, and the summed ones must be freed too.
+    // Holding the saved values, or any cotangent, until the scope ends is what the streamed pass must not do.
     const growth = (streamed: boolean) => liveAtLastStep(32, streamed) - liveAtLastStep(4, streamed);
     expect(growth(true)).toBeLessThanOrEqual(28);
     expect(growth(false)).toBeGreaterThanOrEqual(2 * 28);
@@ -170,6 +171,15 @@ describeBackends('the tape', () => {
     expect([gUnused!.shape, gUnused!.dtype]).toEqual([[2, 2], 'float32']);
     expect(await read(gUnused!)).toEqual([0, 0, 0, 0]);
     dispose([x, unused, gx!, gUnused!]);
+  });
+
+  it('stopGradient under vmap keeps each example and stops only its gradient: d/dx Σ stop(x)·x = x', async () => {
+    const x = upload({ shape: [2, 3], data: [1, 2, 3, 4, 5, 6] });
+    const y = vmap((a: Tensor) => o.mul(stopGradient(a), 2))(x);
+    expect([y.shape, await read(y)]).toEqual([[2, 3], [2, 4, 6, 8, 10, 12]]);
+    const g = grad((b: Tensor) => o.sum(vmap((a: Tensor) => o.mul(stopGradient(a), a))(b)))(x);
+    expect(await read(g)).toEqual([1, 2, 3, 4, 5, 6]);
+    dispose([x, y, g]);
   });
 
   it('errors name the entry point: valueAndGrad (and grad through it) for the loss, stopGradient and customVjp for a freed tensor', () => {
