@@ -32,6 +32,16 @@ describeBackends('the tape', () => {
     dispose([x, g, value, g2]);
   });
 
+  it('a loss of shape [1] or [1, 1] (size 1) is differentiated like a scalar one: the gradient of its sum', async () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    for (const shape of [[1], [1, 1]]) {
+      const [value, g] = valueAndGrad((a: Tensor) => o.reshape(o.sum(o.mul(a, a)), shape))(x);
+      expect([value.shape, await read(value), await read(g)]).toEqual([shape, [14], [2, 4, 6]]);
+      dispose([value, g]);
+    }
+    x.dispose();
+  });
+
   it("vjp refuses a cotangent of another dtype or rank than the output's, with the whole message", () => {
     const x = upload({ shape: [3], data: [1, 2, 3] });
     expect(
@@ -73,6 +83,8 @@ describeBackends('the tape', () => {
     expect(failing(() => [o.zeros([2]), null])).toBe(`customVjp: backward's cotangent 0 is float32[2] ${argument}`);
     expect(failing(() => [o.zeros([2, 4]), null])).toBe(`customVjp: backward's cotangent 0 is float32[2,4] ${argument}`);
     expect(failing(() => [2 as unknown as Tensor, null])).toBe(`customVjp: backward's cotangent 0 is 2 ${argument}`);
+    // An unwanted cotangent may be null, but one that is given is checked like the others.
+    expect(failing(() => [o.onesLike(x), o.zeros([4])])).toBe("customVjp: backward's cotangent 1 is float32[4] but the argument is float32[2,3]");
     // Unwanted cotangents may be null, and wanted ones pass when they match.
     expect(failing(() => [o.onesLike(x), null])).toBe('');
     dispose([x, y]);
