@@ -256,8 +256,13 @@ function record<A extends unknown[], Out>(f: (...args: A) => Out, primals: A, ke
   return [out, pullback];
 }
 
+/**
+ * A zero scalar of `like`'s dtype on its backend. Only the shape and dtype are read: `like` may be an
+ * alias the backward pass has already freed (an argument that reaches the loss only through
+ * primitives without a VJP), and then the zeros go to the current backend.
+ */
 function zeroScalar(like: Tensor): Tensor {
-  const backend = like.live('zeros').backend;
+  const backend = like.disposed ? getBackend() : like.live('zeros').backend;
   const arr = like.dtype === 'float32' ? new Float32Array(1) : like.dtype === 'int32' ? new Int32Array(1) : like.dtype === 'uint32' ? new Uint32Array(1) : new Uint8Array(1);
   return new Tensor(newStorage(backend, backend.upload(arr, like.dtype), 1, like.dtype), [], like.dtype);
 }

@@ -159,12 +159,9 @@ describeBackends('the tape', () => {
     dispose([x, g]);
   });
 
-  // Known bug, found with this file's mutants (test/MUTATION.md): when an argument reaches the loss
-  // only through primitives without a VJP, the streamed backward pass frees its alias after the last
-  // entry that saved it, and the zero gradient is then made from the freed alias ("zeros: tensor #…
-  // was disposed"). Remove `.fails` once core/trace.ts makes those zeros before freeing (or from the
-  // argument's shape and dtype alone).
-  it.fails('an argument that reaches the loss only through a primitive without a VJP gets a zero gradient', async () => {
+  // Found with this file's mutants (test/MUTATION.md): the streamed backward pass had freed the
+  // argument's alias after the last entry that saved it, and the zero gradient was made from it.
+  it('an argument that reaches the loss only through a primitive without a VJP gets a zero gradient', async () => {
     const x = upload({ shape: [3], data: [1, 2, 3] });
     try {
       const g = grad((a: Tensor) => o.sum(o.bitcast(o.bitcast(a, 'int32'), 'float32')))(x);
