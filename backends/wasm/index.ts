@@ -47,7 +47,7 @@ export interface WasmBackendOptions {
   relaxedSimd?: boolean;
   /** Matmul blocking parameters (for tuning experiments). */
   matmul?: Partial<MatmulConfig>;
-  /** A matmul with fewer multiply-adds than this runs on one thread (default 2^20); element-wise ops, reductions and im2col/col2im with fewer elements than this or 2^19, whichever is smaller. */
+  /** A matmul with fewer multiply-adds than this runs on one thread (default 2^17); element-wise ops, reductions and im2col/col2im with fewer elements than this or 2^17, whichever is smaller. */
   parallelThreshold?: number;
   /**
    * Fall back to the calling thread for a while when workers keep it waiting (a machine busier than
@@ -251,10 +251,12 @@ function mapStrided(ctx: Context, op: string, out: WasmBuffer, outBytes: number,
  * Elements of work below which a kernel runs on the calling thread alone (or fewer, when the
  * backend's `parallelThreshold` is lower). Measured on the 2-core machine: at 2¹⁵ the demo step's
  * 1 MB element-wise ops were split too, and on a shared machine, where the worker is often not
- * scheduled in time, that cost more than it gave; at 2¹⁹ (2 MB) the demo runs them on one thread
- * and BAIR's (4 MB and up) on both, ~10% faster there.
+ * scheduled in time, that cost more than it gave (before the pool learned to fall back to one
+ * thread when the worker keeps it waiting, `ThreadPool.worthIt`); 2¹⁹ kept the demo's on one thread.
+ * 2¹⁷ (with matmuls from 2¹⁷ multiply-adds), measured on a quiet machine 2026-12-06 in alternating
+ * runs: the demo step at two threads 116 / 114 → 100 / 104 ms.
  */
-const PARALLEL_ELEMENTS = 1 << 19;
+const PARALLEL_ELEMENTS = 1 << 17;
 /** The fewest elements a thread's chunk holds. */
 const MIN_CHUNK = 1 << 16;
 /** Row width when a single long row is cut into rows for the threads (a multiple of 4, so no SIMD tail moves). */
@@ -727,7 +729,7 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
     fnIndex: new Map(names.map((n, i) => [n, i])),
     pool: null,
     scratch,
-    parallelThreshold: options.parallelThreshold ?? 2 ** 20,
+    parallelThreshold: options.parallelThreshold ?? 2 ** 17,
     adaptive: options.adaptive ?? true,
   };
   // Kernels run on the calling thread until the workers are up; the bits are the same either way.
