@@ -5,7 +5,7 @@
  */
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
-import { customVjp, dispose, grad, isTracing, memoryStats, stopGradient, tidy, valueAndGrad, vjp, vmap, type Tensor } from '../../index.js';
+import { customVjp, dispose, grad, isTracing, keep, memoryStats, stopGradient, tidy, valueAndGrad, vjp, vmap, type Tensor } from '../../index.js';
 import { describeBackends, errorMessage, read, upload } from './harness.js';
 
 describeBackends('the tape', () => {
@@ -93,20 +93,24 @@ describeBackends('the tape', () => {
   it('a custom step gets zeros of the right shape for an output the loss does not read, and is not pulled back when the loss reads none', async () => {
     const x = upload({ shape: [3], data: [1, 2, 3] });
     const received: number[][][] = [];
+    // Copies of the cotangents, kept past the backward pass's scope and read afterwards (WebGPU reads asynchronously only).
+    const copies: Tensor[] = [];
     let calls = 0;
     const pair = customVjp(
       (a: Tensor) => [o.mul(a, 2), o.reshape(o.mul(a, 3), [3, 1])] as const,
       ([a], cts) => {
         calls++;
         received.push(cts.map((c) => c.shape.slice()));
-        received.push(cts.map((c) => Array.from(c.toArraySync())));
+        copies.push(...keep(cts.map((c) => o.reshape(o.add(c, 0), [c.size]))));
         return [o.add(o.mul(cts[0]!, 2), o.mul(o.reshape(cts[1]!, a!.shape), 3))];
       },
     );
     // The loss reads the first output only: d/dx Σ 2x = 2, and the second output's cotangent is zeros [3, 1].
     const g = grad((a: Tensor) => o.sum(pair(a)[0]))(x);
     expect(await read(g)).toEqual([2, 2, 2]);
-    expect(received).toEqual([[[3], [3, 1]], [[1, 1, 1], [0, 0, 0]]]);
+    for (const c of copies) received.push([await read(c)]);
+    dispose(copies);
+    expect(received).toEqual([[[3], [3, 1]], [[1, 1, 1]], [[0, 0, 0]]]);
     expect(calls).toBe(1);
     // The loss reads neither output: the custom step is on the tape but nothing flows into it.
     const g2 = grad((a: Tensor) => (pair(a), o.sum(o.mul(a, 5))))(x);
