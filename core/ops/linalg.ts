@@ -178,7 +178,8 @@ export const conv2d = scoped(function conv2d(x: Tensor, w: Tensor, options: Conv
     const tile = algorithm === 'winograd' ? 2 : algorithm === 'winograd4x4' ? 4 : autoTile!;
     const conv: WinogradConv = { tile, top: pt, left: pl, outHeight, outWidth };
     const u = winogradFilter(w, tile);
-    const transformed = (tile + 2) ** 2 * n * Math.ceil(outHeight / tile) * Math.ceil(outWidth / tile) * c;
+    const { inP } = winogradGeometry(x, conv);
+    const transformed = (tile + 2) ** 2 * n * inP.tilesHigh * inP.tilesWide * c;
     return transformed <= winogradKeepLimit ? winogradPlain(x, u, conv) : convWinograd(x, u, conv);
   }
   const w2 = reshape(w, [1, kh * kw * c, co]);
@@ -255,11 +256,7 @@ function winogradGeometry(x: Tensor, p: WinogradConv): { inP: PrimParams['winogr
  * with dM the output transform's adjoint of g.
  */
 const convWinograd = customVjp(
-  (x: Tensor, u: Tensor, p: WinogradConv): Tensor => {
-    const { inP, outP } = winogradGeometry(x, p);
-    const y = winogradOutPrim(matmulPrim(winogradInPrim(x, inP), u, false, false), outP);
-    return y.shape[1] === p.outHeight && y.shape[2] === p.outWidth ? y : slice(y, [0, 0, 0, 0], [y.shape[0]!, p.outHeight, p.outWidth, y.shape[3]!]);
-  },
+  (x: Tensor, u: Tensor, p: WinogradConv): Tensor => winogradPlain(x, u, p),
   ([x, u, p], [g], wanted) => {
     const { inP, outP } = winogradGeometry(x, p);
     const full = padPrim(g!, [0, 0, 0, 0], [0, p.tile * outP.tilesHigh - p.outHeight, p.tile * outP.tilesWide - p.outWidth, 0], 0);
@@ -289,8 +286,8 @@ export function setWinogradKeepLimit(floats: number): number {
 }
 
 /**
- * conv2d by Winograd as plain primitives: the tape records the data transform, the α² matmuls and the
- * output transform, and their own VJP rules give exactly `convWinograd`'s backward pass (the output
+ * conv2d by Winograd as plain primitives (also `convWinograd`'s forward): the tape records the data
+ * transform, the α² matmuls and the output transform, and their own VJP rules give exactly `convWinograd`'s backward pass (the output
  * transform's adjoint, dM·Uᵀ and Vᵀ·dM, the data transform's adjoint: the same kernels on the same
  * values, so the same bits), except that V is saved instead of recomputed.
  */
