@@ -34,7 +34,7 @@ export type { PytreeNodeDef } from './pytree.js';
 export { setDebugNans, debugNans } from './debug.js';
 export { dtypeOfTypedArray } from './dtype.js';
 export type { Nested } from './format.js';
-export { AT_COLS, AT_ROWS, BT_COLS, BT_ROWS, G_MATRIX, runProgram, signedSum, stepsFor, tilesReading, WINOGRAD } from './winograd.js';
+export { AT_COLS, AT_ROWS, BT_COLS, BT_ROWS, G_MATRIX, runProgram, signedSum, tilesReading, WINOGRAD } from './winograd.js';
 export type { LinearProgram, SignedSum, WinogradTables, WinogradTile } from './winograd.js';
 export * as expr from './expr.js';
 export type { Expr, Op } from './expr.js';

@@ -149,18 +149,6 @@ export function runProgram(program: LinearProgram, value: (i: number) => number,
   return program.outputs.map((o) => values[o]!);
 }
 
-/** The values of `program` that output `q` reads, in step order (steps only: indices ≥ inputs). */
-export function stepsFor(program: LinearProgram, q: number): number[] {
-  const needed = new Set<number>();
-  const visit = (v: number): void => {
-    if (v < program.inputs || needed.has(v)) return;
-    needed.add(v);
-    for (const [i] of program.steps[v - program.inputs]!) visit(i);
-  };
-  visit(program.outputs[q]!);
-  return [...needed].sort((x, y) => x - y);
-}
-
 /** A program with no shared steps: output q is sum q (F(2×2)'s sums, in the order of earlier releases). */
 function direct(inputs: number, sums: readonly SignedSum[]): LinearProgram {
   return { inputs, steps: sums, outputs: sums.map((_, q) => inputs + q) };

@@ -6,13 +6,13 @@
 import { runProgram, tilesReading, WINOGRAD, type LinearProgram, type PrimParams, type TypedArray } from '../../core/index.js';
 
 /**
- * out[p][q] = program(column q of inner)[p] with inner[i][q] = program(row i of src)[q], for a src of
- * `width` columns: the rows first, then the columns (core/winograd.ts).
+ * out[p][q] = program(column q of inner)[p] with inner[i][q] = program(row i of src)[q], src the
+ * program's inputs squared: the rows first, then the columns (core/winograd.ts).
  */
-function transform(src: Float32Array, width: number, program: LinearProgram, inner: Float32Array, out: Float32Array): void {
-  const height = src.length / width;
+function transform(src: Float32Array, program: LinearProgram, inner: Float32Array, out: Float32Array): void {
+  const n = program.inputs;
   const q = program.outputs.length;
-  for (let i = 0; i < height; i++) runProgram(program, (j) => src[i * width + j]!).forEach((v, k) => (inner[i * q + k] = v));
+  for (let i = 0; i < n; i++) runProgram(program, (j) => src[i * n + j]!).forEach((v, k) => (inner[i * q + k] = v));
   for (let k = 0; k < q; k++) runProgram(program, (i) => inner[i * q + k]!).forEach((v, p) => (out[p * q + k] = v));
 }
 
@@ -37,7 +37,7 @@ function dataForward(out: TypedArray, x: TypedArray, c: number, p: PrimParams['w
               d[i * alpha + j] = y >= 0 && y < h && xx >= 0 && xx < w ? x[((b * h + y) * w + xx) * c + ch]! : 0;
             }
           }
-          transform(d, alpha, bt, inner, v);
+          transform(d, bt, inner, v);
           for (let e = 0; e < entries; e++) out[(e * tiles + t) * c + ch] = v[e]!;
         }
       }
@@ -62,7 +62,7 @@ function dataAdjoint(out: TypedArray, v: TypedArray, c: number, p: PrimParams['w
   for (let t = 0; t < tiles; t++) {
     for (let ch = 0; ch < c; ch++) {
       for (let e = 0; e < entries; e++) src[e] = v[(e * tiles + t) * c + ch]!;
-      transform(src, alpha, adjointProgram, inner, tileP);
+      transform(src, adjointProgram, inner, tileP);
       for (let e = 0; e < entries; e++) contributions[(t * entries + e) * c + ch] = tileP[e]!;
     }
   }
@@ -110,11 +110,11 @@ function output(out: TypedArray, src: TypedArray, c: number, p: PrimParams['wino
         for (let ch = 0; ch < c; ch++) {
           if (adjoint) {
             for (let r = 0; r < m; r++) for (let s = 0; s < m; s++) tile[r * m + s] = src[pixel(r, s, ch)]!;
-            transform(tile, m, a, inner, result);
+            transform(tile, a, inner, result);
             for (let e = 0; e < alpha * alpha; e++) out[entry(e, ch)] = result[e]!;
           } else {
             for (let e = 0; e < alpha * alpha; e++) tile[e] = src[entry(e, ch)]!;
-            transform(tile, alpha, at, inner, result);
+            transform(tile, at, inner, result);
             for (let r = 0; r < m; r++) for (let s = 0; s < m; s++) out[pixel(r, s, ch)] = result[r * m + s]!;
           }
         }

@@ -1,7 +1,7 @@
 /**
  * The Winograd F(m×m, 3×3) transforms (m = 2, 4) in wasm SIMD (see core/winograd.ts): channels are
  * innermost (NHWC, and [α², tiles, C]), so every transform runs four channels at a time with a scalar
- * tail, as straight-line code generated from the signed sums, in their order: the CPU's bits exactly.
+ * tail, as straight-line code generated from the programs' signed sums, in their order: the CPU's bits exactly.
  *
  * Exports per m (pointers in bytes; [lo, hi) is the range threads split):
  * - `winogradInFwd<m>(out, x, lo, hi, h, w, c, th, tw, tiles, pt, pl, zero)`: rows of tiles [lo, hi)
@@ -64,16 +64,34 @@ function emitProgram(c: Code, lane: Lane, program: LinearProgram, input: (v: num
   return value;
 }
 
+/** A transform's locals of one lane kind: a row of sources, the rows' outputs, a program's steps. */
+interface TransformLocals {
+  readonly row: readonly Local[];
+  readonly inner: readonly Local[];
+  readonly temps: readonly Local[];
+}
+
+/** Locals for `emitTransform` on α×α tiles, vector and scalar: α sources, α² inner values, `steps` temporaries. */
+function transformLocals(c: Code, alpha: number, steps: number): Record<Lane, TransformLocals> {
+  const make = (type: 'v128' | 'f32'): TransformLocals => ({
+    row: Array.from({ length: alpha }, () => c.local(type)),
+    inner: Array.from({ length: alpha * alpha }, () => c.local(type)),
+    temps: Array.from({ length: steps }, () => c.local(type)),
+  });
+  return { v: make('v128'), s: make('f32') };
+}
+
 /**
- * out[p][q] = program(column q of inner)[p] with inner[i][q] = program(row i of src)[q]: row by row,
- * `source(i, j)` pushes src[i][j] (a load), the row's `width` values go into `row` and its outputs
+ * out[p][q] = program(column q of inner)[p] with inner[i][q] = program(row i of src)[q], src the
+ * program's inputs squared: row by row, `source(i, j)` pushes src[i][j] (a load), the row goes into `row` and its outputs
  * into `inner`; then each column's program, its outputs stored by `put(p, q, value)`. `temps` holds a
  * program's steps. Loading a row just before its program keeps one row of sources live, not all α².
  */
-function emitTransform(c: Code, lane: Lane, source: (i: number, j: number) => void, height: number, width: number, program: LinearProgram, row: readonly Local[], inner: readonly Local[], temps: readonly Local[], put: (p: number, q: number, value: () => void) => void): void {
+function emitTransform(c: Code, lane: Lane, source: (i: number, j: number) => void, program: LinearProgram, { row, inner, temps }: TransformLocals, put: (p: number, q: number, value: () => void) => void): void {
+  const n = program.inputs; // the tile is n×n
   const outputs = program.outputs.length;
-  for (let i = 0; i < height; i++) {
-    for (let j = 0; j < width; j++) {
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
       source(i, j);
       c.localSet(row[j]!);
     }
@@ -133,7 +151,7 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
     const rowOk = Array.from({ length: alpha }, () => c.local('i32'));
     const colOff = Array.from({ length: alpha }, () => c.local('i32'));
     const colOk = Array.from({ length: alpha }, () => c.local('i32'));
-    const vs = { v: Array.from({ length: 2 * entries + stepCount }, () => c.local('v128')), s: Array.from({ length: 2 * entries + stepCount }, () => c.local('f32')) };
+    const locals = transformLocals(c, alpha, stepCount);
     c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(tr, lo, hi, 1, () => {
       c.localGet(tr).localGet(th).i32DivU().localSet(b);
@@ -160,12 +178,11 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
         // out + (t·c)·4, then + e·plane + off per entry
         c.localGet(out).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(a);
         channelLoop(c, ch, cc, off, (lane) => {
-          const l = vs[lane];
           const source = (i: number, j: number): void => {
             c.localGet(src[i * alpha + j]!).localGet(off).i32Add();
             load(c, lane);
           };
-          emitTransform(c, lane, source, alpha, alpha, bt, l.slice(0, alpha), l.slice(entries, 2 * entries), l.slice(2 * entries), (p, q, value) => {
+          emitTransform(c, lane, source, bt, locals[lane], (p, q, value) => {
             c.localGet(a).localGet(plane).i32Const(alpha * p + q).i32Mul().i32Add().localGet(off).i32Add();
             value();
             store(c, lane);
@@ -179,8 +196,7 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
   for (const adjoint of [false, true]) {
     m.func(`${adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${tile}`, { params: i32(8) }, (c, out, src, lo, hi, th, tw, ch, tiles) => {
       const [tr, b, ty, tx, t, pix, cc, off, rowBytes, plane, tileAt] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
-      const vs = { v: Array.from({ length: entries + alpha * tile + stepCount }, () => c.local('v128')), s: Array.from({ length: entries + alpha * tile + stepCount }, () => c.local('f32')) };
-      const temps = (lane: Lane): Local[] => vs[lane].slice(entries + alpha * tile);
+      const locals = transformLocals(c, alpha, stepCount);
       // The image is [n, m·th, m·tw, c]: a row is m·tw·c floats.
       c.localGet(tw).i32Const(tile).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(rowBytes);
       c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
@@ -201,13 +217,12 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
             c.localGet(tileAt).localGet(plane).i32Const(e).i32Mul().i32Add().localGet(off).i32Add();
           };
           channelLoop(c, ch, cc, off, (lane) => {
-            const l = vs[lane];
             if (!adjoint) {
               const source = (i: number, j: number): void => {
                 entry(alpha * i + j);
                 load(c, lane);
               };
-              emitTransform(c, lane, source, alpha, alpha, at, l.slice(0, alpha), l.slice(entries, entries + alpha * tile), temps(lane), (r, s, value) => {
+              emitTransform(c, lane, source, at, locals[lane], (r, s, value) => {
                 pixel(r, s);
                 value();
                 store(c, lane);
@@ -217,7 +232,7 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
                 pixel(r, s);
                 load(c, lane);
               };
-              emitTransform(c, lane, source, tile, tile, aProgram, l.slice(0, tile), l.slice(entries, entries + alpha * tile), temps(lane), (p, q, value) => {
+              emitTransform(c, lane, source, aProgram, locals[lane], (p, q, value) => {
                 entry(alpha * p + q);
                 value();
                 store(c, lane);
@@ -230,12 +245,12 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
   }
 
   // ---- data transform, adjoint, first pass: tile rows [lo, hi) of n·th. Each tile's α×α
-  // contributions P = (sums of Bᵀ's columns applied both ways to its V entries), stored per tile as
+  // contributions P = B V Bᵀ (program B along V's rows, then down its columns), stored per tile as
   // [tiles, α², C], so the gather below adds at most four loaded values per pixel instead of
   // recomputing each nested sum for every pixel that reads it.
   m.func(`winogradInAdjTiles${tile}`, { params: i32(8) }, (c, out, v, lo, hi, th, tw, ch, tiles) => {
     const [tr, tx, t, cc, off, plane, tileAt, dst] = Array.from({ length: 8 }, () => c.local('i32'));
-    const vs = { v: Array.from({ length: 2 * entries + stepCount }, () => c.local('v128')), s: Array.from({ length: 2 * entries + stepCount }, () => c.local('f32')) };
+    const locals = transformLocals(c, alpha, stepCount);
     c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(tr, lo, hi, 1, () => {
       c.forRange(tx, { const: 0 }, tw, 1, () => {
@@ -244,12 +259,11 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
         c.localGet(v).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt);
         c.localGet(out).localGet(t).i32Const(entries).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(dst);
         channelLoop(c, ch, cc, off, (lane) => {
-          const l = vs[lane];
           const source = (i: number, j: number): void => {
             c.localGet(tileAt).localGet(plane).i32Const(alpha * i + j).i32Mul().i32Add().localGet(off).i32Add();
             load(c, lane);
           };
-          emitTransform(c, lane, source, alpha, alpha, bProgram, l.slice(0, alpha), l.slice(entries, 2 * entries), l.slice(2 * entries), (p, q, value) => {
+          emitTransform(c, lane, source, bProgram, locals[lane], (p, q, value) => {
             c.localGet(dst).localGet(ch).i32Const(4 * (alpha * p + q)).i32Mul().i32Add().localGet(off).i32Add();
             value();
             store(c, lane);

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
-import { runProgram, stepsFor, WINOGRAD } from '../../core/winograd.js';
+import { runProgram, WINOGRAD } from '../../core/winograd.js';
 import { memoryStats, tidy, valueAndGrad, type Tensor } from '../../index.js';
 import { checkGrad, closeTo, describeBackends, errorMessage, hostArb, read, seedArb, upload, type Host } from './harness.js';
 
@@ -290,14 +290,10 @@ describe('the transforms as linear programs (core/winograd.ts)', () => {
     }
   }
 
-  it('F(4×4) shares work: Bᵀ in 12 additions instead of 18, Aᵀ in 10 instead of 14, and each output reads only the steps it needs', () => {
+  it('F(4×4) shares work: Bᵀ in 12 additions instead of 18, Aᵀ in 10 instead of 14', () => {
     const { bt, at } = WINOGRAD[4];
     const terms = (p: typeof bt): number => p.steps.reduce((n, s) => n + s.length - 1, 0);
     expect(terms(bt)).toBe(12); // additions; the direct rows (5 written 4 + 1) take 6 × 3 = 18
     expect(terms(at)).toBe(10); // the direct rows take 4 + 3 + 3 + 4 = 14
-    // out1 of Bᵀ = t6 + t7: steps 6, 7 and itself (8); out0 = 4 (d0 − d2) + (d4 − d2): 10, 14, 15.
-    expect(stepsFor(bt, 1)).toEqual([6, 7, 8]);
-    expect(stepsFor(bt, 0)).toEqual([10, 14, 15]);
-    expect(stepsFor(WINOGRAD[4].a, 0)).toEqual([]); // A's first output is its first input
   });
 });
