@@ -22,6 +22,7 @@
 import { join } from 'node:path';
 import { foldIn, key, uniformHost } from '../core/index.js';
 import { clipFrames, kolmogorovShards, type VideoDataset } from '../experiments/data/datasets.js';
+import { evaluationClips } from '../experiments/cli/reproduce.js';
 import { stepMetrics, type StepMetrics } from '../experiments/metrics/evaluate.js';
 import { fsdFromArrays, selectChannel } from '../experiments/metrics/metrics.js';
 
@@ -39,12 +40,8 @@ const [h, w, c] = heldOut.frameShape;
 const fs = h * w * c;
 const need = 2 + rollout;
 
-// The evaluation clips of reproduce.ts's evaluationClips.
-const room = heldOut.clipLength - need;
-const clips: Float32Array[] = [];
-for (let i = 0; i < heldOut.clips.length; i++) {
-  for (let k = 0; k < startsPer; k++) clips.push(clipFrames(heldOut, i, startsPer === 1 ? room : Math.round((room * (k + 1)) / startsPer), need));
-}
+// The clips reproduce.ts scores.
+const clips = evaluationClips(heldOut, need, startsPer);
 const batch = clips.length;
 const real = new Float32Array(batch * rollout * fs);
 const lastContext: Float32Array[] = [];

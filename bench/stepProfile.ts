@@ -16,17 +16,21 @@ await setBackend('wprof');
 const be = getBackend();
 const run = be.run;
 const acc = new Map<string, [number, number]>();
+const matmulFlops = new Map<string, number>();
 let on = false;
 be.run = ((...args: Parameters<typeof run>) => {
   const t0 = performance.now();
   const r = run.apply(be, args);
   if (on) {
     const dt = performance.now() - t0;
-    const [prim, inputs, params] = args;
+    const [prim, inputs, params, out] = args;
     let key: string = prim;
     if (prim === 'matmul') {
       const { transA, transB } = params as PrimParams['matmul'];
       key += ` ${inputs.map((i) => i.shape.join('x')).join(',')} ${transA ? 'Aᵀ' : ''}${transB ? 'Bᵀ' : ''}`;
+      // 2·batch·m·k·n, from the output [batch, m, n] and A's inner extent.
+      const [batch, m, n] = out.shape as [number, number, number];
+      matmulFlops.set(key, 2 * batch * m * n * (transA ? inputs[0]!.shape[1]! : inputs[0]!.shape[2]!));
     }
     const a = acc.get(key) ?? [0, 0];
     a[0] += dt;
@@ -46,14 +50,7 @@ const byPrim = new Map<string, [number, number]>();
 for (const [k, [t, n]] of acc) { const p = k.split(' ')[0]!; const a = byPrim.get(p) ?? [0, 0]; a[0] += t; a[1] += n; byPrim.set(p, a); }
 console.log(`kernel time per step ${(total / steps).toFixed(1)} ms`);
 for (const [k, [t, n]] of [...byPrim].sort((a, b) => b[1][0] - a[1][0]).slice(0, 25)) console.log(`${(t / steps).toFixed(1).padStart(8)} ms ${(100 * t / total).toFixed(1).padStart(5)}% ${String(n / steps).padStart(6)} calls  ${k}`);
-// FLOPs of a key 'matmul BxMxK,BxK'xN' with its transposes ('Aᵀ'/'Bᵀ' after the shapes).
-const flopsOf = (k: string): number => {
-  const [, shapes, tr = ''] = k.split(' ');
-  const [a, b] = shapes!.split(',').map((s) => s.split('x').map(Number)) as [number[], number[]];
-  const [batch, m, kk] = tr.includes('A') ? [a[0]!, a[2]!, a[1]!] : [a[0]!, a[1]!, a[2]!];
-  const n = tr.includes('B') ? b[1]! : b[2]!;
-  return 2 * batch * m * kk * n;
-};
+const flopsOf = (k: string): number => matmulFlops.get(k)!;
 let mmFlops = 0;
 for (const [k, [, n]] of acc) if (k.startsWith('matmul')) mmFlops += (flopsOf(k) * n) / steps;
 const mmMs = (byPrim.get('matmul')?.[0] ?? 0) / steps;

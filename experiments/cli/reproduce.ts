@@ -226,7 +226,7 @@ function isRunResult(u: unknown, fingerprint: string): u is RunResult {
 }
 
 /** Held-out rollout clips: `startsPerTrajectory` starts spread along each held-out trajectory. */
-function evaluationClips(d: VideoDataset, need: number, startsPer: number): Float32Array[] {
+export function evaluationClips(d: VideoDataset, need: number, startsPer: number): Float32Array[] {
   if (d.clipLength < need) throw new ReproduceError(`the held-out trajectories have ${d.clipLength} frames, but a rollout needs ${need} (2 context + the rolled-out frames)`);
   const room = d.clipLength - need;
   const clips: Float32Array[] = [];
