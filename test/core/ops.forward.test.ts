@@ -129,7 +129,10 @@ describeBackends('ops forward', (backend) => {
     ['erfinv', o.erfinv, erfinv64, { min: -0.999, max: 0.999 }, 2e-6, 1e-7],
     ['relu', o.relu, (x) => Math.max(x, 0), REALS, 0, 0],
     ['gelu', o.gelu, (x) => 0.5 * x * (1 + erf64(x / Math.SQRT2)), { min: -6, max: 6 }, 1e-6, 1e-7],
-    ['geluTanh', o.geluTanh, (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))), { min: -6, max: 6 }, 1e-6, 1e-7],
+    // atol 3e-7, not gelu's 1e-7: for x < 0, 1 + tanh(z) cancels, so tanh's own float32 error (an ulp
+    // of a value near −1 is 6e-8; WGSL allows tanh a few) comes through whole, times 0.5·|x|: a WebGPU
+    // run (SwiftShader) drew x = −2.534 and missed the 1e-7 bound by 1.17e-7 against 1.14e-7.
+    ['geluTanh', o.geluTanh, (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))), { min: -6, max: 6 }, 1e-6, 3e-7],
     ['silu', o.silu, (x) => x / (1 + Math.exp(-x)), { min: -20, max: 20 }, 6e-6, 1e-7],
     ['softplus', o.softplus, (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))), { min: -20, max: 20 }, 6e-6, 1e-30],
     ['logSigmoid', o.logSigmoid, (x) => -(Math.max(-x, 0) + Math.log1p(Math.exp(-Math.abs(x)))), { min: -20, max: 20 }, 6e-6, 1e-30],
