@@ -46,13 +46,6 @@ export interface Backend {
    * primitives' bits. Optional: absent means every expression is rendered alike.
    */
   renders?(expression: Expr): boolean;
-  /**
-   * The most elements a fused expression's output should have; `jit` runs larger element-wise
-   * primitives unfused. wasm with worker threads sets it: its compiled expressions run on the calling
-   * thread only, while its per-primitive kernels split large outputs across the threads. Optional:
-   * absent means no limit.
-   */
-  readonly maxFusedElements?: number;
   /** Push pending work to the device; optional. */
   flush?(): void;
   /** Live buffers and bytes held by the backend, including pooled ones; optional. */

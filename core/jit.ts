@@ -420,10 +420,9 @@ function compile(rec: Recorder, outputs: readonly Ref[], template: unknown, back
   };
   const nativeApproximate = (e: ir.Expr): boolean => approximate(e) && (backend.renders?.(e) ?? true);
 
-  const maxFused = backend.maxFusedElements ?? Infinity;
   nodes.forEach((n, j) => {
     if (!live[j]) return;
-    if (!canFuse || !isElementwise(n.prim) || sizeOf(n.out.shape) > maxFused) {
+    if (!canFuse || !isElementwise(n.prim)) {
       reads.set(j, [...n.inputs]);
       return;
     }

@@ -25,7 +25,7 @@ import { lowerForWasm } from './render.js';
 import { Heap, sizeClass, type HeapStats } from './heap.js';
 import { DEFAULT_MATMUL, matmulScratchBytes, type MatmulConfig } from './matmul.js';
 import { buildKernelModule, type KernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module.js';
-import { canStartWorkers, ThreadPool } from './threads.js';
+import { canStartWorkers, ThreadPool, type PoolStats } from './threads.js';
 import { elementwiseTag, emitExpression, mapName } from './elementwise.js';
 import { importNodeModule } from '../../core/nodeModule.js';
 
@@ -72,6 +72,8 @@ export interface WasmBackend extends Backend {
   readonly threads: number;
   /** Resolves (to the backend) once the worker threads have started or failed to start. */
   ready(): Promise<WasmBackend>;
+  /** What the worker threads have done (null while there are none): jobs, chunks, the workers' share, modules added for fused expressions. */
+  threadStats(): PoolStats | null;
   readonly heap: Heap;
   stats(): HeapStats;
 }
@@ -113,6 +115,12 @@ interface Context {
   readonly scratch: number;
   readonly parallelThreshold: number;
   readonly adaptive: boolean;
+  /**
+   * A compiled expression's context: its module's exports (by the index `WebAssembly.Module.exports`
+   * gives them, as the workers number them), its bytes, and its id in the pool (undefined until
+   * first run with workers; null where the pool's store is full).
+   */
+  readonly own?: { readonly bytes: Uint8Array; readonly fnIndex: ReadonlyMap<string, number>; id?: number | null };
 }
 
 type WasmKernel<P extends BackendPrim> = (ctx: Context, out: WasmBuffer, inputs: readonly BufferInfo[], params: PrimParams[P], info: OutputInfo) => void;
@@ -272,12 +280,25 @@ function runRange(ctx: Context, name: string, args: number[], rangeArg: number, 
   const fn = ctx.fns[name]!;
   args[rangeArg] = 0;
   args[rangeArg + 1] = extent;
-  if (!ctx.pool || extent < 2 || extent * perUnit < Math.min(PARALLEL_ELEMENTS, ctx.parallelThreshold) || (ctx.adaptive && !ctx.pool.worthIt)) {
+  const pool = ctx.pool;
+  if (!pool || extent < 2 || extent * perUnit < Math.min(PARALLEL_ELEMENTS, ctx.parallelThreshold) || (ctx.adaptive && !pool.worthIt)) {
     fn(...args);
     return;
   }
-  const unit = Math.max(Math.ceil(extent / (4 * (ctx.pool.size + 1))), Math.ceil(MIN_CHUNK / Math.max(perUnit, 1)));
-  ctx.pool.run({ fn: ctx.fnIndex.get(name)!, args, rangeArg, unit, extent, scratchArg: -1 }, fn, ctx.scratch);
+  // An export of a compiled expression's module: the workers get the module the first time.
+  const own = ctx.own;
+  const ownIndex = own?.fnIndex.get(name);
+  let module: number | undefined;
+  if (own && ownIndex !== undefined) {
+    if (own.id === undefined) own.id = pool.addModule(own.bytes);
+    if (own.id === null) {
+      fn(...args);
+      return;
+    }
+    module = own.id;
+  }
+  const unit = Math.max(Math.ceil(extent / (4 * (pool.size + 1))), Math.ceil(MIN_CHUNK / Math.max(perUnit, 1)));
+  pool.run({ fn: module === undefined ? ctx.fnIndex.get(name)! : ownIndex!, args, rangeArg, unit, extent, scratchArg: -1, module }, fn, ctx.scratch);
 }
 
 /**
@@ -353,8 +374,9 @@ interface ExpressionCache {
 
 /**
  * Run any expression (a composed chain, say) as one kernel: rendered into a module of its own that
- * shares the heap, compiled once per structure and dtypes, run on the calling thread (the workers
- * hold only the start-up module). An expression wasm cannot render runs as the CPU renders it.
+ * shares the heap, compiled once per structure and dtypes, split across the worker threads as the
+ * start-up module's maps are (each worker compiles the module the first time a job names it). An
+ * expression wasm cannot render runs as the CPU renders it.
  */
 function runExpression(ctx: Context, cache: ExpressionCache, expression: Expr, out: WasmBuffer, inputs: readonly BufferInfo[], info: OutputInfo): void {
   let signature = info.dtype as string;
@@ -381,10 +403,27 @@ function compileExpression(ctx: Context, cache: ExpressionCache, expression: Exp
     const memory = ctx.heap.memory;
     const m = new ModuleBuilder().importMemory({ module: 'env', name: 'memory', initial: memory.buffer.byteLength / PAGE, maximum: ctx.heap.maxBytes / PAGE, shared: ctx.heap.shared });
     emitExpression(m, 'expr', lowered, dtypes, outDtype);
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(m.encode()), { env: { memory } });
+    const bytes = m.encode();
+    const module = new WebAssembly.Module(bytes);
+    const instance = new WebAssembly.Instance(module, { env: { memory } });
     const fns: Record<string, KernelFn> = { ...ctx.fns };
     for (const [name, f] of Object.entries(instance.exports)) fns[name] = f as KernelFn;
-    cache.byKey.set(key, (own = { ...ctx, fns, pool: null }));
+    const exported = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function');
+    const parent = ctx;
+    own = {
+      heap: ctx.heap,
+      fns,
+      fnIndex: ctx.fnIndex,
+      scratch: ctx.scratch,
+      parallelThreshold: ctx.parallelThreshold,
+      adaptive: ctx.adaptive,
+      // The workers may start after this module is compiled: the pool is looked up when a kernel runs.
+      get pool() {
+        return parent.pool;
+      },
+      own: { bytes, fnIndex: new Map(exported.map((e, i) => [e.name, i])) },
+    };
+    cache.byKey.set(key, own);
   }
   return own;
 }
@@ -760,6 +799,9 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
   return {
     name: 'wasm',
     features,
+    threadStats(): PoolStats | null {
+      return ctx.pool?.stats() ?? null;
+    },
     get threads(): number {
       return ctx.pool ? ctx.pool.size + 1 : 1;
     },
@@ -797,11 +839,6 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
     },
     renders(expression: Expr): boolean {
       return lowerForWasm(expression) !== null;
-    },
-    // Compiled expressions run on the calling thread: above the size at which the per-primitive
-    // kernels split work across the worker threads, jit leaves element-wise primitives unfused.
-    get maxFusedElements(): number {
-      return ctx.pool ? Math.min(PARALLEL_ELEMENTS, ctx.parallelThreshold) : Infinity;
     },
     runExpression(expression: Expr, inputs: readonly BufferInfo[], info: OutputInfo): BackendBuffer {
       if (disposed) throw new Error('wasm backend: used after dispose()');

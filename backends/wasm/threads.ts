@@ -9,7 +9,15 @@
  * Claiming chunks (rather than handing each thread a fixed share) matters on shared machines: a
  * worker that is not scheduled in time simply gets fewer chunks, and the main thread never waits
  * for a worker that has not started. The claim word carries the job's id, so a worker that wakes
- * late cannot take a chunk of a later job with an earlier job's arguments.
+ * late cannot take a chunk of a later job with an earlier job's arguments: the main thread retires
+ * the claim word (job 0) before it writes a job's words and publishes the new id after them, and a
+ * worker reads the id first, so words it read after a newer job began writing belong to a claim
+ * word its compare-and-swap no longer finds.
+ *
+ * Kernels compiled after the start (a jitted program's fused expressions, backends/wasm/index.ts)
+ * run on the workers too: the pool keeps their module bytes in a shared byte store, a job names
+ * the module, and each worker compiles a module the first time a job names it (a worker that cannot
+ * leaves that job's chunks to the others).
  *
  * Node's `worker_threads`, or Web Workers in a browser page that is cross-origin isolated (served
  * with `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`,
@@ -30,16 +38,35 @@ const CLAIM = 7; // (job id << 16) | next chunk
 const DONE = 8; // chunks finished
 const FAILED = 9;
 const SCRATCH_ARG = 10; // args[SCRATCH_ARG] gets each thread's scratch block (−1: none)
+const MODULE = 11; // −1: the start-up module; else a module in the byte store, its id
+const MODULE_AT = 12; // where that module's bytes start in the store
+const MODULE_LENGTH = 13;
 const ARGS = 16;
 const MAX_ARGS = 32;
 const WORDS = ARGS + MAX_ARGS;
 
 /** The worker's loop, as source: `run(data, ready)` with the job data and a function that reports readiness. */
 const WORKER_LOOP = `
-function run({ module, memory, names, control, scratch, spin }, ready) {
+function run({ module, memory, names, control, store, scratch, spin }, ready) {
 const instance = new WebAssembly.Instance(module, { env: { memory } });
 const fns = names.map((n) => instance.exports[n]);
 const c = new Int32Array(control);
+// Modules added after the start, by id: their exports in WebAssembly.Module.exports order (null: failed to compile).
+const added = [];
+const functionsOf = (id) => {
+  if (added[id] === undefined) {
+    try {
+      const bytes = new Uint8Array(c[${MODULE_LENGTH}]);
+      bytes.set(new Uint8Array(store, c[${MODULE_AT}], bytes.length));
+      const m = new WebAssembly.Module(bytes);
+      const exports = new WebAssembly.Instance(m, { env: { memory } }).exports;
+      added[id] = WebAssembly.Module.exports(m).filter((e) => e.kind === 'function').map((e) => exports[e.name]);
+    } catch (e) {
+      added[id] = null;
+    }
+  }
+  return added[id];
+};
 let seen = 0;
 ready();
 for (;;) {
@@ -48,15 +75,19 @@ for (;;) {
   const seq = Atomics.load(c, ${SEQ});
   if (seq === seen) continue;
   seen = seq;
+  const job = Atomics.load(c, ${CLAIM}) >>> 16;
   const fnIndex = c[${FN}];
   if (fnIndex < 0) break;
-  const job = Atomics.load(c, ${CLAIM}) >>> 16;
+  if (job === 0) continue;
+  const moduleId = c[${MODULE}];
   const n = c[${NARGS}];
   const args = new Array(n);
   for (let i = 0; i < n; i++) args[i] = c[${ARGS} + i];
   const rangeArg = c[${RANGE_ARG}], unit = c[${UNIT}], extent = c[${EXTENT}], chunks = c[${CHUNKS}], scratchArg = c[${SCRATCH_ARG}];
   if (scratchArg >= 0) args[scratchArg] = scratch;
-  const fn = fns[fnIndex];
+  const table = moduleId < 0 ? fns : functionsOf(moduleId);
+  const fn = table === null ? undefined : table[fnIndex];
+  if (fn === undefined) continue;
   for (;;) {
     const v = Atomics.load(c, ${CLAIM});
     const idx = v & 0xffff;
@@ -111,6 +142,8 @@ interface WorkerData {
   memory: WebAssembly.Memory;
   names: string[];
   control: SharedArrayBuffer;
+  /** The bytes of modules added after the start. */
+  store: SharedArrayBuffer;
   scratch: number;
   spin: number;
 }
@@ -155,10 +188,29 @@ export interface ParallelJob {
   extent: number;
   /** Index of the argument that takes the running thread's scratch block, or −1. */
   scratchArg: number;
+  /** A module added with `addModule` whose export `fn` is (by `WebAssembly.Module.exports` order); absent: the start-up module's `names[fn]`. */
+  module?: number;
 }
+
+/** What a pool has done (`ThreadPool.stats`). */
+export interface PoolStats {
+  jobs: number;
+  chunks: number;
+  /** Chunks the worker threads ran (the rest ran on the calling thread). */
+  workerChunks: number;
+  /** Modules added after the start (fused expressions). */
+  modules: number;
+}
+
+/** Bytes of the store that holds the modules added after the start (a fused expression's is a few KiB). */
+const STORE_BYTES = 1 << 22;
 
 export class ThreadPool {
   private readonly c: Int32Array;
+  /** Added modules: where each one's bytes lie in the store. */
+  private readonly added: { at: number; length: number }[] = [];
+  private storeUsed = 0;
+  private counts = { jobs: 0, chunks: 0, workerChunks: 0 };
   private seq = 0;
   private job = 0;
   /** Moving average of the share of a job's time the calling thread spent waiting for stragglers. */
@@ -169,6 +221,7 @@ export class ThreadPool {
   private constructor(
     private readonly workers: AnyWorker[],
     control: SharedArrayBuffer,
+    private readonly store: SharedArrayBuffer,
     /** Whether this thread may block in Atomics.wait (Node's main thread may, a browser's may not). */
     private readonly canBlock: boolean,
   ) {
@@ -182,14 +235,33 @@ export class ThreadPool {
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, names: readonly string[], scratch: readonly number[], spin = 20000): Promise<ThreadPool> {
     if (!canStartWorkers()) throw new Error('thread pool: no worker_threads and no cross-origin-isolated Web Workers here');
     const control = new SharedArrayBuffer(WORDS * 4);
-    const started = await Promise.allSettled(scratch.map((s) => startWorker({ module, memory, names: [...names], control, scratch: s, spin })));
+    const store = new SharedArrayBuffer(STORE_BYTES);
+    const started = await Promise.allSettled(scratch.map((s) => startWorker({ module, memory, names: [...names], control, store, scratch: s, spin })));
     const workers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw failed.reason;
     }
-    return new ThreadPool(workers, control, isNode());
+    return new ThreadPool(workers, control, store, isNode());
+  }
+
+  /**
+   * Make a module compiled after the start (importing `env.memory`, the pool's memory, and nothing
+   * else) available to jobs: returns the id a `ParallelJob` names it by, or null when the store is
+   * full (the caller then runs that module's kernels on the calling thread).
+   */
+  addModule(bytes: Uint8Array): number | null {
+    if (this.storeUsed + bytes.length > this.store.byteLength) return null;
+    new Uint8Array(this.store, this.storeUsed, bytes.length).set(bytes);
+    this.added.push({ at: this.storeUsed, length: bytes.length });
+    this.storeUsed += (bytes.length + 7) & ~7;
+    return this.added.length - 1;
+  }
+
+  /** Jobs run, their chunks and how many of those the workers took, and the modules added since the start. */
+  stats(): PoolStats {
+    return { ...this.counts, modules: this.added.length };
   }
 
   /** Worker threads (the calling thread comes on top). */
@@ -218,9 +290,16 @@ export class ThreadPool {
     const chunks = Math.ceil(job.extent / job.unit);
     if (chunks > 0xffff) throw new Error(`thread pool: ${chunks} chunks is too many (at most 65535)`);
     if (job.args.length > MAX_ARGS) throw new Error(`thread pool: at most ${MAX_ARGS} arguments, got ${job.args.length}`);
+    const added = job.module === undefined ? null : this.added[job.module];
+    if (added === undefined) throw new Error(`thread pool: no module ${String(job.module)} was added`);
     this.job = (this.job % 0x7fff) + 1;
     const id = this.job;
+    // Retire the claim word before the job's words change (see the module's documentation).
+    Atomics.store(c, CLAIM, 0xffff);
     c[FN] = job.fn;
+    c[MODULE] = job.module ?? -1;
+    c[MODULE_AT] = added?.at ?? 0;
+    c[MODULE_LENGTH] = added?.length ?? 0;
     c[NARGS] = job.args.length;
     for (let i = 0; i < job.args.length; i++) c[ARGS + i] = job.args[i]! | 0;
     c[RANGE_ARG] = job.rangeArg;
@@ -238,6 +317,7 @@ export class ThreadPool {
     if (job.scratchArg >= 0) args[job.scratchArg] = scratch;
     const start = performance.now();
     let error: unknown = null;
+    let mineCount = 0;
     for (;;) {
       const v = Atomics.load(c, CLAIM);
       const idx = v & 0xffff;
@@ -245,6 +325,7 @@ export class ThreadPool {
       if (Atomics.compareExchange(c, CLAIM, v, v + 1) !== v) continue;
       args[job.rangeArg] = idx * job.unit;
       args[job.rangeArg + 1] = Math.min(job.extent, (idx + 1) * job.unit);
+      mineCount++;
       try {
         fn(...args);
       } catch (e) {
@@ -253,6 +334,9 @@ export class ThreadPool {
       Atomics.add(c, DONE, 1);
     }
     const mine = performance.now();
+    this.counts.jobs++;
+    this.counts.chunks += chunks;
+    this.counts.workerChunks += chunks - mineCount;
     for (let spins = 0; ; spins++) {
       const done = Atomics.load(c, DONE);
       if (done >= chunks) break;

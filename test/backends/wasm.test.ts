@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  bind, getBackendName, key, matmul, mean, memoryStats, normal, registerBackend, relu, setBackend, sum, tensor, tidy, valueAndGrad,
+  bind, dispose, getBackendName, jit, key, matmul, mean, memoryStats, normal, registerBackend, relu, setBackend, sum, tensor, tidy, valueAndGrad,
   type BackendPrim, type DType, type PrimParams, type Tensor, type TypedArray,
 } from '../../index.js';
 import { Code, ModuleBuilder, signedLEB128, unsignedLEB128 } from '../../backends/wasm/assembler.js';
@@ -814,6 +814,28 @@ describe('wasm matmul', () => {
         expect(sameBits(t1, runOn('wasm-t2', prim, c)), `${prim} ${JSON.stringify(c.inputs.map((x) => x.shape))}`).toBe(true);
         checkPrim(prim, c, 'wasm-t2');
       }
+      // A jitted program's fused expressions (modules compiled after the workers started) are split
+      // across the threads too: the pool gets each module once, and the bits are one thread's.
+      const chain = (x: Tensor, y: Tensor): Tensor => core.mul(core.sigmoid(core.add(core.mul(x, 2), y)), core.sub(x, 1));
+      const fusedOn = async (name: string): Promise<{ bits: Float32Array; fused: number }> => {
+        await setBackend(name);
+        const x = normal(key(21), [3, 70_001]);
+        const y = normal(key(22), [70_001]);
+        const jf = jit(chain);
+        dispose(jf(x, y)); // the first call traces (running eagerly); the second runs the program
+        const out = jf(x, y);
+        const bits = new Float32Array(await out.toArray());
+        dispose([x, y, out]);
+        return { bits, fused: jf.stats().fused };
+      };
+      const before = two.threadStats()!;
+      const [t2, t1] = [await fusedOn('wasm-t2'), await fusedOn('wasm-t1')];
+      const after = two.threadStats()!;
+      expect(t2.fused).toBe(1);
+      expect(after.modules).toBe(before.modules + 1);
+      expect(after.jobs).toBeGreaterThan(before.jobs);
+      expect(Array.from(t2.bits)).toEqual(Array.from(t1.bits));
+      expect(one.threadStats()).toBeNull();
     } finally {
       two.dispose?.();
       await setBackend('cpu');

@@ -139,35 +139,6 @@ describeBackends('jit', (backendName) => {
     );
   });
 
-  it("a backend's maxFusedElements leaves element-wise primitives with larger outputs unfused (wasm with threads: its expressions run on one thread)", async () => {
-    const base = getBackend();
-    const previous = getBackendName();
-    const limited: Backend = Object.create(base, { name: { value: `${base.name}-fusing-up-to-4` }, maxFusedElements: { value: 4 } }) as Backend;
-    registerBackend(limited.name, () => limited);
-    await setBackend(limited.name);
-    try {
-      const f = (x: Tensor) => o.mul(o.add(o.mul(x, 2), 1), o.sub(x, 1));
-      const small = tensor([0.5, -1, 2, 3]);
-      const large = tensor([0.5, -1, 2, 3, 4]);
-      // The 4-element program fuses its chain of 4 primitives; the 5-element one runs a kernel per primitive, and both equal eager.
-      const jf = jit(f);
-      dispose([jf(small), jf(large)]);
-      const [fs, fl] = [jf(small), jf(large)];
-      const [es, el] = tidy(() => [f(small), f(large)]);
-      sameBits(await fs.toArray(), await es!.toArray(), 'up to the limit');
-      sameBits(await fl.toArray(), await el!.toArray(), 'above the limit');
-      const kernels = jit(f);
-      dispose(kernels(small));
-      expect(kernels.stats()).toMatchObject({ kernels: 1, fused: 1 });
-      const unfused = jit(f);
-      dispose(unfused(large));
-      expect(unfused.stats()).toMatchObject({ primitives: 4, kernels: 4, fused: 0 });
-      dispose([fs, fl, es, el, small, large]);
-    } finally {
-      await setBackend(previous);
-    }
-  });
-
   it('a fused chain of element-wise ops is one kernel, within the bounds on inputs and nodes', async () => {
     const x = tensor([[0.25, -1.5, 2], [3, -0.75, 0.5]]);
     const b = tensor([0.5, -2, 1]);
