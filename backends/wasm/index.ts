@@ -26,6 +26,7 @@ import { Heap, sizeClass, type HeapStats } from './heap.js';
 import { DEFAULT_MATMUL, matmulScratchBytes, type MatmulConfig } from './matmul.js';
 import { buildKernelModule, type KernelModule, hasRelaxedSimd, hasSharedMemory, hasSimd, instantiate, type KernelFn } from './module.js';
 import { canStartWorkers, ThreadPool, type PoolStats } from './threads.js';
+import { winogradScratchBytes } from './winograd.js';
 import { elementwiseTag, emitExpression, mapName } from './elementwise.js';
 import { importNodeModule } from '../../core/nodeModule.js';
 
@@ -111,8 +112,9 @@ interface Context {
   readonly fnIndex: ReadonlyMap<string, number>;
   /** Attached when the workers have started (they start in the background); null until then, or for one thread. */
   pool: ThreadPool | null;
-  /** The calling thread's scratch block (packing panels); each worker has its own. */
+  /** The calling thread's scratch block (packing panels); each worker has its own, as large. */
   readonly scratch: number;
+  readonly scratchBytes: number;
   readonly parallelThreshold: number;
   readonly adaptive: boolean;
   /**
@@ -276,10 +278,11 @@ const FLAT_WIDTH = 4096;
  * them. The kernels computed this way (maps, row reductions, im2col/col2im) compute every output
  * element in the same order whatever the split, so threads change no bits.
  */
-function runRange(ctx: Context, name: string, args: number[], rangeArg: number, extent: number, perUnit: number): void {
+function runRange(ctx: Context, name: string, args: number[], rangeArg: number, extent: number, perUnit: number, scratchArg = -1): void {
   const fn = ctx.fns[name]!;
   args[rangeArg] = 0;
   args[rangeArg + 1] = extent;
+  if (scratchArg >= 0) args[scratchArg] = ctx.scratch;
   const pool = ctx.pool;
   if (!pool || extent < 2 || extent * perUnit < Math.min(PARALLEL_ELEMENTS, ctx.parallelThreshold) || (ctx.adaptive && !pool.worthIt)) {
     fn(...args);
@@ -298,7 +301,7 @@ function runRange(ctx: Context, name: string, args: number[], rangeArg: number, 
     module = own.id;
   }
   const unit = Math.max(Math.ceil(extent / (4 * (pool.size + 1))), Math.ceil(MIN_CHUNK / Math.max(perUnit, 1)));
-  pool.run({ fn: module === undefined ? ctx.fnIndex.get(name)! : ownIndex!, args, rangeArg, unit, extent, scratchArg: -1, module }, fn, ctx.scratch);
+  pool.run({ fn: module === undefined ? ctx.fnIndex.get(name)! : ownIndex!, args, rangeArg, unit, extent, scratchArg, module }, fn, ctx.scratch);
 }
 
 /**
@@ -415,6 +418,7 @@ function compileExpression(ctx: Context, cache: ExpressionCache, expression: Exp
       fns,
       fnIndex: ctx.fnIndex,
       scratch: ctx.scratch,
+      scratchBytes: ctx.scratchBytes,
       parallelThreshold: ctx.parallelThreshold,
       adaptive: ctx.adaptive,
       // The workers may start after this module is compiled: the pool is looked up when a kernel runs.
@@ -647,7 +651,8 @@ const winogradInKernel: WasmKernel<'winogradIn'> = (() => {
       const entries = (p.tile + 2) ** 2;
       const contributions = ctx.heap.alloc(tiles * entries * c * 4);
       try {
-        runRange(ctx, `winogradInAdjTiles${p.tile}`, [contributions.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles], 2, p.batch * p.tilesHigh, p.tilesWide * c * entries);
+        const through = winogradScratchBytes(c) <= ctx.scratchBytes;
+        runRange(ctx, `winogradInAdjTiles${p.tile}`, [contributions.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles, 0], 2, p.batch * p.tilesHigh, p.tilesWide * c * entries, through ? 8 : -1);
         runRange(ctx, `winogradInAdj${p.tile}`, [out.ptr, contributions.ptr, 0, 0, ...geometry], 2, p.batch * p.height, p.width * c * 4);
       } finally {
         ctx.heap.free(contributions.ptr, contributions.size);
@@ -658,7 +663,8 @@ const winogradInKernel: WasmKernel<'winogradIn'> = (() => {
     const zero = ctx.heap.alloc(c * 4);
     try {
       view(ctx.heap, 'float32', zero.ptr, c).fill(0);
-      runRange(ctx, `winogradInFwd${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry, zero.ptr], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2);
+      const through = winogradScratchBytes(c) <= ctx.scratchBytes;
+      runRange(ctx, `winogradInFwd${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry, zero.ptr, 0], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2, through ? 13 : -1);
     } finally {
       ctx.heap.free(zero.ptr, zero.size);
     }
@@ -673,7 +679,8 @@ const winogradOutKernel: WasmKernel<'winogradOut'> = (() => {
     const c = x.shape[x.shape.length - 1]!;
     const tiles = p.batch * p.tilesHigh * p.tilesWide;
     if (tiles * c === 0) return;
-    runRange(ctx, `${p.adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2);
+    const through = winogradScratchBytes(c) <= ctx.scratchBytes;
+    runRange(ctx, `${p.adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles, 0], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2, through ? 8 : -1);
   };
 })();
 
@@ -761,13 +768,14 @@ const allKernels: { [P in BackendPrim]: WasmKernel<P> } = {
 
 const PAGE = 65536;
 
-function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly string[], pool: ((reserve: (bytes: number) => number, release: (ptr: number, bytes: number) => void) => Promise<ThreadPool | null>) | null, scratch: number, features: WasmFeatures, options: WasmBackendOptions): WasmBackend {
+function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly string[], pool: ((reserve: (bytes: number) => number, release: (ptr: number, bytes: number) => void) => Promise<ThreadPool | null>) | null, scratch: number, scratchBytes: number, features: WasmFeatures, options: WasmBackendOptions): WasmBackend {
   const ctx: Context = {
     heap,
     fns,
     fnIndex: new Map(names.map((n, i) => [n, i])),
     pool: null,
     scratch,
+    scratchBytes,
     parallelThreshold: options.parallelThreshold ?? 2 ** 17,
     adaptive: options.adaptive ?? true,
   };
@@ -913,9 +921,10 @@ export function createWasmBackendSync(options: WasmBackendOptions = {}): WasmBac
   const { heap, cfg, features, build } = setup(options, wanted === 'auto' ? 2 : wanted);
   const k = build();
   const fns = instantiate(k, heap.memory);
-  const scratch = heap.alloc(matmulScratchBytes(cfg)).ptr;
+  const scratchBytes = matmulScratchBytes(cfg);
+  const scratch = heap.alloc(scratchBytes).ptr;
   const pool = wanted !== 1 && heap.shared ? (reserve: (bytes: number) => number, release: (ptr: number, bytes: number) => void) => startPool(k, heap.memory, cfg, wanted, reserve, release) : null;
-  return makeBackend(heap, fns, k.names, pool, scratch, features, options);
+  return makeBackend(heap, fns, k.names, pool, scratch, scratchBytes, features, options);
 }
 
 /** The wasm backend with its worker threads started (see `createWasmBackendSync`). */

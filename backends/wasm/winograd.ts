@@ -4,14 +4,25 @@
  * tail, as straight-line code generated from the programs' signed sums, in their order: the CPU's bits exactly.
  *
  * Exports per m (pointers in bytes; [lo, hi) is the range threads split):
- * - `winogradInFwd<m>(out, x, lo, hi, h, w, c, th, tw, tiles, pt, pl, zero)`: rows of tiles [lo, hi)
- *   of n·th; points outside the image read `zero`, c zero floats;
- * - `winogradInAdjTiles<m>(p, v, lo, hi, th, tw, c, tiles)`: rows of tiles [lo, hi) of n·th, each
- *   tile's α² contributions to the image, P [tiles, α², C];
+ * - `winogradInFwd<m>(out, x, lo, hi, h, w, c, th, tw, tiles, pt, pl, zero, scratch)`: rows of tiles
+ *   [lo, hi) of n·th; points outside the image read `zero`, c zero floats;
+ * - `winogradInAdjTiles<m>(p, v, lo, hi, th, tw, c, tiles, scratch)`: rows of tiles [lo, hi) of n·th,
+ *   each tile's α² contributions to the image, P [tiles, α², C];
  * - `winogradInAdj<m>(out, p, lo, hi, h, w, c, th, tw, tiles, pt, pl)`: image pixel rows [lo, hi) of
  *   n·h, each pixel adding the contributions of the tiles that read it (no two threads write one pixel);
- * - `winogradOutFwd<m>(out, m, lo, hi, th, tw, c, tiles)` and `winogradOutAdj<m>(out, g, …)`: rows of
- *   tiles [lo, hi) of n·th (output tiles do not overlap).
+ * - `winogradOutFwd<m>(out, m, lo, hi, th, tw, c, tiles, scratch)` and `winogradOutAdj<m>(out, g, …)`:
+ *   rows of tiles [lo, hi) of n·th (output tiles do not overlap).
+ *
+ * The α² planes of [α², tiles, C]. A tile's transform writes (or reads) one vector in each of the α²
+ * planes, tiles·C·4 bytes apart: when that is a multiple of 4 KiB (the U-ViT's shapes: 64 tiles a
+ * frame of 16×16 or 32×32 at 16 or 64 channels), all α² addresses share their low 12 bits, so they
+ * fall in one set of the L1 cache and a partly written line is evicted before the rest of it comes
+ * (and loads wait on stores they only alias). Measured (bench/winogradTransforms.ts, F(4×4), one
+ * thread): the forward data transform at 4.8 GB/s on [16, 32, 32, 64], 9.6-10.4 GB/s on the unaligned
+ * [15, 32, 32, 68]. So with a `scratch` block (non-zero), the kernels take a tile row in runs of tiles
+ * (at most RUN_FLOATS floats of each plane) and go through scratch, where the run's planes are
+ * contiguous: writers transform into scratch and then copy each plane's run out whole, readers copy
+ * each plane's run in first. Only data moves, so the bits are the same with or without.
  */
 import { WINOGRAD, type LinearProgram, type SignedSum, type WinogradTile } from '../../core/index.js';
 import { SIMD, type Code, type Local, type ModuleBuilder } from './assembler.js';
@@ -128,6 +139,82 @@ function channelLoop(c: Code, ch: Local, cc: Local, off: Local, body: (lane: Lan
   });
 }
 
+/** Floats of each plane a run of tiles covers in scratch (at least one tile's C): α² runs of 512 bytes stay well inside L1. */
+const RUN_FLOATS = 128;
+
+/** Bytes of scratch the kernels need for `channels` (F(4×4)'s 36 planes; F(2×2) needs fewer). */
+export function winogradScratchBytes(channels: number): number {
+  return 36 * Math.max(RUN_FLOATS, channels) * 4;
+}
+
+/** Copy `bytes` (a multiple of 4) from `from` to `to`: 16 bytes at a time, then 4. */
+function emitCopy(c: Code, to: Local, from: Local, bytes: Local, i: Local): void {
+  c.i32Const(0).localSet(i);
+  c.block((exit) => {
+    c.loop((top) => {
+      c.localGet(i).i32Const(16).i32Add().localGet(bytes).i32GtS().brIf(exit);
+      c.localGet(to).localGet(i).i32Add().localGet(from).localGet(i).i32Add().v128Load().v128Store();
+      c.localGet(i).i32Const(16).i32Add().localSet(i).br(top);
+    });
+  });
+  c.block((exit) => {
+    c.loop((top) => {
+      c.localGet(i).localGet(bytes).i32GeS().brIf(exit);
+      c.localGet(to).localGet(i).i32Add().localGet(from).localGet(i).i32Add().f32Load().f32Store();
+      c.localGet(i).i32Const(4).i32Add().localSet(i).br(top);
+    });
+  });
+}
+
+/**
+ * A row of tiles `tr` (of tw tiles, C channels) in runs: `tile(tx, base, stride)` transforms tile tx
+ * with its α² plane entries at `base + e·stride` (bytes). Without scratch (0) one run of the whole row
+ * straight in `planes` (stride `plane`); with it, runs of max(1, RUN_FLOATS / C) tiles whose entries
+ * lie in scratch, each plane's run copied in from `planes` before (`copy` 'in') or out after ('out').
+ */
+function emitTileRuns(c: Code, copy: 'in' | 'out', entries: number, v: { scratch: Local; planes: Local; plane: Local; tr: Local; tw: Local; ch: Local }, tile: (tx: Local, base: Local, stride: Local) => void): void {
+  const [run, runPlane, tx0, txEnd, tx, base, stride, e, from, to, bytes, i] = Array.from({ length: 12 }, () => c.local('i32'));
+  // run = scratch ? max(1, RUN_FLOATS / C) : tw; runPlane = run·C·4
+  c.localGet(v.tw).localSet(run);
+  c.localGet(v.scratch);
+  c.if(() => {
+    c.i32Const(RUN_FLOATS).localGet(v.ch).i32DivU().localTee(run).i32Eqz();
+    c.if(() => void c.i32Const(1).localSet(run));
+  });
+  c.localGet(run).localGet(v.ch).i32Mul().i32Const(4).i32Mul().localSet(runPlane);
+  const planes = (): void => {
+    // the run's entries in each plane: α² runs of (txEnd − tx0)·C·4 bytes at planes + e·plane + (tr·tw + tx0)·C·4
+    c.localGet(txEnd).localGet(tx0).i32Sub().localGet(v.ch).i32Mul().i32Const(4).i32Mul().localSet(bytes);
+    c.forRange(e, { const: 0 }, { const: entries }, 1, () => {
+      c.localGet(v.planes).localGet(e).localGet(v.plane).i32Mul().i32Add();
+      c.localGet(v.tr).localGet(v.tw).i32Mul().localGet(tx0).i32Add().localGet(v.ch).i32Mul().i32Const(4).i32Mul().i32Add();
+      c.localSet(copy === 'in' ? from : to);
+      c.localGet(v.scratch).localGet(e).localGet(runPlane).i32Mul().i32Add().localSet(copy === 'in' ? to : from);
+      emitCopy(c, to, from, bytes, i);
+    });
+  };
+  c.forRange(tx0, { const: 0 }, v.tw, { local: run }, () => {
+    c.localGet(tx0).localGet(run).i32Add().localTee(txEnd).localGet(v.tw).i32GtS();
+    c.if(() => void c.localGet(v.tw).localSet(txEnd));
+    if (copy === 'in') {
+      c.localGet(v.scratch);
+      c.if(planes);
+    }
+    c.forRange(tx, tx0, txEnd, 1, () => {
+      // base = scratch ? scratch + (tx − tx0)·C·4 : planes + (tr·tw + tx)·C·4
+      c.localGet(v.scratch).localGet(tx).localGet(tx0).i32Sub().localGet(v.ch).i32Mul().i32Const(4).i32Mul().i32Add();
+      c.localGet(v.planes).localGet(v.tr).localGet(v.tw).i32Mul().localGet(tx).i32Add().localGet(v.ch).i32Mul().i32Const(4).i32Mul().i32Add();
+      c.localGet(v.scratch).select().localSet(base);
+      c.localGet(runPlane).localGet(v.plane).localGet(v.scratch).select().localSet(stride);
+      tile(tx, base, stride);
+    });
+    if (copy === 'out') {
+      c.localGet(v.scratch);
+      c.if(planes);
+    }
+  });
+}
+
 export function emitWinograd(m: ModuleBuilder): void {
   for (const tile of [2, 4] as const) emitVariant(m, tile);
 }
@@ -142,8 +229,8 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
 
   // ---- data transform, forward: tile rows [lo, hi) of n·th. Each of a tile's 16 points reads the
   // image where it lies inside, else `zero` (c zero floats): no bounds test in the channel loop.
-  m.func(`winogradInFwd${tile}`, { params: i32(13) }, (c, out, x, lo, hi, h, w, ch, th, tw, tiles, pt, pl, zero) => {
-    const [tr, b, ty, tx, t, cc, off, plane, a, yy, xx] = Array.from({ length: 11 }, () => c.local('i32'));
+  m.func(`winogradInFwd${tile}`, { params: i32(14) }, (c, out, x, lo, hi, h, w, ch, th, tw, tiles, pt, pl, zero, scratch) => {
+    const [tr, b, ty, cc, off, plane, yy, xx] = Array.from({ length: 8 }, () => c.local('i32'));
     const src = Array.from({ length: entries }, () => c.local('i32'));
     // Per row of tiles: each of the α rows' start in x and whether it lies in the image; per tile:
     // each of the α columns' byte offset and whether it does.
@@ -162,8 +249,7 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
         c.localGet(yy).i32Const(0).i32GeS().localGet(yy).localGet(h).i32LtS().i32And().localSet(rowOk[i]!);
         c.localGet(x).localGet(b).localGet(h).i32Mul().localGet(yy).i32Add().localGet(w).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(rowBase[i]!);
       }
-      c.forRange(tx, { const: 0 }, tw, 1, () => {
-        c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
+      emitTileRuns(c, 'out', entries, { scratch, planes: out, plane, tr, tw, ch }, (tx, a, stride) => {
         for (let j = 0; j < alpha; j++) {
           c.localGet(tx).i32Const(tile).i32Mul().i32Const(j).i32Add().localGet(pl).i32Sub().localSet(xx);
           c.localGet(xx).i32Const(0).i32GeS().localGet(xx).localGet(w).i32LtS().i32And().localSet(colOk[j]!);
@@ -175,15 +261,14 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
             c.localGet(rowBase[i]!).localGet(colOff[j]!).i32Add().localGet(zero).localGet(rowOk[i]!).localGet(colOk[j]!).i32And().select().localSet(src[i * alpha + j]!);
           }
         }
-        // out + (t·c)·4, then + e·plane + off per entry
-        c.localGet(out).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(a);
+        // entry e of channel offset off at a + e·stride + off
         channelLoop(c, ch, cc, off, (lane) => {
           const source = (i: number, j: number): void => {
             c.localGet(src[i * alpha + j]!).localGet(off).i32Add();
             load(c, lane);
           };
           emitTransform(c, lane, source, bt, locals[lane], (p, q, value) => {
-            c.localGet(a).localGet(plane).i32Const(alpha * p + q).i32Mul().i32Add().localGet(off).i32Add();
+            c.localGet(a).localGet(stride).i32Const(alpha * p + q).i32Mul().i32Add().localGet(off).i32Add();
             value();
             store(c, lane);
           });
@@ -194,8 +279,8 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
 
   // ---- output transform, forward and adjoint: tile rows [lo, hi) of n·th.
   for (const adjoint of [false, true]) {
-    m.func(`${adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${tile}`, { params: i32(8) }, (c, out, src, lo, hi, th, tw, ch, tiles) => {
-      const [tr, b, ty, tx, t, pix, cc, off, rowBytes, plane, tileAt] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+    m.func(`${adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${tile}`, { params: i32(9) }, (c, out, src, lo, hi, th, tw, ch, tiles, scratch) => {
+      const [tr, b, ty, pix, cc, off, rowBytes, plane] = Array.from({ length: 8 }, () => c.local('i32'));
       const locals = transformLocals(c, alpha, stepCount);
       // The image is [n, m·th, m·tw, c]: a row is m·tw·c floats.
       c.localGet(tw).i32Const(tile).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(rowBytes);
@@ -203,18 +288,16 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
       c.forRange(tr, lo, hi, 1, () => {
         c.localGet(tr).localGet(th).i32DivU().localSet(b);
         c.localGet(tr).localGet(b).localGet(th).i32Mul().i32Sub().localSet(ty);
-        c.forRange(tx, { const: 0 }, tw, 1, () => {
-          c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
+        // The planes are the tiles: src forward (read: copied in), out adjoint (written: copied out).
+        emitTileRuns(c, adjoint ? 'out' : 'in', entries, { scratch, planes: adjoint ? out : src, plane, tr, tw, ch }, (tx, tileAt, stride) => {
           // pix = image + ((b·m·th + m·ty)·m·tw + m·tx)·c·4 (image = out forward, src adjoint)
           c.localGet(adjoint ? src : out).localGet(b).localGet(th).i32Mul().localGet(ty).i32Add().i32Const(tile).i32Mul().localGet(rowBytes).i32Mul().i32Add();
           c.localGet(tx).i32Const(tile).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(pix);
-          // tileAt = tiles + (t·c)·4 (tiles = src forward, out adjoint)
-          c.localGet(adjoint ? out : src).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt);
           const pixel = (r: number, s: number): void => {
             c.localGet(pix).localGet(rowBytes).i32Const(r).i32Mul().i32Add().localGet(ch).i32Const(4 * s).i32Mul().i32Add().localGet(off).i32Add();
           };
           const entry = (e: number): void => {
-            c.localGet(tileAt).localGet(plane).i32Const(e).i32Mul().i32Add().localGet(off).i32Add();
+            c.localGet(tileAt).localGet(stride).i32Const(e).i32Mul().i32Add().localGet(off).i32Add();
           };
           channelLoop(c, ch, cc, off, (lane) => {
             if (!adjoint) {
@@ -248,19 +331,17 @@ function emitVariant(m: ModuleBuilder, tile: WinogradTile): void {
   // contributions P = B V Bᵀ (program B along V's rows, then down its columns), stored per tile as
   // [tiles, α², C], so the gather below adds at most four loaded values per pixel instead of
   // recomputing each nested sum for every pixel that reads it.
-  m.func(`winogradInAdjTiles${tile}`, { params: i32(8) }, (c, out, v, lo, hi, th, tw, ch, tiles) => {
-    const [tr, tx, t, cc, off, plane, tileAt, dst] = Array.from({ length: 8 }, () => c.local('i32'));
+  m.func(`winogradInAdjTiles${tile}`, { params: i32(9) }, (c, out, v, lo, hi, th, tw, ch, tiles, scratch) => {
+    const [tr, cc, off, plane, dst] = Array.from({ length: 5 }, () => c.local('i32'));
     const locals = transformLocals(c, alpha, stepCount);
     c.localGet(tiles).localGet(ch).i32Mul().i32Const(4).i32Mul().localSet(plane);
     c.forRange(tr, lo, hi, 1, () => {
-      c.forRange(tx, { const: 0 }, tw, 1, () => {
-        c.localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().localSet(t);
-        // tileAt = v + t·c·4 (entry e at + e·plane); dst = out + t·α²·c·4 (entry e at + e·c·4)
-        c.localGet(v).localGet(t).localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(tileAt);
-        c.localGet(out).localGet(t).i32Const(entries).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(dst);
+      emitTileRuns(c, 'in', entries, { scratch, planes: v, plane, tr, tw, ch }, (tx, tileAt, stride) => {
+        // entry e of V at tileAt + e·stride; dst = out + t·α²·c·4 (entry e at + e·c·4), t = tr·tw + tx
+        c.localGet(out).localGet(tr).localGet(tw).i32Mul().localGet(tx).i32Add().i32Const(entries).i32Mul().localGet(ch).i32Mul().i32Const(4).i32Mul().i32Add().localSet(dst);
         channelLoop(c, ch, cc, off, (lane) => {
           const source = (i: number, j: number): void => {
-            c.localGet(tileAt).localGet(plane).i32Const(alpha * i + j).i32Mul().i32Add().localGet(off).i32Add();
+            c.localGet(tileAt).localGet(stride).i32Const(alpha * i + j).i32Mul().i32Add().localGet(off).i32Add();
             load(c, lane);
           };
           emitTransform(c, lane, source, bProgram, locals[lane], (p, q, value) => {

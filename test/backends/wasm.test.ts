@@ -480,7 +480,9 @@ const winogradGeometry = fc.record({
   pl: fc.integer({ min: 0, max: 2 }),
   th: fc.integer({ min: 1, max: 4 }),
   tw: fc.integer({ min: 1, max: 5 }),
-  c: fc.integer({ min: 1, max: 9 }),
+  // The kernels take a row of tiles in runs of max(1, 128 / C) tiles through scratch: one run of the
+  // whole row (C ≤ 9), several with a partial last one (26-70: 1-4 tiles), one tile (127-134, with a scalar tail).
+  c: fc.oneof(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 26, max: 70 }), fc.integer({ min: 127, max: 134 })),
   adjoint: fc.boolean(),
   seed: seedArb,
 });
@@ -808,6 +810,11 @@ describe('wasm matmul', () => {
         ['reduceMax', { inputs: [float([600, 129])], params: { axes: [1] }, seed: 9 }],
         ['im2col', { inputs: [float([6, 20, 20, 8])], params: im2col, seed: 10 }],
         ['col2im', { inputs: [float([6, 20, 10, 72])], params: { ...im2col, height: 20, width: 20 }, seed: 11 }],
+        // Winograd transforms through each thread's own scratch (runs of 3 tiles at 40 channels).
+        ['winogradIn', { inputs: [float([4, 30, 29, 40])], params: { tile: 4, batch: 4, height: 30, width: 29, padTop: 1, padLeft: 1, tilesHigh: 8, tilesWide: 8, adjoint: false }, seed: 12 }],
+        ['winogradIn', { inputs: [float([36, 4 * 8 * 8, 40])], params: { tile: 4, batch: 4, height: 30, width: 29, padTop: 1, padLeft: 1, tilesHigh: 8, tilesWide: 8, adjoint: true }, seed: 13 }],
+        ['winogradOut', { inputs: [float([36, 4 * 8 * 8, 40])], params: { tile: 4, batch: 4, tilesHigh: 8, tilesWide: 8, adjoint: false }, seed: 14 }],
+        ['winogradOut', { inputs: [float([4, 32, 32, 40])], params: { tile: 4, batch: 4, tilesHigh: 8, tilesWide: 8, adjoint: true }, seed: 15 }],
       ];
       for (const [prim, c] of threaded) {
         const t1 = runOn('wasm-t1', prim, c);
