@@ -387,8 +387,42 @@ interface Fused {
   readonly nativeApproximate: boolean;
 }
 
+/**
+ * A concatenation along axis 0 of consecutive slices of one 1-D value that cover it is that value:
+ * a tree flattened into one vector, cut back into leaves and flattened again (the optimizers' whole-
+ * tree vectors, nn/optim/flat.ts, between clipping, Adam, the update and the EMA) is not copied
+ * twice. Readers of such a concatenation read the value instead (same elements, same order, so the
+ * same bits); the concatenation and slices nothing else reads then drop out as dead code. A
+ * concatenation that is an output of the program stays (outputs must not alias other slots).
+ */
+function collapseConcatenatedSlices(nodes: readonly Node[], isOutput: ReadonlySet<number>): Node[] {
+  const producer = new Map<number, Node>();
+  for (const n of nodes) producer.set(n.out.slot, n);
+  const alias = new Map<number, number>();
+  for (const n of nodes) {
+    if (n.prim !== 'concat' || (n.params as PrimParams['concat']).axis !== 0 || n.out.shape.length !== 1 || isOutput.has(n.out.slot)) continue;
+    let source = -1;
+    let length = 0;
+    let at = 0;
+    const covers = n.inputs.every((r) => {
+      const p = producer.get(r.slot);
+      if (p?.prim !== 'slice' || p.inputs[0]!.shape.length !== 1) return false;
+      const { begin, size } = p.params as PrimParams['slice'];
+      if (source < 0) [source, length] = [p.inputs[0]!.slot, p.inputs[0]!.shape[0]!];
+      if (p.inputs[0]!.slot !== source || begin[0] !== at) return false;
+      at += size[0]!;
+      return true;
+    });
+    if (covers && source >= 0 && at === length) alias.set(n.out.slot, alias.get(source) ?? source);
+  }
+  if (alias.size === 0) return [...nodes];
+  const read = (r: Ref): Ref => (alias.has(r.slot) ? { ...r, slot: alias.get(r.slot)! } : r);
+  return nodes.map((n) => (n.inputs.some((r) => alias.has(r.slot)) ? { ...n, inputs: n.inputs.map(read) } : n));
+}
+
 function compile(rec: Recorder, outputs: readonly Ref[], template: unknown, backend: Backend, fuse: boolean): Program {
-  const { nodes, slots } = rec;
+  const { slots } = rec;
+  const nodes = collapseConcatenatedSlices(rec.nodes, new Set(outputs.map((r) => r.slot)));
   const producer = new Map<number, number>();
   nodes.forEach((n, i) => producer.set(n.out.slot, i));
   const isOutput = new Set(outputs.map((r) => r.slot));

@@ -139,6 +139,30 @@ describeBackends('jit', (backendName) => {
     );
   });
 
+  it('a concatenation of consecutive slices covering a vector reads the vector (a tree flattened, cut and flattened again); out of order, with a gap, or as an output it stays', async () => {
+    const x = tensor(Array.from({ length: 9 }, (_, i) => i / 4 - 1));
+    const cut = (v: Tensor, at: readonly number[]): Tensor[] => at.slice(0, -1).map((a, i) => o.reshape(o.slice(v, [a], [at[i + 1]! - a]), [at[i + 1]! - a]));
+    const cases: [string, (x: Tensor) => Tensor, { kernels: number }][] = [
+      // mul, then add reading mul's vector through the collapsed concatenation: one fused kernel.
+      ['covering', (x) => o.add(o.concat(cut(o.mul(x, 2), [0, 3, 7, 9]), 0), 1), { kernels: 1 }],
+      ['nested', (x) => o.add(o.concat(cut(o.concat(cut(o.mul(x, 2), [0, 4, 9]), 0), [0, 2, 9]), 0), 1), { kernels: 1 }],
+      ['out of order', (x) => { const [a, b] = cut(o.mul(x, 2), [0, 4, 9]); return o.add(o.concat([b!, a!], 0), 1); }, { kernels: 5 }],
+      ['a gap', (x) => { const v = o.mul(x, 2); return o.add(o.concat([o.slice(v, [0], [4]), o.slice(v, [5], [4])], 0), 1); }, { kernels: 5 }],
+      ['not covering', (x) => o.add(o.concat(cut(o.mul(x, 2), [0, 3, 7]), 0), 1), { kernels: 5 }],
+      ['an output', (x) => o.concat(cut(o.mul(x, 2), [0, 3, 9]), 0), { kernels: 4 }],
+    ];
+    for (const [label, f, { kernels }] of cases) {
+      const jf = jit(f);
+      dispose(jf(x));
+      const got = jf(x);
+      const want = tidy(() => f(x));
+      sameBits(await got.toArray(), await want.toArray(), label);
+      expect(jf.stats().kernels, label).toBe(kernels);
+      dispose([got, want]);
+    }
+    x.dispose();
+  });
+
   it('a fused chain of element-wise ops is one kernel, within the bounds on inputs and nodes', async () => {
     const x = tensor([[0.25, -1.5, 2], [3, -0.75, 0.5]]);
     const b = tensor([0.5, -2, 1]);
