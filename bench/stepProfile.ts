@@ -55,4 +55,4 @@ let mmFlops = 0;
 for (const [k, [, n]] of acc) if (k.startsWith('matmul')) mmFlops += (flopsOf(k) * n) / steps;
 const mmMs = (byPrim.get('matmul')?.[0] ?? 0) / steps;
 console.log(`--- matmul shapes (all: ${(mmFlops / 1e9).toFixed(2)} GFLOP per step at ${(mmFlops / mmMs / 1e6).toFixed(1)} GFLOP/s)`);
-for (const [k, [t, n]] of [...acc].filter(([k]) => k.startsWith('matmul')).sort((a, b) => b[1][0] - a[1][0]).slice(0, 20)) console.log(`${(t / steps).toFixed(1).padStart(8)} ms ${String(n / steps).padStart(5)}x ${((flopsOf(k) * n) / t / 1e6).toFixed(1).padStart(6)} GFLOP/s  ${k}`);
+for (const [k, [t, n]] of [...acc].filter(([k]) => k.startsWith('matmul')).sort((a, b) => b[1][0] - a[1][0]).slice(0, Number(process.env.TOP ?? 20))) console.log(`${(t / steps).toFixed(1).padStart(8)} ms ${String(n / steps).padStart(5)}x ${((flopsOf(k) * n) / t / 1e6).toFixed(1).padStart(6)} GFLOP/s  ${k}`);

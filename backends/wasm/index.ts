@@ -117,6 +117,8 @@ interface Context {
   readonly scratchBytes: number;
   readonly parallelThreshold: number;
   readonly adaptive: boolean;
+  /** Products with m and k at most this (B not transposed) take `matmul_smallk` (MatmulConfig.smallK). */
+  readonly smallK: number;
   /**
    * A compiled expression's context: its module's exports (by the index `WebAssembly.Module.exports`
    * gives them, as the workers number them), its bytes, and its id in the pool (undefined until
@@ -421,6 +423,7 @@ function compileExpression(ctx: Context, cache: ExpressionCache, expression: Exp
       scratchBytes: ctx.scratchBytes,
       parallelThreshold: ctx.parallelThreshold,
       adaptive: ctx.adaptive,
+      smallK: ctx.smallK,
       // The workers may start after this module is compiled: the pool is looked up when a kernel runs.
       get pool() {
         return parent.pool;
@@ -696,6 +699,12 @@ const matmulKernel: WasmKernel<'matmul'> = (ctx, out, [a, b], { transA, transB }
   }
   const strideA = a!.shape[0] === 1 ? 0 : m * k * 4;
   const strideB = b!.shape[0] === 1 ? 0 : k * n * 4;
+  // A tiny op(A) against a wide B (the Winograd filter transform): rows of C streamed over B's rows,
+  // the threads taking fours of columns. The micro-kernel's operations in its order: the same bits.
+  if (!transB && m <= ctx.smallK && k <= ctx.smallK && n >= 4) {
+    runRange(ctx, `matmul_smallk${k}`, [ptrOf(a!.buffer), ptrOf(b!.buffer), out.ptr, strideA, strideB, batch, m, n, transA ? 1 : 0, 0, 0, 0], 9, Math.ceil(n / 4), 4 * batch * m * k, 11);
+    return;
+  }
   // One output column (a convolution to one channel, its weight gradient): computed as the row
   // Cᵀ = op(B)ᵀ·op(A)ᵀ, which is the same memory, so the long side runs along the micro-tile's
   // columns (a 1-of-4 row edge instead of a 1-of-8 column edge copied through scratch per tile).
@@ -778,6 +787,7 @@ function makeBackend(heap: Heap, fns: Record<string, KernelFn>, names: readonly 
     scratchBytes,
     parallelThreshold: options.parallelThreshold ?? 2 ** 17,
     adaptive: options.adaptive ?? true,
+    smallK: options.matmul?.smallK ?? DEFAULT_MATMUL.smallK,
   };
   // Kernels run on the calling thread until the workers are up; the bits are the same either way.
   // The scratch blocks (ours and the workers') are the backend's own; they do not count as tensors.

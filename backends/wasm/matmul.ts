@@ -25,6 +25,8 @@ export interface MatmulConfig {
   /** Unroll the micro-kernel's k loop this many times (kc must be a multiple). */
   unroll: number;
   relaxed: boolean;
+  /** Products with k and m at most this (and B not transposed) take `matmul_smallk`; 0: never. */
+  smallK: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export interface MatmulConfig {
  * repeated sweeps, 15-25% over the earlier 2×16 (13 registers plus temporaries); 6×8, 4×12 and 4×16
  * were slower. Tile shape does not change any output's order of summation, so not its bits.
  */
-export const DEFAULT_MATMUL: MatmulConfig = { mr: 4, nr: 8, kc: 384, mc: 64, nc: 1024, unroll: 1, relaxed: false };
+export const DEFAULT_MATMUL: MatmulConfig = { mr: 4, nr: 8, kc: 384, mc: 64, nc: 1024, unroll: 1, relaxed: false, smallK: 8 };
 
 /** Bytes of per-thread scratch the kernel needs: packed A, packed B and one edge tile. */
 export function matmulScratchBytes(cfg: MatmulConfig): number {
@@ -408,4 +410,77 @@ export function emitMatmul(m: ModuleBuilder, cfg: MatmulConfig): void {
       });
     });
   });
+}
+
+/**
+ * Export `matmul_smallk<K>(a, b, c, strideA, strideB, batch, m, n, transA, q0, q1, scratch)` for K = 1
+ * … `smallK`: C = op(A)·B for a tiny op(A) (m × K, m ≤ smallK: the Winograd filter transform G·g
+ * is 6×3 against 3×(9·C·Cout)), columns [4·q0, min(n, 4·q1)) of every batch; B not transposed.
+ * Packing and a 4×8 tile's bookkeeping cost more than 3 steps of k, so here each four of columns
+ * loads its K vectors of B once and every row of C is a chain of K multiply-adds on them, with
+ * op(A) first copied row-major into scratch (so its entries are constant offsets from a row pointer).
+ * Per element: acc = 0, then acc = madd(A[i, kk], B[kk, j], acc) for kk = 0 … K − 1: the micro-
+ * kernel's operations in its order (one block of k, from zero), so the same bits. Columns past the
+ * last whole four run the same vector operations on splats and keep lane 0.
+ */
+export function emitSmallK(m: ModuleBuilder, relaxed: boolean, smallK: number): void {
+  for (let K = 1; K <= smallK; K++) {
+    m.func(`matmul_smallk${K}`, { params: Array.from({ length: 12 }, () => 'i32' as const) }, (c, a, b, cp, strideA, strideB, batch, mm, n, transA, q0, q1, scratch) => {
+      const [t, aT, cT, j, jEnd, full, i, aRow, cRow, src] = Array.from({ length: 10 }, () => c.local('i32'));
+      const bRow = Array.from({ length: K }, () => c.local('i32'));
+      const bv = Array.from({ length: K }, () => c.local('v128'));
+      const acc = c.local('v128');
+      c.localGet(q1).i32Const(4).i32Mul().localTee(jEnd).localGet(n).i32GtS();
+      c.if(() => void c.localGet(n).localSet(jEnd));
+      c.localGet(n).i32Const(-4).i32And().localSet(full);
+      c.forRange(t, { const: 0 }, batch, 1, () => {
+        c.localGet(a).localGet(t).localGet(strideA).i32Mul().i32Add().localSet(aT);
+        // op(A) into scratch as [m, K]: A[i, kk] at aT + (transA ? kk·m + i : i·K + kk)·4.
+        c.forRange(i, { const: 0 }, mm, 1, () => {
+          for (let kk = 0; kk < K; kk++) {
+            c.localGet(scratch).localGet(i).i32Const(K * 4).i32Mul().i32Add();
+            c.localGet(aT).i32Const(kk).localGet(mm).i32Mul().localGet(i).i32Add().localGet(i).i32Const(K).i32Mul().i32Const(kk).i32Add().localGet(transA).select().i32Const(4).i32Mul().i32Add();
+            c.f32Load().f32Store(kk * 4);
+          }
+        });
+        for (let kk = 0; kk < K; kk++) c.localGet(b).localGet(t).localGet(strideB).i32Mul().i32Add().localGet(n).i32Const(4 * kk).i32Mul().i32Add().localSet(bRow[kk]!);
+        c.localGet(cp).localGet(t).localGet(mm).i32Mul().localGet(n).i32Mul().i32Const(4).i32Mul().i32Add().localSet(cT);
+        // Rows of C over the K vectors in bv; `put` stores acc.
+        const rows = (put: () => void): void => {
+          c.localGet(scratch).localSet(aRow);
+          c.localGet(cT).localGet(j).i32Const(4).i32Mul().i32Add().localSet(cRow);
+          c.forRange(i, { const: 0 }, mm, 1, () => {
+            c.f32x4Const(0).localSet(acc);
+            for (let kk = 0; kk < K; kk++) {
+              // relaxed: madd(a, b, acc); plain: acc + a·b (the micro-kernel's operand order)
+              if (relaxed) c.localGet(aRow).v128Load32Splat(4 * kk).localGet(bv[kk]!).localGet(acc).f32x4RelaxedMadd();
+              else c.localGet(acc).localGet(aRow).v128Load32Splat(4 * kk).localGet(bv[kk]!).f32x4Mul().f32x4Add();
+              c.localSet(acc);
+            }
+            put();
+            c.localGet(aRow).i32Const(K * 4).i32Add().localSet(aRow);
+            c.localGet(cRow).localGet(n).i32Const(4).i32Mul().i32Add().localSet(cRow);
+          });
+        };
+        c.localGet(q0).i32Const(4).i32Mul().localSet(src);
+        c.forRange(j, src, jEnd, 4, ({ next }) => {
+          c.localGet(j).i32Const(4).i32Add().localGet(full).i32LeS();
+          c.if(() => {
+            for (let kk = 0; kk < K; kk++) c.localGet(bRow[kk]!).localGet(j).i32Const(4).i32Mul().i32Add().v128Load().localSet(bv[kk]!);
+            rows(() => void c.localGet(cRow).localGet(acc).v128Store());
+            c.br(next);
+          });
+          // The last, partial four: its columns one by one, on splats.
+          c.block((exit) => {
+            c.loop((top) => {
+              c.localGet(j).localGet(jEnd).i32GeS().brIf(exit);
+              for (let kk = 0; kk < K; kk++) c.localGet(bRow[kk]!).localGet(j).i32Const(4).i32Mul().i32Add().v128Load32Splat().localSet(bv[kk]!);
+              rows(() => void c.localGet(cRow).localGet(acc).f32x4ExtractLane(0).f32Store());
+              c.localGet(j).i32Const(1).i32Add().localSet(j).br(top);
+            });
+          });
+        });
+      });
+    });
+  }
 }

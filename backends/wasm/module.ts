@@ -5,7 +5,7 @@
 import { ModuleBuilder } from './assembler.js';
 import { emitElementwise, emitReductions } from './elementwise.js';
 import { emitCopyBlock, emitCopyRows, emitLayout, emitTranspose } from './layout.js';
-import { emitMatmul, type MatmulConfig } from './matmul.js';
+import { emitMatmul, emitSmallK, type MatmulConfig } from './matmul.js';
 import { emitWinograd } from './winograd.js';
 
 export type KernelFn = (...args: number[]) => void;
@@ -26,6 +26,7 @@ export interface KernelModuleOptions {
 export function buildKernelModule(opts: KernelModuleOptions): KernelModule {
   const m = new ModuleBuilder().importMemory({ module: 'env', name: 'memory', initial: opts.initialPages, maximum: opts.maximumPages, shared: opts.shared });
   emitMatmul(m, opts.matmul);
+  emitSmallK(m, opts.matmul.relaxed, opts.matmul.smallK);
   emitElementwise(m);
   emitReductions(m);
   emitLayout(m);

@@ -720,6 +720,40 @@ describe('wasm backend: every primitive equals the CPU backend', () => {
     void setBackend('cpu');
   });
 
+  it('tiny products (m, k ≤ 8, B not transposed: the Winograd filter transform) take matmul_smallk, with the blocked kernel\'s bits and the CPU\'s values', async () => {
+    const blocked = createWasmBackendSync({ threads: 1, matmul: { smallK: 0 } });
+    registerBackend('wasm-blocked', () => blocked);
+    await setBackend('wasm-blocked');
+    try {
+      const tiny = fc
+        .record({
+          batch: fc.integer({ min: 1, max: 3 }),
+          broadcast: fc.constantFrom('none', 'a', 'b'),
+          m: fc.integer({ min: 1, max: 8 }),
+          k: fc.integer({ min: 1, max: 8 }),
+          // Whole fours, a partial last four, fewer than four (the blocked kernel then).
+          n: fc.oneof(fc.integer({ min: 1, max: 40 }), fc.constantFrom(4, 5, 7, 8, 9, 301, 4096)),
+          transA: fc.boolean(),
+          seed: seedArb,
+        })
+        .map(({ batch, broadcast, m, n, k, transA, seed }): Case<'matmul'> => ({
+          inputs: [float([broadcast === 'a' ? 1 : batch, ...(transA ? [k, m] : [m, k])]), float([broadcast === 'b' ? 1 : batch, k, n])],
+          params: { transA, transB: false },
+          seed,
+        }));
+      fc.assert(
+        fc.property(tiny, (c) => {
+          expect(sameBits(runOn('wasm-1', 'matmul', c), runOn('wasm-blocked', 'matmul', c)), JSON.stringify(c)).toBe(true);
+          checkPrim('matmul', c, 'wasm-1');
+        }),
+        { numRuns: 60, examples: [[{ inputs: [float([1, 6, 3]), float([1, 3, 2304])], params: { transA: false, transB: false }, seed: 1 }], [{ inputs: [float([1, 6, 3]), float([1, 6, 2305])], params: { transA: true, transB: false }, seed: 2 }]] },
+      );
+    } finally {
+      blocked.dispose?.();
+      await setBackend('cpu');
+    }
+  });
+
   it('the single-threaded instance agrees with the CPU too', () => {
     fc.assert(fc.property(matmulCase, (c) => checkPrim('matmul', c, 'wasm-1')), { numRuns: 30 });
     fc.assert(fc.property(binaryCase('add'), (c) => checkPrim('add', c, 'wasm-1')), { numRuns: 30 });
@@ -810,6 +844,9 @@ describe('wasm matmul', () => {
         ['reduceMax', { inputs: [float([600, 129])], params: { axes: [1] }, seed: 9 }],
         ['im2col', { inputs: [float([6, 20, 20, 8])], params: im2col, seed: 10 }],
         ['col2im', { inputs: [float([6, 20, 10, 72])], params: { ...im2col, height: 20, width: 20 }, seed: 11 }],
+        // A tiny product (matmul_smallk) split by fours of columns, its last four partial.
+        ['matmul', { inputs: [float([1, 6, 3]), float([1, 3, 70_001])], params: { transA: false, transB: false }, seed: 16 }],
+        ['matmul', { inputs: [float([2, 6, 3]), float([2, 6, 30_002])], params: { transA: true, transB: false }, seed: 17 }],
         // Winograd transforms through each thread's own scratch (runs of 3 tiles at 40 channels).
         ['winogradIn', { inputs: [float([4, 30, 29, 40])], params: { tile: 4, batch: 4, height: 30, width: 29, padTop: 1, padLeft: 1, tilesHigh: 8, tilesWide: 8, adjoint: false }, seed: 12 }],
         ['winogradIn', { inputs: [float([36, 4 * 8 * 8, 40])], params: { tile: 4, batch: 4, height: 30, width: 29, padTop: 1, padLeft: 1, tilesHigh: 8, tilesWide: 8, adjoint: true }, seed: 13 }],
