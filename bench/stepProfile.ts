@@ -2,7 +2,7 @@
  * Where a training step's kernel time goes, per primitive and per matmul shape: runs
  * bench/trainStep.ts (same flags, e.g. `--preset demo --steps 5`) on a wasm backend whose `run` is
  * timed (wasm kernels are synchronous, so the wall time of each call is its kernel). T=2 for two
- * threads (default 1).
+ * threads (default 1); TOP=n lists the n costliest matmul shapes (default 20).
  *
  *   npx tsx bench/stepProfile.ts --preset demo --steps 5
  */
