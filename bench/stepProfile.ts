@@ -39,6 +39,19 @@ be.run = ((...args: Parameters<typeof run>) => {
   }
   return r;
 }) as typeof run;
+// A jitted program's fused element-wise kernels (one expression each) come through runExpression.
+const runExpression = be.runExpression!;
+be.runExpression = ((...args: Parameters<typeof runExpression>) => {
+  const t0 = performance.now();
+  const r = runExpression.apply(be, args);
+  if (on) {
+    const a = acc.get('fused') ?? [0, 0];
+    a[0] += performance.now() - t0;
+    a[1]++;
+    acc.set('fused', a);
+  }
+  return r;
+}) as typeof runExpression;
 // trainStep calls this at each step: kernels are counted after its warm-up steps only.
 (globalThis as { __profOn?: (v: boolean) => void }).__profOn = (v: boolean) => (on = v);
 process.argv.splice(2, 0, '--backend', 'wprof');
