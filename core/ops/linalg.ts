@@ -10,7 +10,7 @@ import { broadcastShapes, fmt, sizeOf } from '../shape.js';
 import { scoped, Tensor } from '../tensor.js';
 import { bind, customVjp } from '../trace.js';
 import { fromArray } from './creation.js';
-import { reshape, transpose, broadcastTo, slice, padPrim } from './layout.js';
+import { reshape, broadcastTo, slice, padPrim } from './layout.js';
 
 /** @internal the rank-3 primitive with transpose flags. */
 export function matmulPrim(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
@@ -221,11 +221,11 @@ function winogradFilter(w: Tensor, tile: WinogradTile): Tensor {
   const [, , ci, co] = w.shape as [number, number, number, number];
   const alpha = tile + 2;
   const g = fromArray(new Float32Array(WINOGRAD[tile].g), [1, alpha, 3], 'float32');
-  // Rows: t[a, j] = Σ_i G[a, i] w[i, j]; then columns: U[b, a] = Σ_j G[b, j] t[a, j].
+  // Rows: t[a, j] = Σ_i G[a, i] w[i, j]; then columns, one product per a (G broadcast over the
+  // batch): U[a, b] = Σ_j G[b, j] t[a, j], which lands in row α·a + b with no transpose.
   const t = matmulPrim(g, reshape(w, [1, 3, 3 * ci * co]), false, false);
-  const tj = reshape(transpose(reshape(t, [alpha, 3, ci * co]), [1, 0, 2]), [1, 3, alpha * ci * co]);
-  const u = reshape(matmulPrim(g, tj, false, false), [alpha, alpha, ci, co]);
-  return reshape(transpose(u, [1, 0, 2, 3]), [alpha * alpha, ci, co]);
+  const u = matmulPrim(g, reshape(t, [alpha, 3, ci * co]), false, false);
+  return reshape(u, [alpha * alpha, ci, co]);
 }
 
 /** The padding before the image (the tiles' overhang and `outHeight`/`outWidth` fix the rest), and the output tile. */
