@@ -437,10 +437,23 @@ function compileExpression(ctx: Context, cache: ExpressionCache, expression: Exp
 
 // ---------------------------------------------------------------- layout: broadcast, transpose
 
+/** `n` contiguous 4-byte elements from `src` to `dst`, by `copy_block`: a long run cut into rows of FLAT_WIDTH that the threads share. */
+function copyVector(ctx: Context, dst: number, src: number, n: number): void {
+  if (n < 2 * FLAT_WIDTH) {
+    ctx.fns.copy_block!(dst, 0, src, 0, 0, 1, n);
+    return;
+  }
+  const full = Math.floor(n / FLAT_WIDTH);
+  runRange(ctx, 'copy_block', [dst, 4 * FLAT_WIDTH, src, 4 * FLAT_WIDTH, 0, 0, FLAT_WIDTH], 4, full, FLAT_WIDTH);
+  if (n > full * FLAT_WIDTH) ctx.fns.copy_block!(dst + 4 * full * FLAT_WIDTH, 0, src + 4 * full * FLAT_WIDTH, 0, 0, 1, n - full * FLAT_WIDTH);
+}
+
 /**
- * out = x read through `strides` (elements, one per output axis), 4-byte elements, by `copy_rows`:
- * after merging axes, rows along the last axis (contiguous, broadcast or gathered), the outer axes
- * walked by an odometer in wasm. Its metadata goes into the calling thread's scratch block.
+ * out = x read through `strides` (elements, one per output axis), 4-byte elements: after merging
+ * axes, one contiguous run (a slice of a vector) or rows of contiguous runs (a slice of channels) by
+ * `copy_block`, which the threads split; otherwise by `copy_rows`: rows along the last axis
+ * (contiguous, broadcast or gathered), the outer axes walked by an odometer in wasm, its metadata
+ * in the calling thread's scratch block.
  */
 function copyRows(ctx: Context, out: WasmBuffer, ptr: number, strides: readonly number[], outShape: readonly number[]): void {
   if (sizeOf(outShape) === 0) return;
@@ -448,6 +461,11 @@ function copyRows(ctx: Context, out: WasmBuffer, ptr: number, strides: readonly 
   const dims = c.shape.length ? c.shape : [1];
   const st = c.shape.length ? c.strides[0]! : [0];
   const rank = dims.length - 1;
+  if (rank === 0 && st[0] === 1) return copyVector(ctx, out.ptr, ptr, dims[0]!);
+  if (rank === 1 && st[1] === 1 && dims[1]! >= MIN_ROW) {
+    runRange(ctx, 'copy_block', [out.ptr, 4 * dims[1]!, ptr, 4 * st[0]!, 0, 0, dims[1]!], 4, dims[0]!, dims[1]!);
+    return;
+  }
   const meta = new Int32Array(ctx.heap.memory.buffer, ctx.scratch, 3 * rank);
   for (let k = 0; k < rank; k++) {
     meta[k] = dims[k]!;
@@ -487,7 +505,11 @@ const sliceKernel: WasmKernel<'slice'> = (() => {
   };
 })();
 
-/** concat of 4-byte elements: each input's rows (its extent from `axis` on) into its columns of the output, by `copy_block`. */
+/**
+ * concat of 4-byte elements: each input's rows (its extent from `axis` on) into its columns of the
+ * output, by `copy_block`, the threads splitting the rows; one long row (a concatenation of vectors,
+ * as the optimizers' whole-tree vectors) is cut into rows of FLAT_WIDTH for them first.
+ */
 const concatKernel: WasmKernel<'concat'> = (() => {
   const fallback = viaCpu('concat');
   return (ctx, out, inputs, params, info) => {
@@ -497,7 +519,9 @@ const concatKernel: WasmKernel<'concat'> = (() => {
     let col = 0;
     for (const x of inputs) {
       const row = sizeOf(x.shape.slice(params.axis));
-      if (row > 0 && outer > 0) ctx.fns.copy_block!(out.ptr + 4 * col, 4 * rowOut, ptrOf(x.buffer), 4 * row, outer, row);
+      const [dst, src] = [out.ptr + 4 * col, ptrOf(x.buffer)];
+      if (outer === 1) copyVector(ctx, dst, src, row);
+      else if (row > 0 && outer > 0) runRange(ctx, 'copy_block', [dst, 4 * rowOut, src, 4 * row, 0, 0, row], 4, outer, row);
       col += row;
     }
   };

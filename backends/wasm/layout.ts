@@ -167,18 +167,18 @@ export function emitTranspose(m: ModuleBuilder): void {
 }
 
 /**
- * Export `copy_block(dst, dstStride, src, srcStride, rows, rowLen)` for 4-byte elements: `rows` rows
- * of `rowLen` contiguous elements, row r from src + r·srcStride to dst + r·dstStride (strides in
- * bytes); four lanes at a time, then a scalar tail. Concatenation writes each input's rows into its
- * columns of the output this way.
+ * Export `copy_block(dst, dstStride, src, srcStride, lo, hi, rowLen)` for 4-byte elements: rows
+ * [lo, hi) of `rowLen` contiguous elements, row r from src + r·srcStride to dst + r·dstStride
+ * (strides in bytes); four lanes at a time, then a scalar tail. Concatenation writes each input's
+ * rows into its columns of the output this way (threads split the rows).
  */
 export function emitCopyBlock(m: ModuleBuilder): void {
-  m.func('copy_block', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, dst, dstStride, src, srcStride, rows, rowLen) => {
+  m.func('copy_block', { params: ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'] }, (c, dst, dstStride, src, srcStride, lo, hi, rowLen) => {
     const r = c.local('i32');
     const d = c.local('i32');
     const s = c.local('i32');
     const i = c.local('i32');
-    c.forRange(r, { const: 0 }, rows, 1, () => {
+    c.forRange(r, lo, hi, 1, () => {
       c.localGet(dst).localGet(r).localGet(dstStride).i32Mul().i32Add().localSet(d);
       c.localGet(src).localGet(r).localGet(srcStride).i32Mul().i32Add().localSet(s);
       emitRun(c, d, s, rowLen, i, false);

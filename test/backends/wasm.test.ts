@@ -844,6 +844,12 @@ describe('wasm matmul', () => {
         ['reduceMax', { inputs: [float([600, 129])], params: { axes: [1] }, seed: 9 }],
         ['im2col', { inputs: [float([6, 20, 20, 8])], params: im2col, seed: 10 }],
         ['col2im', { inputs: [float([6, 20, 10, 72])], params: { ...im2col, height: 20, width: 20 }, seed: 11 }],
+        // Concatenations: long vectors cut into rows for the threads (with tails), and rows of blocks.
+        ['concat', { inputs: [float([50_003]), float([30_001]), float([7])], params: { axis: 0 }, seed: 18 }],
+        ['concat', { inputs: [float([300, 257]), float([300, 100])], params: { axis: 1 }, seed: 19 }],
+        // Slices: a long run of a vector, and rows of channels (copy_block, split by rows).
+        ['slice', { inputs: [float([90_007])], params: { begin: [5], size: [90_001] }, seed: 20 }],
+        ['slice', { inputs: [float([700, 257])], params: { begin: [3, 100], size: [690, 120] }, seed: 21 }],
         // A tiny product (matmul_smallk) split by fours of columns, its last four partial.
         ['matmul', { inputs: [float([1, 6, 3]), float([1, 3, 70_001])], params: { transA: false, transB: false }, seed: 16 }],
         ['matmul', { inputs: [float([2, 6, 3]), float([2, 6, 30_002])], params: { transA: true, transB: false }, seed: 17 }],
