@@ -711,6 +711,35 @@ const winogradOutKernel: WasmKernel<'winogradOut'> = (() => {
   };
 })();
 
+// ---------------------------------------------------------------- the PRNG
+
+/**
+ * Threefry-2x32 over the broadcast of its four uint32 inputs (random.ts): an input with one value is
+ * read as a splat, one of the output's size directly, any other broadcast copied out to full size
+ * first. The threads split the blocks. Integer arithmetic: the host reference's bits.
+ */
+const threefryKernel: WasmKernel<'threefry2x32'> = (ctx, out, inputs, _params, info) => {
+  const shape = info.shape.slice(1);
+  const n = sizeOf(shape);
+  if (n === 0) return;
+  const temps: WasmBuffer[] = [];
+  try {
+    const operands = inputs.map((x) => {
+      const size = sizeOf(x.shape);
+      if (size === 1) return [ptrOf(x.buffer), 0];
+      if (size === n) return [ptrOf(x.buffer), 4];
+      const full = ctx.heap.alloc(4 * n);
+      temps.push(full);
+      copyRows(ctx, full, ptrOf(x.buffer), broadcastStrides(x.shape, shape), shape);
+      return [full.ptr, 4];
+    });
+    const [k0, k1, x0, x1] = operands as [[number, number], [number, number], [number, number], [number, number]];
+    runRange(ctx, 'threefry2x32', [out.ptr, k0[0], k1[0], x0[0], x1[0], k0[1], k1[1], x0[1], x1[1], 0, 0, n], 9, n, 16);
+  } finally {
+    for (const t of temps) ctx.heap.free(t.ptr, t.size);
+  }
+};
+
 // ---------------------------------------------------------------- matmul
 
 const matmulKernel: WasmKernel<'matmul'> = (ctx, out, [a, b], { transA, transB }, info) => {
@@ -788,7 +817,7 @@ const wasmKernels: { [P in StructuralPrim]: WasmKernel<P> } = {
   flip: viaCpu('flip'),
   gather: viaCpu('gather'),
   scatterAdd: viaCpu('scatterAdd'),
-  threefry2x32: viaCpu('threefry2x32'),
+  threefry2x32: threefryKernel,
 };
 
 /** Every primitive's kernel: the element-wise ones (generated kernel or the CPU's rendering), then the table. */

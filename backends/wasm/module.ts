@@ -6,6 +6,7 @@ import { ModuleBuilder } from './assembler.js';
 import { emitElementwise, emitReductions } from './elementwise.js';
 import { emitCopyBlock, emitCopyRows, emitLayout, emitTranspose } from './layout.js';
 import { emitMatmul, emitSmallK, type MatmulConfig } from './matmul.js';
+import { emitThreefry } from './random.js';
 import { emitWinograd } from './winograd.js';
 
 export type KernelFn = (...args: number[]) => void;
@@ -34,6 +35,7 @@ export function buildKernelModule(opts: KernelModuleOptions): KernelModule {
   emitCopyRows(m);
   emitCopyBlock(m);
   emitWinograd(m);
+  emitThreefry(m);
   const bytes = m.encode();
   const module = new WebAssembly.Module(bytes);
   const names = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function').map((e) => e.name);

@@ -850,6 +850,8 @@ describe('wasm matmul', () => {
         // Slices: a long run of a vector, and rows of channels (copy_block, split by rows).
         ['slice', { inputs: [float([90_007])], params: { begin: [5], size: [90_001] }, seed: 20 }],
         ['slice', { inputs: [float([700, 257])], params: { begin: [3, 100], size: [690, 120] }, seed: 21 }],
+        // Threefry: scalar keys, full counters, a tail of blocks past the last four.
+        ['threefry2x32', { inputs: [{ shape: [], dtype: 'uint32' }, { shape: [1], dtype: 'uint32' }, { shape: [70_003], dtype: 'uint32' }, { shape: [70_003], dtype: 'uint32' }], params: {}, seed: 22 }],
         // A tiny product (matmul_smallk) split by fours of columns, its last four partial.
         ['matmul', { inputs: [float([1, 6, 3]), float([1, 3, 70_001])], params: { transA: false, transB: false }, seed: 16 }],
         ['matmul', { inputs: [float([2, 6, 3]), float([2, 6, 30_002])], params: { transA: true, transB: false }, seed: 17 }],
