@@ -339,7 +339,7 @@ function runOn<P extends BackendPrim>(backend: string, prim: P, c: Case<P>, tran
 }
 
 /** Primitives whose wasm kernels sum in another order or approximate in float32 (exp, sigmoid, erf); the rest must match bit for bit. */
-const APPROX = new Set<BackendPrim>(['exp', 'sigmoid', 'erf', 'sum', 'matmul', 'reduceMax']);
+const APPROX = new Set<BackendPrim>(['exp', 'log', 'sigmoid', 'erf', 'erfinv', 'sum', 'matmul', 'reduceMax']);
 
 function sameBits(a: TypedArray, b: TypedArray): boolean {
   if (a.length !== b.length) return false;
@@ -371,10 +371,14 @@ function checkPrim<P extends BackendPrim>(prim: P, c: Case<P>, backend = 'wasm')
     }
     // exp is ~1 ulp and sigmoid ~2 ulp (measured: at most 1.96·2⁻²³·|r| over 2M points in [−110, 110]);
     // 4e-7·|r| is about 3.4 ulp. Below 1e-37 only an absolute bound makes sense (subnormals).
+    // log (Cephes' logf) is ~1 ulp: at most 1.0 ulp over 200k points spread over [1e-40, 1e78], and
+    // exact at 0, ±Inf, NaN, negatives and subnormals.
     // erf evaluates the CPU's formula in float32 (the CPU in float64): measured at most 1.8e-7 absolute
     // (at |x| ≈ 0.555, just past the series/erfc switch) and 3.2e-7 relative over 400k points in [−10, 10].
+    // erfinv, the same formula over wasm's log: at most 2.3e-7 relative and 4.8e-7 absolute (near ±1,
+    // where it is steep) over 400k points in (−1, 1), half of them within 1e-7 of ±1.
     const tol =
-      prim === 'exp' || prim === 'sigmoid' ? 4e-7 * Math.abs(r) + 1e-37 : prim === 'erf' ? 2.5e-7 + 4e-7 * Math.abs(r) : 2e-6 * (1 + Math.abs(scale ? scale[i]! : r));
+      prim === 'exp' || prim === 'sigmoid' || prim === 'log' ? 4e-7 * Math.abs(r) + 1e-37 : prim === 'erf' ? 2.5e-7 + 4e-7 * Math.abs(r) : prim === 'erfinv' ? 1e-7 + 4e-7 * Math.abs(r) : 2e-6 * (1 + Math.abs(scale ? scale[i]! : r));
     if (!(Math.abs(g - r) <= tol)) expect.fail(`${prim}: element ${i}: cpu ${r} vs ${backend} ${g} (tolerance ${tol}); shapes ${JSON.stringify(c.inputs.map((x) => x.shape))} params ${JSON.stringify(c.params)}`);
   }
 }
@@ -603,6 +607,31 @@ describe('wasm backend: every primitive equals the CPU backend', () => {
     });
     expect(sameBits(run('wasm', (x) => core.maximum(x, core.flip(x))), run('cpu', (x) => core.maximum(x, core.flip(x))))).toBe(true);
     expect(sameBits(run('wasm', (x) => core.add(x, core.flip(x))), run('cpu', (x) => core.add(x, core.flip(x))))).toBe(true);
+  });
+
+  it('log and erfinv special values: log of ±0 is −Inf, of negatives and NaN NaN, of +Inf +Inf; subnormals, the √½ switch and the extremes within 1 ulp; erfinv of ±1 is ±Inf', () => {
+    const special = [0, -0, -1, -Infinity, NaN, Infinity, 1, 2, 0.5, 0.70710677, 0.7071068, 1e-40, 1.4e-45, 1.17549435e-38, 1.1754942e-38, 3.4e38, 0.99999994, 1.0000001, 1e-10, 10];
+    const run = (backend: string, f: (x: Tensor) => Tensor, xs: readonly number[]): TypedArray => {
+      void setBackend(backend);
+      return tidy(() => f(tensor(new Float32Array(xs))).toArraySync());
+    };
+    const [w, r] = [run('wasm', core.log, special), run('cpu', core.log, special)];
+    special.forEach((x, i) => {
+      if (Number.isNaN(r[i]!) || !Number.isFinite(r[i]!)) expect(Object.is(w[i], r[i]) || (Number.isNaN(w[i]!) && Number.isNaN(r[i]!)), `log(${x}) = ${r[i]} vs ${w[i]}`).toBe(true);
+      else expect(Math.abs(w[i]! - r[i]!), `log(${x}) = ${r[i]} vs ${w[i]}`).toBeLessThanOrEqual(2 ** -23 * Math.abs(r[i]!) + 1e-44);
+    });
+    expect(w[0]).toBe(-Infinity);
+    expect(w[1]).toBe(-Infinity);
+    expect(w[5]).toBe(Infinity);
+    expect(w[6]).toBe(0);
+    const edges = [1, -1, 0, -0, NaN, 1.5, -1.5, 0.99999994, -0.99999994, 1e-30];
+    const [we, re] = [run('wasm', core.erfinv, edges), run('cpu', core.erfinv, edges)];
+    expect([we[0], we[1]]).toEqual([Infinity, -Infinity]);
+    expect(Object.is(we[3], -0)).toBe(true);
+    edges.forEach((x, i) => {
+      if (!Number.isFinite(re[i]!)) expect(Object.is(we[i], re[i]) || (Number.isNaN(we[i]!) && Number.isNaN(re[i]!)), `erfinv(${x})`).toBe(true);
+      else expect(Math.abs(we[i]! - re[i]!), `erfinv(${x}) = ${re[i]} vs ${we[i]}`).toBeLessThanOrEqual(1e-7 + 4e-7 * Math.abs(re[i]!));
+    });
   });
 
   it('sigmoid special values: saturates to 0 and 1 without overflow, ±0 give 1/2, keeps NaN', () => {
