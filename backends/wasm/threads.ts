@@ -53,11 +53,11 @@ const fns = names.map((n) => instance.exports[n]);
 const c = new Int32Array(control);
 // Modules added after the start, by id: their exports in WebAssembly.Module.exports order (null: failed to compile).
 const added = [];
-const functionsOf = (id) => {
+const functionsOf = (id, at, length) => {
   if (added[id] === undefined) {
     try {
-      const bytes = new Uint8Array(c[${MODULE_LENGTH}]);
-      bytes.set(new Uint8Array(store, c[${MODULE_AT}], bytes.length));
+      const bytes = new Uint8Array(length);
+      bytes.set(new Uint8Array(store, at, length));
       const m = new WebAssembly.Module(bytes);
       const exports = new WebAssembly.Instance(m, { env: { memory } }).exports;
       added[id] = WebAssembly.Module.exports(m).filter((e) => e.kind === 'function').map((e) => exports[e.name]);
@@ -79,13 +79,16 @@ for (;;) {
   const fnIndex = c[${FN}];
   if (fnIndex < 0) break;
   if (job === 0) continue;
-  const moduleId = c[${MODULE}];
+  const moduleId = c[${MODULE}], moduleAt = c[${MODULE_AT}], moduleLength = c[${MODULE_LENGTH}];
   const n = c[${NARGS}];
   const args = new Array(n);
   for (let i = 0; i < n; i++) args[i] = c[${ARGS} + i];
   const rangeArg = c[${RANGE_ARG}], unit = c[${UNIT}], extent = c[${EXTENT}], chunks = c[${CHUNKS}], scratchArg = c[${SCRATCH_ARG}];
   if (scratchArg >= 0) args[scratchArg] = scratch;
-  const table = moduleId < 0 ? fns : functionsOf(moduleId);
+  // Words read while a newer job was being written are not this job's: a module compiled from them
+  // would be cached under the wrong id. The claim word still naming this job means none was.
+  if (Atomics.load(c, ${CLAIM}) >>> 16 !== job) continue;
+  const table = moduleId < 0 ? fns : functionsOf(moduleId, moduleAt, moduleLength);
   const fn = table === null ? undefined : table[fnIndex];
   if (fn === undefined) continue;
   for (;;) {
