@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Does nothing unless FC_SEED or FC_RUNS_SCALE is set: see the file.
+    setupFiles: ['test/fcSeed.setup.ts'],
   },
 });
