@@ -5,7 +5,8 @@
  */
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
-import { customVjp, dispose, grad, isTracing, keep, memoryStats, stopGradient, tidy, valueAndGrad, vjp, vmap, type Tensor } from '../../index.js';
+import { customVjp, dispose, grad, isTracing, jvp, keep, memoryStats, stopGradient, tidy, valueAndGrad, vjp, vmap, type Tensor } from '../../index.js';
+import { bindHook } from '../../core/trace.js';
 import { describeBackends, errorMessage, read, upload } from './harness.js';
 
 describeBackends('the tape', () => {
@@ -152,6 +153,132 @@ describeBackends('the tape', () => {
     const growth = (streamed: boolean) => liveAtLastStep(32, streamed) - liveAtLastStep(4, streamed);
     expect(growth(true)).toBeLessThanOrEqual(28);
     expect(growth(false)).toBeGreaterThanOrEqual(2 * 28);
+    // Exactly: one per layer streamed; three per layer kept, the values the rules' `saves` name and no
+    // more (a rule made to save its output too, or all its inputs, keeps mul's output: four).
+    expect(growth(true)).toBe(28);
+    expect(growth(false)).toBe(3 * 28);
+    x.dispose();
+  });
+
+  it('a tape records only primitives on values it tracks: inside vjp, a scope frees the intermediates of a computation on constants, and keeps those the backward pass reads', () => {
+    const x = upload({ shape: [3], data: [0.1, 0.2, 0.3] });
+    const k = upload({ shape: [3], data: [0.4, 0.5, 0.6] });
+    const kept: number[] = [];
+    tidy(() => {
+      vjp((a: Tensor) => {
+        let before = memoryStats().tensors;
+        const c = tidy(() => o.exp(o.exp(o.exp(k))));
+        kept.push(memoryStats().tensors - before);
+        before = memoryStats().tensors;
+        const d = tidy(() => o.exp(o.exp(o.exp(a))));
+        kept.push(memoryStats().tensors - before);
+        return o.sum(o.mul(c, d));
+      }, x);
+    });
+    // On the constant: its result alone. On the argument: exp saves its output, so all three stay.
+    expect(kept).toEqual([1, 3]);
+    dispose([x, k]);
+  });
+
+  it("a custom step's backward is used by the tape that tracks its argument, also inside an outer tape that does not, and only by that tape", async () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    const y = upload({ shape: [3], data: [1, 1, 1] });
+    let calls = 0;
+    // A backward that is deliberately not the derivative (10, not 2), to see which path ran.
+    const step = customVjp(
+      (a: Tensor) => o.mul(a, 2),
+      (_args, cts) => {
+        calls++;
+        return [o.mul(cts[0]!, 10)];
+      },
+    );
+    // The inner tape tracks x, the outer one b alone: inner value Σ 2x·b, inner gradient 10·b.
+    // d/db (Σ 2x·b + Σ 10·b) = 2x + 10. The outer tape, which does not track x, must not record the
+    // custom step: it would pull it back a second time, for a cotangent no one wants.
+    const g = grad((b: Tensor) => {
+      const [value, gx] = valueAndGrad((a: Tensor) => o.sum(o.mul(step(a), b)))(x);
+      return o.add(value, o.sum(gx));
+    })(y);
+    expect(await read(g)).toEqual([12, 14, 16]);
+    expect(calls).toBe(1);
+    dispose([x, y, g]);
+  });
+
+  it('under jvp and vmap alone (no tape), a custom step is its function, differentiated and batched through its primitives', async () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    const t = upload({ shape: [3], data: [1, 0.5, -1] });
+    let calls = 0;
+    const step = customVjp(
+      (a: Tensor) => o.mul(o.mul(a, a), 2),
+      (_args, cts) => {
+        calls++;
+        return [o.mul(cts[0]!, 10)];
+      },
+    );
+    const [y, ty] = jvp((a: Tensor) => step(a), [x], [t]);
+    // d(2a²) = 4a·t.
+    expect([await read(y), await read(ty)]).toEqual([[2, 8, 18], [4, 4, -12]]);
+    const xs = upload({ shape: [2, 3], data: [1, 2, 3, -1, -2, -3] });
+    const ys = vmap((a: Tensor) => step(a))(xs);
+    expect(await read(ys)).toEqual([2, 8, 18, 2, 8, 18]);
+    expect(calls).toBe(0);
+    dispose([x, t, y, ty, xs, ys]);
+  });
+
+  it("the backward pass frees a custom step's unwanted cotangents, the zeros it fills in for an output no one reads, and its saved argument after its last reader", () => {
+    const x = upload({ shape: [8], data: [1, 2, 3, 4, 5, 6, 7, 8].map((v) => v / 10) });
+    const k = upload({ shape: [8], data: [8, 7, 6, 5, 4, 3, 2, 1].map((v) => v / 10) });
+    /**
+     * Σ late(probe(x)) under valueAndGrad, with two custom steps: the live tensors when `probe` (first
+     * in the chain, last pulled back) starts its backward, less those when `late` started its own.
+     */
+    const change = (late: (h: Tensor, watch: () => void) => Tensor): number => {
+      let atProbe = -1;
+      let atLate = -1;
+      const probe = customVjp(
+        (t: Tensor) => o.sin(t),
+        (_args, cts) => {
+          atProbe = memoryStats().tensors;
+          return [cts[0]!];
+        },
+      );
+      dispose(valueAndGrad((a: Tensor) => o.sum(late(probe(a), () => (atLate = memoryStats().tensors))))(x));
+      return atProbe - atLate;
+    };
+    // Two outputs, the loss reading the first: the second's cotangent is filled in with zeros.
+    const pair = (h: Tensor, watch: () => void) =>
+      customVjp(
+        (t: Tensor) => [o.mul(t, 2), o.mul(t, 3)] as const,
+        (_args, cts) => (watch(), [o.add(o.mul(cts[0]!, 2), o.mul(cts[1]!, 3))]),
+      )(h)[0];
+    // A second argument, k, that no tape tracks: its cotangent is not wanted, given or not.
+    const scaled = (giveUnwanted: boolean) => (h: Tensor, watch: () => void) =>
+      customVjp(
+        (t: Tensor, c: Tensor) => o.mul(t, c),
+        ([t, c], cts) => (watch(), [o.mul(cts[0]!, c!), giveUnwanted ? o.mul(cts[0]!, t!) : null]),
+      )(h, k);
+    // Between the two: the cotangent late returns for probe's output (+1); the cotangent of late's
+    // output, consumed (−1); probe's output, whose last reader is late (−1); and for `pair` the zeros
+    // (−1). An unwanted cotangent is freed as soon as it is returned: it adds nothing.
+    expect([change(pair), change(scaled(true)), change(scaled(false))]).toEqual([-2, -1, -1]);
+    dispose([x, k]);
+  });
+
+  it("jit's hook sees every primitive bind runs, flagged where a batching rule ran in its place", () => {
+    const x = upload({ shape: [2, 3], data: [1, 2, 3, 4, 5, 6] });
+    const seen: string[] = [];
+    bindHook.record = (prim, _inputs, _params, _out, batched) => void seen.push(batched ? `${prim} (batched)` : prim);
+    try {
+      tidy(() => {
+        o.exp(x);
+        vmap((a: Tensor) => o.exp(a))(x);
+      });
+    } finally {
+      bindHook.record = null;
+    }
+    // The plain exp; under vmap, vmap's own reshape of the batched input, the batching rule's exp on
+    // the batched values, and then the exp it stood in for, flagged.
+    expect(seen).toEqual(['exp', 'reshape', 'exp', 'exp (batched)']);
     x.dispose();
   });
 
