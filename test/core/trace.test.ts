@@ -204,7 +204,7 @@ describeBackends('the tape', () => {
     dispose([x, y, g]);
   });
 
-  it('under jvp and vmap alone (no tape), a custom step is its function, differentiated and batched through its primitives', async () => {
+  it('under jvp (also around a tape) and vmap, a custom step is its function, differentiated and batched through its primitives', async () => {
     const x = upload({ shape: [3], data: [1, 2, 3] });
     const t = upload({ shape: [3], data: [1, 0.5, -1] });
     let calls = 0;
@@ -221,8 +221,11 @@ describeBackends('the tape', () => {
     const xs = upload({ shape: [2, 3], data: [1, 2, 3, -1, -2, -3] });
     const ys = vmap((a: Tensor) => step(a))(xs);
     expect(await read(ys)).toEqual([2, 8, 18, 2, 8, 18]);
+    // A tape inside a jvp: the step is differentiated through its primitives by both (4a, tangent 4t).
+    const [gx, tgx] = jvp((b: Tensor) => grad((a: Tensor) => o.sum(step(a)))(b), [x], [t]);
+    expect([await read(gx), await read(tgx)]).toEqual([[4, 8, 12], [4, 2, -4]]);
     expect(calls).toBe(0);
-    dispose([x, t, y, ty, xs, ys]);
+    dispose([x, t, y, ty, xs, ys, gx, tgx]);
   });
 
   it("the backward pass frees a custom step's unwanted cotangents, the zeros it fills in for an output no one reads, and its saved argument after its last reader", () => {
@@ -262,6 +265,49 @@ describeBackends('the tape', () => {
     // (−1). An unwanted cotangent is freed as soon as it is returned: it adds nothing.
     expect([change(pair), change(scaled(true)), change(scaled(false))]).toEqual([-2, -1, -1]);
     dispose([x, k]);
+  });
+
+  it('a pullback never frees the cotangent its caller passed, also where it goes straight into a custom step', async () => {
+    const x = upload({ shape: [3], data: [1, 2, 3] });
+    const ct = upload({ shape: [3], data: [1, 1, 1] });
+    const step = customVjp(
+      (a: Tensor) => o.mul(a, 2),
+      (_args, cts) => [o.mul(cts[0]!, 2)],
+    );
+    const [gx] = tidy(() => {
+      const [, pullback] = vjp((a: Tensor) => step(a), x);
+      return pullback(ct);
+    });
+    expect(ct.disposed).toBe(false);
+    expect(await read(gx!)).toEqual([2, 2, 2]);
+    dispose([x, ct, gx!]);
+  });
+
+  it('the backward pass frees a value saved by a step no cotangent reaches, when it passes that step', () => {
+    const x = upload({ shape: [8], data: [1, 2, 3, 4, 5, 6, 7, 8].map((v) => v / 10) });
+    /** Live tensors (above those before the call) when the backward pass reaches a custom step at the chain's start. */
+    const atProbe = (deadBranch: boolean): number => {
+      let live = -1;
+      const probe = customVjp(
+        (t: Tensor) => o.sin(t),
+        (_args, cts) => {
+          live = memoryStats().tensors;
+          return [cts[0]!];
+        },
+      );
+      const before = memoryStats().tensors;
+      dispose(
+        valueAndGrad((a: Tensor) => {
+          const h = probe(a);
+          // exp saves its output; the loss does not read it, so no cotangent reaches exp's step.
+          if (deadBranch) o.exp(h);
+          return o.sum(h);
+        })(x),
+      );
+      return live - before;
+    };
+    expect(atProbe(true)).toBe(atProbe(false));
+    x.dispose();
   });
 
   it("jit's hook sees every primitive bind runs, flagged where a batching rule ran in its place", () => {
