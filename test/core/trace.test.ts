@@ -9,6 +9,16 @@ import { customVjp, dispose, grad, isTracing, jvp, keep, memoryStats, stopGradie
 import { bindHook } from '../../core/trace.js';
 import { describeBackends, errorMessage, read, upload } from './harness.js';
 
+/** sin as a custom step whose backward records the live tensor count when the backward pass reaches it. */
+const probeStep = (record: (live: number) => void) =>
+  customVjp(
+    (t: Tensor) => o.sin(t),
+    (_args, cts) => {
+      record(memoryStats().tensors);
+      return [cts[0]!];
+    },
+  );
+
 describeBackends('the tape', () => {
   it('isTracing is true exactly while a grad or vjp records', () => {
     const seen: boolean[] = [isTracing()];
@@ -238,13 +248,7 @@ describeBackends('the tape', () => {
     const change = (late: (h: Tensor, watch: () => void) => Tensor): number => {
       let atProbe = -1;
       let atLate = -1;
-      const probe = customVjp(
-        (t: Tensor) => o.sin(t),
-        (_args, cts) => {
-          atProbe = memoryStats().tensors;
-          return [cts[0]!];
-        },
-      );
+      const probe = probeStep((n) => (atProbe = n));
       dispose(valueAndGrad((a: Tensor) => o.sum(late(probe(a), () => (atLate = memoryStats().tensors))))(x));
       return atProbe - atLate;
     };
@@ -288,13 +292,7 @@ describeBackends('the tape', () => {
     /** Live tensors (above those before the call) when the backward pass reaches a custom step at the chain's start. */
     const atProbe = (deadBranch: boolean): number => {
       let live = -1;
-      const probe = customVjp(
-        (t: Tensor) => o.sin(t),
-        (_args, cts) => {
-          live = memoryStats().tensors;
-          return [cts[0]!];
-        },
-      );
+      const probe = probeStep((n) => (live = n));
       const before = memoryStats().tensors;
       dispose(
         valueAndGrad((a: Tensor) => {
