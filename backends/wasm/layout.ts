@@ -8,7 +8,7 @@ import type { Code, Local, ModuleBuilder } from './assembler.js';
 import { transpose4 } from './matmul.js';
 
 /** dst[0..n) = src[0..n) (floats), or dst += src when `add`; pointers advance past the run. */
-function emitRun(c: Code, dst: Local, src: Local, n: Local, i: Local, add: boolean): void {
+export function emitRun(c: Code, dst: Local, src: Local, n: Local, i: Local, add: boolean): void {
   c.i32Const(0).localSet(i);
   c.block((exit) => {
     c.loop((top) => {

@@ -26,6 +26,7 @@
  */
 import { WINOGRAD, type LinearProgram, type SignedSum, type WinogradTile } from '../../core/index.js';
 import { SIMD, type Code, type Local, type ModuleBuilder } from './assembler.js';
+import { emitRun } from './layout.js';
 
 type Lane = 'v' | 's';
 
@@ -147,25 +148,6 @@ export function winogradScratchBytes(channels: number): number {
   return 36 * Math.max(RUN_FLOATS, channels) * 4;
 }
 
-/** Copy `bytes` (a multiple of 4) from `from` to `to`: 16 bytes at a time, then 4. */
-function emitCopy(c: Code, to: Local, from: Local, bytes: Local, i: Local): void {
-  c.i32Const(0).localSet(i);
-  c.block((exit) => {
-    c.loop((top) => {
-      c.localGet(i).i32Const(16).i32Add().localGet(bytes).i32GtS().brIf(exit);
-      c.localGet(to).localGet(i).i32Add().localGet(from).localGet(i).i32Add().v128Load().v128Store();
-      c.localGet(i).i32Const(16).i32Add().localSet(i).br(top);
-    });
-  });
-  c.block((exit) => {
-    c.loop((top) => {
-      c.localGet(i).localGet(bytes).i32GeS().brIf(exit);
-      c.localGet(to).localGet(i).i32Add().localGet(from).localGet(i).i32Add().f32Load().f32Store();
-      c.localGet(i).i32Const(4).i32Add().localSet(i).br(top);
-    });
-  });
-}
-
 /**
  * A row of tiles `tr` (of tw tiles, C channels) in runs: `tile(tx, base, stride)` transforms tile tx
  * with its α² plane entries at `base + e·stride` (bytes). Without scratch (0) one run of the whole row
@@ -173,7 +155,7 @@ function emitCopy(c: Code, to: Local, from: Local, bytes: Local, i: Local): void
  * lie in scratch, each plane's run copied in from `planes` before (`copy` 'in') or out after ('out').
  */
 function emitTileRuns(c: Code, copy: 'in' | 'out', entries: number, v: { scratch: Local; planes: Local; plane: Local; tr: Local; tw: Local; ch: Local }, tile: (tx: Local, base: Local, stride: Local) => void): void {
-  const [run, runPlane, tx0, txEnd, tx, base, stride, e, from, to, bytes, i] = Array.from({ length: 12 }, () => c.local('i32'));
+  const [run, runPlane, tx0, txEnd, tx, base, stride, e, from, to, floats, i] = Array.from({ length: 12 }, () => c.local('i32'));
   // run = scratch ? max(1, RUN_FLOATS / C) : tw; runPlane = run·C·4
   c.localGet(v.tw).localSet(run);
   c.localGet(v.scratch);
@@ -183,14 +165,14 @@ function emitTileRuns(c: Code, copy: 'in' | 'out', entries: number, v: { scratch
   });
   c.localGet(run).localGet(v.ch).i32Mul().i32Const(4).i32Mul().localSet(runPlane);
   const planes = (): void => {
-    // the run's entries in each plane: α² runs of (txEnd − tx0)·C·4 bytes at planes + e·plane + (tr·tw + tx0)·C·4
-    c.localGet(txEnd).localGet(tx0).i32Sub().localGet(v.ch).i32Mul().i32Const(4).i32Mul().localSet(bytes);
+    // the run's entries in each plane: α² runs of (txEnd − tx0)·C floats at planes + e·plane + (tr·tw + tx0)·C·4
+    c.localGet(txEnd).localGet(tx0).i32Sub().localGet(v.ch).i32Mul().localSet(floats);
     c.forRange(e, { const: 0 }, { const: entries }, 1, () => {
       c.localGet(v.planes).localGet(e).localGet(v.plane).i32Mul().i32Add();
       c.localGet(v.tr).localGet(v.tw).i32Mul().localGet(tx0).i32Add().localGet(v.ch).i32Mul().i32Const(4).i32Mul().i32Add();
       c.localSet(copy === 'in' ? from : to);
       c.localGet(v.scratch).localGet(e).localGet(runPlane).i32Mul().i32Add().localSet(copy === 'in' ? to : from);
-      emitCopy(c, to, from, bytes, i);
+      emitRun(c, to, from, floats, i, false);
     });
   };
   c.forRange(tx0, { const: 0 }, v.tw, { local: run }, () => {
