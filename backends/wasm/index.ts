@@ -416,14 +416,8 @@ function compileExpression(ctx: Context, cache: ExpressionCache, expression: Exp
     const exported = WebAssembly.Module.exports(module).filter((e) => e.kind === 'function');
     const parent = ctx;
     own = {
-      heap: ctx.heap,
+      ...ctx,
       fns,
-      fnIndex: ctx.fnIndex,
-      scratch: ctx.scratch,
-      scratchBytes: ctx.scratchBytes,
-      parallelThreshold: ctx.parallelThreshold,
-      adaptive: ctx.adaptive,
-      smallK: ctx.smallK,
       // The workers may start after this module is compiled: the pool is looked up when a kernel runs.
       get pool() {
         return parent.pool;
@@ -664,6 +658,9 @@ const col2imKernel: WasmKernel<'col2im'> = (() => {
 
 // ---------------------------------------------------------------- Winograd transforms
 
+/** The scratch argument's index for a transform over `c` channels, or −1 (direct, its 0 left in place) where the thread's scratch block is too small for a run. */
+const winogradScratchArg = (ctx: Context, c: number, index: number): number => (winogradScratchBytes(c) <= ctx.scratchBytes ? index : -1);
+
 const winogradInKernel: WasmKernel<'winogradIn'> = (() => {
   const fallback = viaCpu('winogradIn');
   return (ctx, out, inputs, p, info) => {
@@ -678,8 +675,7 @@ const winogradInKernel: WasmKernel<'winogradIn'> = (() => {
       const entries = (p.tile + 2) ** 2;
       const contributions = ctx.heap.alloc(tiles * entries * c * 4);
       try {
-        const through = winogradScratchBytes(c) <= ctx.scratchBytes;
-        runRange(ctx, `winogradInAdjTiles${p.tile}`, [contributions.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles, 0], 2, p.batch * p.tilesHigh, p.tilesWide * c * entries, through ? 8 : -1);
+        runRange(ctx, `winogradInAdjTiles${p.tile}`, [contributions.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles, 0], 2, p.batch * p.tilesHigh, p.tilesWide * c * entries, winogradScratchArg(ctx, c, 8));
         runRange(ctx, `winogradInAdj${p.tile}`, [out.ptr, contributions.ptr, 0, 0, ...geometry], 2, p.batch * p.height, p.width * c * 4);
       } finally {
         ctx.heap.free(contributions.ptr, contributions.size);
@@ -690,8 +686,7 @@ const winogradInKernel: WasmKernel<'winogradIn'> = (() => {
     const zero = ctx.heap.alloc(c * 4);
     try {
       view(ctx.heap, 'float32', zero.ptr, c).fill(0);
-      const through = winogradScratchBytes(c) <= ctx.scratchBytes;
-      runRange(ctx, `winogradInFwd${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry, zero.ptr, 0], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2, through ? 13 : -1);
+      runRange(ctx, `winogradInFwd${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, ...geometry, zero.ptr, 0], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2, winogradScratchArg(ctx, c, 13));
     } finally {
       ctx.heap.free(zero.ptr, zero.size);
     }
@@ -706,8 +701,7 @@ const winogradOutKernel: WasmKernel<'winogradOut'> = (() => {
     const c = x.shape[x.shape.length - 1]!;
     const tiles = p.batch * p.tilesHigh * p.tilesWide;
     if (tiles * c === 0) return;
-    const through = winogradScratchBytes(c) <= ctx.scratchBytes;
-    runRange(ctx, `${p.adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles, 0], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2, through ? 8 : -1);
+    runRange(ctx, `${p.adjoint ? 'winogradOutAdj' : 'winogradOutFwd'}${p.tile}`, [out.ptr, ptrOf(x.buffer), 0, 0, p.tilesHigh, p.tilesWide, c, tiles, 0], 2, p.batch * p.tilesHigh, p.tilesWide * c * (p.tile + 2) ** 2, winogradScratchArg(ctx, c, 8));
   };
 })();
 
@@ -724,7 +718,7 @@ const threefryKernel: WasmKernel<'threefry2x32'> = (ctx, out, inputs, _params, i
   if (n === 0) return;
   const temps: WasmBuffer[] = [];
   try {
-    const operands = inputs.map((x) => {
+    const operands = inputs.map((x): [number, number] => {
       const size = sizeOf(x.shape);
       if (size === 1) return [ptrOf(x.buffer), 0];
       if (size === n) return [ptrOf(x.buffer), 4];
@@ -733,8 +727,7 @@ const threefryKernel: WasmKernel<'threefry2x32'> = (ctx, out, inputs, _params, i
       copyRows(ctx, full, ptrOf(x.buffer), broadcastStrides(x.shape, shape), shape);
       return [full.ptr, 4];
     });
-    const [k0, k1, x0, x1] = operands as [[number, number], [number, number], [number, number], [number, number]];
-    runRange(ctx, 'threefry2x32', [out.ptr, k0[0], k1[0], x0[0], x1[0], k0[1], k1[1], x0[1], x1[1], 0, 0, n], 9, n, 16);
+    runRange(ctx, 'threefry2x32', [out.ptr, ...operands.map(([ptr]) => ptr), ...operands.map(([, stride]) => stride), 0, 0, n], 9, n, 16);
   } finally {
     for (const t of temps) ctx.heap.free(t.ptr, t.size);
   }
