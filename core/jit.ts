@@ -422,10 +422,10 @@ function collapseConcatenatedSlices(nodes: readonly Node[], isOutput: ReadonlySe
 
 function compile(rec: Recorder, outputs: readonly Ref[], template: unknown, backend: Backend, fuse: boolean): Program {
   const { slots } = rec;
-  const nodes = collapseConcatenatedSlices(rec.nodes, new Set(outputs.map((r) => r.slot)));
+  const isOutput = new Set(outputs.map((r) => r.slot));
+  const nodes = collapseConcatenatedSlices(rec.nodes, isOutput);
   const producer = new Map<number, number>();
   nodes.forEach((n, i) => producer.set(n.out.slot, i));
-  const isOutput = new Set(outputs.map((r) => r.slot));
   // Dead code: only what the outputs read.
   const live = new Array<boolean>(nodes.length).fill(false);
   const mark = (slot: number): void => {
