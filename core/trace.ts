@@ -186,12 +186,17 @@ export function bind<P extends Prim>(prim: P, inputs: readonly Tensor[], params:
   }
   if (debugNans.on && batched === null) checkFinite(prim, inputs, out);
   if (bindHook.record !== null) bindHook.record(prim, inputs, params, out, batched !== null);
-  for (const tape of activeTapes) {
-    if (inputs.some((t) => tape.tracked.has(t.id))) {
-      const keep = savedBy(rule.saves, inputs, out);
-      tape.entries.push({ prim, inputs: [...inputs], output: out, params, saved: keep });
-      tape.tracked.add(out.id);
-      for (const t of keep) tape.saved.add(t);
+  // A primitive without a VJP (comparisons, integer and bit ops, argmax, random bits) passes no
+  // gradient: its output is not tracked and nothing of it is kept (it would keep its inputs and
+  // output alive for a backward pass that never reads them).
+  if (rule.vjp) {
+    for (const tape of activeTapes) {
+      if (inputs.some((t) => tape.tracked.has(t.id))) {
+        const keep = savedBy(rule.saves, inputs, out);
+        tape.entries.push({ prim, inputs: [...inputs], output: out, params, saved: keep });
+        tape.tracked.add(out.id);
+        for (const t of keep) tape.saved.add(t);
+      }
     }
   }
   forward.propagate(prim, inputs, params, out);

@@ -190,6 +190,33 @@ describeBackends('the tape', () => {
     dispose([x, k]);
   });
 
+  it('a primitive without a VJP (a comparison, argmax, bit ops) is not recorded: nothing of it is kept for the backward pass, and gradients through where are unchanged', async () => {
+    const x = upload({ shape: [4], data: [0.5, -1, 2, -0.25] });
+    const kept: number[] = [];
+    let g: Tensor | undefined;
+    tidy(() => {
+      const [, pullback] = vjp((a: Tensor) => {
+        const before = memoryStats().tensors;
+        // sin(a) is read by greater alone (sin saves its input, not its output), and greater,
+        // argmax and the bit ops pass no gradient: the scope must free all of them.
+        const mask = tidy(() => {
+          const s = o.sin(a);
+          o.argmax(s, 0);
+          o.bitwiseAnd(o.cast(s, 'int32'), 1);
+          return o.greater(s, 0);
+        });
+        kept.push(memoryStats().tensors - before);
+        return o.sum(o.where(mask, o.mul(a, 3), a));
+      }, x);
+      g = keep(pullback(o.scalar(1))[0]);
+    });
+    // The mask alone, the scope's result; recorded, greater kept sin(a) as well, and the
+    // argmax and bit-op entries their inputs and outputs.
+    expect(kept).toEqual([1]);
+    expect(await read(g!)).toEqual([3, 1, 3, 1]);
+    dispose([x, g!]);
+  });
+
   it("a custom step's backward is used by the tape that tracks its argument, also inside an outer tape that does not, and only by that tape", async () => {
     const x = upload({ shape: [3], data: [1, 2, 3] });
     const y = upload({ shape: [3], data: [1, 1, 1] });
