@@ -49,6 +49,7 @@ const CASES: [string, number[][], (xs: Tensor[]) => Tensor][] = [
   ['transpose/broadcast', [[3, 4]], ([x]) => o.broadcastTo(o.transpose(x!, [1, 0]), [2, 4, 3])],
   ['slice/pad/flip/concat', [[3, 4]], ([x]) => o.concat([o.flip(o.pad(o.slice(x!, [1, 0], [2, 3]), [[1, 0], [0, 2]]), [1]), x!], 1)],
   ['take', [[5, 4]], ([x]) => o.take(x!, o.tensor(new Int32Array([4, 0, 4, 2]), [4]), 0)],
+  ['scatterAdd', [[4, 3]], ([x]) => o.scatterAdd(x!, o.tensor(new Int32Array([2, 0, 2, 1]), [4]), 3, 0)],
   ['conv2d', [[2, 5, 5, 3], [3, 3, 3, 2]], ([x, w]) => o.conv2d(x!, w!, { padding: 'same', stride: 2 })],
 ];
 
