@@ -35,7 +35,7 @@ const bound =
     bind(prim, shapes.map(([s, d]) => t(s, d)), params);
 
 const winogradIn = (adjoint: boolean): PrimParams['winogradIn'] => ({ tile: 2, batch: 1, height: 4, width: 4, padTop: 1, padLeft: 1, tilesHigh: 2, tilesWide: 2, adjoint });
-const winogradOut = (adjoint: boolean): PrimParams['winogradOut'] => ({ tile: 4, batch: 2, tilesHigh: 1, tilesWide: 2, adjoint });
+const winogradOut = (adjoint: boolean): PrimParams['winogradOut'] => ({ tile: 4, batch: 2, tilesHigh: 2, tilesWide: 1, adjoint });
 
 describeBackends('the rule table', () => {
   it('every unary and binary primitive names itself in its dtype errors, as its op reaches them', () => {
@@ -105,9 +105,9 @@ describeBackends('the rule table', () => {
       [bound('winogradOut', [[[36, 3, 3]]], winogradOut(false)), 'winogradOut: expects [36, 4, C], got [36,3,3]'],
       [bound('winogradOut', [[[16, 4, 3]]], winogradOut(false)), 'winogradOut: expects [36, 4, C], got [16,4,3]'],
       [bound('winogradOut', [[[36, 4, 3, 1]]], winogradOut(false)), 'winogradOut: expects [36, 4, C], got [36,4,3,1]'],
-      [bound('winogradOut', [[[2, 4, 7, 3]]], winogradOut(true)), 'winogradOut: expects [2, 4, 8, C], got [2,4,7,3]'],
-      [bound('winogradOut', [[[2, 5, 8, 3]]], winogradOut(true)), 'winogradOut: expects [2, 4, 8, C], got [2,5,8,3]'],
-      [bound('winogradOut', [[[2, 4, 8]]], winogradOut(true)), 'winogradOut: expects [2, 4, 8, C], got [2,4,8]'],
+      [bound('winogradOut', [[[2, 8, 3, 3]]], winogradOut(true)), 'winogradOut: expects [2, 8, 4, C], got [2,8,3,3]'],
+      [bound('winogradOut', [[[2, 4, 4, 3]]], winogradOut(true)), 'winogradOut: expects [2, 8, 4, C], got [2,4,4,3]'],
+      [bound('winogradOut', [[[2, 8, 4]]], winogradOut(true)), 'winogradOut: expects [2, 8, 4, C], got [2,8,4]'],
       // slice and pad: one entry per axis, inside the bounds.
       [bound('slice', [[[2, 3]]], { begin: [0], size: [1, 1] }), 'slice: begin and size need 2 entries for [2,3]'],
       [bound('slice', [[[2, 3]]], { begin: [0, 0], size: [1] }), 'slice: begin and size need 2 entries for [2,3]'],
@@ -122,6 +122,9 @@ describeBackends('the rule table', () => {
       [bound('scatterAdd', [[[3, 2]], [[2], 'int32']], { axis: -1, size: 4 }), 'scatterAdd: updates [3,2] must have the indices\' shape [2] at axis -1'],
       [bound('scatterAdd', [[[3, 2]], [[2, 1], 'int32']], { axis: 1, size: 4 }), 'scatterAdd: updates [3,2] must have the indices\' shape [2,1] at axis 1'],
       [bound('scatterAdd', [[[3, 2]], [[3, 3], 'int32']], { axis: 0, size: 4 }), 'scatterAdd: updates [3,2] must have the indices\' shape [3,3] at axis 0'],
+      // A scalar index (r = 0) inserts an axis: from 0 to the rank, not beyond (the shape test alone cannot see it).
+      [bound('scatterAdd', [[[3, 2]], [[], 'int32']], { axis: -1, size: 4 }), 'scatterAdd: updates [3,2] must have the indices\' shape [] at axis -1'],
+      [bound('scatterAdd', [[[3, 2]], [[], 'int32']], { axis: 3, size: 4 }), 'scatterAdd: updates [3,2] must have the indices\' shape [] at axis 3'],
       // Random bits: uint32 words, broadcast together.
       [bound('threefry2x32', [[[2], 'uint32'], [[2], 'uint32'], [[2], 'int32'], [[2], 'uint32']], {}), 'threefry2x32: expects uint32 inputs, got int32'],
       [bound('threefry2x32', [[[2], 'uint32'], [[2], 'uint32'], [[3], 'uint32'], [[2], 'uint32']], {}), 'threefry2x32: shapes cannot be broadcast together: [2] and [2] and [3] and [2] (axis 0: 2 vs 3)'],
@@ -134,8 +137,10 @@ describeBackends('the rule table', () => {
       bound('cumsum', [[[2, 3]]], { axis: 1, reverse: false }),
       bound('slice', [[[2, 3]]], { begin: [1, 0], size: [1, 3] }),
       bound('scatterAdd', [[[3, 2]], [[2], 'int32']], { axis: 1, size: 4 }),
+      bound('scatterAdd', [[[3, 2]], [[], 'int32']], { axis: 2, size: 4 }),
       bound('winogradIn', [[[1, 4, 4, 3]]], winogradIn(false)),
-      bound('winogradOut', [[[2, 4, 8, 3]]], winogradOut(true)),
+      bound('winogradOut', [[[2, 8, 4, 3]]], winogradOut(true)),
+      bound('winogradOut', [[[36, 4, 3]]], winogradOut(false)),
     ];
     for (const fn of accepted) expect(messageOf(fn)).toBe('');
   });
