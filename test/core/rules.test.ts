@@ -35,7 +35,7 @@ const bound =
     bind(prim, shapes.map(([s, d]) => t(s, d)), params);
 
 const winogradIn = (adjoint: boolean): PrimParams['winogradIn'] => ({ tile: 2, batch: 1, height: 4, width: 4, padTop: 1, padLeft: 1, tilesHigh: 2, tilesWide: 2, adjoint });
-const winogradOut = (adjoint: boolean): PrimParams['winogradOut'] => ({ tile: 4, batch: 2, tilesHigh: 2, tilesWide: 1, adjoint });
+const winogradOut = (adjoint: boolean): PrimParams['winogradOut'] => ({ tile: 4, batch: 2, tilesHigh: 2, tilesWide: 3, adjoint });
 
 describeBackends('the rule table', () => {
   it('every unary and binary primitive names itself in its dtype errors, as its op reaches them', () => {
@@ -102,12 +102,12 @@ describeBackends('the rule table', () => {
       [bound('winogradIn', [[[15, 4, 3]]], winogradIn(true)), 'winogradIn: expects [16, 4, C], got [15,4,3]'],
       [bound('winogradIn', [[[16, 5, 3]]], winogradIn(true)), 'winogradIn: expects [16, 4, C], got [16,5,3]'],
       [bound('winogradIn', [[[16, 4, 3, 1]]], winogradIn(true)), 'winogradIn: expects [16, 4, C], got [16,4,3,1]'],
-      [bound('winogradOut', [[[36, 3, 3]]], winogradOut(false)), 'winogradOut: expects [36, 4, C], got [36,3,3]'],
-      [bound('winogradOut', [[[16, 4, 3]]], winogradOut(false)), 'winogradOut: expects [36, 4, C], got [16,4,3]'],
-      [bound('winogradOut', [[[36, 4, 3, 1]]], winogradOut(false)), 'winogradOut: expects [36, 4, C], got [36,4,3,1]'],
-      [bound('winogradOut', [[[2, 8, 3, 3]]], winogradOut(true)), 'winogradOut: expects [2, 8, 4, C], got [2,8,3,3]'],
-      [bound('winogradOut', [[[2, 4, 4, 3]]], winogradOut(true)), 'winogradOut: expects [2, 8, 4, C], got [2,4,4,3]'],
-      [bound('winogradOut', [[[2, 8, 4]]], winogradOut(true)), 'winogradOut: expects [2, 8, 4, C], got [2,8,4]'],
+      [bound('winogradOut', [[[36, 3, 3]]], winogradOut(false)), 'winogradOut: expects [36, 12, C], got [36,3,3]'],
+      [bound('winogradOut', [[[16, 12, 3]]], winogradOut(false)), 'winogradOut: expects [36, 12, C], got [16,12,3]'],
+      [bound('winogradOut', [[[36, 12, 3, 1]]], winogradOut(false)), 'winogradOut: expects [36, 12, C], got [36,12,3,1]'],
+      [bound('winogradOut', [[[2, 8, 4, 3]]], winogradOut(true)), 'winogradOut: expects [2, 8, 12, C], got [2,8,4,3]'],
+      [bound('winogradOut', [[[2, 4, 12, 3]]], winogradOut(true)), 'winogradOut: expects [2, 8, 12, C], got [2,4,12,3]'],
+      [bound('winogradOut', [[[2, 8, 12]]], winogradOut(true)), 'winogradOut: expects [2, 8, 12, C], got [2,8,12]'],
       // slice and pad: one entry per axis, inside the bounds.
       [bound('slice', [[[2, 3]]], { begin: [0], size: [1, 1] }), 'slice: begin and size need 2 entries for [2,3]'],
       [bound('slice', [[[2, 3]]], { begin: [0, 0], size: [1] }), 'slice: begin and size need 2 entries for [2,3]'],
@@ -139,8 +139,8 @@ describeBackends('the rule table', () => {
       bound('scatterAdd', [[[3, 2]], [[2], 'int32']], { axis: 1, size: 4 }),
       bound('scatterAdd', [[[3, 2]], [[], 'int32']], { axis: 2, size: 4 }),
       bound('winogradIn', [[[1, 4, 4, 3]]], winogradIn(false)),
-      bound('winogradOut', [[[2, 8, 4, 3]]], winogradOut(true)),
-      bound('winogradOut', [[[36, 4, 3]]], winogradOut(false)),
+      bound('winogradOut', [[[2, 8, 12, 3]]], winogradOut(true)),
+      bound('winogradOut', [[[36, 12, 3]]], winogradOut(false)),
     ];
     for (const fn of accepted) expect(messageOf(fn)).toBe('');
   });
