@@ -10,7 +10,7 @@
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
 import { rules } from '../../core/rules.js';
-import { bind, dispose, tidy, vjp, type Prim, type PrimParams, type Tensor } from '../../index.js';
+import { bind, dispose, grad, tidy, vjp, type Prim, type PrimParams, type Tensor } from '../../index.js';
 import { describeBackends, read, upload } from './harness.js';
 
 type DTypeName = 'float32' | 'int32' | 'uint32' | 'bool';
@@ -161,6 +161,13 @@ describeBackends('the rule table', () => {
       dispose([out, ga, gb, gaRows, ...(transA ? [x] : []), ...(transB ? [y] : [])]);
     }
     dispose([a, b]);
+  });
+
+  it('floor and sign pass a zero cotangent, which adds to the argument\'s other uses: d/dx (floor(x) + sign(x) + x) = 1', async () => {
+    const x = upload({ shape: [4], data: [-1.5, -0.25, 0.5, 2.75] });
+    const g = grad((v: Tensor) => o.sum(o.add(o.add(o.floor(v), o.sign(v)), v)))(x);
+    expect(await read(g)).toEqual([1, 1, 1, 1]);
+    dispose([x, g]);
   });
 
   it('no cotangent passes through a cast to or from an integer dtype: the argument gets zeros of its own dtype', async () => {

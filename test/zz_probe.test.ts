@@ -1,0 +1,24 @@
+import { it } from 'vitest';
+import * as o from '../core/ops.js';
+import { bind, vjp } from '../index.js';
+const tryit = (name: string, f: () => unknown) => { try { f(); console.log(name, '=> no error'); } catch (e) { console.log(name, '=>', (e as Error).message); } };
+it('probe', async () => {
+  const i = o.tensor(new Int32Array([1, 2]), [2]);
+  const f = o.tensor(new Float32Array([1, 2]), [2]);
+  const b = o.greater(f, 1);
+  const u = o.tensor(new Uint32Array([1, 2]), [2]);
+  tryit('log int', () => o.log(i));
+  tryit('neg bool', () => o.neg(b));
+  tryit('neg uint', () => o.neg(u));
+  tryit('sub f i', () => o.sub(f, i));
+  tryit('sub shape', () => o.sub(f, o.zeros([3])));
+  tryit('bitor f', () => o.bitwiseOr(f, f));
+  tryit('eq shape', () => o.equal(f, o.zeros([3])));
+  tryit('bind neg bool', () => bind('neg', [b], {}));
+  tryit('bind log int', () => bind('log', [i], {}));
+  tryit('bind sum', () => bind('sum', [f], { axes: [1] }));
+  tryit('bind matmul', () => bind('matmul', [f, f], { transA: false, transB: false }));
+  const [y, pb] = vjp((x: any) => o.cast(x, 'int32'), f);
+  tryit('cast pb', () => console.log(pb(o.ones([2], 'int32'))));
+  tryit('vjp int arg', () => { const [y2, pb2] = vjp((x: any) => o.cast(x, 'float32'), i); console.log(pb2(o.ones([2]))); });
+});
