@@ -17,7 +17,7 @@ import {
   ddimCoefficients, ddimEpsFromLogSnr, diffuse, epsFromV, frameCategories, framePosteriorCoefficients, GOLDEN_FORMAT, GOLDEN_VERSION, goldenSchema,
   goldenVectors, initLocalTimes, linearLocalTimes, logSnrTensor, lossWeighting, perFrameMse, posteriorCoefficients, posteriorFromLogSnr,
   rescaledInitLocalTimes, scheduleFromGolden, serializeGoldenVectors, stepCoefficients, validateJsonSchema, vFromXEps, windowLoss, windowLossWeights,
-  xFromV, cosineSchedule, type GoldenVectors, type JsonSchema,
+  xFromV, cosineSchedule, type GoldenFsdSection, type GoldenVectors, type JsonSchema,
 } from '../../diffusion/index.js';
 import { fsdBruteForce, fsdFromArrays } from '../../experiments/metrics/metrics.js';
 import { allGoldenVectors, writeGoldenVectors } from '../../experiments/cli/goldenVectors.js';
@@ -133,6 +133,36 @@ describe('golden vectors: the file', () => {
       expect(await readdir(dir)).toEqual(['golden.json']);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('golden vectors: how the file is made', () => {
+  it('the text: two-space indentation, arrays of plain values on one line, others one element a line, empty arrays and objects closed, undefined left out', () => {
+    const text = serializeGoldenVectors({ a: [], b: {}, c: [1, null, 'x'], d: [1, { e: 2 }], f: undefined, g: null });
+    expect(text).toBe('{\n  "a": [],\n  "b": {},\n  "c": [1, null, "x"],\n  "d": [\n    1,\n    {\n      "e": 2\n    }\n  ],\n  "g": null\n}\n');
+  });
+
+  it('−0 is written as 0 and a value that is not finite is refused with its path, in an extra section as in the built-in ones', () => {
+    const fsd = { cases: [{ value: -0, values: [1, -0] }] } as unknown as GoldenFsdSection;
+    const made = goldenVectors({ fsd }).fsd as unknown as { cases: { value: number; values: number[] }[] };
+    expect(Object.is(made.cases[0]!.value, 0)).toBe(true);
+    expect(Object.is(made.cases[0]!.values[1], 0)).toBe(true);
+    const bad = { cases: [{ value: 1, values: [1, Number.NaN] }] } as unknown as GoldenFsdSection;
+    expect(() => goldenVectors({ fsd: bad })).toThrow('goldenVectors: $.fsd.cases[0].values[1] is NaN; golden values must be finite');
+  });
+
+  it('`fields` describes the sections present: the FSD fields only with the FSD section', () => {
+    const without = Object.keys(goldenVectors().fields);
+    expect(without.filter((path) => path.startsWith('fsd'))).toEqual([]);
+    expect(without).toContain('localTimes.cases[].map');
+    expect(Object.keys(allGoldenVectors().fields)).toContain('fsd');
+  });
+
+  it('scheduleFromGolden passes each kind its λ range (also where it differs from the defaults)', () => {
+    for (const kind of ['cosine', 'linearLogSnr'] as const) {
+      const s = scheduleFromGolden(kind, { logSnrMin: -7, logSnrMax: 9 });
+      expect([s.logSnr(0), s.logSnr(1)].map((x) => Number(x.toFixed(9)))).toEqual([9, -7]);
     }
   });
 });

@@ -3,7 +3,7 @@ import * as r from '../../index.js';
 import { primitivesRun } from '../core/harness.js';
 import {
   collectFrames, cosineSchedule, ddimFromLogSnr, denoiseStep, denoiseWindow, fixedImageDenoiser, gaussianOracleDenoiser, initLocalTimes,
-  linearLocalTimes, oracleRolloutMoments, oracleWindowMoments, posterior, posteriorFromLogSnr, rescaledInitLocalTimes, rollout, sampleBoundary,
+  linearLocalTimes, oracleRolloutMoments, oracleStepMoments, oracleWindowMoments, posterior, posteriorFromLogSnr, rescaledInitLocalTimes, rollout, sampleBoundary,
   samplerStepRule, standardLocalTimes, standardRollout, stepCoefficients, type Denoiser, type Moments, type SamplerConfig,
 } from '../../diffusion/index.js';
 
@@ -81,6 +81,40 @@ describe('the exact Gaussian recursion the sampling tests compare against', () =
       expect(coarse!.variance).toBeLessThan(STD * STD);
       expect(Math.abs(fine!.variance - STD * STD)).toBeLessThan(Math.abs(coarse!.variance - STD * STD) / 5);
     }
+  });
+});
+
+describe('the moment recursions by hand', () => {
+  it('one step: a frame the step copies or replaces (x̂ unused) scales its mean by zCoef and its variance by zCoef², plus the fresh noise', () => {
+    // Off the origin and away from 1, so zCoef² v differs from zCoef² / v and from zCoef v.
+    expect(oracleStepMoments(PRIOR, { mean: 2, variance: 0.25 }, { zCoef: 3, xCoef: 0, variance: 0.5 }, 0.7)).toEqual({ mean: 6, variance: 9 * 0.25 + 0.5 });
+    expect(oracleStepMoments(PRIOR, { mean: 2, variance: 0.25 }, { zCoef: 0, xCoef: 0, variance: 1 }, 0.7)).toEqual({ mean: 0, variance: 1 });
+  });
+
+  it('one step with x̂: at λ = 0 (α = σ = 1/√2) the oracle\'s x̂ = μ + b (z − αμ), b = α s² / (α² s² + σ²), is affine in z', () => {
+    const alpha = Math.SQRT1_2;
+    const b = (alpha * STD * STD) / (alpha * alpha * STD * STD + alpha * alpha);
+    const c = { zCoef: 0.4, xCoef: 0.7, variance: 0.05 };
+    const gain = c.zCoef + c.xCoef * b;
+    const got = oracleStepMoments(PRIOR, { mean: 1.5, variance: 0.8 }, c, 0);
+    expect(got.mean).toBeCloseTo(gain * 1.5 + c.xCoef * MU * (1 - b * alpha), 14);
+    expect(got.variance).toBeCloseTo(gain * gain * 0.8 + c.variance, 14);
+  });
+
+  it('a rollout yields `frames` frames: the state\'s frame n_cln as it is, then after each shift (a fresh N(0, 1) frame appended) the window\'s steps', () => {
+    // A rule that ignores x̂ and the times (z ← z/2 plus noise of variance 0.1), so the answer is by hand.
+    const rule = () => ({ zCoef: 0.5, xCoef: 0, variance: 0.1 });
+    const state: Moments[] = [{ mean: 1, variance: 1 }, { mean: 2, variance: 2 }, { mean: 3, variance: 3 }];
+    const out = oracleRolloutMoments(PRIOR, state, { cleanFrames: 1, frames: 3, stepsPerFrame: 1, linear: (t) => [t, t, t], rule, logSnr: schedule.logSnr });
+    // Frame 1 of the state first, (2, 2). After shift 1 the window is [(2, 2), (3, 3), (0, 1)] stepped once: [(1, 0.6), (1.5, 0.85), (0, 0.35)].
+    // After shift 2: [(1.5, 0.85), (0, 0.35), (0, 1)] stepped once: [(0.75, 0.3125), (0, 0.1875), (0, 0.35)].
+    const expected = [{ mean: 2, variance: 2 }, { mean: 1.5, variance: 0.85 }, { mean: 0, variance: 0.1875 }];
+    expect(out).toHaveLength(3);
+    out.forEach((m, i) => {
+      expect(m.mean).toBeCloseTo(expected[i]!.mean, 14);
+      expect(m.variance).toBeCloseTo(expected[i]!.variance, 14);
+    });
+    expect(oracleRolloutMoments(PRIOR, state, { cleanFrames: 1, frames: 0, stepsPerFrame: 1, linear: (t) => [t, t, t], rule, logSnr: schedule.logSnr })).toEqual([]);
   });
 });
 
