@@ -5,10 +5,30 @@
 import fc from 'fast-check';
 import type { WindowSpec } from '../localTime.js';
 
+/**
+ * A double spread evenly over [min, max] (a grid of 2³⁰ + 1 points). fast-check's `fc.double` draws
+ * evenly over the floating-point numbers themselves, so on [0, 1] about 92% of its draws are below
+ * 1e-6 and 0.5% lie in [0.01, 0.99] (measured, fast-check 4.10), and on [−20, 20] 7% have |λ| > 0.1:
+ * alone it almost never reaches the middle of an interval, where the laws' formulas differ most from
+ * their bugs. The generators below draw from both: the even grid for the middle, `fc.double` for the
+ * tiny values and the edges of the floating-point range.
+ */
+export function evenDouble(min: number, max: number): fc.Arbitrary<number> {
+  return fc.integer({ min: 0, max: 2 ** 30 }).map((k) => Math.min(max, min + ((max - min) * k) / 2 ** 30));
+}
+
+/** [min, max]: half the draws even over the interval, half from `fc.double` (tiny values, edges). */
+export function spreadDouble(min: number, max: number): fc.Arbitrary<number> {
+  return fc.oneof(evenDouble(min, max), fc.double({ min, max, noNaN: true }));
+}
+
 /** t ∈ [0, 1], with 0 and 1 drawn on purpose. */
-export const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
+export const time = fc.oneof(fc.constant(0), fc.constant(1), spreadDouble(0, 1));
 /** t ∈ (0, 1): a frame that is neither clean nor pure noise. */
-export const interiorTime = fc.double({ min: 0, max: 1, minExcluded: true, maxExcluded: true, noNaN: true });
+export const interiorTime = fc.oneof(
+  fc.integer({ min: 1, max: 2 ** 30 - 1 }).map((k) => k / 2 ** 30),
+  fc.double({ min: 0, max: 1, minExcluded: true, maxExcluded: true, noNaN: true }),
+);
 
 /** W from 1 up, with W = 1, n_cln = 0 and n_cln = W − 1 drawn on purpose. */
 export function windowSpec(maxWindow: number): fc.Arbitrary<Required<WindowSpec>> {
@@ -40,7 +60,7 @@ export const frameStep = fc.oneof(
 export const frameSteps = fc.array(frameStep, { minLength: 1, maxLength: 10 });
 
 /** λ ∈ [−20, 20] with the ends and 0 drawn on purpose. */
-export const logSnrValue = fc.oneof(fc.constant(-20), fc.constant(20), fc.constant(0), fc.double({ min: -20, max: 20, noNaN: true }));
+export const logSnrValue = fc.oneof(fc.constant(-20), fc.constant(20), fc.constant(0), spreadDouble(-20, 20));
 
 /** λ_s ≥ λ_t (s ≤ t): equal, arbitrary, and tiny steps where naive formulas cancel. */
 export const logSnrStep = fc.oneof(
@@ -49,10 +69,10 @@ export const logSnrStep = fc.oneof(
   fc.tuple(logSnrValue, fc.double({ min: 1e-9, max: 1e-2, noNaN: true })).map(([l, d]) => ({ logSnrS: l, logSnrT: l - d })),
 );
 
-export const eta = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
+export const eta = fc.oneof(fc.constant(0), fc.constant(1), spreadDouble(0, 1));
 
 /** Pixel values k/32 ∈ [−3, 3]: exact in float32, so a tensor adapter sees exactly the law's numbers. */
 export const pixel = fc.integer({ min: -96, max: 96 }).map((k) => k / 32);
 
 /** The generators, for writing further laws with the same boundaries. */
-export const lawArbitraries = { time, interiorTime, windowSpec, timeStep, frameStep, frameSteps, logSnrValue, logSnrStep, eta, pixel };
+export const lawArbitraries = { time, interiorTime, windowSpec, timeStep, frameStep, frameSteps, logSnrValue, logSnrStep, eta, pixel, evenDouble, spreadDouble };

@@ -3,6 +3,7 @@
  * noise level).
  */
 import fc from 'fast-check';
+import { spreadDouble } from './arbitraries.js';
 import type { Law } from './law.js';
 import { expectArrayNear, fail } from './reference.js';
 
@@ -23,7 +24,7 @@ function expectVectorsNear(what: string, a: EmbeddingVectors, b: EmbeddingVector
 export function embeddingLaws(impl: EmbeddingImpl, options: { readonly tolerance?: number } = {}): Law[] {
   const tol = options.tolerance ?? 1e-5;
   const [lo, hi] = impl.logSnrRange ?? [-15, 15];
-  const level = fc.oneof(fc.constant(lo), fc.constant(hi), fc.double({ min: lo, max: hi, noNaN: true }));
+  const level = fc.oneof(fc.constant(lo), fc.constant(hi), spreadDouble(lo, hi));
   const batch = (minB: number) =>
     fc.integer({ min: 1, max: 6 }).chain((frames) => fc.array(fc.array(level, { minLength: frames, maxLength: frames }), { minLength: minB, maxLength: 4 }));
   return [

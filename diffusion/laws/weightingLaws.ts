@@ -3,6 +3,7 @@
  */
 import fc from 'fast-check';
 import type { LossWeightingName } from '../lossWeighting.js';
+import { spreadDouble } from './arbitraries.js';
 import type { Law } from './law.js';
 import { expectNear, fail, referenceVWeight, referenceXWeight } from './reference.js';
 
@@ -18,7 +19,7 @@ export interface WeightingImpl {
   readonly vWeight: (logSnr: number) => number;
 }
 
-const weightLogSnr = fc.oneof(fc.constant(-30), fc.constant(30), fc.constant(0), fc.double({ min: -30, max: 30, noNaN: true }));
+const weightLogSnr = fc.oneof(fc.constant(-30), fc.constant(30), fc.constant(0), spreadDouble(-30, 30));
 
 export function weightingLaws(impl: WeightingImpl, options: { readonly tolerance?: number } = {}): Law[] {
   const tol = options.tolerance ?? 1e-9;

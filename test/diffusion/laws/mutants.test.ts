@@ -203,6 +203,76 @@ const mutants: Mutant[] = [
         }),
       }),
   },
+  {
+    name: 'linear local times in reverse frame order (the newest frame the cleanest)',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, linearLocalTimes: mapOf((w, t, W, n) => (w < n ? 0 : clipToUnitInterval((W - 1 - w + t) / (W - n)))) }),
+  },
+  {
+    name: 'init local times not clipped (a frame past local time 1)',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, initLocalTimes: mapOf((w, t, W, n) => (w < n ? 0 : (w - n) / (W - n) + t)) }),
+  },
+  {
+    name: 'init local times in reverse frame order',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, initLocalTimes: mapOf((w, t, W, n) => (w < n ? 0 : clipToUnitInterval((W - 1 - w) / (W - n) + t))) }),
+  },
+  {
+    name: 'init local times wrapped around 1 instead of clipped',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, initLocalTimes: mapOf((w, t, W, n) => (w < n ? 0 : ((w - n) / (W - n) + t) % 1)) }),
+  },
+  {
+    name: 'rescaled init local times without the rescaling (Eq. 23 for Eq. 37)',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, rescaledInitLocalTimes: initLocalTimes }),
+  },
+  {
+    name: 'rescaled init local times as t + m/M (no product, past 1)',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, rescaledInitLocalTimes: mapOf((w, t, W, n) => (w < n ? 0 : t + (w - n) / (W - n))) }),
+  },
+  {
+    name: 'rescaled init local times in reverse frame order',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, rescaledInitLocalTimes: mapOf((w, t, W, n) => (w < n ? 0 : 1 - (1 - t) * (1 - (W - 1 - w) / (W - n)))) }),
+  },
+  {
+    name: 'rescaled init local times on every frame (the conditioning frames not held at 0)',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, rescaledInitLocalTimes: mapOf((w, t, W) => 1 - (1 - t) * (1 - w / W)) }),
+  },
+  {
+    name: 'rescaled init local times falling again after t = 1/2 (|1 − 2t| for 1 − t)',
+    family: 'localTimeLaws',
+    laws: () => localTimeLaws({ ...ourLocalTimeImpl, rescaledInitLocalTimes: mapOf((w, t, W, n) => (w < n ? 0 : 1 - Math.abs(1 - 2 * t) * (1 - (w - n) / (W - n)))) }),
+  },
+  {
+    name: 'frame categories: the clean frames also counted in the window',
+    family: 'localTimeLaws',
+    laws: () =>
+      localTimeLaws({
+        ...ourLocalTimeImpl,
+        frameCategories: (s, t) => {
+          const { clean, noise } = frameCategories(s, t);
+          return { clean, noise, window: t.flatMap((_, k) => (noise.includes(k) ? [] : [k])) };
+        },
+      }),
+  },
+  {
+    name: 'frame categories: a frame with s_k = 0 counted clean whatever t_k',
+    family: 'localTimeLaws',
+    laws: () =>
+      localTimeLaws({
+        ...ourLocalTimeImpl,
+        frameCategories: (s, t) => {
+          const clean = s.flatMap((sk, k) => (sk === 0 ? [k] : []));
+          const noise = t.flatMap((tk, k) => (tk === 1 && s[k] === 1 ? [k] : []));
+          return { clean, noise, window: t.flatMap((_, k) => (clean.includes(k) || noise.includes(k) ? [] : [k])) };
+        },
+      }),
+  },
   // Schedules.
   {
     name: 'schedule evaluated at 1 − t',
@@ -265,6 +335,18 @@ const mutants: Mutant[] = [
     family: 'processLaws',
     laws: () => processLaws({ ...ourProcessImpl, vFromXEps: elementwise((x, eps, l) => r.neg(vFromXEps(x, eps, l))) }),
   },
+  {
+    name: 'forward process with 1 − α for σ (z = α x + (1 − α) ε)',
+    family: 'processLaws',
+    laws: () =>
+      processLaws({
+        ...ourProcessImpl,
+        diffuse: elementwise((x, eps, l) => {
+          const alpha = r.sqrt(r.sigmoid(l));
+          return r.add(r.mul(alpha, x), r.mul(r.sub(1, alpha), eps));
+        }),
+      }),
+  },
   // Loss weightings.
   {
     name: 'SNR weighting inverted (ε-loss weighted by 1/SNR)',
@@ -297,11 +379,21 @@ const mutants: Mutant[] = [
     family: 'lossLaws',
     laws: () => lossLaws(brokenLoss({ normaliseOverBatch: true })),
   },
+  {
+    name: 'pure-noise frames (t_k = 1) included in the loss',
+    family: 'lossLaws',
+    laws: () => lossLaws(brokenLoss({ weight: (t, l) => (t > 0 ? lossWeighting('v').vWeight(l) : 0) })),
+  },
   // Conditioning.
   {
     name: 'time embedding normalised by the batch maximum',
     family: 'embeddingLaws',
     laws: () => embeddingLaws(tensorEmbeddingImpl((logSnr) => features.apply({}, r.div(r.mul(logSnr, 15), r.max(r.abs(logSnr)))))),
+  },
+  {
+    name: 'time embedding of the logSNR rounded down (an integer-timestep embedding fed λ)',
+    family: 'embeddingLaws',
+    laws: () => embeddingLaws(tensorEmbeddingImpl((logSnr) => features.apply({}, r.floor(logSnr)))),
   },
   // Samplers.
   {
