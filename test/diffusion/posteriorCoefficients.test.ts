@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { lawArbitraries } from '../../diffusion/laws/index.js';
 import { describe, expect, it } from 'vitest';
 import { initLocalTimes, linearLocalTimes, type LocalTimes } from '../../diffusion/localTime.js';
 import { oracleWindowMoments } from '../../diffusion/oracle.js';
@@ -19,8 +20,11 @@ import {
   shiftedCosineSchedule,
 } from '../../diffusion/schedule.js';
 
+/** Even over the interval as well as fast-check's float-uniform draws (which rarely leave the neighbourhood of 0; see diffusion/laws/arbitraries.ts). */
+const { spreadDouble } = lawArbitraries;
+
 /** t in [0, 1], with the endpoints drawn on purpose. */
-const time = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
+const time = fc.oneof(fc.constant(0), fc.constant(1), spreadDouble(0, 1));
 
 /** Two local times s ≤ t, with s = t drawn on purpose. */
 const step = fc.oneof(
@@ -35,7 +39,7 @@ const schedule: fc.Arbitrary<Schedule> = fc.constantFrom(
   linearLogSnrSchedule({ logSnrMin: -10, logSnrMax: 10 }),
 );
 
-const eta = fc.oneof(fc.constant(0), fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true }));
+const eta = fc.oneof(fc.constant(0), fc.constant(1), spreadDouble(0, 1));
 
 /** |actual − expected| ≤ relative · |expected| + absolute. */
 function expectNear(actual: number, expected: number, relative: number, absolute = 0): void {
@@ -111,7 +115,7 @@ describe('posterior q(z_s | z_t, x) (Eq. 3, MATH.md stable form)', () => {
   it('stays accurate as s → t: matches the Taylor series of c = 1 − e^{−δ} to 12 digits for δ ≤ 1e-6', () => {
     fc.assert(
       fc.property(
-        fc.double({ min: -20, max: 20, noNaN: true }),
+        spreadDouble(-20, 20),
         fc.double({ min: 1e-300, max: 1e-6, noNaN: true }),
         (logSnrS, drop) => {
           const logSnrT = logSnrS - drop;
@@ -215,8 +219,8 @@ describe('DDIM(η) coefficients', () => {
       fc.property(
         schedule,
         step,
-        fc.double({ min: -3, max: 3, noNaN: true }),
-        fc.double({ min: -3, max: 3, noNaN: true }),
+        spreadDouble(-3, 3),
+        spreadDouble(-3, 3),
         (sched, { s, t }, z, xHat) => {
           const { zCoef, xCoef, variance } = ddimCoefficients(sched, s, t, 0);
           expect(variance).toBe(0);
@@ -233,8 +237,8 @@ describe('DDIM(η) coefficients', () => {
         schedule,
         step,
         eta,
-        fc.double({ min: -3, max: 3, noNaN: true }),
-        fc.double({ min: -3, max: 3, noNaN: true }),
+        spreadDouble(-3, 3),
+        spreadDouble(-3, 3),
         (sched, { s, t }, etaValue, z, xHat) => {
           const [logSnrS, logSnrT] = [sched.logSnr(s), sched.logSnr(t)];
           const epsForm = ddimEpsFromLogSnr(logSnrS, logSnrT, etaValue);
@@ -272,14 +276,14 @@ describe('DDIM(η) coefficients', () => {
 
 describe('Gaussian oracle (MATH.md)', () => {
   const data = fc.record({
-    mean: fc.double({ min: -3, max: 3, noNaN: true }),
-    std: fc.oneof(fc.constant(0), fc.double({ min: 0, max: 3, noNaN: true })),
+    mean: spreadDouble(-3, 3),
+    std: fc.oneof(fc.constant(0), spreadDouble(0, 3)),
   });
 
   it('for N(0, 1) data: E[x|z] = α z, E[ε|z] = σ z, E[v|z] = 0', () => {
     const oracle = gaussianOracle({ mean: 0, std: 1 });
     fc.assert(
-      fc.property(schedule, time, fc.double({ min: -5, max: 5, noNaN: true }), (sched, t, z) => {
+      fc.property(schedule, time, spreadDouble(-5, 5), (sched, t, z) => {
         const [alpha, sigma] = [sched.alpha(t), sched.sigma(t)];
         expectNear(oracle.x(z, alpha, sigma), alpha * z, 1e-14, 1e-15);
         expectNear(oracle.eps(z, alpha, sigma), sigma * z, 1e-14, 1e-15);
@@ -290,7 +294,7 @@ describe('Gaussian oracle (MATH.md)', () => {
 
   it('is consistent with z = α x + σ ε, x = α z − σ v and ε = σ z + α v', () => {
     fc.assert(
-      fc.property(schedule, time, data, fc.double({ min: -5, max: 5, noNaN: true }), (sched, t, prior, z) => {
+      fc.property(schedule, time, data, spreadDouble(-5, 5), (sched, t, prior, z) => {
         const oracle = gaussianOracle(prior);
         const [alpha, sigma] = [sched.alpha(t), sched.sigma(t)];
         const [x, eps, v] = [oracle.x(z, alpha, sigma), oracle.eps(z, alpha, sigma), oracle.v(z, alpha, sigma)];
@@ -303,7 +307,7 @@ describe('Gaussian oracle (MATH.md)', () => {
 
   it('is the regression of x on z: E[x|z] = μ + Cov(x, z) / Var(z) · (z − α μ)', () => {
     fc.assert(
-      fc.property(data, fc.double({ min: 0.01, max: 0.99, noNaN: true }), fc.double({ min: -5, max: 5 }), (prior, a, z) => {
+      fc.property(data, spreadDouble(0.01, 0.99), fc.double({ min: -5, max: 5 }), (prior, a, z) => {
         fc.pre(Number.isFinite(z));
         const alpha = Math.sqrt(a);
         const sigma = Math.sqrt(1 - a);
@@ -353,7 +357,7 @@ describe('frame categories override the window step; every check names its funct
   it('DDIM keeps the total noise of z_s at σ_s²: epsCoef² + variance = σ_s² for every η and s ≤ t', () => {
     // (σ_s² − σ̃²) from the predicted noise plus σ̃² of fresh noise (Song et al. 2021, Eq. 12).
     fc.assert(
-      fc.property(fc.double({ min: -12, max: 12, noNaN: true }), fc.double({ min: 0, max: 12, noNaN: true }), fc.double({ min: 0, max: 1, noNaN: true }), (logSnrS, drop, eta) => {
+      fc.property(spreadDouble(-12, 12), spreadDouble(0, 12), spreadDouble(0, 1), (logSnrS, drop, eta) => {
         const { epsCoef, variance } = ddimEpsFromLogSnr(logSnrS, logSnrS - drop, eta);
         const sigmaS2 = 1 / (1 + Math.exp(logSnrS));
         expect(Math.abs(epsCoef * epsCoef + variance - sigmaS2)).toBeLessThanOrEqual(1e-12 * sigmaS2);
