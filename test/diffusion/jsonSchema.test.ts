@@ -21,6 +21,7 @@ describe('validateJsonSchema', () => {
     expect(v('a', { type: 'number' })).toEqual(['$: expected number, got string']);
     expect(v(true, { type: 'boolean' })).toEqual([]);
     expect(v({}, { type: 'string' })).toEqual(['$: expected string, got object']);
+    expect(v(3, { type: 'string' })).toEqual(['$: expected string, got integer']);
   });
 
   it('numbers: finite only, minimum and maximum inclusive', () => {
@@ -69,6 +70,7 @@ describe('validateJsonSchema', () => {
     expect(() => v(1, { $ref: 'https://example.com/s.json' })).toThrow('validateJsonSchema: only local references are supported, got https://example.com/s.json');
     expect(() => v(1, { $ref: '#/$defs/missing' })).toThrow('validateJsonSchema: unresolved reference #/$defs/missing');
     expect(() => v(1, { $ref: '#/nowhere/deeper' })).toThrow('validateJsonSchema: unresolved reference #/nowhere/deeper');
+    expect(() => v(1, { $defs: { n: null }, $ref: '#/$defs/n' })).toThrow('validateJsonSchema: unresolved reference #/$defs/n');
     expect(() => v(1, { pattern: 'a' })).toThrow('validateJsonSchema: unsupported keyword "pattern" at $');
     const annotated: JsonSchema = { $schema: 'https://json-schema.org/draft/2020-12/schema', $id: 'x', title: 't', description: 'd', $comment: 'c', $defs: {} };
     expect(v(1, annotated)).toEqual([]);
