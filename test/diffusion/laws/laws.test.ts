@@ -11,7 +11,7 @@ import {
   type LossWeightingName,
 } from '../../../diffusion/index.js';
 import {
-  checkLaws, embeddingLaws, lawArbitraries, localTimeLaws, lossLaws, ourLocalTimeImpl, ourLossImpl, ourPosteriorImpl, ourProcessImpl, ourSamplerImpl,
+  assertLaws, checkLaws, embeddingLaws, lawArbitraries, localTimeLaws, lossLaws, ourLocalTimeImpl, ourLossImpl, ourPosteriorImpl, ourProcessImpl, ourSamplerImpl,
   ourScheduleImpl, ourWeightingImpl, posteriorLaws, processLaws, samplerLaws, scheduleLaws, tensorEmbeddingImpl, weightingLaws, type Law,
 } from '../../../diffusion/laws/index.js';
 import { fourierFeatures } from '../../../nn/layers/fourierFeatures.js';
@@ -120,5 +120,24 @@ describe('the kit itself', () => {
     );
     expect(results[0]).toEqual({ name: 'holds', ok: true });
     expect(results[1]).toMatchObject({ name: 'fails', ok: false, counterexample: '[11]', error: 'too big: 11' });
+  });
+
+  it('assertLaws resolves when every law holds and otherwise throws one error listing each failed law, its counterexample and its reason', async () => {
+    const holds = { name: 'holds', property: fc.property(fc.integer(), (n) => n + 0 === n) };
+    const tooBig = { name: 'fails', property: fc.property(fc.integer({ min: 0, max: 100 }), (n) => { if (n > 10) throw new Error(`too big: ${n}`); }) };
+    const odd = { name: 'also fails', property: fc.property(fc.integer({ min: 0, max: 100 }), (n) => { if (n % 2 === 1) throw new Error(`odd: ${n}\nmore`); }) };
+    await expect(assertLaws([holds], { seed: 7 })).resolves.toBeUndefined();
+    await expect(assertLaws([holds, tooBig, odd], { seed: 7 })).rejects.toThrow(
+      '2 law(s) failed:\n- fails\n    counterexample: [11]\n    too big: 11\n- also fails\n    counterexample: [21]\n    odd: 21',
+    );
+    // The seed is passed on: the same seed finds the same first failure; the examples run first.
+    const withExample = { ...tooBig, examples: [[50]] };
+    const [first] = await checkLaws([withExample], { seed: 7 });
+    expect(first).toMatchObject({ ok: false, counterexample: '[11]' });
+    const [once] = await checkLaws([{ ...withExample, numRuns: 1 }], { seed: 7 });
+    // One run, and that run is the example 50 (shrunk to 11).
+    expect(once).toMatchObject({ ok: false, counterexample: '[11]' });
+    const [none] = await checkLaws([{ ...tooBig, numRuns: 1, examples: [[3]] }], { seed: 7 });
+    expect(none).toEqual({ name: 'fails', ok: true });
   });
 });
