@@ -17,7 +17,7 @@ export function evenDouble(min: number, max: number): fc.Arbitrary<number> {
   return fc.integer({ min: 0, max: 2 ** 30 }).map((k) => Math.min(max, min + ((max - min) * k) / 2 ** 30));
 }
 
-/** [min, max]: half the draws even over the interval, half from `fc.double` (tiny values, edges). */
+/** Over the interval from min to max: half the draws even, half from `fc.double` (tiny values, edges). */
 export function spreadDouble(min: number, max: number): fc.Arbitrary<number> {
   return fc.oneof(evenDouble(min, max), fc.double({ min, max, noNaN: true }));
 }
