@@ -65,7 +65,9 @@ describeBackends('the rule table', () => {
     for (const [name, op] of compare) {
       expect(messageOf(() => op(t([2]), t([3])))).toBe(`${name}: shapes cannot be broadcast together: [2] and [3] (axis 0: 2 vs 3)`);
       // Comparisons take every dtype, bool included, and give bool.
-      expect(messageOf(() => expect(op(t([2], 'bool'), t([1], 'bool')).dtype).toBe('bool'))).toBe('');
+      tidy(() => {
+        expect(op(t([2], 'bool'), t([1], 'bool')).dtype).toBe('bool');
+      });
     }
   });
 
