@@ -374,6 +374,16 @@ const mutants: Mutant[] = [
     family: 'weightingLaws',
     laws: () => weightingLaws({ ...weightingFrom('minSnr', (l) => Math.max(Math.exp(l), 5)), gamma: 5 }),
   },
+  {
+    name: 'min-SNR as the harmonic mean 2·SNR·γ/(SNR + γ) (above min(SNR, γ))',
+    family: 'weightingLaws',
+    laws: () => weightingLaws({ ...weightingFrom('minSnr', (l) => (2 * Math.exp(l) * 5) / (Math.exp(l) + 5)), gamma: 5 }),
+  },
+  {
+    name: "'x' weighting written as σ² = sigmoid(−λ) (falls as the noise falls)",
+    family: 'weightingLaws',
+    laws: () => weightingLaws(weightingFrom('x', (l) => stableSigmoid(-l))),
+  },
   // The window loss.
   {
     name: 'clean conditioning frames included in the loss',
