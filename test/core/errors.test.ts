@@ -5,10 +5,9 @@
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
 import { dispose, foldIn, grad, key, randint, setBackend, split, tidy, treeZipMap, valueAndGrad, vjp, type Tensor } from '../../index.js';
-import { describeBackends, read, upload } from './harness.js';
+import { describeBackends, onesOf, read } from './harness.js';
 
-const f = (shape: number[], dtype: 'float32' | 'int32' | 'uint32' | 'bool' = 'float32') =>
-  upload({ shape, data: new Array(shape.reduce((n, d) => n * d, 1)).fill(1), dtype });
+const f = onesOf;
 
 /** `fn` throws inside a scope (so nothing leaks) with a message matching every pattern. */
 function throwsWith(fn: () => unknown, ...patterns: (string | RegExp)[]): void {

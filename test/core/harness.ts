@@ -76,6 +76,11 @@ export function upload(h: Host): Tensor {
   return fromArray(arr, h.shape, dtype);
 }
 
+/** A tensor of ones (true for bool): inputs whose values do not matter, for shape and dtype checks. */
+export function onesOf(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return upload({ shape, data: new Array<number>(sizeOfShape(shape)).fill(1), dtype });
+}
+
 /** Values of a tensor as float64 numbers (exact for every dtype). */
 export async function read(t: Tensor): Promise<number[]> {
   return Array.from(await t.toArray());

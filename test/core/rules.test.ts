@@ -9,24 +9,13 @@
  */
 import { expect, it } from 'vitest';
 import * as o from '../../core/ops.js';
+import { BINARY_PRIMS } from '../../core/primitives.js';
 import { rules } from '../../core/rules.js';
 import { bind, dispose, grad, tidy, vjp, type Prim, type PrimParams, type Tensor } from '../../index.js';
-import { describeBackends, read, upload } from './harness.js';
+import { describeBackends, errorMessage, onesOf, read, upload } from './harness.js';
 
 type DTypeName = 'float32' | 'int32' | 'uint32' | 'bool';
-const t = (shape: number[], dtype: DTypeName = 'float32') => upload({ shape, data: new Array(shape.reduce((n, d) => n * d, 1)).fill(1), dtype });
-
-/** The message `fn` throws (inside a scope, so nothing leaks); '' when it does not throw. */
-function messageOf(fn: () => unknown): string {
-  try {
-    tidy(() => {
-      fn();
-    });
-  } catch (e) {
-    return (e as Error).message;
-  }
-  return '';
-}
+const t = onesOf;
 
 /** `bind` with inputs made in a scope. */
 const bound =
@@ -43,27 +32,27 @@ describeBackends('the rule table', () => {
       ['exp', o.exp], ['log', o.log], ['expm1', o.expm1], ['log1p', o.log1p], ['sin', o.sin], ['cos', o.cos], ['tanh', o.tanh],
       ['sqrt', o.sqrt], ['erf', o.erf], ['erfinv', o.erfinv], ['floor', o.floor], ['sigmoid', o.sigmoid],
     ];
-    for (const [name, op] of floatOnly) expect(messageOf(() => op(t([2], 'int32')))).toBe(`${name}: expects float32, got int32[2]; cast it first`);
+    for (const [name, op] of floatOnly) expect(errorMessage(() => op(t([2], 'int32')))).toBe(`${name}: expects float32, got int32[2]; cast it first`);
     for (const [name, op] of [['neg', o.neg], ['abs', o.abs], ['sign', o.sign]] as const) {
-      expect(messageOf(() => op(t([2], 'bool')))).toBe(`${name}: expects float32 or int32, got bool`);
-      expect(messageOf(() => op(t([2], 'uint32')))).toBe(`${name}: expects float32 or int32, got uint32`);
+      expect(errorMessage(() => op(t([2], 'bool')))).toBe(`${name}: expects float32 or int32, got bool`);
+      expect(errorMessage(() => op(t([2], 'uint32')))).toBe(`${name}: expects float32 or int32, got uint32`);
     }
     const arithmetic: [string, (a: Tensor, b: Tensor) => Tensor][] = [
       ['add', o.add], ['sub', o.sub], ['mul', o.mul], ['div', o.div], ['max', o.maximum], ['min', o.minimum], ['pow', o.pow], ['mod', o.mod],
     ];
     for (const [name, op] of arithmetic) {
-      expect(messageOf(() => op(t([2]), t([2], 'int32')))).toBe(`${name}: dtypes differ: float32[2] and int32[2]; cast one of them`);
-      expect(messageOf(() => op(t([2], 'bool'), t([2], 'bool')))).toBe(`${name}: not defined for bool`);
+      expect(errorMessage(() => op(t([2]), t([2], 'int32')))).toBe(`${name}: dtypes differ: float32[2] and int32[2]; cast one of them`);
+      expect(errorMessage(() => op(t([2], 'bool'), t([2], 'bool')))).toBe(`${name}: not defined for bool`);
     }
     const bitwise: [string, (a: Tensor, b: Tensor) => Tensor][] = [
       ['bitand', o.bitwiseAnd], ['bitor', o.bitwiseOr], ['bitxor', o.bitwiseXor], ['shl', o.shiftLeft], ['shr', o.shiftRight],
     ];
-    for (const [name, op] of bitwise) expect(messageOf(() => op(t([2]), t([2])))).toBe(`${name}: not defined for float32`);
+    for (const [name, op] of bitwise) expect(errorMessage(() => op(t([2]), t([2])))).toBe(`${name}: not defined for float32`);
     const compare: [string, (a: Tensor, b: Tensor) => Tensor][] = [
       ['eq', o.equal], ['ne', o.notEqual], ['lt', o.less], ['le', o.lessEqual], ['gt', o.greater], ['ge', o.greaterEqual],
     ];
     for (const [name, op] of compare) {
-      expect(messageOf(() => op(t([2]), t([3])))).toBe(`${name}: shapes cannot be broadcast together: [2] and [3] (axis 0: 2 vs 3)`);
+      expect(errorMessage(() => op(t([2]), t([3])))).toBe(`${name}: shapes cannot be broadcast together: [2] and [3] (axis 0: 2 vs 3)`);
       // Comparisons take every dtype, bool included, and give bool.
       tidy(() => {
         expect(op(t([2], 'bool'), t([1], 'bool')).dtype).toBe('bool');
@@ -131,7 +120,7 @@ describeBackends('the rule table', () => {
       [bound('threefry2x32', [[[2], 'uint32'], [[2], 'uint32'], [[2], 'int32'], [[2], 'uint32']], {}), 'threefry2x32: expects uint32 inputs, got int32'],
       [bound('threefry2x32', [[[2], 'uint32'], [[2], 'uint32'], [[3], 'uint32'], [[2], 'uint32']], {}), 'threefry2x32: shapes cannot be broadcast together: [2] and [2] and [3] and [2] (axis 0: 2 vs 3)'],
     ];
-    for (const [fn, message] of cases) expect(messageOf(fn)).toBe(message);
+    for (const [fn, message] of cases) expect(errorMessage(fn)).toBe(message);
     // The accepted edge of each range, so the checks above are not simply stricter than the rules.
     const accepted: (() => unknown)[] = [
       bound('sum', [[[2, 3]]], { axes: [0, 1] }),
@@ -144,7 +133,7 @@ describeBackends('the rule table', () => {
       bound('winogradOut', [[[2, 8, 12, 3]]], winogradOut(true)),
       bound('winogradOut', [[[36, 12, 3]]], winogradOut(false)),
     ];
-    for (const fn of accepted) expect(messageOf(fn)).toBe('');
+    for (const fn of accepted) expect(errorMessage(fn)).toBe('');
   });
 
   it("a batch-1 matmul operand gets a cotangent of its own shape, summed over the other operand's batch", async () => {
@@ -191,8 +180,8 @@ describeBackends('the rule table', () => {
 
 it("every rule with a VJP declares what it saves, and `saves` names only inputs the primitive has", () => {
   // Inputs per primitive (concat takes any number; every index it saves must still be a whole number).
-  const arity = (prim: Prim): number =>
-    prim === 'concat' ? Infinity : prim === 'where' ? 3 : prim === 'threefry2x32' ? 4 : ['matmul', 'gather', 'scatterAdd', 'add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'mod'].includes(prim) ? 2 : 1;
+  const binary: readonly Prim[] = [...BINARY_PRIMS, 'matmul', 'gather', 'scatterAdd'];
+  const arity = (prim: Prim): number => (prim === 'concat' ? Infinity : prim === 'where' ? 3 : prim === 'threefry2x32' ? 4 : binary.includes(prim) ? 2 : 1);
   let withVjp = 0;
   for (const [prim, rule] of Object.entries(rules) as [Prim, (typeof rules)[Prim]][]) {
     if (!rule.vjp) continue;

@@ -1,13 +1,11 @@
 import fc from 'fast-check';
-import { lawArbitraries } from '../../diffusion/laws/index.js';
+import { spreadDouble } from '../../diffusion/laws/arbitraries.js';
 import { describe, expect, it } from 'vitest';
 import {
   BOUNDARY_MAP_NAMES, boundaryLocalTimes, frameCategories, initLocalTimes, linearLocalTimes, LOCAL_TIME_MAP_NAMES, LOCAL_TIME_MAPS, localTimeMap,
   type LocalTimes, localTimes, rescaledInitLocalTimes, standardLocalTimes, type WindowSpec,
 } from '../../diffusion/localTime.js';
 
-/** Even over the interval as well as fast-check's float-uniform draws (which rarely leave the neighbourhood of 0; see diffusion/laws/arbitraries.ts). */
-const { spreadDouble } = lawArbitraries;
 
 /** t in [0, 1], with the endpoints drawn on purpose. */
 const time = fc.oneof(fc.constant(0), fc.constant(1), spreadDouble(0, 1));

@@ -1,11 +1,9 @@
 import fc from 'fast-check';
-import { lawArbitraries } from '../../diffusion/laws/index.js';
+import { spreadDouble } from '../../diffusion/laws/arbitraries.js';
 import { describe, expect, it } from 'vitest';
 import { lossWeighting, type LossWeightingName } from '../../diffusion/lossWeighting.js';
 import { alphaFromLogSnr, sigmaFromLogSnr } from '../../diffusion/schedule.js';
 
-/** Even over the interval as well as fast-check's float-uniform draws (which rarely leave the neighbourhood of 0; see diffusion/laws/arbitraries.ts). */
-const { spreadDouble } = lawArbitraries;
 
 const names: LossWeightingName[] = ['x', 'eps', 'v', 'minSnr'];
 const logSnr = fc.oneof(fc.constantFrom(-15, 0, 15), spreadDouble(-30, 30));

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { lawArbitraries } from '../../diffusion/laws/index.js';
+import { spreadDouble } from '../../diffusion/laws/arbitraries.js';
 import { describe, expect, it } from 'vitest';
 import { initLocalTimes, linearLocalTimes, type LocalTimes } from '../../diffusion/localTime.js';
 import { oracleWindowMoments } from '../../diffusion/oracle.js';
@@ -20,8 +20,6 @@ import {
   shiftedCosineSchedule,
 } from '../../diffusion/schedule.js';
 
-/** Even over the interval as well as fast-check's float-uniform draws (which rarely leave the neighbourhood of 0; see diffusion/laws/arbitraries.ts). */
-const { spreadDouble } = lawArbitraries;
 
 /** t in [0, 1], with the endpoints drawn on purpose. */
 const time = fc.oneof(fc.constant(0), fc.constant(1), spreadDouble(0, 1));

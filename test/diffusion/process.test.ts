@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { lawArbitraries } from '../../diffusion/laws/index.js';
+import { spreadDouble } from '../../diffusion/laws/arbitraries.js';
 import { describe, expect, it } from 'vitest';
 import * as r from '../../index.js';
 import {
@@ -9,8 +9,6 @@ import {
 import { perFrame } from '../../diffusion/process.js';
 import { lossFrameMask, weightsTensor } from '../../diffusion/loss.js';
 
-/** Even over the interval as well as fast-check's float-uniform draws (which rarely leave the neighbourhood of 0; see diffusion/laws/arbitraries.ts). */
-const { spreadDouble } = lawArbitraries;
 
 const time = fc.oneof(fc.constant(0), fc.constant(1), spreadDouble(0, 1));
 const schedule = cosineSchedule();

@@ -1,12 +1,10 @@
 /** The explainer's panel-1 numbers, checked in Node against the diffusion package (no browser). */
 import fc from 'fast-check';
-import { lawArbitraries } from '../../diffusion/laws/index.js';
+import { spreadDouble } from '../../diffusion/laws/arbitraries.js';
 import { describe, expect, it } from 'vitest';
 import { cosineSchedule, frameCategories, initLocalTimes, linearLocalTimes, LOCAL_TIME_MAP_NAMES, rescaledInitLocalTimes, standardLocalTimes } from '../../diffusion/index.js';
 import { globalLocalTimes, localTimeRows, previousTime, type LocalTimeSettings } from '../../web/src/localTimeTable.js';
 
-/** Even over the interval as well as fast-check's float-uniform draws (which rarely leave the neighbourhood of 0; see diffusion/laws/arbitraries.ts). */
-const { spreadDouble } = lawArbitraries;
 
 const windowAndClean = fc.integer({ min: 1, max: 24 }).chain((window) => fc.record({ window: fc.constant(window), cleanFrames: fc.integer({ min: 0, max: window - 1 }) }));
 const time = spreadDouble(0, 1);
