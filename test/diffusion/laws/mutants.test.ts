@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as r from '../../../index.js';
 import {
-  clipToUnitInterval, cosineSchedule, ddimFromLogSnr, frameCategories, initLocalTimes, lossWeighting, logSnrTensor, posteriorFromLogSnr,
+  clipToUnitInterval, cosineSchedule, linearLocalTimes, ddimFromLogSnr, frameCategories, initLocalTimes, lossWeighting, logSnrTensor, posteriorFromLogSnr,
   shiftedCosineSchedule, sigmaFromLogSnr, alphaFromLogSnr, stableSigmoid, resolutionShift, stepCoefficients, vFromXEps, windowLoss, xFromV,
   type PosteriorCoefficients, type Denoiser, type Schedule,
 } from '../../../diffusion/index.js';
@@ -40,6 +40,28 @@ if (process.env.LAWS_SEED === undefined && existsSync(KILL_TABLE)) {
     if (cells.length === 3) pinned.set(unescape(cells[0]!), cells[2]!.split('<br>').map(unescape));
   }
 }
+/**
+ * The pinned failure messages (kill-messages.md, written by the same test): what each killing law
+ * said, with every non-integer number masked as `#` (the numbers are rounding results; the words and
+ * the quantities named are what a port's author reads, so a law whose message names the wrong
+ * quantity or says nothing fails here).
+ */
+const KILL_MESSAGES = new URL('./kill-messages.md', import.meta.url);
+const pinnedMessages = new Map<string, string[]>();
+if (process.env.LAWS_SEED === undefined && existsSync(KILL_MESSAGES)) {
+  for (const line of readFileSync(KILL_MESSAGES, 'utf8').split('\n').slice(2)) {
+    const cells = line.slice(2, -2).split(/ (?<!\\)\| /);
+    if (cells.length === 3) pinnedMessages.set(cells[0]!, [...(pinnedMessages.get(cells[0]!) ?? []), `${cells[1]} | ${cells[2]}`]);
+  }
+}
+/** A failure message with its non-integer numbers (1.5, -2e-7, 3e+21) and tensor ids masked, on one line, table-escaped. */
+function maskMessage(message: string): string {
+  return message
+    .replace(/-?(\d+\.\d*|\.\d+|\d+(?=e))(e[-+]?\d+)?/gi, '#')
+    .replace(/#\d+/g, '#') // tensor ids ("tensor #1234 was disposed") count every tensor made before
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ');
+}
 const cosine = cosineSchedule();
 
 // ------------------------------------------------------------------------------------------------
@@ -56,16 +78,20 @@ const mapOf =
 const withShift = (schedule: Schedule) => ourScheduleImpl(schedule, (imageSize, referenceSize) => shiftedCosineSchedule({ imageSize, referenceSize }));
 
 /** Eqs. 11-15 around a given Eq. 3. */
-function posteriorImplFrom(posterior: PosteriorImpl['posterior'], ddim: PosteriorImpl['ddim'] = ddimFromLogSnr): PosteriorImpl {
+function posteriorImplFrom(
+  posterior: PosteriorImpl['posterior'],
+  ddim: PosteriorImpl['ddim'] = ddimFromLogSnr,
+  { clean = { zCoef: 1, xCoef: 0, variance: 0 }, noise = { zCoef: 0, xCoef: 0, variance: 1 } }: { clean?: PosteriorCoefficients; noise?: PosteriorCoefficients } = {},
+): PosteriorImpl {
   return {
     posterior,
     ddim,
     framePosterior: {
       logSnr: cosine.logSnr,
       coefficients: (s, t) => {
-        const { clean, noise } = frameCategories(s, t);
+        const categories = frameCategories(s, t);
         return t.map((tk, k) =>
-          clean.includes(k) ? { zCoef: 1, xCoef: 0, variance: 0 } : noise.includes(k) ? { zCoef: 0, xCoef: 0, variance: 1 } : posterior(cosine.logSnr(s[k]!), cosine.logSnr(tk)),
+          categories.clean.includes(k) ? clean : categories.noise.includes(k) ? noise : posterior(cosine.logSnr(s[k]!), cosine.logSnr(tk)),
         );
       },
     },
@@ -131,14 +157,31 @@ const features = fourierFeatures({ dim: 16 });
  * may change the per-frame (zCoef, xCoef, variance) and `readX` how x̂ is read off v̂.
  */
 function boundarySampler(
-  mutate: { coefficients?: (c: PosteriorCoefficients, s: number, t: number) => PosteriorCoefficients; readX?: (z: r.Tensor, vHat: r.Tensor, logSnr: r.Tensor) => r.Tensor } = {},
+  mutate: {
+    coefficients?: (c: PosteriorCoefficients, s: number, t: number) => PosteriorCoefficients;
+    readX?: (z: r.Tensor, vHat: r.Tensor, logSnr: r.Tensor) => r.Tensor;
+    /** DDIM(η) steps instead of the ancestral ones (η = 1, the default). */
+    eta?: number;
+    /** The noise the boundary sampler starts from: every frame of the window, or only the generated ones (default). */
+    noiseEveryFrame?: boolean;
+    /** Where a call's randomness comes from (default: the key it is given). */
+    keyOf?: (key: r.Key) => r.Key;
+    /** Algorithm 2: the frame a shift emits (default n_cln, the one that reached local time 0) and the frame it appends. */
+    emitted?: (window: number, cleanFrames: number) => number;
+    newFrame?: (k: r.Key, shape: readonly number[]) => r.Tensor;
+  } = {},
   steps = 100,
 ): SamplerImpl {
   const coefficients = mutate.coefficients ?? ((c) => c);
   const readX = mutate.readX ?? xFromV;
+  const keyOf = mutate.keyOf ?? ((k) => k);
+  const emitted = mutate.emitted ?? ((_window, cleanFrames) => cleanFrames);
+  const newFrame = mutate.newFrame ?? ((k, shape) => r.normal(k, shape));
+  const eta = mutate.eta ?? 1;
+  const config = eta === 1 ? { schedule: cosine } : { schedule: cosine, sampler: 'ddim' as const, eta };
   const step = (model: Denoiser, z: r.Tensor, s: readonly number[], t: readonly number[], k: r.Key): r.Tensor => {
     const logSnr = logSnrTensor(Array.from({ length: z.shape[0]! }, () => t.map((tk) => cosine.logSnr(tk))));
-    const cs = stepCoefficients(s, t, { schedule: cosine }).map((c, i) => coefficients(c, s[i]!, t[i]!));
+    const cs = stepCoefficients(s, t, config).map((c, i) => coefficients(c, s[i]!, t[i]!));
     const column = (values: number[]) => r.reshape(r.tensor(Float32Array.from(values), [1, values.length]), [1, values.length, ...new Array<number>(z.rank - 2).fill(1)]);
     const xHat = readX(z, model(z, logSnr), logSnr);
     return r.add(
@@ -148,13 +191,14 @@ function boundarySampler(
   };
   return {
     logSnr: cosine.logSnr,
-    // Ancestral steps on Eq. 23's grid: the laws hold the samples to the exact recursion of this grid.
-    stepGrid: { eta: 1, boundary: (spec) => ({ localTimes: initLocalTimes(spec), steps }), stepsPerFrame: steps },
+    // The laws hold the samples to the exact recursion of this grid: DDIM(η) steps (η = 1: ancestral) on Eq. 23's grid and, per shift, `steps` steps of Eq. 22's.
+    stepGrid: { eta, boundary: (spec) => ({ localTimes: initLocalTimes(spec), steps }), stepsPerFrame: steps },
     sampleBoundary: (model, { window, cleanFrames, context, batch, frameShape, key }) => {
       const local = initLocalTimes({ window, cleanFrames });
-      const [kn, kd] = r.split(key, 2) as [r.Key, r.Key];
+      const [kn, kd] = r.split(keyOf(key), 2) as [r.Key, r.Key];
       const keys = r.split(kd, steps);
       let z = r.tidy(() => {
+        if (mutate.noiseEveryFrame) return r.normal(kn, [batch, window, ...frameShape]);
         const noise = r.normal(kn, [batch, window - cleanFrames, ...frameShape]);
         return context ? r.concat([context, noise], 1) : noise;
       });
@@ -164,6 +208,34 @@ function boundarySampler(
         prev.dispose();
       }
       return z;
+    },
+    // Algorithm 2 as diffusion/sampling.ts's rollout runs it: emit frame n_cln, shift, append noise, denoise linear(1) → linear(0).
+    rollout: (model, { window, cleanFrames, state, frames, key }) => {
+      const linear = linearLocalTimes({ window, cleanFrames });
+      const out: r.Tensor[] = [];
+      let z = state;
+      for (let f = 0; f < frames; f++) {
+        if (f > 0) {
+          const [kn, kd] = r.split(r.foldIn(keyOf(key), f), 2) as [r.Key, r.Key];
+          const keys = r.split(kd, steps);
+          const prev = z;
+          z = r.tidy(() => r.concat([r.sliceAxis(prev, 1, 1, window), newFrame(kn, [prev.shape[0]!, 1, ...prev.shape.slice(2)])], 1));
+          // A slice of the whole window (W = 1) is the window itself: free only what nothing else holds.
+          if (prev !== state && !out.includes(prev)) prev.dispose();
+          for (let i = steps; i >= 1; i--) {
+            const before = z;
+            z = r.tidy(() => step(model, before, linear((i - 1) / steps), linear(i / steps), keys[steps - i]!));
+            before.dispose();
+          }
+        }
+        const current = z;
+        const at = emitted(window, cleanFrames);
+        out.push(r.tidy(() => r.sliceAxis(current, 1, at, at + 1)));
+      }
+      if (z !== state && !out.includes(z)) z.dispose();
+      const video = r.tidy(() => r.concat(out, 1));
+      r.dispose(out.filter((frame) => frame !== state));
+      return video;
     },
   };
 }
@@ -320,6 +392,16 @@ const mutants: Mutant[] = [
     family: 'scheduleLaws',
     laws: () => scheduleLaws({ ...withShift(cosine), alpha: (t) => stableSigmoid(cosine.logSnr(t)), sigma: (t) => stableSigmoid(-cosine.logSnr(t)) }),
   },
+  {
+    name: 'α and σ swapped (α = √sigmoid(−λ))',
+    family: 'scheduleLaws',
+    laws: () => scheduleLaws({ ...withShift(cosine), alpha: cosine.sigma, sigma: cosine.alpha }),
+  },
+  {
+    name: 'a shifted schedule that reports the unshifted range as its λ(0) and λ(1)',
+    family: 'scheduleLaws',
+    laws: () => scheduleLaws({ ...ourScheduleImpl(shiftedCosineSchedule({ imageSize: 128 })), logSnrMin: cosine.logSnrMin, logSnrMax: cosine.logSnrMax }),
+  },
   // Posterior and DDIM.
   {
     name: 'posterior variance without the σ_s² factor',
@@ -344,6 +426,17 @@ const mutants: Mutant[] = [
     name: 'DDIM variance not scaled by η²',
     family: 'posteriorLaws',
     laws: () => posteriorLaws(posteriorImplFrom(posteriorFromLogSnr, (ls, lt, eta) => ({ ...ddimFromLogSnr(ls, lt, eta), variance: posteriorFromLogSnr(ls, lt).variance }))),
+  },
+  {
+    // Eq. 3 at s = t = 1 is the identity, so an implementation without Eq. 13's category keeps the old noise.
+    name: 'per-frame posterior: pure-noise frames copied (Eq. 3 at s = t = 1) instead of drawn fresh',
+    family: 'posteriorLaws',
+    laws: () => posteriorLaws(posteriorImplFrom(posteriorFromLogSnr, ddimFromLogSnr, { noise: { zCoef: 1, xCoef: 0, variance: 0 } })),
+  },
+  {
+    name: 'per-frame posterior: clean frames replaced by the prediction x̂ instead of copied',
+    family: 'posteriorLaws',
+    laws: () => posteriorLaws(posteriorImplFrom(posteriorFromLogSnr, ddimFromLogSnr, { clean: { zCoef: 0, xCoef: 1, variance: 0 } })),
   },
   // Forward process.
   {
@@ -433,6 +526,30 @@ const mutants: Mutant[] = [
     family: 'samplerLaws',
     laws: () => samplerLaws(boundarySampler({ readX: (z, vHat, l) => xFromV(z, r.neg(vHat), l) })),
   },
+  {
+    name: 'sampler: the conditioning frames started from noise too (the context dropped)',
+    family: 'samplerLaws',
+    laws: () => samplerLaws(boundarySampler({ noiseEveryFrame: true })),
+  },
+  {
+    name: 'sampler: randomness not drawn from the key passed in (a fresh seed per call)',
+    family: 'samplerLaws',
+    laws: () => {
+      let calls = 0;
+      return samplerLaws(boundarySampler({ keyOf: (k) => r.foldIn(k, ++calls) }));
+    },
+  },
+  {
+    name: 'rollout (Algorithm 2): emits the newest frame of the window instead of the one at local time 0',
+    family: 'samplerLaws',
+    laws: () => samplerLaws(boundarySampler({ emitted: (window) => window - 1 })),
+  },
+  {
+    // With ancestral steps the start is forgotten (the product of the zCoefs from t = 1 to 0 is ~α(1)), so this bug shows with DDIM(0).
+    name: 'rollout (Algorithm 2) with DDIM(0): the appended frame starts at zero instead of N(0, I)',
+    family: 'samplerLaws',
+    laws: () => samplerLaws(boundarySampler({ eta: 0, newFrame: (_k, shape) => r.zeros(shape) })),
+  },
 ];
 
 // ------------------------------------------------------------------------------------------------
@@ -444,8 +561,11 @@ interface Kill {
   readonly family: string;
   readonly laws: number;
   readonly killedBy: string[];
+  /** One per killing law: `law | its masked failure message`, two table cells (each escaped). */
+  readonly messages: string[];
   readonly example?: string;
 }
+const escapeCell = (s: string) => s.replace(/\|/g, '\\|');
 const kills: Kill[] = [];
 
 /** Runs one mutant's laws and records its row of the kill table. */
@@ -453,17 +573,33 @@ async function runMutant(mutant: Mutant): Promise<Kill> {
   const laws = mutant.laws();
   const results = await checkLaws(laws, { seed: SEED });
   const failed = results.filter((res) => !res.ok);
-  const kill: Kill = { mutant: mutant.name, family: mutant.family, laws: laws.length, killedBy: failed.map((f) => f.name), example: failed[0]?.error };
+  const kill: Kill = {
+    mutant: mutant.name,
+    family: mutant.family,
+    laws: laws.length,
+    killedBy: failed.map((f) => f.name),
+    messages: failed.map((f) => `${escapeCell(f.name)} | ${maskMessage(f.error ?? '')}`),
+    example: failed[0]?.error,
+  };
   kills.push(kill);
   return kill;
 }
 
 function killTable(rows: readonly Kill[]): string {
-  const escape = (s: string) => s.replace(/\|/g, '\\|');
+  const escape = escapeCell;
   return [
     '| mutant | laws run | killed by |',
     '|---|---|---|',
     ...rows.map((k) => `| ${escape(k.mutant)} | ${k.family} (${k.laws}) | ${k.killedBy.length ? k.killedBy.map(escape).join('<br>') : '**SURVIVED**'} |`),
+  ].join('\n');
+}
+
+/** kill-messages.md: one row per (mutant, killing law) with what the law said. */
+function messageTable(rows: readonly Kill[]): string {
+  return [
+    '| mutant | law | its failure message (non-integers masked as #) |',
+    '|---|---|---|',
+    ...rows.flatMap((k) => k.messages.map((m) => `| ${escapeCell(k.mutant)} | ${m} |`)),
   ].join('\n');
 }
 
@@ -472,6 +608,7 @@ describe('the laws catch the known bugs (mutation check)', () => {
     const controls: Law[] = [
       ...lossLaws(brokenLoss({})),
       ...samplerLaws(boundarySampler()),
+      ...samplerLaws(boundarySampler({ eta: 0 })),
       ...posteriorLaws(posteriorImplFrom(posteriorFromLogSnr)),
       ...embeddingLaws(tensorEmbeddingImpl((logSnr) => features.apply({}, logSnr))),
       ...weightingLaws(weightingFrom('minSnr', (l) => Math.min(Math.exp(l), 5))),
@@ -492,6 +629,7 @@ describe('the laws catch the known bugs (mutation check)', () => {
       if (process.env.LAWS_SEED === undefined) {
         // After an intended change: `npx vitest run -u` rewrites kill-table.md; the next run checks against it.
         expect(kill.killedBy, `the laws that kill "${mutant.name}" differ from kill-table.md`).toEqual(pinned.get(mutant.name));
+        expect(kill.messages, `what the laws say about "${mutant.name}" differs from kill-messages.md`).toEqual(pinnedMessages.get(escapeCell(mutant.name)));
       }
     });
   }
@@ -511,6 +649,7 @@ describe('the laws catch the known bugs (mutation check)', () => {
     if (process.env.LAWS_SEED === undefined) {
       const rows = [...kills].sort((a, b) => mutants.findIndex((m) => m.name === a.mutant) - mutants.findIndex((m) => m.name === b.mutant));
       await expect(`${killTable(rows)}\n`).toMatchFileSnapshot('./kill-table.md');
+      await expect(`${messageTable(rows)}\n`).toMatchFileSnapshot('./kill-messages.md');
     }
   });
 });
