@@ -2,11 +2,12 @@
  * Mutation check of the conformance kit (diffusion/laws/): deliberately broken variants of our own
  * functions, one per schedule bug seen in public implementations (and more), each of which must be
  * killed, i.e. fail at least one law. The kill table (mutant → the laws that caught it) is printed
- * and attached to the test report as markdown.
+ * and attached to the test report as markdown; it is pinned in kill-table.md, and what each killing
+ * law said in kill-messages.md.
  *
  * Every mutant is our implementation with exactly one thing changed, so a kill is the bug's doing;
- * the sampler mutants re-implement one reverse step, and the unmutated re-implementation is checked
- * to pass every law first.
+ * the sampler mutants re-implement one reverse step (Algorithm 3) and the shift of Algorithm 2, and
+ * the unmutated re-implementations (ancestral and DDIM(0)) are checked to pass every law first.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
