@@ -33,14 +33,17 @@ const SEED = Number(process.env.LAWS_SEED ?? 20240601);
  * it stops catching (or starts catching) a bug is seen by the test that runs that bug.
  */
 const KILL_TABLE = new URL('./kill-table.md', import.meta.url);
-const pinned = new Map<string, string[]>();
-if (process.env.LAWS_SEED === undefined && existsSync(KILL_TABLE)) {
-  const unescape = (cell: string) => cell.replace(/\\\|/g, '|');
-  for (const line of readFileSync(KILL_TABLE, 'utf8').split('\n').slice(2)) {
-    const cells = line.slice(2, -2).split(/ (?<!\\)\| /);
-    if (cells.length === 3) pinned.set(unescape(cells[0]!), cells[2]!.split('<br>').map(unescape));
-  }
+/** The three cells (still escaped) of each row of a pinned table; none when LAWS_SEED is set or the file is absent. */
+function pinnedRows(file: URL): string[][] {
+  if (process.env.LAWS_SEED !== undefined || !existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(2)
+    .map((line) => line.slice(2, -2).split(/ (?<!\\)\| /))
+    .filter((cells) => cells.length === 3);
 }
+const unescapeCell = (cell: string) => cell.replace(/\\\|/g, '|');
+const pinned = new Map(pinnedRows(KILL_TABLE).map((cells) => [unescapeCell(cells[0]!), cells[2]!.split('<br>').map(unescapeCell)]));
 /**
  * The pinned failure messages (kill-messages.md, written by the same test): what each killing law
  * said, with every non-integer number masked as `#` (the numbers are rounding results; the words and
@@ -49,12 +52,7 @@ if (process.env.LAWS_SEED === undefined && existsSync(KILL_TABLE)) {
  */
 const KILL_MESSAGES = new URL('./kill-messages.md', import.meta.url);
 const pinnedMessages = new Map<string, string[]>();
-if (process.env.LAWS_SEED === undefined && existsSync(KILL_MESSAGES)) {
-  for (const line of readFileSync(KILL_MESSAGES, 'utf8').split('\n').slice(2)) {
-    const cells = line.slice(2, -2).split(/ (?<!\\)\| /);
-    if (cells.length === 3) pinnedMessages.set(cells[0]!, [...(pinnedMessages.get(cells[0]!) ?? []), `${cells[1]} | ${cells[2]}`]);
-  }
-}
+for (const [mutant, law, message] of pinnedRows(KILL_MESSAGES)) pinnedMessages.set(mutant!, [...(pinnedMessages.get(mutant!) ?? []), `${law} | ${message}`]);
 /** A failure message with its non-integer numbers (1.5, -2e-7, 3e+21) and tensor ids masked, on one line, table-escaped. */
 function maskMessage(message: string): string {
   return message
@@ -190,6 +188,16 @@ function boundarySampler(
       r.mul(column(cs.map((c) => Math.sqrt(c.variance))), r.normal(k, z.shape)),
     );
   };
+  /** `steps` uniform steps of a local-time map from t = 1 to t = 0, each freeing the window before it. */
+  const denoise = (model: Denoiser, z: r.Tensor, local: (t: number) => readonly number[], key: r.Key): r.Tensor => {
+    const keys = r.split(key, steps);
+    for (let i = steps; i >= 1; i--) {
+      const prev = z;
+      z = r.tidy(() => step(model, prev, local((i - 1) / steps), local(i / steps), keys[steps - i]!));
+      prev.dispose();
+    }
+    return z;
+  };
   return {
     logSnr: cosine.logSnr,
     // The laws hold the samples to the exact recursion of this grid: DDIM(η) steps (η = 1: ancestral) on Eq. 23's grid and, per shift, `steps` steps of Eq. 22's.
@@ -197,40 +205,29 @@ function boundarySampler(
     sampleBoundary: (model, { window, cleanFrames, context, batch, frameShape, key }) => {
       const local = initLocalTimes({ window, cleanFrames });
       const [kn, kd] = r.split(keyOf(key), 2) as [r.Key, r.Key];
-      const keys = r.split(kd, steps);
-      let z = r.tidy(() => {
+      const z = r.tidy(() => {
         if (mutate.noiseEveryFrame) return r.normal(kn, [batch, window, ...frameShape]);
         const noise = r.normal(kn, [batch, window - cleanFrames, ...frameShape]);
         return context ? r.concat([context, noise], 1) : noise;
       });
-      for (let i = steps; i >= 1; i--) {
-        const prev = z;
-        z = r.tidy(() => step(model, prev, local((i - 1) / steps), local(i / steps), keys[steps - i]!));
-        prev.dispose();
-      }
-      return z;
+      return denoise(model, z, local, kd);
     },
     // Algorithm 2 as diffusion/sampling.ts's rollout runs it: emit frame n_cln, shift, append noise, denoise linear(1) → linear(0).
     rollout: (model, { window, cleanFrames, state, frames, key }) => {
       const linear = linearLocalTimes({ window, cleanFrames });
+      const at = emitted(window, cleanFrames);
       const out: r.Tensor[] = [];
       let z = state;
       for (let f = 0; f < frames; f++) {
         if (f > 0) {
           const [kn, kd] = r.split(r.foldIn(keyOf(key), f), 2) as [r.Key, r.Key];
-          const keys = r.split(kd, steps);
           const prev = z;
-          z = r.tidy(() => r.concat([r.sliceAxis(prev, 1, 1, window), newFrame(kn, [prev.shape[0]!, 1, ...prev.shape.slice(2)])], 1));
+          const shifted = r.tidy(() => r.concat([r.sliceAxis(prev, 1, 1, window), newFrame(kn, [prev.shape[0]!, 1, ...prev.shape.slice(2)])], 1));
           // A slice of the whole window (W = 1) is the window itself: free only what nothing else holds.
           if (prev !== state && !out.includes(prev)) prev.dispose();
-          for (let i = steps; i >= 1; i--) {
-            const before = z;
-            z = r.tidy(() => step(model, before, linear((i - 1) / steps), linear(i / steps), keys[steps - i]!));
-            before.dispose();
-          }
+          z = denoise(model, shifted, linear, kd);
         }
         const current = z;
-        const at = emitted(window, cleanFrames);
         out.push(r.tidy(() => r.sliceAxis(current, 1, at, at + 1)));
       }
       if (z !== state && !out.includes(z)) z.dispose();
@@ -587,11 +584,10 @@ async function runMutant(mutant: Mutant): Promise<Kill> {
 }
 
 function killTable(rows: readonly Kill[]): string {
-  const escape = escapeCell;
   return [
     '| mutant | laws run | killed by |',
     '|---|---|---|',
-    ...rows.map((k) => `| ${escape(k.mutant)} | ${k.family} (${k.laws}) | ${k.killedBy.length ? k.killedBy.map(escape).join('<br>') : '**SURVIVED**'} |`),
+    ...rows.map((k) => `| ${escapeCell(k.mutant)} | ${k.family} (${k.laws}) | ${k.killedBy.length ? k.killedBy.map(escapeCell).join('<br>') : '**SURVIVED**'} |`),
   ].join('\n');
 }
 
